@@ -1,0 +1,19 @@
+//! `formats`: the data formats both binaries share, as pure types, parsers and writers.
+//!
+//! Nothing in this crate does network or file-system I/O; callers hand it bytes
+//! (or `Read`/`BufRead` values) and get typed values or rendered bytes back.
+//!
+//! - [`digest`]: `sha256:<hex>` digests (OCI image-spec §Digests), streaming hasher.
+//! - [`deb822`]: Debian control-file syntax (Debian Policy §5.1).
+//! - [`apt`]: APT `Release`/`InRelease`, `Packages`, package relations, version ordering.
+//! - [`pypi`]: PEP 503 HTML and PEP 691 JSON simple-index pages, wheel/sdist filenames
+//!   and wheel tags, core metadata (PEP 566/643).
+//! - [`snapshot`]: the signed snapshot manifest carried on the media (docs/media-format.md).
+//! - [`path`]: logical-path validation (no `..`, no absolute paths, no NUL).
+
+pub mod apt;
+pub mod deb822;
+pub mod digest;
+pub mod path;
+pub mod pypi;
+pub mod snapshot;

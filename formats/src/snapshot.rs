@@ -1,0 +1,422 @@
+//! The snapshot manifest: the signed list of every artifact a snapshot serves.
+//!
+//! Specified in `docs/media-format.md` (§Manifest). The manifest is JSON; its exact
+//! bytes are signed with a detached ed25519 signature (`manifest.json.sig`, 64 raw
+//! bytes), so no canonical form is needed: readers verify the bytes, then parse them.
+//!
+//! Readers refuse a `manifest_version` they do not know ([`ManifestError::UnknownVersion`])
+//! before looking at anything else.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+
+/// The manifest version this crate reads and writes.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Largest manifest accepted, in bytes (256 MiB: about 500k artifacts).
+pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
+
+/// File name of the manifest inside a snapshot directory on the media.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name of the detached ed25519 signature (64 raw bytes) over `manifest.json`.
+pub const SIGNATURE_FILE: &str = "manifest.json.sig";
+/// File name of the signer's public key (PEM, SubjectPublicKeyInfo), informational only:
+/// trust comes from the importer's own trusted-keys directory.
+pub const SIGNER_FILE: &str = "signer.pub";
+
+/// Directory of a snapshot on the media, relative to the drive root:
+/// `snapshots/<channel>/<sequence>`.
+pub fn snapshot_dir(channel: &str, sequence: u64) -> String {
+    format!("snapshots/{channel}/{sequence}")
+}
+
+/// A snapshot manifest (media format version 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`MANIFEST_VERSION`] for what this crate writes.
+    pub manifest_version: u32,
+    /// Channel name (`[a-z0-9][a-z0-9._-]*`, at most 64 bytes); sequences grow per channel.
+    pub channel: String,
+    /// Sequence number on the channel, starting at 1, strictly increasing.
+    pub sequence: u64,
+    /// Creation time, RFC 3339 in UTC (`2026-11-21T15:10:59Z`).
+    pub created: String,
+    /// For a delta: the name (`<channel>/<sequence>`) of the snapshot this one was cut against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The program that wrote the manifest, e.g. `mirror-sync 0.1.0`.
+    pub generator: String,
+    /// Key id of the ed25519 key that signs this manifest (see `keys::snapshot::key_id`).
+    pub signer: String,
+    /// The upstreams the artifacts came from.
+    pub sources: Vec<Source>,
+    /// Every artifact: served files, generated indexes and upstream provenance.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// Kind of an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// An APT repository (standard or flat).
+    Apt,
+    /// A PEP 503/691 simple index.
+    Pypi,
+}
+
+/// One configured upstream, as recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Name from the configuration; served at `/apt/<name>/` for APT.
+    pub name: String,
+    /// Kind of upstream.
+    pub kind: SourceKind,
+    /// Upstream base URL, without credentials.
+    pub url: String,
+    /// APT: true for a flat repository (`deb URL /`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub flat: bool,
+    /// APT: suites mirrored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suites: Vec<String>,
+    /// APT: components mirrored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// APT: architectures mirrored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
+    /// APT: OpenPGP fingerprints (upper-case hex) of the upstream keys whose signatures
+    /// on `InRelease`/`Release.gpg` were verified at sync time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_signers: Vec<String>,
+    /// APT: OpenPGP fingerprint of the repository key that signs the served indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_signer: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What an artifact is. Serialized in kebab-case (`"core-metadata"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    /// A Debian binary package (`.deb`).
+    Deb,
+    /// A Python wheel (`.whl`).
+    Wheel,
+    /// A Python source distribution (`.tar.gz`, `.zip`).
+    Sdist,
+    /// PEP 658 core metadata of a wheel or sdist (served as `<file>.metadata`).
+    CoreMetadata,
+    /// A generated APT index (`Packages`, `Packages.gz`, `Packages.xz`).
+    AptIndex,
+    /// A generated and repo-key-signed `Release`, `InRelease` or `Release.gpg`.
+    AptRelease,
+    /// A generated PEP 503 HTML or PEP 691 JSON page.
+    SimplePage,
+    /// The public OpenPGP repository key (armored or binary) for `signed-by=`.
+    RepoKey,
+    /// Upstream provenance: an upstream `InRelease`, `Release` or `Release.gpg`, as fetched.
+    UpstreamRelease,
+    /// Upstream provenance: an upstream `Packages` index, as fetched.
+    UpstreamIndex,
+    /// Upstream provenance: an upstream simple-index page, as fetched.
+    UpstreamPage,
+}
+
+impl ArtifactKind {
+    /// True for the package artifacts a user installs (deb, wheel, sdist).
+    pub fn is_package(self) -> bool {
+        matches!(self, Self::Deb | Self::Wheel | Self::Sdist)
+    }
+}
+
+/// One file of the snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// Name of the [`Source`] it came from; absent for files the mirror generates across
+    /// upstreams (the merged simple-index pages, the repository key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// Logical path, also the URL path the server answers on (see [`crate::path`]).
+    pub path: String,
+    /// SHA-256 of the content; the file is `blobs/sha256/<hex>` on the media.
+    pub digest: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// HTTP `Content-Type` to serve it with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Format metadata (package name, version, …).
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
+}
+
+/// Format metadata of an artifact. Every field is optional; which ones are set depends on
+/// the kind (docs/media-format.md §Artifact metadata). Readers ignore fields they do not know.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Package name (Debian `Package`) or project name as upstream spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Version (Debian version or PEP 440 version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Debian architecture (`amd64`, `all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// APT suite the entry was listed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    /// APT component the entry was listed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Python file name (`requests-2.32.3-py3-none-any.whl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// PEP 503 `data-requires-python` / PEP 691 `requires-python`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    /// PEP 592: absent when not yanked; the reason (possibly empty) when yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked: Option<String>,
+    /// PEP 658/714: digest of the file's core metadata (its `.metadata` artifact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_metadata: Option<Digest>,
+    /// PEP 700 upload time, RFC 3339, when upstream gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_time: Option<String>,
+    /// Where the bytes were fetched from (without credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_url: Option<String>,
+    /// License as upstream states it (SPDX expression where known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Direct dependencies as upstream states them (Debian `Depends`/`Pre-Depends`
+    /// clauses, or PEP 508 `Requires-Dist` strings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<String>,
+}
+
+impl Meta {
+    /// True when no field is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Meta::default()
+    }
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Larger than [`MAX_MANIFEST_BYTES`].
+    #[error("manifest is {0} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")]
+    TooLarge(u64),
+    /// Not JSON, or not the expected shape.
+    #[error("manifest is not valid JSON of the expected shape: {0}")]
+    Malformed(String),
+    /// A `manifest_version` this reader does not know.
+    #[error(
+        "unknown manifest version {found} (this reader knows version {MANIFEST_VERSION}); use a newer mirror-server"
+    )]
+    UnknownVersion {
+        /// The version found.
+        found: u64,
+    },
+    /// A field that parses but breaks a rule (bad channel name, duplicate path, …).
+    #[error("invalid manifest: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    manifest_version: Option<serde_json::Value>,
+}
+
+impl Manifest {
+    /// The snapshot's name, `<channel>/<sequence>`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.channel, self.sequence)
+    }
+
+    /// Serializes to the bytes that get signed (pretty JSON, trailing newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        v.push(b'\n');
+        v
+    }
+
+    /// Parses and validates manifest bytes.
+    ///
+    /// Order: size limit, then the version (an unknown version is refused before any
+    /// other field is read), then the shape, then [`Manifest::validate`].
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, ManifestError> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::TooLarge(bytes.len() as u64));
+        }
+        let probe: VersionProbe =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        match probe.manifest_version {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(MANIFEST_VERSION as u64) => {}
+            Some(serde_json::Value::Number(n)) => {
+                return Err(ManifestError::UnknownVersion {
+                    found: n.as_u64().unwrap_or(u64::MAX),
+                });
+            }
+            _ => {
+                return Err(ManifestError::Malformed(
+                    "missing or non-numeric manifest_version".into(),
+                ));
+            }
+        }
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// Checks the rules the types cannot express: channel name, sequence ≥ 1, every path
+    /// safe ([`crate::path::validate`]) and unique, every artifact naming a known source.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        validate_channel(&self.channel).map_err(ManifestError::Invalid)?;
+        if self.sequence == 0 {
+            return Err(ManifestError::Invalid("sequence must be at least 1".into()));
+        }
+        let sources: HashSet<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+        if sources.len() != self.sources.len() {
+            return Err(ManifestError::Invalid("duplicate source name".into()));
+        }
+        let mut seen = HashSet::with_capacity(self.artifacts.len());
+        for a in &self.artifacts {
+            crate::path::validate(&a.path).map_err(|e| ManifestError::Invalid(e.to_string()))?;
+            if !seen.insert(a.path.as_str()) {
+                return Err(ManifestError::Invalid(format!(
+                    "duplicate path {:?}",
+                    a.path
+                )));
+            }
+            if let Some(up) = &a.upstream {
+                if !sources.contains(up.as_str()) {
+                    return Err(ManifestError::Invalid(format!(
+                        "artifact {:?} names unknown upstream {up:?}",
+                        a.path
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a channel name: `[a-z0-9][a-z0-9._-]*`, at most 64 bytes.
+pub fn validate_channel(channel: &str) -> Result<(), String> {
+    let ok = !channel.is_empty()
+        && channel.len() <= 64
+        && channel.as_bytes()[0].is_ascii_alphanumeric()
+        && channel
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid channel name {channel:?}: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            channel: "cube-stable".into(),
+            sequence: 3,
+            created: "2026-11-21T15:10:59Z".into(),
+            base: None,
+            generator: "mirror-sync test".into(),
+            signer: "ed25519:0011223344556677".into(),
+            sources: vec![Source {
+                name: "debian".into(),
+                kind: SourceKind::Apt,
+                url: "http://archive.example/debian".into(),
+                flat: false,
+                suites: vec!["bookworm".into()],
+                components: vec!["main".into()],
+                architectures: vec!["amd64".into()],
+                upstream_signers: vec![],
+                repo_signer: None,
+            }],
+            artifacts: vec![Artifact {
+                kind: ArtifactKind::Deb,
+                upstream: Some("debian".into()),
+                path: "apt/debian/pool/main/j/jq/jq_1.6_amd64.deb".into(),
+                digest: Digest::of(b"x"),
+                size: 1,
+                media_type: None,
+                meta: Meta {
+                    name: Some("jq".into()),
+                    ..Meta::default()
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        let bytes = m.to_bytes();
+        assert_eq!(Manifest::from_slice(&bytes).unwrap(), m);
+        assert_eq!(m.name(), "cube-stable/3");
+    }
+
+    #[test]
+    fn unknown_version_is_refused_first() {
+        let mut v: serde_json::Value = serde_json::from_slice(&sample().to_bytes()).unwrap();
+        v["manifest_version"] = 2.into();
+        v["artifacts"] = "garbage".into();
+        let err = Manifest::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::UnknownVersion { found: 2 }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unsafe_and_duplicate_paths_are_refused() {
+        let mut m = sample();
+        m.artifacts[0].path = "../../etc/passwd".into();
+        assert!(matches!(m.validate(), Err(ManifestError::Invalid(_))));
+        let mut m = sample();
+        m.artifacts.push(m.artifacts[0].clone());
+        assert!(matches!(m.validate(), Err(ManifestError::Invalid(_))));
+    }
+
+    #[test]
+    fn duplicate_json_keys_are_refused() {
+        let bytes = sample().to_bytes();
+        let text = String::from_utf8(bytes).unwrap();
+        let dup = text.replacen(
+            "\"sequence\": 3,",
+            "\"sequence\": 3,\n  \"sequence\": 9,",
+            1,
+        );
+        assert!(Manifest::from_slice(dup.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn channel_names() {
+        validate_channel("cube-stable").unwrap();
+        for bad in ["", "Cube", "-x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(validate_channel(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,981 @@
+//! `mirror-server import`: verify a snapshot drive and ingest it into the store, all or
+//! nothing.
+//!
+//! Drive layout (docs/media-format.md; written by `mirror-sync export`):
+//!
+//! ```text
+//! DRIVE/blobs/sha256/<hex>                               every artifact once
+//! DRIVE/snapshots/<channel>/<sequence>/manifest.json     the manifest (exact signed bytes)
+//! DRIVE/snapshots/<channel>/<sequence>/manifest.json.sig 64-byte ed25519 signature
+//! DRIVE/snapshots/<channel>/<sequence>/signer.pub        informational only
+//! ```
+//!
+//! Steps, in order (nothing in the store changes before step 6):
+//!
+//! 1. locate the snapshot directory (exactly one, or the one `--snapshot` names);
+//! 2. read `manifest.json` (size-limited) and `manifest.json.sig` (exactly 64 bytes);
+//! 3. refuse an unknown `manifest_version`, then verify the signature over the exact bytes
+//!    against the trusted-keys directory, then validate the manifest fully;
+//! 4. anti-rollback: refuse a sequence not newer than the live one on the channel (or the
+//!    live snapshot itself) unless `--allow-downgrade`;
+//! 5. stat every blob the store lacks on the drive, then copy and hash them in parallel into
+//!    a staging store under `STORE/tmp/import-<pid>-<nanos>`;
+//! 6. commit: move staged blobs (and the manifest and signature blobs) into the store, record
+//!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
+//!    running servers switch, append to `STORE/audit.log`.
+//!
+//! On any refusal the staging store is removed, as is anything this run created (when the
+//! store did not exist before, the whole store directory). A failure after blobs were moved
+//! in (index commit failing) can leave verified but unreferenced blobs in an existing store;
+//! the previous snapshot keeps serving.
+//!
+//! Drive files are opened with [`store::cas::open_regular`] (lstat, open, compare device and
+//! inode with fstat) rather than `O_NOFOLLOW`, whose value differs between architectures;
+//! every directory on the way is checked with `symlink_metadata` as well. Symbolic links,
+//! devices and FIFOs on the drive are refused.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use formats::digest::Digest;
+use formats::snapshot::{
+    MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest, ManifestError, SIGNATURE_FILE, validate_channel,
+};
+use keys::snapshot::TrustedKeys;
+use serde::Serialize;
+use store::cas::{describe_type, open_regular, sync_dir};
+use store::{Cas, CasError, Expected, Index, SnapshotRecord};
+
+use crate::live::{GENERATION_FILE, INDEX_FILE};
+
+/// File name of the append-only audit log inside a store (JSON lines).
+pub const AUDIT_LOG: &str = "audit.log";
+
+/// Length of an ed25519 signature in bytes (RFC 8032 §5.1.6).
+const SIGNATURE_LEN: usize = 64;
+
+/// Copy buffer for blobs (1 MiB).
+const COPY_BUF: usize = 1024 * 1024;
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Root of the snapshot drive.
+    pub drive: PathBuf,
+    /// The server's store directory (created on the first successful import).
+    pub store: PathBuf,
+    /// Directory of trusted ed25519 public keys (`*.pub`/`*.pem`, SPKI PEM).
+    pub trusted_keys: PathBuf,
+    /// `<channel>/<sequence>` to import when the drive holds several snapshots.
+    pub snapshot: Option<String>,
+    /// Accept a snapshot that is not newer than the live one (recorded in the audit log).
+    pub allow_downgrade: bool,
+    /// Draw a progress bar (bytes) on stderr.
+    pub progress: bool,
+}
+
+/// What an import did; printed as text or (`--json`) as one JSON object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ImportSummary {
+    /// `<channel>/<sequence>`.
+    pub snapshot: String,
+    /// The channel.
+    pub channel: String,
+    /// The sequence number.
+    pub sequence: u64,
+    /// Key id of the trusted key that verified the signature.
+    pub signer: String,
+    /// File name of that key in the trusted-keys directory.
+    pub signer_key_file: String,
+    /// Number of artifacts in the manifest.
+    pub artifacts: u64,
+    /// Number of distinct blobs the manifest references.
+    pub blobs: u64,
+    /// Blobs copied from the drive.
+    pub blobs_copied: u64,
+    /// Blobs the store already held.
+    pub blobs_present: u64,
+    /// Bytes copied from the drive.
+    pub bytes_copied: u64,
+    /// Wall-clock time of the import, in seconds.
+    pub elapsed_secs: f64,
+    /// `bytes_copied / elapsed_secs`, in bytes per second.
+    pub throughput_bytes_per_sec: f64,
+    /// The snapshot that was live on the channel before, if any.
+    pub previous_live: Option<String>,
+    /// True when `--allow-downgrade` was needed to accept this snapshot.
+    pub forced: bool,
+    /// The new value of `STORE/current.gen`.
+    pub generation: u64,
+}
+
+/// Why an import was refused. Every message names the file involved and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A symbolic link, device, FIFO or other non-regular file where a file or directory
+    /// was expected on the drive.
+    #[error(
+        "{}: {reason}; refusing the drive (it must hold only regular files and directories, no symbolic links)",
+        path.display()
+    )]
+    UnsafeDrive {
+        /// The offending path.
+        path: PathBuf,
+        /// What it is.
+        reason: String,
+    },
+    /// No snapshot directory on the drive.
+    #[error(
+        "{}: no snapshot found (expected snapshots/<channel>/<sequence>/{MANIFEST_FILE}); is this a snapshot drive?",
+        drive.display()
+    )]
+    NoSnapshot {
+        /// The drive root.
+        drive: PathBuf,
+    },
+    /// Several snapshots and no `--snapshot`, or `--snapshot` names one that is not there.
+    #[error(
+        "{}: {problem}; snapshots on the drive: {}; choose one with --snapshot CHANNEL/SEQ",
+        drive.display(), candidates.join(", ")
+    )]
+    ChooseSnapshot {
+        /// The drive root.
+        drive: PathBuf,
+        /// What is wrong.
+        problem: String,
+        /// The snapshots found.
+        candidates: Vec<String>,
+    },
+    /// A manifest or signature file that cannot be used (too large, wrong length).
+    #[error("{}: {reason}", path.display())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A manifest version this program does not know.
+    #[error(
+        "{}: unknown manifest version {found} (this mirror-server reads version {}); import it with a newer mirror-server",
+        path.display(), formats::snapshot::MANIFEST_VERSION
+    )]
+    UnknownVersion {
+        /// The manifest file.
+        path: PathBuf,
+        /// The version found.
+        found: u64,
+    },
+    /// The signature file is malformed.
+    #[error("{}: {reason}; the drive is damaged or was not written by mirror-sync export", path.display())]
+    BadSignature {
+        /// The signature file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No trusted key verifies the signature over the manifest bytes.
+    #[error(
+        "{}: not signed by any trusted key in {} (trusted: {}); the manifest was modified or signed by another key — add the signer's public key to {} only if you trust it",
+        path.display(), dir.display(), trusted.join(", "), dir.display()
+    )]
+    Untrusted {
+        /// The manifest file.
+        path: PathBuf,
+        /// The trusted-keys directory.
+        dir: PathBuf,
+        /// Key ids in that directory.
+        trusted: Vec<String>,
+    },
+    /// The trusted-keys directory cannot be loaded.
+    #[error("trusted keys: {0}")]
+    TrustedKeys(#[source] keys::KeyError),
+    /// A signed manifest that breaks a rule (or sits in the wrong directory).
+    #[error("{}: {reason}", path.display())]
+    InvalidManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The snapshot is not newer than the live one on its channel.
+    #[error(
+        "snapshot {name} is not newer than {live}, the live snapshot on channel {channel}: refusing a rollback (to roll back on purpose, rerun with --allow-downgrade; it is recorded in the store's audit log)"
+    )]
+    Rollback {
+        /// The snapshot on the drive.
+        name: String,
+        /// The live snapshot.
+        live: String,
+        /// The channel.
+        channel: String,
+    },
+    /// The snapshot is already imported and live.
+    #[error(
+        "snapshot {name} is already imported and live; nothing to do (rerun with --allow-downgrade to import it again)"
+    )]
+    AlreadyImported {
+        /// The snapshot.
+        name: String,
+    },
+    /// A blob the manifest lists is not on the drive.
+    #[error(
+        "{}: missing blob for {artifacts}; the drive is incomplete (a delta drive needs its base snapshot imported first)",
+        file.display()
+    )]
+    MissingBlob {
+        /// The blob file expected on the drive.
+        file: PathBuf,
+        /// The artifact path(s) that use it.
+        artifacts: String,
+    },
+    /// A blob on the drive has the wrong size.
+    #[error(
+        "{}: size {actual} but manifest says {expected} for {artifacts}; the drive is damaged or was modified",
+        file.display()
+    )]
+    BlobSize {
+        /// The blob file on the drive.
+        file: PathBuf,
+        /// The artifact path(s) that use it.
+        artifacts: String,
+        /// Size from the manifest.
+        expected: u64,
+        /// Size of the file.
+        actual: u64,
+    },
+    /// A blob's content does not hash to its digest.
+    #[error(
+        "{}: content has {actual}, manifest says {expected} for {artifacts}; the drive is damaged or was modified",
+        file.display()
+    )]
+    BlobMismatch {
+        /// The blob file on the drive.
+        file: PathBuf,
+        /// The artifact path(s) that use it.
+        artifacts: String,
+        /// Digest from the manifest.
+        expected: Digest,
+        /// Digest of the content.
+        actual: String,
+    },
+    /// The store's index failed.
+    #[error("{0}")]
+    Index(#[from] store::IndexError),
+    /// A file-system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ImportError + '_ {
+    move |source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn cas_err(e: CasError) -> ImportError {
+    match e {
+        CasError::Io { path, source } => ImportError::Io { path, source },
+        other => ImportError::Io {
+            path: PathBuf::new(),
+            source: io::Error::other(other.to_string()),
+        },
+    }
+}
+
+/// Checks that `path` is a real directory (not a link to one).
+fn real_dir(path: &Path) -> Result<bool, ImportError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_dir() => Ok(true),
+        Ok(m) => Err(ImportError::UnsafeDrive {
+            path: path.to_path_buf(),
+            reason: format!("{} where a directory was expected", describe_type(&m)),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_at(path)(e)),
+    }
+}
+
+/// Opens a regular file on the drive and reads at most `max + 1` bytes.
+fn read_drive_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, ImportError> {
+    let (file, meta) = open_regular(path).map_err(|e| drive_open_err(path, e, what))?;
+    if meta.len() > max {
+        return Err(ImportError::BadFile {
+            path: path.to_path_buf(),
+            reason: format!("{what} is {} bytes, over the {max}-byte limit", meta.len()),
+        });
+    }
+    let mut buf = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(io_at(path))?;
+    if buf.len() as u64 > max {
+        return Err(ImportError::BadFile {
+            path: path.to_path_buf(),
+            reason: format!("{what} grew over the {max}-byte limit while being read"),
+        });
+    }
+    Ok(buf)
+}
+
+fn drive_open_err(path: &Path, e: io::Error, what: &str) -> ImportError {
+    match e.kind() {
+        io::ErrorKind::NotFound => ImportError::BadFile {
+            path: path.to_path_buf(),
+            reason: format!("{what} not found; the snapshot directory is incomplete"),
+        },
+        io::ErrorKind::InvalidInput => ImportError::UnsafeDrive {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+        _ => io_at(path)(e),
+    }
+}
+
+/// Parses `<channel>/<sequence>`.
+pub fn parse_snapshot_name(name: &str) -> Option<(String, u64)> {
+    let (channel, seq) = name.split_once('/')?;
+    validate_channel(channel).ok()?;
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = seq.parse().ok()?;
+    (n.to_string() == seq && n >= 1).then(|| (channel.to_owned(), n))
+}
+
+/// Lists `snapshots/<channel>/<sequence>` directories on the drive (sorted), refusing links.
+fn list_snapshots(drive: &Path) -> Result<Vec<(String, u64)>, ImportError> {
+    let root = drive.join("snapshots");
+    if !real_dir(&root)? {
+        return Err(ImportError::NoSnapshot {
+            drive: drive.to_path_buf(),
+        });
+    }
+    let mut out = Vec::new();
+    for ch in fs::read_dir(&root).map_err(io_at(&root))? {
+        let ch = ch.map_err(io_at(&root))?;
+        let ch_path = ch.path();
+        let Some(channel) = ch.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !real_dir(&ch_path)? || validate_channel(&channel).is_err() {
+            continue;
+        }
+        for seq in fs::read_dir(&ch_path).map_err(io_at(&ch_path))? {
+            let seq = seq.map_err(io_at(&ch_path))?;
+            let Some(s) = seq.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Some((_, n)) = parse_snapshot_name(&format!("{channel}/{s}")) else {
+                continue;
+            };
+            if real_dir(&seq.path())? {
+                out.push((channel.clone(), n));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn locate(drive: &Path, wanted: Option<&str>) -> Result<(String, u64, PathBuf), ImportError> {
+    let found = list_snapshots(drive)?;
+    let names: Vec<String> = found.iter().map(|(c, s)| format!("{c}/{s}")).collect();
+    let (channel, seq) = match wanted {
+        Some(w) => {
+            let Some((c, s)) = parse_snapshot_name(w) else {
+                return Err(ImportError::ChooseSnapshot {
+                    drive: drive.to_path_buf(),
+                    problem: format!("--snapshot {w:?} is not CHANNEL/SEQUENCE"),
+                    candidates: names,
+                });
+            };
+            if !found.contains(&(c.clone(), s)) {
+                return Err(ImportError::ChooseSnapshot {
+                    drive: drive.to_path_buf(),
+                    problem: format!("snapshot {w} is not on the drive"),
+                    candidates: names,
+                });
+            }
+            (c, s)
+        }
+        None => match found.as_slice() {
+            [] => {
+                return Err(ImportError::NoSnapshot {
+                    drive: drive.to_path_buf(),
+                });
+            }
+            [one] => one.clone(),
+            _ => {
+                return Err(ImportError::ChooseSnapshot {
+                    drive: drive.to_path_buf(),
+                    problem: "the drive holds several snapshots".into(),
+                    candidates: names,
+                });
+            }
+        },
+    };
+    let dir = drive.join("snapshots").join(&channel).join(seq.to_string());
+    Ok((channel, seq, dir))
+}
+
+/// Artifact paths using a blob, for messages: `"a"` or `"a (and 2 more)"`.
+fn describe_users(paths: &[String]) -> String {
+    match paths {
+        [] => "no artifact".into(),
+        [one] => format!("artifact {one}"),
+        [first, rest @ ..] => format!("artifact {first} (and {} more)", rest.len()),
+    }
+}
+
+/// Undoes what a failed import created in the store. Disarmed on success.
+struct Cleanup {
+    staging: Option<PathBuf>,
+    /// Directories and files this run created, in creation order.
+    created: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(s) = &self.staging {
+            let _ = fs::remove_dir_all(s);
+        }
+        if self.armed {
+            for p in self.created.iter().rev() {
+                match fs::symlink_metadata(p) {
+                    Ok(m) if m.is_dir() => {
+                        let _ = fs::remove_dir_all(p);
+                    }
+                    Ok(_) => {
+                        let _ = fs::remove_file(p);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
+fn create_dir_tracked(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), ImportError> {
+    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        create_dir_tracked(parent, created)?;
+    }
+    match fs::create_dir(path) {
+        Ok(()) => {
+            created.push(path.to_path_buf());
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_at(path)(e)),
+    }
+}
+
+struct Job {
+    digest: Digest,
+    size: u64,
+    src: PathBuf,
+}
+
+/// Imports one snapshot from a drive into a store (see the module docs for the steps).
+///
+/// Errors: [`ImportError`]; on error the store is left as it was.
+pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
+    let started = Instant::now();
+    let trusted = TrustedKeys::load_dir(&opts.trusted_keys).map_err(ImportError::TrustedKeys)?;
+
+    // 1. Locate the snapshot directory.
+    let (dir_channel, dir_seq, snap_dir) = locate(&opts.drive, opts.snapshot.as_deref())?;
+    let manifest_path = snap_dir.join(MANIFEST_FILE);
+    let sig_path = snap_dir.join(SIGNATURE_FILE);
+
+    // 2. Read the manifest and its signature.
+    let manifest_bytes = read_drive_file(&manifest_path, MAX_MANIFEST_BYTES, "manifest")?;
+    let sig =
+        read_drive_file(&sig_path, SIGNATURE_LEN as u64, "signature").map_err(|e| match e {
+            ImportError::BadFile { path, reason } => ImportError::BadSignature { path, reason },
+            other => other,
+        })?;
+    if sig.len() != SIGNATURE_LEN {
+        return Err(ImportError::BadSignature {
+            path: sig_path,
+            reason: format!(
+                "signature is {} bytes; an ed25519 signature is exactly {SIGNATURE_LEN} bytes",
+                sig.len()
+            ),
+        });
+    }
+
+    // 3. Version first, then the signature, then full validation.
+    let parsed = Manifest::from_slice(&manifest_bytes);
+    if let Err(ManifestError::UnknownVersion { found }) = &parsed {
+        return Err(ImportError::UnknownVersion {
+            path: manifest_path,
+            found: *found,
+        });
+    }
+    let signer = match trusted.verify(&manifest_bytes, &sig) {
+        Ok(key) => key.key_id(),
+        Err(keys::SignatureError::Length { len }) => {
+            return Err(ImportError::BadSignature {
+                path: sig_path,
+                reason: format!(
+                    "signature is {len} bytes; an ed25519 signature is exactly 64 bytes"
+                ),
+            });
+        }
+        Err(_) => {
+            return Err(ImportError::Untrusted {
+                path: manifest_path,
+                dir: opts.trusted_keys.clone(),
+                trusted: trusted.keys().map(|(_, k)| k.key_id()).collect(),
+            });
+        }
+    };
+    let signer_key_file = trusted
+        .keys()
+        .find(|(_, k)| k.key_id() == signer)
+        .and_then(|(p, _)| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let manifest = parsed.map_err(|e| ImportError::InvalidManifest {
+        path: manifest_path.clone(),
+        reason: e.to_string(),
+    })?;
+    if manifest.channel != dir_channel || manifest.sequence != dir_seq {
+        return Err(ImportError::InvalidManifest {
+            path: manifest_path,
+            reason: format!(
+                "manifest is for snapshot {} but lies in snapshots/{dir_channel}/{dir_seq}; the drive was rearranged",
+                manifest.name()
+            ),
+        });
+    }
+    let name = manifest.name();
+
+    // 4. Anti-rollback.
+    let store_root = &opts.store;
+    if let Ok(m) = fs::symlink_metadata(store_root)
+        && !m.is_dir()
+        && !fs::metadata(store_root).is_ok_and(|m| m.is_dir())
+    {
+        return Err(ImportError::Io {
+            path: store_root.clone(),
+            source: io::Error::other("the store path exists and is not a directory"),
+        });
+    }
+    let index_path = store_root.join(INDEX_FILE);
+    if let Some(index) = Index::open_read_only(&index_path)? {
+        rollback_check(&index, &manifest, opts.allow_downgrade)?;
+    }
+
+    // 5a. Plan the blobs: which the store lacks, and are they on the drive as regular files
+    //     of the right size?
+    let mut users: HashMap<Digest, (u64, Vec<String>)> = HashMap::new();
+    let mut order: Vec<Digest> = Vec::new();
+    let mut total_bytes = 0u64;
+    for a in &manifest.artifacts {
+        total_bytes = total_bytes.saturating_add(a.size);
+        let e = users.entry(a.digest).or_insert_with(|| {
+            order.push(a.digest);
+            (a.size, Vec::new())
+        });
+        if e.0 != a.size {
+            return Err(ImportError::InvalidManifest {
+                path: manifest_path,
+                reason: format!(
+                    "digest {} is listed with sizes {} and {} ({} and {})",
+                    a.digest,
+                    e.0,
+                    a.size,
+                    e.1.first().map_or("?", String::as_str),
+                    a.path
+                ),
+            });
+        }
+        e.1.push(a.path.clone());
+    }
+    let main = Cas::at(store_root);
+    let drive_blobs = opts.drive.join("blobs").join("sha256");
+    let mut jobs = Vec::new();
+    let mut present = 0u64;
+    let mut blob_dirs_checked = false;
+    for d in &order {
+        let Some((size, paths)) = users.get(d) else {
+            continue;
+        };
+        let have = main.contains(d).map_err(io_at(&main.blob_path(d)))?;
+        if have == Some(*size) {
+            present += 1;
+            continue;
+        }
+        if !blob_dirs_checked {
+            real_dir(&opts.drive.join("blobs"))?;
+            real_dir(&drive_blobs)?;
+            blob_dirs_checked = true;
+        }
+        let src = drive_blobs.join(d.hex());
+        match fs::symlink_metadata(&src) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ImportError::MissingBlob {
+                    file: src,
+                    artifacts: describe_users(paths),
+                });
+            }
+            Err(e) => return Err(io_at(&src)(e)),
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(ImportError::UnsafeDrive {
+                    reason: format!("{} where a blob file was expected", describe_type(&m)),
+                    path: src,
+                });
+            }
+            Ok(m) if m.len() != *size => {
+                return Err(ImportError::BlobSize {
+                    file: src,
+                    artifacts: describe_users(paths),
+                    expected: *size,
+                    actual: m.len(),
+                });
+            }
+            Ok(_) => {}
+        }
+        jobs.push(Job {
+            digest: *d,
+            size: *size,
+            src,
+        });
+    }
+
+    // 5b. From here on the store is touched; Cleanup undoes it on any failure.
+    let mut cleanup = Cleanup {
+        staging: None,
+        created: Vec::new(),
+        armed: true,
+    };
+    create_dir_tracked(&main.blobs_dir(), &mut cleanup.created)?;
+    create_dir_tracked(&main.tmp_dir(), &mut cleanup.created)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let staging_root = main
+        .tmp_dir()
+        .join(format!("import-{}-{nanos}", std::process::id()));
+    cleanup.staging = Some(staging_root.clone());
+    let staging = Cas::open(&staging_root).map_err(io_at(&staging_root))?;
+
+    let bytes_to_copy: u64 = jobs.iter().map(|j| j.size).sum();
+    let bar = if opts.progress {
+        let b = indicatif::ProgressBar::new(bytes_to_copy);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b.set_message(format!("verifying {name}"));
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    copy_all(&jobs, &staging, &users, &bar)?;
+    bar.finish_and_clear();
+
+    // 6. Commit.
+    let manifest_digest = staging.put_bytes(&manifest_bytes).map_err(cas_err)?;
+    let sig_digest = staging.put_bytes(&sig).map_err(cas_err)?;
+    if !index_path.exists() {
+        cleanup.created.push(index_path.clone());
+    }
+    let index = Index::open(&index_path)?;
+    // Check again under the write lock: another import may have committed meanwhile.
+    let (previous_live, forced) = rollback_check(&index, &manifest, opts.allow_downgrade)?;
+    for j in &jobs {
+        main.adopt(&staging, &j.digest).map_err(cas_err)?;
+    }
+    main.adopt(&staging, &manifest_digest).map_err(cas_err)?;
+    main.adopt(&staging, &sig_digest).map_err(cas_err)?;
+    let imported_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let record = SnapshotRecord {
+        name: name.clone(),
+        channel: manifest.channel.clone(),
+        sequence: manifest.sequence,
+        created: manifest.created.clone(),
+        signer: signer.clone(),
+        signer_key_file: signer_key_file.clone(),
+        manifest: manifest_digest,
+        signature: sig_digest,
+        imported_at: imported_at.clone(),
+        artifacts: manifest.artifacts.len() as u64,
+        bytes: total_bytes,
+    };
+    index.commit_import(&record)?;
+    drop(index);
+    // The snapshot is committed: nothing below may undo it.
+    cleanup.armed = false;
+    let generation = bump_generation(store_root)?;
+    append_audit(
+        store_root,
+        &serde_json::json!({
+            "time": imported_at,
+            "event": "import",
+            "snapshot": name,
+            "signer": signer,
+            "signer_key_file": signer_key_file,
+            "manifest": manifest_digest,
+            "previous_live": previous_live,
+            "forced": forced,
+            "generation": generation,
+        }),
+    )?;
+    drop(cleanup);
+
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(ImportSummary {
+        snapshot: name,
+        channel: manifest.channel.clone(),
+        sequence: manifest.sequence,
+        signer,
+        signer_key_file,
+        artifacts: manifest.artifacts.len() as u64,
+        blobs: order.len() as u64,
+        blobs_copied: jobs.len() as u64,
+        blobs_present: present,
+        bytes_copied: bytes_to_copy,
+        elapsed_secs: elapsed,
+        throughput_bytes_per_sec: if elapsed > 0.0 {
+            bytes_to_copy as f64 / elapsed
+        } else {
+            0.0
+        },
+        previous_live,
+        forced,
+        generation,
+    })
+}
+
+/// Anti-rollback (DESIGN.md §Trust on the Cube): refuses `manifest` when the live snapshot
+/// on its channel has the same or a higher sequence, unless `allow_downgrade`. Returns the
+/// live snapshot's name and whether the downgrade was forced.
+fn rollback_check(
+    index: &Index,
+    manifest: &Manifest,
+    allow_downgrade: bool,
+) -> Result<(Option<String>, bool), ImportError> {
+    let Some(live_name) = index.live(&manifest.channel)? else {
+        return Ok((None, false));
+    };
+    let live_seq = match index.snapshot(&live_name)? {
+        Some(r) => r.sequence,
+        None => parse_snapshot_name(&live_name).map_or(0, |(_, s)| s),
+    };
+    let mut forced = false;
+    if live_seq >= manifest.sequence {
+        let name = manifest.name();
+        if !allow_downgrade {
+            return Err(if live_name == name {
+                ImportError::AlreadyImported { name }
+            } else {
+                ImportError::Rollback {
+                    name,
+                    live: live_name,
+                    channel: manifest.channel.clone(),
+                }
+            });
+        }
+        forced = true;
+    }
+    Ok((Some(live_name), forced))
+}
+
+/// Copies and hashes every job into `staging` over up to 8 threads. Returns the error of
+/// the first failing job (in manifest order) if any fails.
+fn copy_all(
+    jobs: &[Job],
+    staging: &Cas,
+    users: &HashMap<Digest, (u64, Vec<String>)>,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), ImportError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(jobs.len());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let errors: Mutex<Vec<(usize, ImportError)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else {
+                        return;
+                    };
+                    let paths = users.get(&job.digest).map_or(&[][..], |u| u.1.as_slice());
+                    match copy_one(job, staging, paths, bar, &stop) {
+                        Ok(()) => {}
+                        Err(None) => return,
+                        Err(Some(e)) => {
+                            stop.store(true, Ordering::Relaxed);
+                            if let Ok(mut errs) = errors.lock() {
+                                errs.push((i, e));
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let mut errs = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errs.sort_by_key(|(i, _)| *i);
+    match errs.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Copies one blob; `Err(None)` means cancelled because another job failed.
+fn copy_one(
+    job: &Job,
+    staging: &Cas,
+    paths: &[String],
+    bar: &indicatif::ProgressBar,
+    stop: &AtomicBool,
+) -> Result<(), Option<ImportError>> {
+    let (mut file, meta) = open_regular(&job.src).map_err(|e| {
+        Some(match e.kind() {
+            io::ErrorKind::NotFound => ImportError::MissingBlob {
+                file: job.src.clone(),
+                artifacts: describe_users(paths),
+            },
+            io::ErrorKind::InvalidInput => ImportError::UnsafeDrive {
+                path: job.src.clone(),
+                reason: e.to_string(),
+            },
+            _ => io_at(&job.src)(e),
+        })
+    })?;
+    if meta.len() != job.size {
+        return Err(Some(ImportError::BlobSize {
+            file: job.src.clone(),
+            artifacts: describe_users(paths),
+            expected: job.size,
+            actual: meta.len(),
+        }));
+    }
+    let tmp = staging.tmp_dir();
+    let mut w = staging.writer().map_err(|e| Some(io_at(&tmp)(e)))?;
+    let mut buf = vec![0u8; COPY_BUF];
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(None);
+        }
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Some(io_at(&job.src)(e))),
+        };
+        w.write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| Some(io_at(&tmp)(e)))?;
+        bar.inc(n as u64);
+    }
+    match w.commit(&Expected::exact(job.digest, job.size)) {
+        Ok(_) => Ok(()),
+        Err(CasError::Mismatch {
+            what,
+            expected,
+            actual,
+        }) if what == "size" => Err(Some(ImportError::BlobSize {
+            file: job.src.clone(),
+            artifacts: describe_users(paths),
+            expected: expected.parse().unwrap_or(job.size),
+            actual: actual.parse().unwrap_or(0),
+        })),
+        Err(CasError::Mismatch { actual, .. }) => Err(Some(ImportError::BlobMismatch {
+            file: job.src.clone(),
+            artifacts: describe_users(paths),
+            expected: job.digest,
+            actual,
+        })),
+        Err(e) => Err(Some(cas_err(e))),
+    }
+}
+
+/// Atomically replaces `STORE/current.gen` with the next generation number and returns it.
+fn bump_generation(store: &Path) -> Result<u64, ImportError> {
+    let path = store.join(GENERATION_FILE);
+    let old = fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let next = old.saturating_add(1);
+    let tmp = store.join(format!(".{GENERATION_FILE}.tmp-{}", std::process::id()));
+    {
+        let mut f = fs::File::create(&tmp).map_err(io_at(&tmp))?;
+        writeln!(f, "{next}").map_err(io_at(&tmp))?;
+        f.sync_all().map_err(io_at(&tmp))?;
+    }
+    fs::rename(&tmp, &path).map_err(io_at(&path))?;
+    sync_dir(store).map_err(io_at(store))?;
+    Ok(next)
+}
+
+/// Appends one JSON line to `STORE/audit.log` and fsyncs it.
+fn append_audit(store: &Path, event: &serde_json::Value) -> Result<(), ImportError> {
+    let path = store.join(AUDIT_LOG);
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    writeln!(f, "{event}").map_err(io_at(&path))?;
+    f.sync_all().map_err(io_at(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_names() {
+        assert_eq!(
+            parse_snapshot_name("cube-stable/12"),
+            Some(("cube-stable".into(), 12))
+        );
+        for bad in [
+            "cube", "cube/", "cube/0", "cube/012", "cube/+1", "Cube/1", "a/b/1", "/1",
+        ] {
+            assert_eq!(parse_snapshot_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn users_are_described() {
+        assert_eq!(describe_users(&["a".into()]), "artifact a");
+        assert_eq!(
+            describe_users(&["a".into(), "b".into(), "c".into()]),
+            "artifact a (and 2 more)"
+        );
+    }
+}

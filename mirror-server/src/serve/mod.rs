@@ -1,0 +1,378 @@
+//! `mirror-server serve`: the read-only HTTP server (axum) over the live snapshot.
+//!
+//! Routes (GET and HEAD; any other method gets `405`):
+//!
+//! | path                               | module      |
+//! |------------------------------------|-------------|
+//! | `/apt/<repo>/…`                    | [`apt`]     |
+//! | `/simple/`, `/simple/<project>/…`  | [`simple`]  |
+//! | `/healthz`, `/metrics`             | [`health`]  |
+//! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
+//!
+//! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
+//! start and rebuilt when `STORE/current.gen` changes (polled every second). Each request
+//! takes one `Arc` of the table, so it never sees a mix of two snapshots. No redb lock is
+//! held while serving: the index is opened read-only, read and closed on each reload.
+
+pub mod apt;
+pub mod files;
+pub mod health;
+pub mod simple;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use store::Cas;
+
+use crate::live::{self, Live};
+
+pub use health::Metrics;
+
+/// Answer of every content route while the store has no snapshot.
+pub const NO_SNAPSHOT: &str = "no snapshot imported yet: run mirror-server import\n";
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct AppState {
+    /// The store directory.
+    pub store: PathBuf,
+    /// The store's blobs (read only).
+    pub cas: Cas,
+    live: RwLock<Option<Arc<Live>>>,
+    /// Request and byte counters.
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// State over `store` serving `live` (no snapshot when `None`).
+    pub fn new(store: PathBuf, live: Option<Live>) -> AppState {
+        AppState {
+            cas: Cas::at(&store),
+            store,
+            live: RwLock::new(live.map(Arc::new)),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The routing table of the live snapshot, if any (one consistent snapshot).
+    pub fn snapshot(&self) -> Option<Arc<Live>> {
+        match self.live.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the live routing table.
+    pub fn set_snapshot(&self, live: Option<Live>) {
+        let new = live.map(Arc::new);
+        match self.live.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
+        }
+    }
+}
+
+/// A running server. Drop does not stop it; call [`ServerHandle::shutdown`].
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// The address the listener is bound to (useful with port 0).
+    pub addr: SocketAddr,
+    /// Shared state (for tests and embedding).
+    pub state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    reloader: tokio::task::JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, lets in-flight requests finish, stops the reload task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.reloader.abort();
+        match (&mut self.server).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "server task failed"),
+        }
+    }
+}
+
+/// Binds `listen`, loads the store's current snapshot and serves it until
+/// [`ServerHandle::shutdown`].
+///
+/// Errors: the address cannot be bound, or the store's index or current manifest cannot be
+/// read (a store with nothing imported is fine: content routes answer `503`).
+pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerHandle> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("listener address")?;
+    let generation = live::generation(&store);
+    let initial = {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || live::load(&s))
+            .await
+            .context("loading the live snapshot")?
+            .with_context(|| format!("cannot load the current snapshot of {}", store.display()))?
+    };
+    match &initial {
+        Some(l) => tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, "serving"),
+        None => tracing::info!(%addr, "serving; no snapshot imported yet"),
+    }
+    let state = Arc::new(AppState::new(store, initial));
+    let app = router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    let reloader = tokio::spawn(reload_loop(state.clone(), generation));
+    Ok(ServerHandle {
+        addr,
+        state,
+        shutdown: Some(tx),
+        server,
+        reloader,
+    })
+}
+
+/// Polls `STORE/current.gen` every second and swaps in the new snapshot when it changes.
+/// A failed load keeps the old table and is retried on the next tick.
+async fn reload_loop(state: Arc<AppState>, mut last: Option<String>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let store = state.store.clone();
+        let now = match tokio::task::spawn_blocking(move || live::generation(&store)).await {
+            Ok(g) => g,
+            Err(_) => continue,
+        };
+        if now == last {
+            continue;
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || live::load(&store)).await {
+            Ok(Ok(l)) => {
+                match &l {
+                    Some(l) => {
+                        tracing::info!(snapshot = %l.name, files = l.routes.len(), "switched snapshot")
+                    }
+                    None => tracing::info!("no snapshot"),
+                }
+                state.set_snapshot(l);
+                last = now;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "reload failed; still serving the previous snapshot")
+            }
+            Err(e) => tracing::warn!(error = %e, "reload task failed"),
+        }
+    }
+}
+
+/// The router over `state` (used by [`start`]; public for embedding and tests).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .fallback(content)
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state)
+}
+
+/// Route class of a request path, for metrics.
+pub fn route_class(path: &str) -> &'static str {
+    if path == "/healthz" {
+        "health"
+    } else if path == "/metrics" {
+        "metrics"
+    } else if path.starts_with("/apt/") {
+        "apt"
+    } else if path == "/simple" || path.starts_with("/simple/") {
+        "simple"
+    } else {
+        "files"
+    }
+}
+
+async fn count(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let class = route_class(req.uri().path());
+    let resp = next.run(req).await;
+    state.metrics.count(class, resp.status().as_u16());
+    resp
+}
+
+/// A `text/plain` response.
+pub fn plain(status: StatusCode, body: impl Into<String>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// Why a request path was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathReject {
+    /// A `..` segment, an encoded `/`, NUL or backslash, or invalid UTF-8 (`400`).
+    BadRequest(&'static str),
+}
+
+/// Turns a raw request path (`/apt/cuda/./x%2b1.deb`) into a logical path
+/// (`apt/cuda/x+1.deb`): percent-decodes each segment (apt sends `%2b` for `+`), drops `.`
+/// segments (apt asks for `flat/./x.deb`), refuses `..`, and changes nothing else (an empty
+/// segment stays and simply matches no file).
+pub fn logical_path(raw: &str) -> Result<String, PathReject> {
+    let rest = raw.strip_prefix('/').unwrap_or(raw);
+    let mut out: Vec<String> = Vec::new();
+    for seg in rest.split('/') {
+        let dec = percent_encoding::percent_decode_str(seg)
+            .decode_utf8()
+            .map_err(|_| PathReject::BadRequest("path is not UTF-8"))?;
+        match dec.as_ref() {
+            "." => continue,
+            ".." => return Err(PathReject::BadRequest("\"..\" in path")),
+            s if s.contains(['/', '\\', '\0']) => {
+                return Err(PathReject::BadRequest(
+                    "encoded '/', backslash or NUL in path",
+                ));
+            }
+            _ => out.push(dec.into_owned()),
+        }
+    }
+    Ok(out.join("/"))
+}
+
+fn bad_request(r: PathReject) -> Response {
+    let PathReject::BadRequest(why) = r;
+    plain(StatusCode::BAD_REQUEST, format!("bad request: {why}\n"))
+}
+
+/// Serves logical path `logical` from `live`, typed by the manifest's media type or
+/// `guess(logical)`; `404` when absent.
+pub(crate) async fn serve_logical(
+    state: &AppState,
+    live: &Live,
+    logical: &str,
+    req: &Parts,
+    guess: fn(&str) -> &'static str,
+) -> Response {
+    let Some(entry) = live.get(logical) else {
+        return plain(StatusCode::NOT_FOUND, format!("not found: /{logical}\n"));
+    };
+    let ct = entry
+        .media_type
+        .clone()
+        .unwrap_or_else(|| guess(logical).to_owned());
+    files::blob_response(
+        state,
+        entry,
+        &ct,
+        req.method == Method::HEAD,
+        &req.headers,
+        &[],
+    )
+    .await
+}
+
+/// Fallback handler: every content route.
+async fn content(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("GET, HEAD"))],
+            "method not allowed: this server is read-only\n",
+        )
+            .into_response();
+    }
+    let Some(live) = state.snapshot() else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, NO_SNAPSHOT);
+    };
+    let (req, _body) = req.into_parts();
+    let path = req.uri.path().to_owned();
+    if path == "/simple" || path.starts_with("/simple/") {
+        return simple::handle(&state, &live, &req).await;
+    }
+    let logical = match logical_path(&path) {
+        Ok(l) => l,
+        Err(r) => return bad_request(r),
+    };
+    if path.starts_with("/apt/") {
+        apt::handle(&state, &live, &logical, &req).await
+    } else {
+        serve_logical(&state, &live, &logical, &req, guess_content_type).await
+    }
+}
+
+/// `Content-Type` for a file the manifest gives none for, by file name.
+pub fn guess_content_type(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    match ext {
+        "deb" | "gz" | "xz" => apt::content_type(path),
+        "json" => "application/json",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "txt" | "metadata" => "text/plain; charset=utf-8",
+        "asc" => "application/pgp-keys",
+        "gpg" => "application/pgp-keys",
+        "whl" | "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_paths() {
+        assert_eq!(
+            logical_path("/apt/cuda/./cuda-x%2b1_amd64.deb").unwrap(),
+            "apt/cuda/cuda-x+1_amd64.deb"
+        );
+        assert_eq!(
+            logical_path("/apt/deb/dists/x/InRelease").unwrap(),
+            "apt/deb/dists/x/InRelease"
+        );
+        assert_eq!(logical_path("/a//b/").unwrap(), "a//b/");
+        assert_eq!(logical_path("/a/%2e/b").unwrap(), "a/b");
+        for bad in [
+            "/a/../b",
+            "/a/%2e%2e/b",
+            "/a%2fb",
+            "/a%00",
+            "/a%5cb",
+            "/%ff",
+        ] {
+            assert!(logical_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(route_class("/apt/x/InRelease"), "apt");
+        assert_eq!(route_class("/simple/"), "simple");
+        assert_eq!(route_class("/keys/repo.gpg"), "files");
+        assert_eq!(route_class("/healthz"), "health");
+    }
+}

@@ -1,0 +1,197 @@
+//! Test helpers: snapshot drives built by hand, and a digest of a whole store tree.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use formats::digest::Digest;
+use formats::snapshot::{
+    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SIGNATURE_FILE,
+    SIGNER_FILE, Source, SourceKind,
+};
+use keys::snapshot::SigningKey;
+use sha2::{Digest as _, Sha256};
+
+pub const CHANNEL: &str = "test";
+
+/// A temp dir with a signing key, a trusted-keys dir holding its public key, and a store path
+/// (not created).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub key: SigningKey,
+    pub trusted: PathBuf,
+    pub store: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate();
+        let trusted = dir.path().join("trusted");
+        fs::create_dir(&trusted).unwrap();
+        fs::write(trusted.join("site.pub"), key.public_key().to_pem()).unwrap();
+        let store = dir.path().join("store");
+        Fixture {
+            dir,
+            key,
+            trusted,
+            store,
+        }
+    }
+
+    /// Writes a drive at `<tmp>/<name>` holding snapshot `test/<seq>` with `files`,
+    /// after letting `tweak` edit the manifest. Signed with `key` (or the fixture's key).
+    pub fn drive_with(
+        &self,
+        name: &str,
+        seq: u64,
+        files: &[(&str, &[u8])],
+        tweak: impl FnOnce(&mut Manifest),
+        key: Option<&SigningKey>,
+    ) -> PathBuf {
+        let drive = self.dir.path().join(name);
+        let blobs = drive.join("blobs/sha256");
+        fs::create_dir_all(&blobs).unwrap();
+        let mut artifacts = Vec::new();
+        for (path, bytes) in files {
+            let d = Digest::of(bytes);
+            fs::write(blobs.join(d.hex()), bytes).unwrap();
+            artifacts.push(Artifact {
+                kind: kind_of(path),
+                upstream: None,
+                path: (*path).to_owned(),
+                digest: d,
+                size: bytes.len() as u64,
+                media_type: None,
+                meta: Meta::default(),
+            });
+        }
+        let key = key.unwrap_or(&self.key);
+        let mut m = Manifest {
+            manifest_version: MANIFEST_VERSION,
+            channel: CHANNEL.into(),
+            sequence: seq,
+            created: "2026-11-21T15:10:59Z".into(),
+            base: None,
+            generator: "mirror-server tests".into(),
+            signer: key.public_key().key_id(),
+            sources: vec![
+                Source {
+                    name: "cuda".into(),
+                    kind: SourceKind::Apt,
+                    url: "http://archive.example/cuda".into(),
+                    flat: true,
+                    suites: vec![],
+                    components: vec![],
+                    architectures: vec![],
+                    upstream_signers: vec![],
+                    repo_signer: None,
+                },
+                Source {
+                    name: "pypi".into(),
+                    kind: SourceKind::Pypi,
+                    url: "https://index.example/simple/".into(),
+                    flat: false,
+                    suites: vec![],
+                    components: vec![],
+                    architectures: vec![],
+                    upstream_signers: vec![],
+                    repo_signer: None,
+                },
+            ],
+            artifacts,
+        };
+        tweak(&mut m);
+        let bytes = m.to_bytes();
+        let snap = drive.join(format!("snapshots/{CHANNEL}/{seq}"));
+        fs::create_dir_all(&snap).unwrap();
+        fs::write(snap.join(MANIFEST_FILE), &bytes).unwrap();
+        fs::write(snap.join(SIGNATURE_FILE), key.sign(&bytes)).unwrap();
+        fs::write(snap.join(SIGNER_FILE), key.public_key().to_pem()).unwrap();
+        drive
+    }
+
+    pub fn drive(&self, name: &str, seq: u64, files: &[(&str, &[u8])]) -> PathBuf {
+        self.drive_with(name, seq, files, |_| {}, None)
+    }
+
+    /// Runs `mirror-server import DRIVE --store … --trusted-keys … --quiet [extra…]`.
+    pub fn import(&self, drive: &Path, extra: &[&str]) -> anyhow::Result<()> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "mirror-server".into(),
+            "import".into(),
+            drive.into(),
+            "--store".into(),
+            self.store.clone().into(),
+            "--trusted-keys".into(),
+            self.trusted.clone().into(),
+            "--quiet".into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        mirror_server::cli::run(args)
+    }
+}
+
+fn kind_of(path: &str) -> ArtifactKind {
+    if path.ends_with(".deb") {
+        ArtifactKind::Deb
+    } else if path.ends_with(".whl") {
+        ArtifactKind::Wheel
+    } else if path.ends_with(".metadata") {
+        ArtifactKind::CoreMetadata
+    } else if path.contains("Release") {
+        ArtifactKind::AptRelease
+    } else if path.contains("Packages") {
+        ArtifactKind::AptIndex
+    } else if path.starts_with("simple/") {
+        ArtifactKind::SimplePage
+    } else {
+        ArtifactKind::RepoKey
+    }
+}
+
+/// The blob file of `bytes` on `drive`.
+pub fn drive_blob(drive: &Path, bytes: &[u8]) -> PathBuf {
+    drive.join("blobs/sha256").join(Digest::of(bytes).hex())
+}
+
+/// SHA-256 over the sorted relative paths of everything under `root` (with a type marker),
+/// file contents and link targets. A missing root hashes to a fixed value.
+pub fn tree_digest(root: &Path) -> String {
+    let mut h = Sha256::new();
+    if fs::symlink_metadata(root).is_err() {
+        return "absent".into();
+    }
+    let mut entries = Vec::new();
+    walk(root, root, &mut entries);
+    entries.sort();
+    for rel in entries {
+        let p = root.join(&rel);
+        let m = fs::symlink_metadata(&p).unwrap();
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update([0]);
+        if m.file_type().is_symlink() {
+            h.update(b"L");
+            h.update(fs::read_link(&p).unwrap().to_string_lossy().as_bytes());
+        } else if m.is_dir() {
+            h.update(b"D");
+        } else {
+            h.update(b"F");
+            h.update(fs::read(&p).unwrap());
+        }
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        out.push(p.strip_prefix(root).unwrap().to_path_buf());
+        if e.file_type().unwrap().is_dir() {
+            walk(root, &p, out);
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! APT upstreams: fetch and verify `InRelease`/`Release`, indexes and `.deb`s, and close
+//! the selection under dependencies.
+
+pub mod resolve;
+pub mod sync;

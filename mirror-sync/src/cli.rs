@@ -1,0 +1,497 @@
+//! Command line of `mirror-sync` (thin: parsing, output and exit codes; the work lives in
+//! the library modules).
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use indicatif::HumanBytes;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::export::{ExportOptions, export};
+use crate::fetch::Fetcher;
+use crate::init::{InitOptions, init_from_host};
+use crate::progress::Progress;
+use crate::state::State;
+
+/// Sync APT repositories and Python indexes into a verified, content-addressed store,
+/// and cut signed snapshots onto removable media for air-gapped sites.
+#[derive(Debug, Parser)]
+#[command(name = "mirror-sync", version, propagate_version = true)]
+pub struct Cli {
+    /// Print nothing but errors (and the --json document).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print the result as one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Write a starting configuration from this host's apt sources and pip configuration.
+    Init(InitArgs),
+    /// Fetch and verify every configured upstream into the local store.
+    Sync(SyncArgs),
+    /// Cut a signed snapshot from the last sync and write it onto a drive.
+    Export(ExportArgs),
+    /// List the snapshots exported from this store.
+    Snapshots(ConfigArg),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate the ed25519 snapshot key and the OpenPGP repository key.
+    ///
+    /// Writes snapshot.key (PKCS#8 PEM, mode 0600), snapshot.pub, trusted/snapshot.pub
+    /// (ready for `mirror-server import --trusted-keys`), repo.key.asc (mode 0600),
+    /// repo.pub.asc and repo.pub.gpg (ready for apt's signed-by=).
+    Generate {
+        /// Directory to write the keys into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite existing key files.
+        #[arg(long)]
+        force: bool,
+        /// User id of the OpenPGP repository key.
+        #[arg(
+            long,
+            default_value = "Air-gap mirror repository key <repo@mirror.invalid>"
+        )]
+        uid: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Read the upstreams from this host (apt sources, pip configuration).
+    #[arg(long, required = true)]
+    from_host: bool,
+    /// `store =` of the generated config.
+    #[arg(long, default_value = "/var/lib/mirror-sync")]
+    store: String,
+    /// `channel =` of the generated config.
+    #[arg(long, default_value = "cube-stable")]
+    channel: String,
+    /// Packages for every [[apt]] (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    packages: Vec<String>,
+    /// PEP 508 requirements for every [[pypi]] (repeat the flag for each).
+    #[arg(long = "project")]
+    projects: Vec<String>,
+    /// Python versions for every [[pypi]].
+    #[arg(long, value_delimiter = ',', default_value = "3.12")]
+    python: Vec<String>,
+    /// Wheel platform tags for every [[pypi]].
+    #[arg(
+        long = "platform",
+        value_delimiter = ',',
+        default_value = "manylinux_2_17_x86_64,any"
+    )]
+    platforms: Vec<String>,
+    /// Root of the filesystem whose etc/apt is read.
+    #[arg(long, default_value = "/", hide = true)]
+    host_root: PathBuf,
+    /// Python interpreter asked for pip's configuration.
+    #[arg(long, default_value = "python3", hide = true)]
+    python_cmd: String,
+    /// Write the configuration to this file instead of stdout (refuses to overwrite).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// Configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Only sync these upstreams (by name; repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// Configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Drive directory to write the snapshot onto (created if missing).
+    #[arg(long)]
+    to: PathBuf,
+}
+
+/// Entry point of the binary: parses `std::env::args_os`, runs, and maps errors to exit
+/// codes (1 on failure, 2 on usage errors), printing the error chain on stderr.
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            print_error(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints `error: …` and each cause on its own line.
+pub fn print_error(e: &anyhow::Error) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {e}");
+    for cause in e.chain().skip(1) {
+        let _ = writeln!(err, "  caused by: {cause}");
+    }
+}
+
+/// Runs a command line in-process (`args[0]` is the program name); used by tests.
+pub fn run<I, T>(args: I) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    execute(cli)
+}
+
+fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+    } else if !quiet {
+        write!(out, "{}", human())?;
+    }
+    Ok(())
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keys(KeysCommand::Generate { out, force, uid }) => {
+            keys_generate(&out, force, &uid, cli.json, cli.quiet)
+        }
+        Command::Init(a) => {
+            let opts = InitOptions {
+                root: a.host_root,
+                store: a.store,
+                channel: a.channel,
+                packages: a.packages,
+                projects: a.projects,
+                python: a.python,
+                platforms: a.platforms,
+                python_cmd: a.python_cmd,
+            };
+            let text = init_from_host(&opts)?;
+            match a.output {
+                Some(p) => {
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&p)
+                        .with_context(|| {
+                            format!("cannot create {} (it must not exist yet)", p.display())
+                        })?;
+                    f.write_all(text.as_bytes())?;
+                    if !cli.quiet {
+                        eprintln!("wrote {}; review the lines marked EDIT", p.display());
+                    }
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Sync(a) => sync(&a, cli.json, cli.quiet),
+        Command::Export(a) => {
+            let cfg = Config::load(&a.config)?;
+            let progress = Progress::new(!cli.json, cli.quiet);
+            let r = export(&cfg, &ExportOptions { to: a.to }, &progress)?;
+            emit(
+                cli.json,
+                &r,
+                || {
+                    format!(
+                        "exported snapshot {} to {}\n  manifest   {} ({})\n  signed by  {} (repo key {})\n  artifacts  {} ({} packages), {} unique blobs, {}\n  written    {} blobs, {} in {:.1}s\nverify with: openssl pkeyutl -verify -pubin -inkey <snapshot.pub> -rawin -in {} -sigfile {}.sig\n",
+                        r.snapshot,
+                        r.drive.display(),
+                        r.manifest.display(),
+                        r.manifest_digest,
+                        r.signer,
+                        r.repo_signer,
+                        r.artifacts,
+                        r.packages,
+                        r.blobs,
+                        HumanBytes(r.bytes_total),
+                        r.blobs_written,
+                        HumanBytes(r.bytes_written),
+                        r.seconds,
+                        r.manifest.display(),
+                        r.manifest.display(),
+                    )
+                },
+                cli.quiet,
+            )
+        }
+        Command::Snapshots(a) => {
+            let cfg = Config::load(&a.config)?;
+            let state = State::open(&cfg.store_dir())?;
+            let list = state.exports()?;
+            emit(
+                cli.json,
+                &list,
+                || {
+                    let mut s = format!(
+                        "{:<28} {:<22} {:>10} {:>12}  manifest\n",
+                        "snapshot", "created", "artifacts", "size"
+                    );
+                    for r in &list {
+                        s.push_str(&format!(
+                            "{:<28} {:<22} {:>10} {:>12}  {}\n",
+                            r.name,
+                            r.created,
+                            r.artifacts,
+                            HumanBytes(r.bytes).to_string(),
+                            r.manifest
+                        ));
+                    }
+                    s
+                },
+                cli.quiet,
+            )
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct KeysReport {
+    snapshot_key: PathBuf,
+    snapshot_pub: PathBuf,
+    trusted: PathBuf,
+    snapshot_key_id: String,
+    repo_key: PathBuf,
+    repo_pub_asc: PathBuf,
+    repo_pub_gpg: PathBuf,
+    repo_fingerprint: String,
+}
+
+fn keys_generate(
+    out: &std::path::Path,
+    force: bool,
+    uid: &str,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let snap = keys::snapshot::SigningKey::generate();
+    let (key_path, pub_path) = keys::snapshot::write_keypair(out, &snap, force)?;
+    let trusted = out.join("trusted");
+    std::fs::create_dir_all(&trusted)?;
+    let trusted_pub = trusted.join("snapshot.pub");
+    if trusted_pub.exists() && !force {
+        anyhow::bail!(
+            "{} exists; pass --force to overwrite",
+            trusted_pub.display()
+        );
+    }
+    std::fs::write(&trusted_pub, snap.public_key().to_pem())?;
+    let repo = keys::openpgp::RepoSigningKey::generate(uid)?;
+    let [repo_key, repo_asc, repo_gpg] = keys::openpgp::write_repo_key(out, &repo, force)?;
+    let r = KeysReport {
+        snapshot_key: key_path,
+        snapshot_pub: pub_path,
+        trusted: trusted_pub,
+        snapshot_key_id: snap.public_key().key_id(),
+        repo_key,
+        repo_pub_asc: repo_asc,
+        repo_pub_gpg: repo_gpg,
+        repo_fingerprint: repo.fingerprint(),
+    };
+    emit(
+        json,
+        &r,
+        || {
+            format!(
+                "snapshot key {} ({})\n  private  {} (keep it on the build host)\n  public   {}\n  trusted  {} (copy to the Cube's --trusted-keys directory)\nrepository key {}\n  private  {}\n  public   {} and {} (for apt signed-by=)\n",
+                r.snapshot_key_id,
+                "ed25519",
+                r.snapshot_key.display(),
+                r.snapshot_pub.display(),
+                r.trusted.display(),
+                r.repo_fingerprint,
+                r.repo_key.display(),
+                r.repo_pub_asc.display(),
+                r.repo_pub_gpg.display(),
+            )
+        },
+        quiet,
+    )
+}
+
+#[derive(Serialize)]
+struct SyncSummary {
+    upstreams: Vec<serde_json::Value>,
+    failed: Vec<String>,
+    requests: u64,
+    files_fetched: u64,
+    bytes_fetched: u64,
+    files_deduplicated: u64,
+    bytes_deduplicated: u64,
+    seconds: f64,
+}
+
+fn sync(a: &SyncArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
+    let cfg = Config::load(&a.config)?;
+    for name in &a.only {
+        anyhow::ensure!(
+            cfg.apt.iter().any(|x| &x.name == name) || cfg.pypi.iter().any(|x| &x.name == name),
+            "--only {name}: no upstream of that name in {}",
+            a.config.display()
+        );
+    }
+    let wanted = |n: &str| a.only.is_empty() || a.only.iter().any(|o| o == n);
+    let store_dir = cfg.store_dir();
+    let state = State::open(&store_dir)?;
+    let cas = Arc::new(
+        store::Cas::open(&store_dir)
+            .with_context(|| format!("cannot open store {}", store_dir.display()))?,
+    );
+    let progress = Progress::new(!json, quiet);
+    let fetcher = Fetcher::new(
+        cas,
+        cfg.sync.concurrency,
+        cfg.sync.retries,
+        Duration::from_secs(cfg.sync.timeout_secs),
+        progress.clone(),
+    )?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let mut upstreams = Vec::new();
+    let mut failed = Vec::new();
+    let mut lines = Vec::new();
+    rt.block_on(async {
+        for up in cfg.apt.iter().filter(|u| wanted(&u.name)) {
+            match crate::apt::sync::sync(&fetcher, &cfg, up).await {
+                Ok((st, rep)) => {
+                    state.put_upstream(&st)?;
+                    lines.push(format!(
+                        "apt  {:<16} {} packages selected of {} ({} files, {}){}",
+                        rep.name,
+                        rep.selected,
+                        rep.candidates,
+                        rep.files,
+                        HumanBytes(rep.bytes),
+                        if rep.unsatisfied.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {} unsatisfied dependencies", rep.unsatisfied.len())
+                        }
+                    ));
+                    for u in &rep.unsatisfied {
+                        progress.println(&format!("warning: [[apt]] {}: {u}", rep.name));
+                    }
+                    upstreams.push(serde_json::json!({"kind": "apt", "report": rep}));
+                }
+                Err(e) => {
+                    progress.println(&format!("error: {e:#}"));
+                    failed.push(up.name.clone());
+                }
+            }
+        }
+        for up in cfg.pypi.iter().filter(|u| wanted(&u.name)) {
+            match crate::pypi::sync::sync(&fetcher, &cfg, up).await {
+                Ok((st, rep)) => {
+                    state.put_upstream(&st)?;
+                    lines.push(format!(
+                        "pypi {:<16} {} projects, {} releases ({} files, {})",
+                        rep.name,
+                        rep.projects,
+                        rep.releases,
+                        rep.files,
+                        HumanBytes(rep.bytes)
+                    ));
+                    for w in &rep.warnings {
+                        progress.println(&format!("warning: [[pypi]] {}: {w}", rep.name));
+                    }
+                    upstreams.push(serde_json::json!({"kind": "pypi", "report": rep}));
+                }
+                Err(e) => {
+                    progress.println(&format!("error: {e:#}"));
+                    failed.push(up.name.clone());
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    progress.finish();
+    let s = fetcher.stats();
+    let summary = SyncSummary {
+        upstreams,
+        failed: failed.clone(),
+        requests: s.requests.load(Ordering::Relaxed),
+        files_fetched: s.files_fetched.load(Ordering::Relaxed),
+        bytes_fetched: s.bytes_fetched.load(Ordering::Relaxed),
+        files_deduplicated: s.files_present.load(Ordering::Relaxed),
+        bytes_deduplicated: s.bytes_present.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    emit(
+        json,
+        &summary,
+        || {
+            let mut t = lines.join("\n");
+            t.push_str(&format!(
+                "\nfetched {} files, {} ({} requests); {} files ({}) already in the store; {:.1}s\n",
+                summary.files_fetched,
+                HumanBytes(summary.bytes_fetched),
+                summary.requests,
+                summary.files_deduplicated,
+                HumanBytes(summary.bytes_deduplicated),
+                summary.seconds
+            ));
+            t
+        },
+        quiet,
+    )?;
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} upstream(s) failed: {} (the others were synced; their previous state is kept)",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,455 @@
+//! `mirror-sync init --from-host`: a starting configuration that mirrors what this host
+//! already uses — its apt sources (one-line `sources.list(5)` files and deb822
+//! `.sources` files) and pip's configured index (or pip's own default).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use formats::apt::sources::{SourceEntry, parse_deb822_sources, parse_one_line};
+
+/// Inputs of `init --from-host`.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Root of the host filesystem to read `etc/apt` from (`/` normally).
+    pub root: PathBuf,
+    /// `store =` value.
+    pub store: String,
+    /// `channel =` value.
+    pub channel: String,
+    /// `packages =` for every `[[apt]]` (empty: left for the user to fill in).
+    pub packages: Vec<String>,
+    /// `projects =` for every `[[pypi]]` (empty: left for the user to fill in).
+    pub projects: Vec<String>,
+    /// `python =` for every `[[pypi]]`.
+    pub python: Vec<String>,
+    /// `platforms =` for every `[[pypi]]`.
+    pub platforms: Vec<String>,
+    /// Python interpreter used to ask pip for its configuration.
+    pub python_cmd: String,
+}
+
+/// One `[[apt]]` table to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AptGuess {
+    /// Upstream name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Flat repository.
+    pub flat: bool,
+    /// Suites.
+    pub suites: Vec<String>,
+    /// Components.
+    pub components: Vec<String>,
+    /// Architectures.
+    pub architectures: Vec<String>,
+    /// `Signed-By` keyring, if the source named one.
+    pub keyring: Option<String>,
+    /// Where it was read from.
+    pub origin: String,
+}
+
+/// Reads the host's enabled `deb` sources below `root/etc/apt`.
+pub fn host_apt_sources(root: &Path) -> anyhow::Result<Vec<(String, SourceEntry)>> {
+    let etc = root.join("etc/apt");
+    let mut files = Vec::new();
+    let main = etc.join("sources.list");
+    if main.is_file() {
+        files.push(main);
+    }
+    if let Ok(rd) = std::fs::read_dir(etc.join("sources.list.d")) {
+        let mut more: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("list") | Some("sources")
+                    )
+            })
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+        let entries = if f.extension().and_then(|e| e.to_str()) == Some("sources") {
+            parse_deb822_sources(&text).with_context(|| format!("cannot parse {}", f.display()))?
+        } else {
+            parse_one_line(&text)
+        };
+        for e in entries {
+            if e.enabled && e.types.iter().any(|t| t == "deb") {
+                out.push((f.display().to_string(), e));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Turns host sources into `[[apt]]` tables: one per (URI, flat suite or suites with the
+/// same components and keyring), named after the URI's last path segment.
+pub fn guess_apt(sources: &[(String, SourceEntry)], default_arch: &str) -> Vec<AptGuess> {
+    let mut guesses: Vec<AptGuess> = Vec::new();
+    for (origin, e) in sources {
+        for uri in &e.uris {
+            let uri = uri.trim_end_matches('/').to_owned();
+            let arches = if e.architectures.is_empty() {
+                vec![default_arch.to_owned()]
+            } else {
+                e.architectures.clone()
+            };
+            for suite in &e.suites {
+                if suite.ends_with('/') {
+                    let url = if suite == "/" || suite == "./" {
+                        format!("{uri}/")
+                    } else {
+                        format!("{uri}/{}", suite.trim_start_matches("./"))
+                    };
+                    guesses.push(AptGuess {
+                        name: String::new(),
+                        url,
+                        flat: true,
+                        suites: vec![],
+                        components: vec![],
+                        architectures: arches.clone(),
+                        keyring: e.signed_by.clone(),
+                        origin: origin.clone(),
+                    });
+                    continue;
+                }
+                if let Some(g) = guesses.iter_mut().find(|g| {
+                    !g.flat
+                        && g.url == uri
+                        && g.components == e.components
+                        && g.keyring == e.signed_by
+                }) {
+                    if !g.suites.contains(suite) {
+                        g.suites.push(suite.clone());
+                    }
+                    continue;
+                }
+                guesses.push(AptGuess {
+                    name: String::new(),
+                    url: uri.clone(),
+                    flat: false,
+                    suites: vec![suite.clone()],
+                    components: e.components.clone(),
+                    architectures: arches.clone(),
+                    keyring: e.signed_by.clone(),
+                    origin: origin.clone(),
+                });
+            }
+        }
+    }
+    let mut used: BTreeMap<String, usize> = BTreeMap::new();
+    for g in &mut guesses {
+        let base = name_from_url(&g.url);
+        let n = used.entry(base.clone()).or_insert(0);
+        *n += 1;
+        g.name = if *n == 1 { base } else { format!("{base}-{n}") };
+    }
+    guesses
+}
+
+/// An upstream name from a URL: its last path segment (or host), lower-cased, with
+/// characters outside `[a-z0-9._-]` replaced by `-`.
+pub fn name_from_url(url: &str) -> String {
+    let parsed = url::Url::parse(url).ok();
+    let seg = parsed
+        .as_ref()
+        .and_then(|u| u.path_segments())
+        .and_then(|s| s.filter(|p| !p.is_empty()).next_back().map(str::to_owned))
+        .or_else(|| {
+            parsed
+                .as_ref()
+                .and_then(|u| u.host_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "upstream".into());
+    let mut name: String = seg
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name = name.trim_start_matches(['-', '.', '_']).to_owned();
+    if name.is_empty() {
+        name = "upstream".into();
+    }
+    name.truncate(64);
+    name
+}
+
+/// Index URLs from `pip config list` output: `index-url` first, then `extra-index-url`
+/// entries, in the order pip would use them (`:env:` over `install.` over `global.`).
+pub fn parse_pip_config_list(text: &str) -> Vec<String> {
+    let mut index = BTreeMap::new();
+    let mut extra = Vec::new();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('\'').trim_matches('"').to_owned();
+        let rank = if key.starts_with(":env:") {
+            0
+        } else if key.starts_with("install.") {
+            1
+        } else {
+            2
+        };
+        if key.ends_with(".index-url") {
+            index.insert(rank, value);
+        } else if key.ends_with(".extra-index-url") {
+            extra.extend(value.split_whitespace().map(str::to_owned));
+        }
+    }
+    let mut out: Vec<String> = index.into_values().take(1).collect();
+    for e in extra {
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// The host's pip index URLs: configured ones, else pip's own default. `Err` when pip
+/// cannot be asked at all.
+pub fn host_pip_indexes(python: &str) -> anyhow::Result<(Vec<String>, &'static str)> {
+    let out = Command::new(python)
+        .args(["-m", "pip", "config", "list"])
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .output()
+        .with_context(|| format!("cannot run `{python} -m pip config list`"))?;
+    if out.status.success() {
+        let urls = parse_pip_config_list(&String::from_utf8_lossy(&out.stdout));
+        if !urls.is_empty() {
+            return Ok((urls, "pip configuration"));
+        }
+    }
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+        ])
+        .output()
+        .with_context(|| format!("cannot ask {python} for pip's default index"))?;
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    anyhow::ensure!(
+        out.status.success() && !url.is_empty(),
+        "pip did not report its default index"
+    );
+    Ok((vec![url], "pip's default index"))
+}
+
+fn host_arch() -> String {
+    Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "amd64".into())
+}
+
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Renders the configuration text for this host.
+pub fn render(
+    opts: &InitOptions,
+    apt: &[AptGuess],
+    pip: Result<(Vec<String>, &'static str), String>,
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# mirror-sync configuration generated by `mirror-sync init --from-host`."
+    );
+    let _ = writeln!(
+        t,
+        "# Reference: docs/configuration.md. Relative paths are relative to this file."
+    );
+    let _ = writeln!(t, "store = {}", q(&opts.store));
+    let _ = writeln!(t, "channel = {}", q(&opts.channel));
+    let _ = writeln!(t, "\n[signing]");
+    let _ = writeln!(
+        t,
+        "snapshot_key = \"keys/snapshot.key\"   # from `mirror-sync keys generate --out keys/`"
+    );
+    let _ = writeln!(t, "repo_key = \"keys/repo.key.asc\"");
+    for g in apt {
+        let _ = writeln!(t, "\n# from {}", g.origin);
+        let _ = writeln!(t, "[[apt]]");
+        let _ = writeln!(t, "name = {}", q(&g.name));
+        let _ = writeln!(t, "url = {}", q(&g.url));
+        if g.flat {
+            let _ = writeln!(t, "flat = true");
+        } else {
+            let _ = writeln!(t, "suites = {}", list(&g.suites));
+            let _ = writeln!(t, "components = {}", list(&g.components));
+        }
+        let _ = writeln!(t, "architectures = {}", list(&g.architectures));
+        if opts.packages.is_empty() {
+            let _ = writeln!(
+                t,
+                "packages = []   # EDIT: packages to mirror (closed under Depends); empty mirrors every package"
+            );
+        } else {
+            let _ = writeln!(t, "packages = {}", list(&opts.packages));
+        }
+        match &g.keyring {
+            Some(k) => {
+                let _ = writeln!(t, "keyring = {}", q(k));
+            }
+            None => {
+                let _ = writeln!(
+                    t,
+                    "keyring = \"\"   # EDIT: the source names no Signed-By keyring; give the repository's key file"
+                );
+            }
+        }
+    }
+    match pip {
+        Ok((urls, origin)) => {
+            for (i, url) in urls.iter().enumerate() {
+                let _ = writeln!(t, "\n# from {origin}");
+                let _ = writeln!(t, "[[pypi]]");
+                let name = if i == 0 {
+                    "pypi".to_owned()
+                } else {
+                    format!("pypi-{}", i + 1)
+                };
+                let _ = writeln!(t, "name = {}", q(&name));
+                let _ = writeln!(t, "url = {}", q(url));
+                if opts.projects.is_empty() {
+                    let _ = writeln!(
+                        t,
+                        "projects = []   # EDIT: PEP 508 requirements to mirror, e.g. [\"requests>=2.31\"]"
+                    );
+                } else {
+                    let _ = writeln!(t, "projects = {}", list(&opts.projects));
+                }
+                let _ = writeln!(t, "platforms = {}", list(&opts.platforms));
+                let _ = writeln!(t, "python = {}", list(&opts.python));
+                let _ = writeln!(t, "sdists = false");
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(t, "\n# No [[pypi]] upstream: {e}");
+        }
+    }
+    t
+}
+
+/// Runs `init --from-host`: reads the host and returns the configuration text.
+pub fn init_from_host(opts: &InitOptions) -> anyhow::Result<String> {
+    let sources = host_apt_sources(&opts.root)?;
+    let apt = guess_apt(&sources, &host_arch());
+    let pip = host_pip_indexes(&opts.python_cmd).map_err(|e| format!("{e:#}"));
+    Ok(render(opts, &apt, pip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_line_and_deb822_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc/apt/sources.list.d");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            dir.path().join("etc/apt/sources.list"),
+            "# comment\ndeb [signed-by=/k/a.gpg] http://archive.example/debian bookworm main contrib\n\
+             deb [signed-by=/k/a.gpg] http://archive.example/debian bookworm-updates main contrib\n\
+             deb-src http://archive.example/debian bookworm main\n",
+        )
+        .unwrap();
+        std::fs::write(
+            etc.join("cuda.sources"),
+            "Types: deb\nURIs: http://flat.example/repos/x86_64\nSuites: /\nSigned-By: /k/cuda.gpg\n\n\
+             Types: deb\nURIs: http://sec.example/debian-security\nSuites: bookworm-security\nComponents: main\nSigned-By: /k/a.gpg\nEnabled: no\n",
+        )
+        .unwrap();
+        std::fs::write(
+            etc.join("old.list.disabled"),
+            "deb http://nope.example/x y z\n",
+        )
+        .unwrap();
+        let src = host_apt_sources(dir.path()).unwrap();
+        let guesses = guess_apt(&src, "amd64");
+        assert_eq!(guesses.len(), 2, "{guesses:?}");
+        assert_eq!(guesses[0].name, "debian");
+        assert_eq!(guesses[0].suites, vec!["bookworm", "bookworm-updates"]);
+        assert_eq!(guesses[0].components, vec!["main", "contrib"]);
+        assert_eq!(guesses[0].keyring.as_deref(), Some("/k/a.gpg"));
+        assert!(guesses[1].flat);
+        assert_eq!(guesses[1].url, "http://flat.example/repos/x86_64/");
+        assert_eq!(guesses[1].name, "x86_64");
+        let opts = InitOptions {
+            root: dir.path().into(),
+            store: "/var/lib/mirror-sync".into(),
+            channel: "cube-stable".into(),
+            packages: vec!["jq".into()],
+            projects: vec!["requests".into()],
+            python: vec!["3.11".into()],
+            platforms: vec!["manylinux_2_17_x86_64".into(), "any".into()],
+            python_cmd: "python3".into(),
+        };
+        let text = render(
+            &opts,
+            &guesses,
+            Ok((vec!["https://index.example/simple/".into()], "test")),
+        );
+        // The output is a valid configuration.
+        let path = dir.path().join("mirror.toml");
+        std::fs::write(&path, &text).unwrap();
+        let cfg = crate::config::Config::load(&path).unwrap();
+        assert_eq!(cfg.apt.len(), 2);
+        assert_eq!(cfg.apt[0].packages, vec!["jq"]);
+        assert_eq!(cfg.pypi[0].url, "https://index.example/simple/");
+    }
+
+    #[test]
+    fn pip_config_list_precedence() {
+        let text = "global.index-url='https://global.example/simple'\n\
+                    :env:.index-url='https://env.example/simple'\n\
+                    global.extra-index-url='https://x.example/simple https://y.example/simple'\n";
+        assert_eq!(
+            parse_pip_config_list(text),
+            vec![
+                "https://env.example/simple",
+                "https://x.example/simple",
+                "https://y.example/simple"
+            ]
+        );
+        assert!(parse_pip_config_list(":env:.cert='/x'\n").is_empty());
+    }
+
+    #[test]
+    fn names_from_urls() {
+        assert_eq!(name_from_url("http://archive.example/debian"), "debian");
+        assert_eq!(name_from_url("http://archive.example/"), "archive.example");
+        assert_eq!(name_from_url("http://h.example/Foo Bar/"), "foo-bar");
+    }
+}

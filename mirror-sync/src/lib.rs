@@ -1,0 +1,21 @@
+//! `mirror-sync`: the connected-side tool. It syncs upstream APT repositories and PyPI
+//! indexes into a content-addressed store, verifying every signature and hash on the way,
+//! and cuts signed snapshots onto removable media.
+//!
+//! Data flows one way: upstream → [`apt`]/[`pypi`] (fetch + verify) → `store` (CAS) →
+//! [`export`] (render indexes, sign, write the drive).
+
+pub mod apt;
+pub mod cli;
+pub mod config;
+pub mod export;
+pub mod fetch;
+pub mod init;
+pub mod progress;
+pub mod pypi;
+pub mod state;
+
+/// Now, as RFC 3339 UTC with second precision (`2026-11-21T15:10:59Z`).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

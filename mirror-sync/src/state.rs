@@ -1,0 +1,236 @@
+//! The state of `mirror-sync` between commands, kept in `<store>/state.redb` beside the
+//! content-addressed blobs (`<store>/blobs/sha256/`).
+//!
+//! - `upstreams`: upstream name → JSON [`UpstreamState`], the verified result of its last
+//!   successful sync (what `export` cuts a snapshot from).
+//! - `channels`: channel → last exported sequence number.
+//! - `snapshots`: snapshot name (`channel/sequence`) → JSON [`ExportRecord`].
+
+use std::path::Path;
+
+use anyhow::Context;
+use formats::digest::Digest;
+use formats::snapshot::{Artifact, Source};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const UPSTREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("upstreams");
+const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels");
+const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+
+/// Verified result of one upstream's last successful sync.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamState {
+    /// Upstream name from the config.
+    pub name: String,
+    /// When the sync finished, RFC 3339 UTC.
+    pub synced_at: String,
+    /// What goes into the manifest's `sources`.
+    pub source: Source,
+    /// Package files (deb, wheel, sdist, core metadata) and upstream provenance, with
+    /// their logical paths.
+    pub artifacts: Vec<Artifact>,
+    /// APT: the selected upstream stanzas per index, to render the served `Packages`.
+    #[serde(default)]
+    pub apt_indexes: Vec<AptIndexState>,
+    /// APT: the upstream `Release` fields worth carrying over, per suite.
+    #[serde(default)]
+    pub apt_suites: Vec<AptSuiteInfo>,
+}
+
+/// The selected entries of one upstream `Packages` index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AptIndexState {
+    /// Suite (`None` for a flat repository).
+    pub suite: Option<String>,
+    /// Component (`None` for a flat repository).
+    pub component: Option<String>,
+    /// Architecture of the index (`binary-<arch>`); `None` for a flat repository.
+    pub architecture: Option<String>,
+    /// Stanzas exactly as upstream wrote them (deb822 text, no trailing blank line).
+    pub stanzas: Vec<String>,
+}
+
+/// Fields of an upstream `Release` carried into the served one, so apt pinning by origin
+/// or codename keeps working.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AptSuiteInfo {
+    /// Suite directory under `dists/` (`None` for a flat repository).
+    pub dist: Option<String>,
+    /// `Origin`.
+    pub origin: Option<String>,
+    /// `Label`.
+    pub label: Option<String>,
+    /// `Suite`.
+    pub suite: Option<String>,
+    /// `Codename`.
+    pub codename: Option<String>,
+    /// `Version`.
+    pub version: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+}
+
+/// What `export` recorded about a snapshot it cut.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportRecord {
+    /// `channel/sequence`.
+    pub name: String,
+    /// Digest of the exact manifest bytes (also kept as a blob in the store).
+    pub manifest: Digest,
+    /// Creation time, RFC 3339 UTC.
+    pub created: String,
+    /// Number of artifacts.
+    pub artifacts: u64,
+    /// Sum of unique blob sizes, bytes.
+    pub bytes: u64,
+}
+
+/// Handle on `<store>/state.redb`.
+pub struct State {
+    db: Database,
+}
+
+impl State {
+    /// Opens (creating if needed) the state database in `store_dir`.
+    pub fn open(store_dir: &Path) -> anyhow::Result<State> {
+        std::fs::create_dir_all(store_dir)
+            .with_context(|| format!("cannot create store {}", store_dir.display()))?;
+        let path = store_dir.join("state.redb");
+        let db = Database::create(&path).with_context(|| {
+            format!(
+                "cannot open {} (is another mirror-sync running on this store?)",
+                path.display()
+            )
+        })?;
+        let w = db.begin_write()?;
+        {
+            w.open_table(UPSTREAMS)?;
+            w.open_table(CHANNELS)?;
+            w.open_table(SNAPSHOTS)?;
+        }
+        w.commit()?;
+        Ok(State { db })
+    }
+
+    /// The last successful sync of `name`, if any.
+    pub fn upstream(&self, name: &str) -> anyhow::Result<Option<UpstreamState>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(UPSTREAMS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(v.value())
+                    .with_context(|| format!("corrupt state for upstream {name}"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a successful sync (replaces the previous one in one transaction).
+    pub fn put_upstream(&self, st: &UpstreamState) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(st)?;
+        let w = self.db.begin_write()?;
+        w.open_table(UPSTREAMS)?
+            .insert(st.name.as_str(), bytes.as_slice())?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Last exported sequence on `channel` (0 when none).
+    pub fn last_sequence(&self, channel: &str) -> anyhow::Result<u64> {
+        let r = self.db.begin_read()?;
+        Ok(r.open_table(CHANNELS)?
+            .get(channel)?
+            .map(|g| g.value())
+            .unwrap_or(0))
+    }
+
+    /// Records an exported snapshot and advances its channel, in one transaction.
+    pub fn record_export(
+        &self,
+        channel: &str,
+        sequence: u64,
+        rec: &ExportRecord,
+    ) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(rec)?;
+        let w = self.db.begin_write()?;
+        {
+            let mut ch = w.open_table(CHANNELS)?;
+            let last = ch.get(channel)?.map(|g| g.value()).unwrap_or(0);
+            anyhow::ensure!(
+                sequence > last,
+                "channel {channel} is already at sequence {last}; refusing to record {sequence}"
+            );
+            ch.insert(channel, sequence)?;
+            w.open_table(SNAPSHOTS)?
+                .insert(rec.name.as_str(), bytes.as_slice())?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Every exported snapshot, by name.
+    pub fn exports(&self) -> anyhow::Result<Vec<ExportRecord>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(SNAPSHOTS)?;
+        let mut out = Vec::new();
+        for item in t.iter()? {
+            let (_, v) = item?;
+            out.push(serde_json::from_slice(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formats::snapshot::SourceKind;
+
+    #[test]
+    fn upstream_state_and_channels_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = State::open(dir.path()).unwrap();
+        assert!(st.upstream("debian").unwrap().is_none());
+        let up = UpstreamState {
+            name: "debian".into(),
+            synced_at: "2026-11-21T00:00:00Z".into(),
+            source: Source {
+                name: "debian".into(),
+                kind: SourceKind::Apt,
+                url: "http://archive.example/debian".into(),
+                flat: false,
+                suites: vec![],
+                components: vec![],
+                architectures: vec![],
+                upstream_signers: vec![],
+                repo_signer: None,
+            },
+            artifacts: vec![],
+            apt_indexes: vec![],
+            apt_suites: vec![],
+        };
+        st.put_upstream(&up).unwrap();
+        drop(st);
+        let st = State::open(dir.path()).unwrap();
+        assert_eq!(
+            st.upstream("debian").unwrap().unwrap().synced_at,
+            up.synced_at
+        );
+        assert_eq!(st.last_sequence("c").unwrap(), 0);
+        let rec = ExportRecord {
+            name: "c/1".into(),
+            manifest: Digest::of(b"m"),
+            created: "x".into(),
+            artifacts: 1,
+            bytes: 2,
+        };
+        st.record_export("c", 1, &rec).unwrap();
+        assert_eq!(st.last_sequence("c").unwrap(), 1);
+        assert!(
+            st.record_export("c", 1, &rec).is_err(),
+            "sequence must grow"
+        );
+        assert_eq!(st.exports().unwrap().len(), 1);
+    }
+}
