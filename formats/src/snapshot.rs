@@ -301,13 +301,13 @@ impl Manifest {
                     a.path
                 )));
             }
-            if let Some(up) = &a.upstream {
-                if !sources.contains(up.as_str()) {
-                    return Err(ManifestError::Invalid(format!(
-                        "artifact {:?} names unknown upstream {up:?}",
-                        a.path
-                    )));
-                }
+            if let Some(up) = &a.upstream
+                && !sources.contains(up.as_str())
+            {
+                return Err(ManifestError::Invalid(format!(
+                    "artifact {:?} names unknown upstream {up:?}",
+                    a.path
+                )));
             }
         }
         Ok(())

@@ -204,14 +204,14 @@ pub fn export(
     // Blobs, then the manifest last.
     let mut blobs: BTreeMap<Digest, u64> = BTreeMap::new();
     for a in &manifest.artifacts {
-        if let Some(prev) = blobs.insert(a.digest, a.size) {
-            if prev != a.size {
-                bail!(
-                    "{} has size {} but the same digest elsewhere has {prev}",
-                    a.path,
-                    a.size
-                );
-            }
+        if let Some(prev) = blobs.insert(a.digest, a.size)
+            && prev != a.size
+        {
+            bail!(
+                "{} has size {} but the same digest elsewhere has {prev}",
+                a.path,
+                a.size
+            );
         }
     }
     let bytes_total: u64 = blobs.values().sum();
@@ -233,11 +233,12 @@ pub fn export(
     let mut bytes_written = 0;
     for (digest, size) in &blobs {
         let dst = blob_dir.join(digest.hex());
-        if let Ok(md) = std::fs::symlink_metadata(&dst) {
-            if md.is_file() && md.len() == *size {
-                progress.inc_done(*size);
-                continue;
-            }
+        if let Ok(md) = std::fs::symlink_metadata(&dst)
+            && md.is_file()
+            && md.len() == *size
+        {
+            progress.inc_done(*size);
+            continue;
         }
         copy_blob(&cas, digest, *size, &dst, progress)?;
         blobs_written += 1;

@@ -181,10 +181,10 @@ impl Fetcher {
             if !status.is_success() {
                 bail!("GET {shown}: HTTP {status}");
             }
-            if let Some(len) = resp.content_length() {
-                if len > max {
-                    bail!("GET {shown}: {len} bytes, over the {max}-byte limit for an index");
-                }
+            if let Some(len) = resp.content_length()
+                && len > max
+            {
+                bail!("GET {shown}: {len} bytes, over the {max}-byte limit for an index");
             }
             let final_url = resp.url().clone();
             let content_type = resp
@@ -244,19 +244,18 @@ impl Fetcher {
         expected: &Expected,
         label: &str,
     ) -> anyhow::Result<(Digest, u64)> {
-        if let Some(d) = &expected.digest {
-            if let Some(size) = self.cas.contains(d)? {
-                if expected.size.is_none_or(|s| s == size) {
-                    self.stats
-                        .files_present
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    self.stats
-                        .bytes_present
-                        .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-                    self.progress.inc_done(size);
-                    return Ok((*d, size));
-                }
-            }
+        if let Some(d) = &expected.digest
+            && let Some(size) = self.cas.contains(d)?
+            && expected.size.is_none_or(|s| s == size)
+        {
+            self.stats
+                .files_present
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.stats
+                .bytes_present
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+            self.progress.inc_done(size);
+            return Ok((*d, size));
         }
         let _permit = self.limit.acquire().await?;
         let shown = redact(url);
@@ -315,12 +314,12 @@ impl Fetcher {
         if !status.is_success() {
             return Err(FetchFailure::Permanent(anyhow!("HTTP {status}")));
         }
-        if let (Some(len), Some(want)) = (resp.content_length(), expected.size) {
-            if len != want {
-                return Err(FetchFailure::Mismatch(anyhow!(
-                    "server announces {len} bytes, the index says {want}"
-                )));
-            }
+        if let (Some(len), Some(want)) = (resp.content_length(), expected.size)
+            && len != want
+        {
+            return Err(FetchFailure::Mismatch(anyhow!(
+                "server announces {len} bytes, the index says {want}"
+            )));
         }
         let cas = self.cas.clone();
         let mut writer = if expected.sha512_hex.is_some() {
@@ -338,12 +337,12 @@ impl Fetcher {
         while let Some(chunk) = stream.next().await {
             let chunk =
                 chunk.map_err(|e| FetchFailure::Transient(anyhow!(e).context("connection cut")))?;
-            if let Some(want) = expected.size {
-                if writer.bytes_written() + chunk.len() as u64 > want {
-                    return Err(FetchFailure::Mismatch(anyhow!(
-                        "more bytes than the {want} the index says"
-                    )));
-                }
+            if let Some(want) = expected.size
+                && writer.bytes_written() + chunk.len() as u64 > want
+            {
+                return Err(FetchFailure::Mismatch(anyhow!(
+                    "more bytes than the {want} the index says"
+                )));
             }
             writer.write_all(&chunk).map_err(|e| {
                 FetchFailure::Permanent(anyhow!(e).context("cannot write to the store"))

@@ -165,7 +165,13 @@ pub fn name_from_url(url: &str) -> String {
     let seg = parsed
         .as_ref()
         .and_then(|u| u.path_segments())
-        .and_then(|s| s.filter(|p| !p.is_empty()).next_back().map(str::to_owned))
+        .and_then(|mut s| {
+            s.rfind(|p| !p.is_empty()).map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
         .or_else(|| {
             parsed
                 .as_ref()

@@ -631,10 +631,10 @@ mod tests {
             ["idna", "pysocks"]
         );
         let reqs = applicable_requirements(&deps, &t("3.12", "win_amd64"), &[]).unwrap();
-        assert_eq!(
-            reqs[0].version_or_url.as_ref().map(ToString::to_string),
-            Some("<4, >=2.5".into())
-        );
+        let Some(pep508_rs::VersionOrUrl::VersionSpecifier(idna)) = &reqs[0].version_or_url else {
+            panic!("idna has no specifiers: {:?}", reqs[0]);
+        };
+        assert!(idna.contains(&v("3.7")) && !idna.contains(&v("4.0")) && !idna.contains(&v("2.4")));
         assert!(matches!(
             applicable_requirements(&s(&["not a requirement !!"]), &t("3.12", "win_amd64"), &[]),
             Err(SelectError::InvalidRequirement { .. })

@@ -575,13 +575,13 @@ async fn keep_file(
         let extracted =
             tokio::task::spawn_blocking(move || extract_metadata(&cas, &digest, &name, true))
                 .await??;
-        if let Some(sc) = &sidecar {
-            if sc != &extracted {
-                warning = Some(format!(
-                    "{}: the upstream .metadata sidecar differs from the wheel's METADATA; serving the wheel's",
-                    fe.filename
-                ));
-            }
+        if let Some(sc) = &sidecar
+            && sc != &extracted
+        {
+            warning = Some(format!(
+                "{}: the upstream .metadata sidecar differs from the wheel's METADATA; serving the wheel's",
+                fe.filename
+            ));
         }
         Some(extracted)
     } else {

@@ -1,0 +1,545 @@
+//! The main job, end to end, offline: real upstreams made by real tools (an APT
+//! repository built with dpkg-deb/dpkg-scanpackages/apt-ftparchive and signed by gpg with
+//! a signing subkey, a PEP 503 index of real wheels and an sdist, both served by Python's
+//! http.server), then `mirror-sync keys generate`, `sync`, `export`, `mirror-server
+//! import` and `serve`, and real clients — `apt-get` (isolated), `pip`, `uv` — installing
+//! from the server.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use formats::digest::Digest;
+use formats::snapshot::{ArtifactKind, Manifest};
+use mirror_e2e::apt_client::IsolatedApt;
+use mirror_e2e::apt_fixture::{AptUpstream, DebSpec, build_apt_upstream};
+use mirror_e2e::py_clients::{pip_install, uv_install};
+use mirror_e2e::pypi_fixture::build_pypi_upstream;
+use mirror_e2e::server::StaticServer;
+use mirror_e2e::tree::tree_digest;
+use mirror_e2e::{require_tools, run_command};
+
+/// Everything one scenario needs: the upstreams (kept serving while it lives), the keys,
+/// the configuration, and scratch space.
+struct World {
+    tmp: tempfile::TempDir,
+    apt: AptUpstream,
+    _apt_server: StaticServer,
+    _pypi_server: StaticServer,
+    keys: PathBuf,
+    config: PathBuf,
+}
+
+impl World {
+    fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+}
+
+fn sync_cli(args: &[&str]) -> anyhow::Result<()> {
+    let mut v = vec!["mirror-sync", "--quiet"];
+    v.extend_from_slice(args);
+    mirror_sync::cli::run(v)
+}
+
+fn server_cli(args: &[&str]) -> anyhow::Result<()> {
+    let mut v = vec!["mirror-server"];
+    v.extend_from_slice(args);
+    mirror_server::cli::run(v)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Builds both upstreams, starts their servers, generates keys and writes mirror.toml.
+/// `None` when a required tool is missing outside CI.
+fn world() -> Option<World> {
+    if !require_tools(&[
+        "dpkg-deb",
+        "dpkg-scanpackages",
+        "apt-ftparchive",
+        "gpg",
+        "apt-get",
+        "python3",
+    ]) {
+        return None;
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("mirror-e2e-")
+        .tempdir()
+        .unwrap();
+    let apt = build_apt_upstream(&tmp.path().join("apt-upstream")).expect("APT fixture");
+    let apt_server = StaticServer::start(&apt.root).expect("APT upstream server");
+    let pypi_root = build_pypi_upstream(&tmp.path().join("pypi-upstream")).expect("PyPI fixture");
+    let pypi_server = StaticServer::start(&pypi_root).expect("PyPI upstream server");
+    let keys = tmp.path().join("keys");
+    sync_cli(&["keys", "generate", "--out", s(&keys)]).expect("keys generate");
+    let config = tmp.path().join("mirror.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+store = "store"
+channel = "cube-test"
+
+[signing]
+snapshot_key = "keys/snapshot.key"
+repo_key = "keys/repo.key.asc"
+
+[[apt]]
+name = "fixture"
+url = "{apt}/standard/"
+suites = ["stable"]
+components = ["main"]
+architectures = ["amd64"]
+packages = ["cube-tool", "cube-alt", "cube-plus"]
+keyring = "{keyring}"
+
+[[apt]]
+name = "flat"
+url = "{apt}/flat/"
+flat = true
+packages = ["nv-tool"]
+keyring = "{keyring}"
+
+[[pypi]]
+name = "fixture-pypi"
+url = "{pypi}/simple/"
+projects = ["cube-client", "cube-client==2.1.0"]   # 2.1.0 is yanked: kept only because pinned
+platforms = ["manylinux_2_17_x86_64", "any"]
+python = ["3.11", "3.12"]
+sdists = false
+"#,
+            apt = apt_server.url,
+            pypi = pypi_server.url,
+            keyring = apt.keyring.display(),
+        ),
+    )
+    .unwrap();
+    Some(World {
+        tmp,
+        apt,
+        _apt_server: apt_server,
+        _pypi_server: pypi_server,
+        keys,
+        config,
+    })
+}
+
+fn read_manifest(drive: &Path) -> (PathBuf, Manifest) {
+    let mut found = Vec::new();
+    for ch in std::fs::read_dir(drive.join("snapshots")).unwrap() {
+        for seq in std::fs::read_dir(ch.unwrap().path()).unwrap() {
+            found.push(seq.unwrap().path().join("manifest.json"));
+        }
+    }
+    assert_eq!(found.len(), 1, "one snapshot on the drive: {found:?}");
+    let path = found.remove(0);
+    let m = Manifest::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    (path, m)
+}
+
+/// Starts `mirror-server serve` in-process on 127.0.0.1:0.
+fn serve(
+    store: &Path,
+) -> (
+    tokio::runtime::Runtime,
+    mirror_server::serve::ServerHandle,
+    SocketAddr,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = rt
+        .block_on(mirror_server::serve::start(
+            store.to_path_buf(),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .expect("serve");
+    let addr = handle.addr;
+    (rt, handle, addr)
+}
+
+fn curl(args: &[&str]) -> mirror_e2e::Output {
+    run_command(
+        Command::new("curl")
+            .args(["-sS", "--noproxy", "*"])
+            .args(args),
+    )
+    .unwrap()
+}
+
+#[test]
+fn apt_pip_and_uv_install_from_an_imported_snapshot() {
+    let Some(w) = world() else { return };
+    if !require_tools(&["curl", "openssl", "uv"]) {
+        return;
+    }
+    sync_cli(&["sync", "--config", s(&w.config)]).expect("sync");
+    let drive = w.path("drive");
+    sync_cli(&["export", "--config", s(&w.config), "--to", s(&drive)]).expect("export");
+
+    // The drive: a manifest signed so that plain openssl verifies it.
+    let (manifest_path, m) = read_manifest(&drive);
+    assert_eq!(m.name(), "cube-test/1");
+    let sig = format!("{}.sig", manifest_path.display());
+    run_command(Command::new("openssl").args([
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        s(&w.keys.join("snapshot.pub")),
+        "-rawin",
+        "-in",
+        s(&manifest_path),
+        "-sigfile",
+        &sig,
+    ]))
+    .unwrap()
+    .assert_success();
+    for a in &m.artifacts {
+        let blob = drive.join("blobs/sha256").join(a.digest.hex());
+        let bytes = std::fs::read(&blob).unwrap_or_else(|e| panic!("{}: {e}", blob.display()));
+        assert_eq!(Digest::of(&bytes), a.digest, "{}", a.path);
+        assert_eq!(bytes.len() as u64, a.size, "{}", a.path);
+    }
+    // The closure: what was asked for and its dependencies, nothing else.
+    let debs: BTreeSet<String> = m
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Deb)
+        .map(|a| a.path.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    let want: BTreeSet<String> = [
+        "cube-tool_1.0-1_amd64.deb",
+        "libcube1_1.2-1_amd64.deb",
+        "cube-base_1.0_all.deb",
+        "tiny-mta_2.0-1_amd64.deb",
+        "cube-alt_1.0-1_amd64.deb",
+        "cube-plus_1.0+dfsg-1_amd64.deb",
+        "nv-tool_2.0-1_amd64.deb",
+        "nv-lib_1.1-1_amd64.deb",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(debs, want);
+    let wheels: BTreeSet<String> = m
+        .artifacts
+        .iter()
+        .filter(|a| a.kind.is_package() && a.upstream.as_deref() == Some("fixture-pypi"))
+        .filter_map(|a| a.meta.filename.clone())
+        .collect();
+    for must in [
+        "cube_client-2.0.0-py3-none-any.whl",
+        "cube_proto-1.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "cube_proto-1.1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "cube_util-0.3-py3-none-any.whl",
+    ] {
+        assert!(wheels.contains(must), "{must} missing from {wheels:?}");
+    }
+    for never in [
+        "win_amd64",
+        "cube_win",
+        "cube_fast",
+        "cube_legacy",
+        ".tar.gz",
+        "1.2rc1",
+    ] {
+        assert!(
+            !wheels.iter().any(|w| w.contains(never)),
+            "{never} must not be mirrored: {wheels:?}"
+        );
+    }
+    // Provenance: the upstream InRelease (standard) and Release + Release.gpg (flat).
+    for p in [
+        "provenance/apt/fixture/dists/stable/InRelease",
+        "provenance/apt/flat/Release",
+        "provenance/apt/flat/Release.gpg",
+        "provenance/apt/fixture/dists/stable/main/binary-amd64/Packages.xz",
+    ] {
+        assert!(m.artifacts.iter().any(|a| a.path == p), "{p} missing");
+    }
+    let apt_src = m.sources.iter().find(|s| s.name == "fixture").unwrap();
+    assert_eq!(apt_src.upstream_signers, vec![w.apt.fingerprint.clone()]);
+
+    // Import into an empty store, then serve.
+    let store = w.path("server-store");
+    server_cli(&[
+        "import",
+        s(&drive),
+        "--store",
+        s(&store),
+        "--trusted-keys",
+        s(&w.keys.join("trusted")),
+        "--quiet",
+    ])
+    .expect("import");
+    let (rt, handle, addr) = serve(&store);
+    let base = format!("http://{addr}");
+    let keyring = w.keys.join("repo.pub.gpg");
+
+    // apt-get against both the standard and the flat repository, verified with signed-by.
+    let apt = IsolatedApt::new(&[
+        &format!(
+            "deb [signed-by={}] {base}/apt/fixture stable main",
+            keyring.display()
+        ),
+        &format!("deb [signed-by={}] {base}/apt/flat/ /", keyring.display()),
+    ])
+    .unwrap();
+    apt.update().assert_success();
+    apt.install_download_only(&["cube-tool", "cube-alt", "nv-tool", "cube-plus"])
+        .assert_success();
+    let got: BTreeSet<String> = apt
+        .downloaded_debs()
+        .into_iter()
+        .map(|d| d.replace("%3a", ":").replace("%2b", "+"))
+        .collect();
+    assert_eq!(got, want, "apt downloaded exactly the closure");
+    // Byte for byte what upstream published.
+    for g in apt.downloaded_debs() {
+        let local = std::fs::read(apt.archives_dir().join(&g)).unwrap();
+        let name = g.replace("%3a", ":").replace("%2b", "+");
+        let pkg = name.split('_').next().unwrap();
+        let upstream = if pkg.starts_with("nv-") {
+            w.apt.flat.join(&name)
+        } else {
+            w.apt.pool_dir(pkg).join(&name)
+        };
+        assert_eq!(
+            local,
+            std::fs::read(&upstream).unwrap(),
+            "{g} differs from {}",
+            upstream.display()
+        );
+    }
+    // Wrong key: apt refuses the repository.
+    let other = w.path("other-keys");
+    sync_cli(&["keys", "generate", "--out", s(&other)]).unwrap();
+    let bad = IsolatedApt::new(&[&format!(
+        "deb [signed-by={}] {base}/apt/fixture stable main",
+        other.join("repo.pub.gpg").display()
+    )])
+    .unwrap();
+    bad.update().assert_failure();
+
+    // pip and uv.
+    let index = format!("{base}/simple/");
+    let target = w.path("pip-target");
+    pip_install(&index, &target, &["cube-client"]).assert_success();
+    let installed: Vec<String> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for d in ["cube_client-2.0.0.dist-info", "cube_util-0.3.dist-info"] {
+        assert!(
+            installed.iter().any(|i| i == d),
+            "{d} not installed: {installed:?}"
+        );
+    }
+    assert!(
+        installed.iter().any(|i| i.starts_with("cube_proto-1.1")),
+        "{installed:?}"
+    );
+    assert!(
+        !installed.iter().any(|i| i.starts_with("cube_win")),
+        "{installed:?}"
+    );
+    let venv = w.path("venv");
+    uv_install(&index, &venv, &["cube-client"]).assert_success();
+
+    // PEP 691 JSON by content negotiation, PEP 658 metadata, Range.
+    let json = curl(&[
+        "-H",
+        "Accept: application/vnd.pypi.simple.v1+json",
+        &format!("{index}cube-client/"),
+    ]);
+    json.assert_success();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("PEP 691 JSON");
+    assert_eq!(v["meta"]["api-version"], "1.1");
+    let file = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["filename"] == "cube_client-2.0.0-py3-none-any.whl")
+        .expect("cube-client 2.0.0 listed");
+    let meta_sha = file["core-metadata"]["sha256"]
+        .as_str()
+        .expect("core-metadata hash");
+    let meta = curl(&[
+        "-f",
+        &format!("{index}cube-client/cube_client-2.0.0-py3-none-any.whl.metadata"),
+    ]);
+    meta.assert_success();
+    assert_eq!(Digest::of(meta.stdout.as_bytes()).hex(), meta_sha);
+    assert!(
+        meta.stdout.contains("Requires-Dist: cube-proto>=1.1"),
+        "{}",
+        meta.stdout
+    );
+    let html = curl(&["-f", &format!("{index}cube-client/")]);
+    assert!(
+        html.stdout.contains("data-requires-python=\"&gt;=3.9\""),
+        "{}",
+        html.stdout
+    );
+    assert!(
+        html.stdout.contains("data-yanked"),
+        "the yanked 2.1.0 keeps its flag: {}",
+        html.stdout
+    );
+
+    rt.block_on(handle.shutdown());
+}
+
+/// A tampered, truncated or foreign drive is refused with a clear error and the store
+/// stays byte-for-byte as it was; the intact drive then imports.
+#[test]
+fn import_refuses_bad_drives_and_changes_nothing() {
+    let Some(w) = world() else { return };
+    sync_cli(&["sync", "--config", s(&w.config)]).expect("sync");
+    let drive1 = w.path("drive1");
+    sync_cli(&["export", "--config", s(&w.config), "--to", s(&drive1)]).expect("export 1");
+    // Upstream publishes an upgrade; snapshot 2 carries it.
+    w.apt
+        .add_standard_deb(&DebSpec::new("libcube1", "1.3-1", "amd64").field("Depends", "cube-base"))
+        .unwrap();
+    w.apt.refresh_standard().unwrap();
+    sync_cli(&["sync", "--config", s(&w.config)]).expect("sync 2");
+    let drive2 = w.path("drive2");
+    sync_cli(&["export", "--config", s(&w.config), "--to", s(&drive2)]).expect("export 2");
+    let store = w.path("server-store");
+    let trusted = w.keys.join("trusted");
+    let import = |drive: &Path| {
+        server_cli(&[
+            "import",
+            s(drive),
+            "--store",
+            s(&store),
+            "--trusted-keys",
+            s(&trusted),
+            "--quiet",
+        ])
+    };
+    import(&drive1).expect("first import");
+    let before = tree_digest(&store);
+
+    let (manifest_path, m) = read_manifest(&drive2);
+    let (_, m1) = read_manifest(&drive1);
+    let rel_manifest = manifest_path.strip_prefix(&drive2).unwrap().to_path_buf();
+    // A blob the store does not hold yet (the upgraded .deb); blobs the store already
+    // holds are not read from the drive at all.
+    let fresh = m
+        .artifacts
+        .iter()
+        .find(|a| a.path.ends_with("/libcube1_1.3-1_amd64.deb"))
+        .expect("the upgrade is in snapshot 2");
+    assert!(!m1.artifacts.iter().any(|a| a.digest == fresh.digest));
+    let fresh_blob = PathBuf::from("blobs/sha256").join(fresh.digest.hex());
+    let copy = |name: &str| {
+        let dst = w.path(name);
+        run_command(Command::new("cp").arg("-a").arg(&drive2).arg(&dst))
+            .unwrap()
+            .assert_success();
+        dst
+    };
+    let resign = |drive: &Path, bytes: &[u8], key: &Path| {
+        let k = keys::snapshot::SigningKey::load(key).unwrap();
+        std::fs::write(drive.join(&rel_manifest), bytes).unwrap();
+        std::fs::write(
+            drive.join(&rel_manifest).with_extension("json.sig"),
+            k.sign(bytes),
+        )
+        .unwrap();
+    };
+    let manifest_bytes = std::fs::read(&manifest_path).unwrap();
+
+    let mut cases: Vec<(&str, PathBuf, &str)> = Vec::new();
+    // One flipped byte in a blob.
+    let d = copy("flipped");
+    flip_byte(&d.join(&fresh_blob));
+    cases.push(("flipped byte", d, "content has sha256:"));
+    // A missing blob.
+    let d = copy("missing");
+    std::fs::remove_file(d.join(&fresh_blob)).unwrap();
+    cases.push(("missing blob", d, "missing blob"));
+    // A tampered manifest (signature no longer matches).
+    let d = copy("tampered");
+    let text =
+        String::from_utf8(manifest_bytes.clone())
+            .unwrap()
+            .replacen("cube-tool", "cube-tooL", 1);
+    std::fs::write(d.join(&rel_manifest), text).unwrap();
+    cases.push(("tampered manifest", d, "not signed by any trusted key"));
+    // Signed by a key the Cube does not trust.
+    let d = copy("foreign");
+    let other = w.path("other-keys");
+    sync_cli(&["keys", "generate", "--out", s(&other)]).unwrap();
+    resign(&d, &manifest_bytes, &other.join("snapshot.key"));
+    cases.push(("wrong signing key", d, "not signed by any trusted key"));
+    // A manifest version this server does not know, validly signed.
+    let d = copy("future");
+    let text = String::from_utf8(manifest_bytes.clone()).unwrap().replacen(
+        "\"manifest_version\": 1",
+        "\"manifest_version\": 2",
+        1,
+    );
+    resign(&d, text.as_bytes(), &w.keys.join("snapshot.key"));
+    cases.push(("unknown version", d, "unknown manifest version 2"));
+    // A replayed older snapshot.
+    cases.push(("rollback", drive1.clone(), "already imported"));
+
+    for (what, drive, needle) in &cases {
+        let err = import(drive).expect_err(what);
+        let msg = format!("{err:#}");
+        assert!(msg.contains(needle), "{what}: {msg}");
+        assert_eq!(tree_digest(&store), before, "{what}: the store changed");
+    }
+    // Nothing stuck: the intact drive imports.
+    import(&drive2).expect("intact drive imports");
+    assert_ne!(tree_digest(&store), before);
+
+    // A first import of a drive with a flipped byte in a .deb leaves no store behind.
+    let deb = m1
+        .artifacts
+        .iter()
+        .find(|a| a.kind == ArtifactKind::Deb)
+        .unwrap();
+    let d = w.path("flipped-deb");
+    run_command(Command::new("cp").arg("-a").arg(&drive1).arg(&d))
+        .unwrap()
+        .assert_success();
+    flip_byte(&d.join("blobs/sha256").join(deb.digest.hex()));
+    let fresh_store = w.path("fresh-store");
+    let err = server_cli(&[
+        "import",
+        s(&d),
+        "--store",
+        s(&fresh_store),
+        "--trusted-keys",
+        s(&trusted),
+        "--quiet",
+    ])
+    .expect_err("flipped .deb byte");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains(&deb.path) && msg.contains("content has sha256:"),
+        "{msg}"
+    );
+    assert!(
+        !fresh_store.exists(),
+        "a refused first import must leave no store"
+    );
+}
+
+fn flip_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
