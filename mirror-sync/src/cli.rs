@@ -154,7 +154,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    match execute(cli) {
+    match execute(cli, &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             print_error(&e);
@@ -179,18 +179,29 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args).map_err(|e| anyhow::anyhow!("{e}"))?;
-    execute(cli)
+    execute(cli, &mut std::io::stdout().lock())
+}
+
+/// Like [`run`], but what the command prints on stdout (its summary, or its `--json`
+/// document) goes to `out`.
+pub fn run_to<I, T>(args: I, out: &mut dyn std::io::Write) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    execute(cli, out)
 }
 
 fn emit<T: Serialize>(
+    out: &mut dyn std::io::Write,
     json: bool,
     value: &T,
     human: impl FnOnce() -> String,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, value)?;
+        serde_json::to_writer_pretty(&mut *out, value)?;
         writeln!(out)?;
     } else if !quiet {
         write!(out, "{}", human())?;
@@ -198,11 +209,13 @@ fn emit<T: Serialize>(
     Ok(())
 }
 
-fn execute(cli: Cli) -> anyhow::Result<()> {
+fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cli.command {
-        Command::Keys(KeysCommand::Generate { out, force, uid }) => {
-            keys_generate(&out, force, &uid, cli.json, cli.quiet)
-        }
+        Command::Keys(KeysCommand::Generate {
+            out: dir,
+            force,
+            uid,
+        }) => keys_generate(out, &dir, force, &uid, cli.json, cli.quiet),
         Command::Init(a) => {
             let opts = InitOptions {
                 root: a.host_root,
@@ -229,16 +242,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                         eprintln!("wrote {}; review the lines marked EDIT", p.display());
                     }
                 }
-                None => print!("{text}"),
+                None => write!(out, "{text}")?,
             }
             Ok(())
         }
-        Command::Sync(a) => sync(&a, cli.json, cli.quiet),
+        Command::Sync(a) => sync(out, &a, cli.json, cli.quiet),
         Command::Export(a) => {
             let cfg = Config::load(&a.config)?;
             let progress = Progress::new(!cli.json, cli.quiet);
             let r = export(&cfg, &ExportOptions { to: a.to }, &progress)?;
             emit(
+                out,
                 cli.json,
                 &r,
                 || {
@@ -269,6 +283,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let state = State::open(&cfg.store_dir())?;
             let list = state.exports()?;
             emit(
+                out,
                 cli.json,
                 &list,
                 || {
@@ -307,6 +322,7 @@ struct KeysReport {
 }
 
 fn keys_generate(
+    stdout: &mut dyn std::io::Write,
     out: &std::path::Path,
     force: bool,
     uid: &str,
@@ -339,6 +355,7 @@ fn keys_generate(
         repo_fingerprint: repo.fingerprint(),
     };
     emit(
+        stdout,
         json,
         &r,
         || {
@@ -371,7 +388,12 @@ struct SyncSummary {
     seconds: f64,
 }
 
-fn sync(a: &SyncArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
+fn sync(
+    stdout: &mut dyn std::io::Write,
+    a: &SyncArgs,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let cfg = Config::load(&a.config)?;
     for name in &a.only {
         anyhow::ensure!(
@@ -404,7 +426,8 @@ fn sync(a: &SyncArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     rt.block_on(async {
         for up in cfg.apt.iter().filter(|u| wanted(&u.name)) {
-            match crate::apt::sync::sync(&fetcher, &cfg, up).await {
+            let previous = state.upstream(&up.name)?;
+            match crate::apt::sync::sync(&fetcher, &cfg, up, previous.as_ref()).await {
                 Ok((st, rep)) => {
                     state.put_upstream(&st)?;
                     lines.push(format!(
@@ -469,6 +492,7 @@ fn sync(a: &SyncArgs, json: bool, quiet: bool) -> anyhow::Result<()> {
         seconds: started.elapsed().as_secs_f64(),
     };
     emit(
+        stdout,
         json,
         &summary,
         || {

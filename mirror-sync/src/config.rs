@@ -224,6 +224,12 @@ impl Config {
                     );
                 }
             }
+            if a.keyring.as_os_str().is_empty() {
+                bail!(
+                    "[[apt]] {}: keyring is empty; name the OpenPGP keyring that signs this repository",
+                    a.name
+                );
+            }
             if a.architectures.is_empty() {
                 bail!("[[apt]] {}: architectures must not be empty", a.name);
             }

@@ -43,6 +43,17 @@ fn sync_cli(args: &[&str]) -> anyhow::Result<()> {
     mirror_sync::cli::run(v)
 }
 
+/// `mirror-sync --json sync`, returning its summary document.
+fn sync_json(config: &Path) -> serde_json::Value {
+    let mut out = Vec::new();
+    mirror_sync::cli::run_to(
+        ["mirror-sync", "--json", "sync", "--config", s(config)],
+        &mut out,
+    )
+    .expect("sync");
+    serde_json::from_slice(&out).expect("sync --json prints one JSON document")
+}
+
 fn server_cli(args: &[&str]) -> anyhow::Result<()> {
     let mut v = vec!["mirror-server"];
     v.extend_from_slice(args);
@@ -179,7 +190,16 @@ fn apt_pip_and_uv_install_from_an_imported_snapshot() {
     if !require_tools(&["curl", "openssl", "uv"]) {
         return;
     }
-    sync_cli(&["sync", "--config", s(&w.config)]).expect("sync");
+    let first = sync_json(&w.config);
+    assert!(first["files_fetched"].as_u64().unwrap() >= 12, "{first}");
+    assert_eq!(first["failed"].as_array().unwrap().len(), 0, "{first}");
+    // Nothing changed upstream: a re-sync downloads no file again.
+    let again = sync_json(&w.config);
+    assert_eq!(again["files_fetched"], 0, "{again}");
+    assert_eq!(
+        again["files_deduplicated"], first["files_fetched"],
+        "{again}"
+    );
     let drive = w.path("drive");
     sync_cli(&["export", "--config", s(&w.config), "--to", s(&drive)]).expect("export");
 

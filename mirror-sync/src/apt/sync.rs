@@ -8,7 +8,7 @@
 //! Flat layout (`deb URL /`): `InRelease` or `Release`, and `Packages.{xz,gz}`, in the
 //! repository directory itself; `Filename`s are relative to it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{Context, anyhow, bail};
 use formats::apt::packages::{PackageEntry, decompress_index, parse_packages};
@@ -60,10 +60,15 @@ struct IndexOrigin {
 ///
 /// Errors name the upstream, the URL and what did not verify. Files already verified
 /// into the store stay there, so re-running resumes.
+///
+/// `previous` is this upstream's last successful sync: entries that list only SHA512
+/// (no SHA256, as NVIDIA's container-toolkit repository does) are matched against it so
+/// that a file already verified into the store is not downloaded again.
 pub async fn sync(
     f: &Fetcher,
     cfg: &Config,
     up: &AptUpstream,
+    previous: Option<&UpstreamState>,
 ) -> anyhow::Result<(UpstreamState, AptReport)> {
     let keyring_path = cfg.resolve(&up.keyring);
     let keyring = Keyring::load(&keyring_path).with_context(|| {
@@ -239,6 +244,9 @@ pub async fn sync(
     }
 
     // Download.
+    let known_sha512 = previous
+        .map(|p| sha512_digests(p, &up.name))
+        .unwrap_or_default();
     f.progress().phase(&format!("{}: downloading", up.name));
     let total: u64 = by_file.values().map(|&i| universe[i].size).sum();
     f.progress().add_total(total);
@@ -253,12 +261,13 @@ pub async fn sync(
                 up.name, e.name
             )
         })?;
-        let digest = match &e.sha256 {
-            Some(h) => Some(
+        let digest = match (&e.sha256, &e.sha512) {
+            (Some(h), _) => Some(
                 Digest::from_hex(h)
                     .map_err(|err| anyhow!("[[apt]] {}: {}: {err}", up.name, e.name))?,
             ),
-            None => None,
+            (None, Some(h512)) => known_sha512.get(&(file.clone(), h512.clone())).copied(),
+            (None, None) => None,
         };
         let expected = Expected {
             digest,
@@ -367,6 +376,32 @@ pub async fn sync(
         apt_suites: suites_info,
     };
     Ok((state, report))
+}
+
+/// `(file name, sha512)` → sha256 digest of every `.deb` of a previous sync whose
+/// stanza lists a SHA512.
+fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String), Digest> {
+    let by_path: HashMap<&str, Digest> = prev
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Deb)
+        .map(|a| (a.path.as_str(), a.digest))
+        .collect();
+    let mut out = HashMap::new();
+    for stanza in prev.apt_indexes.iter().flat_map(|i| &i.stanzas) {
+        let Ok(paras) = formats::deb822::parse(stanza) else {
+            continue;
+        };
+        let Some(p) = paras.first() else { continue };
+        let (Some(file), Some(h)) = (p.get("Filename"), p.get("SHA512")) else {
+            continue;
+        };
+        let file = file.trim_start_matches("./");
+        if let Some(d) = by_path.get(format!("apt/{name}/{file}").as_str()) {
+            out.insert((file.to_owned(), h.trim().to_ascii_lowercase()), *d);
+        }
+    }
+    out
 }
 
 struct VerifiedRelease {
@@ -514,5 +549,55 @@ pub fn index_dir(st: &AptIndexState) -> String {
     match (&st.suite, &st.component, &st.architecture) {
         (Some(s), Some(c), Some(a)) => format!("dists/{s}/{c}/binary-{a}"),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha512_only_entries_map_to_stored_digests() {
+        let d = Digest::of(b"deb bytes");
+        let prev = UpstreamState {
+            name: "nv".into(),
+            synced_at: String::new(),
+            source: Source {
+                name: "nv".into(),
+                kind: SourceKind::Apt,
+                url: "http://flat.example/".into(),
+                flat: true,
+                suites: vec![],
+                components: vec![],
+                architectures: vec![],
+                upstream_signers: vec![],
+                repo_signer: None,
+            },
+            artifacts: vec![Artifact {
+                kind: ArtifactKind::Deb,
+                upstream: Some("nv".into()),
+                path: "apt/nv/tk_1.0_amd64.deb".into(),
+                digest: d,
+                size: 9,
+                media_type: None,
+                meta: Meta::default(),
+            }],
+            apt_indexes: vec![AptIndexState {
+                suite: None,
+                component: None,
+                architecture: None,
+                stanzas: vec![
+                    "Package: tk\nVersion: 1.0\nArchitecture: amd64\nFilename: ./tk_1.0_amd64.deb\nSize: 9\nSHA512: ABCDEF".into(),
+                    "Package: other\nFilename: ./other.deb\nSHA512: 1234".into(),
+                ],
+            }],
+            apt_suites: vec![],
+        };
+        let m = sha512_digests(&prev, "nv");
+        assert_eq!(m.len(), 1, "only files that were stored: {m:?}");
+        assert_eq!(
+            m.get(&("tk_1.0_amd64.deb".to_owned(), "abcdef".to_owned())),
+            Some(&d)
+        );
     }
 }
