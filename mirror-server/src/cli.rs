@@ -30,6 +30,19 @@ pub enum Command {
     Import(ImportArgs),
     /// Serve the live snapshot over HTTP (read-only).
     Serve(ServeArgs),
+    /// List the imported snapshots (name, channel, sequence, created, signer, size, live).
+    Snapshots(SnapshotsArgs),
+}
+
+/// `mirror-server snapshots`.
+#[derive(Debug, Args)]
+pub struct SnapshotsArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Print the list as one JSON array.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mirror-server import`.
@@ -127,7 +140,65 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Import(a) => run_import(a),
         Command::Serve(a) => run_serve(a),
+        Command::Snapshots(a) => run_snapshots(a),
     }
+}
+
+#[derive(serde::Serialize)]
+struct SnapshotRow {
+    #[serde(flatten)]
+    record: store::SnapshotRecord,
+    live: bool,
+    current: bool,
+}
+
+fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
+    let index_path = a.store.join(crate::live::INDEX_FILE);
+    let Some(index) = store::Index::open_read_only(&index_path)? else {
+        anyhow::bail!(
+            "{}: no snapshot imported yet (run mirror-server import)",
+            index_path.display()
+        );
+    };
+    let current = index.current()?;
+    let mut rows = Vec::new();
+    for record in index.snapshots()? {
+        let live = index.live(&record.channel)?.as_deref() == Some(record.name.as_str());
+        let is_current = current.as_deref() == Some(record.name.as_str());
+        rows.push(SnapshotRow {
+            record,
+            live,
+            current: is_current,
+        });
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<2} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10}  artifacts",
+        "", "snapshot", "channel", "sequence", "created", "signer", "size"
+    );
+    for r in &rows {
+        let marker = match (r.current, r.live) {
+            (true, _) => "*",
+            (false, true) => "+",
+            _ => "",
+        };
+        println!(
+            "{:<2} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10}  {}",
+            marker,
+            r.record.name,
+            r.record.channel,
+            r.record.sequence,
+            r.record.created,
+            r.record.signer,
+            human_bytes(r.record.bytes),
+            r.record.artifacts
+        );
+    }
+    println!("(* served at the root, + live on its channel)");
+    Ok(())
 }
 
 fn run_import(a: ImportArgs) -> anyhow::Result<()> {

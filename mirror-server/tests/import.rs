@@ -116,21 +116,57 @@ fn import_succeeds_and_records_everything() {
 }
 
 #[test]
-fn json_summary_via_cli() {
-    // --json output goes to stdout; here we only check that the flag parses and succeeds.
+fn json_summary_and_snapshot_list_via_the_binary() {
     let fx = Fixture::new();
     let d = fx.drive("drive", 1, &files());
-    mirror_server::cli::run([
-        "mirror-server".as_ref(),
-        "import".as_ref(),
-        d.as_os_str(),
-        "--store".as_ref(),
-        fx.store.as_os_str(),
-        "--trusted-keys".as_ref(),
-        fx.trusted.as_os_str(),
-        "--json".as_ref(),
-    ])
-    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_mirror-server");
+    let out = std::process::Command::new(bin)
+        .arg("import")
+        .arg(&d)
+        .arg("--store")
+        .arg(&fx.store)
+        .arg("--trusted-keys")
+        .arg(&fx.trusted)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["snapshot"], "test/1");
+    assert_eq!(v["artifacts"], 4);
+    assert_eq!(v["blobs_copied"], 3);
+
+    let out = std::process::Command::new(bin)
+        .arg("snapshots")
+        .arg("--store")
+        .arg(&fx.store)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name"], "test/1");
+    assert_eq!(list[0]["live"], true);
+    assert_eq!(list[0]["current"], true);
+
+    // An empty store is a clear error, not an empty list.
+    let empty = fx.store.with_file_name("empty-store");
+    let out = std::process::Command::new(bin)
+        .args(["snapshots", "--store"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no snapshot imported yet"));
 }
 
 #[test]
