@@ -97,6 +97,23 @@ pub struct Source {
     pub repo_signer: Option<String>,
 }
 
+impl Source {
+    /// A source with only its name, kind and URL set.
+    pub fn new(name: &str, kind: SourceKind, url: &str) -> Source {
+        Source {
+            name: name.to_owned(),
+            kind,
+            url: url.to_owned(),
+            flat: false,
+            suites: Vec::new(),
+            components: Vec::new(),
+            architectures: Vec::new(),
+            upstream_signers: Vec::new(),
+            repo_signer: None,
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -487,42 +487,40 @@ fn render_simple(cas: &Cas, states: &[&UpstreamState]) -> anyhow::Result<Vec<Art
             .collect();
         let html = simple::render_project_html(&display, &served);
         let json = simple::render_project_json(&display, &served);
-        out.push(put(
+        out.extend(simple_pages(
             cas,
-            ArtifactKind::SimplePage,
-            None,
-            format!("simple/{project}/index.html"),
-            html.as_bytes(),
-            "text/html; charset=utf-8",
-        )?);
-        out.push(put(
-            cas,
-            ArtifactKind::SimplePage,
-            None,
-            format!("simple/{project}/index.json"),
+            &format!("simple/{project}"),
+            &html,
             &json,
-            simple::JSON_MEDIA_TYPE,
         )?);
     }
     let html = simple::render_index_html(&names);
     let json = simple::render_index_json(&names);
-    out.push(put(
-        cas,
-        ArtifactKind::SimplePage,
-        None,
-        "simple/index.html".into(),
-        html.as_bytes(),
-        "text/html; charset=utf-8",
-    )?);
-    out.push(put(
-        cas,
-        ArtifactKind::SimplePage,
-        None,
-        "simple/index.json".into(),
-        &json,
-        simple::JSON_MEDIA_TYPE,
-    )?);
+    out.extend(simple_pages(cas, "simple", &html, &json)?);
     Ok(out)
+}
+
+/// The PEP 503 HTML and PEP 691 JSON renderings of one page, as `<dir>/index.html` and
+/// `<dir>/index.json` (the server picks one by content negotiation).
+fn simple_pages(cas: &Cas, dir: &str, html: &str, json: &[u8]) -> anyhow::Result<[Artifact; 2]> {
+    Ok([
+        put(
+            cas,
+            ArtifactKind::SimplePage,
+            None,
+            format!("{dir}/index.html"),
+            html.as_bytes(),
+            "text/html; charset=utf-8",
+        )?,
+        put(
+            cas,
+            ArtifactKind::SimplePage,
+            None,
+            format!("{dir}/index.json"),
+            json,
+            simple::JSON_MEDIA_TYPE,
+        )?,
+    ])
 }
 
 /// Copies one blob from the store onto the drive: temp file, sha256 checked while
@@ -587,7 +585,5 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn sync_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("fsync {}", dir.display()))
+    store::cas::sync_dir(dir).with_context(|| format!("fsync {}", dir.display()))
 }

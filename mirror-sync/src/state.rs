@@ -195,17 +195,7 @@ mod tests {
         let up = UpstreamState {
             name: "debian".into(),
             synced_at: "2026-11-21T00:00:00Z".into(),
-            source: Source {
-                name: "debian".into(),
-                kind: SourceKind::Apt,
-                url: "http://archive.example/debian".into(),
-                flat: false,
-                suites: vec![],
-                components: vec![],
-                architectures: vec![],
-                upstream_signers: vec![],
-                repo_signer: None,
-            },
+            source: Source::new("debian", SourceKind::Apt, "http://archive.example/debian"),
             artifacts: vec![],
             apt_indexes: vec![],
             apt_suites: vec![],

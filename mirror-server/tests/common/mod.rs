@@ -78,27 +78,10 @@ impl Fixture {
             signer: key.public_key().key_id(),
             sources: vec![
                 Source {
-                    name: "cuda".into(),
-                    kind: SourceKind::Apt,
-                    url: "http://archive.example/cuda".into(),
                     flat: true,
-                    suites: vec![],
-                    components: vec![],
-                    architectures: vec![],
-                    upstream_signers: vec![],
-                    repo_signer: None,
+                    ..Source::new("cuda", SourceKind::Apt, "http://archive.example/cuda")
                 },
-                Source {
-                    name: "pypi".into(),
-                    kind: SourceKind::Pypi,
-                    url: "https://index.example/simple/".into(),
-                    flat: false,
-                    suites: vec![],
-                    components: vec![],
-                    architectures: vec![],
-                    upstream_signers: vec![],
-                    repo_signer: None,
-                },
+                Source::new("pypi", SourceKind::Pypi, "https://index.example/simple/"),
             ],
             artifacts,
         };

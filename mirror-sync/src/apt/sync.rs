@@ -562,17 +562,7 @@ mod tests {
         let prev = UpstreamState {
             name: "nv".into(),
             synced_at: String::new(),
-            source: Source {
-                name: "nv".into(),
-                kind: SourceKind::Apt,
-                url: "http://flat.example/".into(),
-                flat: true,
-                suites: vec![],
-                components: vec![],
-                architectures: vec![],
-                upstream_signers: vec![],
-                repo_signer: None,
-            },
+            source: Source::new("nv", SourceKind::Apt, "http://flat.example/"),
             artifacts: vec![Artifact {
                 kind: ArtifactKind::Deb,
                 upstream: Some("nv".into()),

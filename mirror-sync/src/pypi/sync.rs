@@ -317,17 +317,7 @@ pub async fn sync(
     let state = UpstreamState {
         name: up.name.clone(),
         synced_at: crate::now_rfc3339(),
-        source: Source {
-            name: up.name.clone(),
-            kind: SourceKind::Pypi,
-            url: redact(&base),
-            flat: false,
-            suites: vec![],
-            components: vec![],
-            architectures: vec![],
-            upstream_signers: vec![],
-            repo_signer: None,
-        },
+        source: Source::new(&up.name, SourceKind::Pypi, &redact(&base)),
         artifacts,
         apt_indexes: vec![],
         apt_suites: vec![],
