@@ -14,7 +14,7 @@ use formats::digest::Digest;
 use formats::snapshot::{ArtifactKind, Manifest};
 use mirror_e2e::apt_client::IsolatedApt;
 use mirror_e2e::apt_fixture::{AptUpstream, DebSpec, build_apt_upstream};
-use mirror_e2e::py_clients::{pip_install, uv_install};
+use mirror_e2e::py_clients::{pip_install, pip_install_with, uv_install};
 use mirror_e2e::pypi_fixture::build_pypi_upstream;
 use mirror_e2e::server::StaticServer;
 use mirror_e2e::tree::tree_digest;
@@ -121,7 +121,7 @@ url = "{pypi}/simple/"
 projects = ["cube-client", "cube-client==2.1.0"]   # 2.1.0 is yanked: kept only because pinned
 platforms = ["manylinux_2_17_x86_64", "any"]
 python = ["3.11", "3.12"]
-sdists = false
+sdists = true
 "#,
             apt = apt_server.url,
             pypi = pypi_server.url,
@@ -259,6 +259,7 @@ fn apt_pip_and_uv_install_from_an_imported_snapshot() {
         "cube_proto-1.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
         "cube_proto-1.1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
         "cube_util-0.3-py3-none-any.whl",
+        "cube_util-0.3.tar.gz",
     ] {
         assert!(wheels.contains(must), "{must} missing from {wheels:?}");
     }
@@ -267,7 +268,6 @@ fn apt_pip_and_uv_install_from_an_imported_snapshot() {
         "cube_win",
         "cube_fast",
         "cube_legacy",
-        ".tar.gz",
         "1.2rc1",
     ] {
         assert!(
@@ -372,6 +372,16 @@ fn apt_pip_and_uv_install_from_an_imported_snapshot() {
     );
     let venv = w.path("venv");
     uv_install(&index, &venv, &["cube-client"]).assert_success();
+    // The sdist, built from the mirror by pip.
+    let sdist_target = w.path("pip-sdist");
+    pip_install_with(
+        &index,
+        &sdist_target,
+        &["cube-util"],
+        &["--no-binary", "cube-util"],
+    )
+    .assert_success();
+    assert!(sdist_target.join("cube_util-0.3.dist-info").is_dir());
 
     // PEP 691 JSON by content negotiation, PEP 658 metadata, Range.
     let json = curl(&[
