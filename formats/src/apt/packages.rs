@@ -179,6 +179,59 @@ pub fn parse_packages(text: &str) -> Result<Vec<PackageEntry>, AptFormatError> {
         .collect()
 }
 
+/// Streams a Packages index one stanza at a time: `f` receives each parsed entry and the
+/// byte range of its stanza in `text` (without the blank line that ends it). Only one
+/// paragraph is held at a time, so memory stays at the size of the entries the caller
+/// keeps; a caller that keeps [`PackageEntry::paragraph`] for every entry gains nothing
+/// over [`parse_packages`].
+///
+/// Errors: as [`parse_packages`]; syntax errors give the line number within `text`.
+pub fn for_each_package(
+    text: &str,
+    mut f: impl FnMut(PackageEntry, std::ops::Range<usize>),
+) -> Result<(), AptFormatError> {
+    let mut index = 0;
+    let mut start: Option<usize> = None;
+    let mut first_line = 1;
+    let mut line_no = 0;
+    let mut offset = 0;
+    let mut flush = |range: std::ops::Range<usize>, first_line: usize, index: &mut usize| {
+        let chunk = &text[range.clone()];
+        let paras = deb822::parse(chunk).map_err(|mut source| {
+            source.line += first_line - 1;
+            AptFormatError::Syntax {
+                what: "Packages".into(),
+                source,
+            }
+        })?;
+        for p in paras {
+            f(PackageEntry::from_paragraph(p, *index)?, range.clone());
+            *index += 1;
+        }
+        Ok::<(), AptFormatError>(())
+    };
+    for line in text.split_inclusive('\n') {
+        line_no += 1;
+        let blank = line.trim().is_empty();
+        match (blank, start) {
+            (false, None) => {
+                start = Some(offset);
+                first_line = line_no;
+            }
+            (true, Some(st)) => {
+                flush(st..offset, first_line, &mut index)?;
+                start = None;
+            }
+            _ => {}
+        }
+        offset += line.len();
+    }
+    if let Some(st) = start {
+        flush(st..text.len(), first_line, &mut index)?;
+    }
+    Ok(())
+}
+
 /// Renders stanzas as a Packages index: each stanza's [`Paragraph::to_text`], separated
 /// by one blank line, ending in `\n`. No stanzas give an empty string.
 pub fn render_packages<'a>(stanzas: impl IntoIterator<Item = &'a Paragraph>) -> String {
@@ -268,6 +321,35 @@ pub fn compress_index(text: &str) -> (Vec<u8>, Vec<u8>) {
         .and_then(|()| xz.finish())
         .expect("xz into memory fails only when out of memory");
     (gz, xz)
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn streaming_matches_parse_packages() {
+        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: pool/a_1_all.deb\nSize: 3\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n\n\
+                    Package: b\nVersion: 2\nArchitecture: amd64\nDepends: a (>= 1)\nFilename: pool/b_2_amd64.deb\nSize: 4\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n";
+        let whole = parse_packages(text).unwrap();
+        let mut streamed = Vec::new();
+        for_each_package(text, |e, r| streamed.push((e, r))).unwrap();
+        assert_eq!(streamed.len(), 2);
+        for ((e, r), w) in streamed.iter().zip(&whole) {
+            assert_eq!(e, w);
+            assert_eq!(
+                parse_packages(&text[r.clone()]).unwrap()[0].paragraph,
+                w.paragraph
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_reports_absolute_lines() {
+        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: a.deb\nSize: 1\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\nPackage: b\nno colon here\n";
+        let err = for_each_package(text, |_, _| {}).unwrap_err();
+        assert!(err.to_string().contains("line 9"), "{err}");
+    }
 }
 
 #[cfg(test)]

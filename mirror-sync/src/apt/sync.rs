@@ -11,8 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{Context, anyhow, bail};
-use formats::apt::packages::{PackageEntry, decompress_index, parse_packages};
+use formats::apt::packages::{PackageEntry, decompress_index, for_each_package};
 use formats::apt::release::{HashKind, IndexEntry, Release, parse_date};
+use formats::deb822::Paragraph;
 use formats::digest::Digest;
 use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
 use futures_util::StreamExt as _;
@@ -81,6 +82,10 @@ pub async fn sync(
     let base = fetch::base_url(&up.url)?;
     let mut universe: Vec<PackageEntry> = Vec::new();
     let mut origin_of: Vec<usize> = Vec::new();
+    // Each entry's stanza is a byte range of its index's text; the entries themselves
+    // keep only the parsed fields (no paragraph), which keeps a 60k-package index small.
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     let mut origins: Vec<IndexOrigin> = Vec::new();
     let mut provenance: Vec<Artifact> = Vec::new();
     let mut suites_info = Vec::new();
@@ -178,16 +183,20 @@ pub async fn sync(
             let text = decompress_index(&entry.path, &bytes, MAX_PACKAGES_TEXT)
                 .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
             drop(bytes);
-            let parsed = parse_packages(&text)
-                .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
             let oi = origins.len();
+            for_each_package(&text, |mut e, range| {
+                e.paragraph = Paragraph::new();
+                universe.push(e);
+                ranges.push(range);
+                origin_of.push(oi);
+            })
+            .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
+            texts.push(text);
             origins.push(IndexOrigin {
                 suite: dist.clone(),
                 component,
                 architecture,
             });
-            origin_of.extend(std::iter::repeat_n(oi, parsed.len()));
-            universe.extend(parsed);
         }
     }
 
@@ -221,6 +230,7 @@ pub async fn sync(
 
     // Every index entry of a selected (name, version, arch) — a package listed in two
     // suites appears in both served indexes.
+    let stanza_of = |i: usize| texts[origin_of[i]][ranges[i].clone()].trim_end();
     let mut by_file: BTreeMap<String, usize> = BTreeMap::new();
     let mut stanzas: Vec<Vec<String>> = vec![Vec::new(); origins.len()];
     for (i, e) in universe.iter().enumerate() {
@@ -240,7 +250,7 @@ pub async fn sync(
         } else {
             by_file.insert(file, i);
         }
-        stanzas[origin_of[i]].push(e.paragraph.to_text().trim_end_matches('\n').to_owned());
+        stanzas[origin_of[i]].push(stanza_of(i).to_owned());
     }
 
     // Download.
@@ -278,9 +288,13 @@ pub async fn sync(
                 None
             },
         };
+        let stanza = formats::deb822::parse(stanza_of(i))
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default();
         let depends = ["Pre-Depends", "Depends"]
             .iter()
-            .filter_map(|k| e.paragraph.get(k))
+            .filter_map(|k| stanza.get(k))
             .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
         let meta = Meta {

@@ -275,8 +275,9 @@ pub async fn sync(
     }
     report.projects = chosen.len();
     report.files = jobs.len();
-    report.bytes = jobs.iter().filter_map(|j| j.1.size).sum();
-    f.progress().add_total(report.bytes);
+    // Sizes the index announces (PEP 700); the report counts what arrived.
+    f.progress()
+        .add_total(jobs.iter().filter_map(|j| j.1.size).sum());
 
     let results: Vec<anyhow::Result<(Vec<Artifact>, Option<String>)>> =
         futures_util::stream::iter(jobs)
@@ -309,6 +310,11 @@ pub async fn sync(
             errors.join("\n  ")
         );
     }
+    report.bytes = artifacts
+        .iter()
+        .filter(|a| a.kind.is_package())
+        .map(|a| a.size)
+        .sum();
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let mut prov: Vec<Artifact> = chosen.keys().map(|p| pages[p].provenance.clone()).collect();
     prov.sort_by(|a, b| a.path.cmp(&b.path));
