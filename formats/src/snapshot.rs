@@ -65,6 +65,8 @@ pub enum SourceKind {
     Apt,
     /// A PEP 503/691 simple index.
     Pypi,
+    /// An OCI distribution registry.
+    Oci,
 }
 
 /// One configured upstream, as recorded in the manifest.
@@ -95,6 +97,9 @@ pub struct Source {
     /// APT: OpenPGP fingerprint of the repository key that signs the served indexes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_signer: Option<String>,
+    /// OCI: the registry host as configured (`docker.io`, `nvcr.io`, `127.0.0.1:5000`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
 }
 
 impl Source {
@@ -110,6 +115,7 @@ impl Source {
             architectures: Vec::new(),
             upstream_signers: Vec::new(),
             repo_signer: None,
+            registry: None,
         }
     }
 }
@@ -144,6 +150,17 @@ pub enum ArtifactKind {
     UpstreamIndex,
     /// Upstream provenance: an upstream simple-index page, as fetched.
     UpstreamPage,
+    /// An OCI image manifest or index (OCI or Docker schema 2), exact upstream bytes,
+    /// addressed by digest: `v2/<repository>/manifests/sha256:<hex>`.
+    OciManifest,
+    /// A tag: `v2/<repository>/manifests/<tag>`, same digest and media type as the
+    /// manifest it points at.
+    OciTag,
+    /// A config or layer blob of a repository: `v2/<repository>/blobs/sha256:<hex>`.
+    OciBlob,
+    /// A generated OCI image index listing the referrers of one subject (OCI 1.1 subjects
+    /// and cosign `sha256-<hex>.sig/.att/.sbom` tags): `v2/<repository>/referrers/sha256:<hex>`.
+    OciReferrers,
 }
 
 impl ArtifactKind {
@@ -216,6 +233,26 @@ pub struct Meta {
     /// License as upstream states it (SPDX expression where known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// OCI: the full reference a tag stands for (`docker.io/library/ubuntu:24.04`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// OCI: the platform of an image manifest reached through an index (`linux/amd64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// OCI: the digest this artifact refers to (OCI 1.1 `subject`, or the image a cosign
+    /// signature/attestation/SBOM tag belongs to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Digest>,
+    /// OCI: the artifact type (`artifactType`, or the config media type of an artifact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// OCI: children of an index that the platform filter left out, as
+    /// `sha256:<hex> <os>/<arch>[/<variant>]`; the index bytes are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<String>,
+    /// Key ids whose signatures verified (cosign key ids for images).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed_by: Vec<String>,
     /// Direct dependencies as upstream states them (Debian `Depends`/`Pre-Depends`
     /// clauses, or PEP 508 `Requires-Dist` strings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -371,6 +408,7 @@ mod tests {
                 architectures: vec!["amd64".into()],
                 upstream_signers: vec![],
                 repo_signer: None,
+                registry: None,
             }],
             artifacts: vec![Artifact {
                 kind: ArtifactKind::Deb,

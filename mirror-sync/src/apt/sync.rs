@@ -384,6 +384,7 @@ pub async fn sync(
             architectures: up.architectures.clone(),
             upstream_signers: report.signers.clone(),
             repo_signer: None,
+            registry: None,
         },
         artifacts,
         apt_indexes,
