@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives: real Debian tools to build and sign the fixture
-# APT repositories, openssl to check drive signatures, curl, and uv (pip is assumed).
+# APT repositories, openssl to check drive signatures and sign test tokens/signatures,
+# curl, the OCI upstream and clients (docker-registry = CNCF distribution, skopeo, umoci,
+# podman), and uv (pip is assumed).
 # Idempotent; runs as root (or through sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_root apt-get update
 as_root apt-get install -y --no-install-recommends \
-  dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl
+  dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
+  docker-registry skopeo umoci podman
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv

@@ -10,10 +10,12 @@
 //!   and wheel tags, core metadata (PEP 566/643).
 //! - [`snapshot`]: the signed snapshot manifest carried on the media (docs/media-format.md).
 //! - [`path`]: logical-path validation (no `..`, no absolute paths, no NUL).
+//! - [`oci`]: OCI/Docker registry names, image references, manifests, indexes, cosign tags.
 
 pub mod apt;
 pub mod deb822;
 pub mod digest;
+pub mod oci;
 pub mod path;
 pub mod pypi;
 pub mod snapshot;

@@ -6,11 +6,15 @@
 //! - [`openpgp`]: the OpenPGP (RFC 4880 / RFC 9580, v4 keys) repository key that signs the
 //!   served APT `InRelease` / `Release.gpg`, and verification of upstream APT signatures
 //!   against a configured keyring.
+//! - [`cosign`]: offline verification of cosign image signatures (ECDSA P-256 / Ed25519
+//!   public keys, simple-signing payloads; no Rekor, no TUF) and the per-image signature
+//!   policy shared by `mirror-sync` and `mirror-server`.
 //!
 //! Errors are [`KeyError`] (loading, parsing, writing keys), [`SignatureError`] (Ed25519
 //! snapshot signatures) and [`VerifyError`] (upstream OpenPGP signatures). No error message
 //! and no `Debug` output contains secret key material.
 
+pub mod cosign;
 mod error;
 mod fsutil;
 pub mod openpgp;

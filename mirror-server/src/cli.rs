@@ -1,4 +1,4 @@
-//! Command line: `mirror-server import …` and `mirror-server serve …`.
+//! Command line: `mirror-server import …`, `serve …`, `snapshots …` and `client-config …`.
 //!
 //! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines),
 //! 2 usage error.
@@ -32,6 +32,26 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the imported snapshots (name, channel, sequence, created, signer, size, live).
     Snapshots(SnapshotsArgs),
+    /// Print containerd hosts.toml, docker daemon.json and podman registries.conf entries
+    /// that point clients at this server's OCI registry.
+    ClientConfig(ClientConfigArgs),
+}
+
+/// `mirror-server client-config`.
+#[derive(Debug, Args)]
+pub struct ClientConfigArgs {
+    /// The URL clients reach this server at.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub listen_url: String,
+    /// The server's store directory: configure every registry its live snapshot serves.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: Option<PathBuf>,
+    /// An upstream registry, HOST or HOST:PORT, to configure in addition to the served ones.
+    #[arg(long = "registry", value_name = "HOST[:PORT]")]
+    pub registries: Vec<String>,
+    /// Print the configuration as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mirror-server snapshots`.
@@ -62,6 +82,11 @@ pub struct ImportArgs {
     /// Accept a snapshot that is not newer than the live one (recorded in the audit log).
     #[arg(long)]
     pub allow_downgrade: bool,
+    /// Cosign signature policy for OCI images (TOML `[verify]` table, same rules as
+    /// mirror-sync's `[oci.verify]`; key paths relative to the file). An image a
+    /// `required` rule covers without a verifying signature refuses the import.
+    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_POLICY")]
+    pub policy: Option<PathBuf>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -141,7 +166,32 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => run_import(a),
         Command::Serve(a) => run_serve(a),
         Command::Snapshots(a) => run_snapshots(a),
+        Command::ClientConfig(a) => run_client_config(a),
     }
+}
+
+fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
+    use crate::serve::oci::client_config::{client_config, render_text, served_registries};
+    let mut registries = a.registries;
+    if let Some(store) = &a.store {
+        let live = crate::live::load(store)
+            .with_context(|| format!("cannot read the live snapshot of {}", store.display()))?;
+        match live {
+            Some(l) => registries.extend(served_registries(&l.oci)),
+            None if registries.is_empty() => anyhow::bail!(
+                "{}: no snapshot imported yet (run mirror-server import, or name registries with --registry)",
+                store.display()
+            ),
+            None => {}
+        }
+    }
+    let config = client_config(&a.listen_url, &registries)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&config)?);
+    } else {
+        print!("{}", render_text(&config));
+    }
+    Ok(())
 }
 
 #[derive(serde::Serialize)]
@@ -208,6 +258,7 @@ fn run_import(a: ImportArgs) -> anyhow::Result<()> {
         trusted_keys: a.trusted_keys,
         snapshot: a.snapshot,
         allow_downgrade: a.allow_downgrade,
+        policy: a.policy,
         progress: !a.quiet && !a.json && std::io::stderr().is_terminal(),
     };
     let summary = import(&opts)?;

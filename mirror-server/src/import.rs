@@ -20,6 +20,10 @@
 //!    live snapshot itself) unless `--allow-downgrade`;
 //! 5. stat every blob the store lacks on the drive, then copy and hash them in parallel into
 //!    a staging store under `STORE/tmp/import-<pid>-<nanos>`;
+//!    5c. with `--policy FILE`: apply the cosign signature policy to the snapshot's OCI
+//!    images, reading signature manifests and payloads from the verified blobs
+//!    ([`check_oci_policy`]); an image a `required` rule covers without a verifying
+//!    signature refuses the whole import;
 //! 6. commit: move staged blobs (and the manifest and signature blobs) into the store, record
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
 //!    running servers switch, append to `STORE/audit.log`.
@@ -77,6 +81,9 @@ pub struct ImportOptions {
     pub allow_downgrade: bool,
     /// Draw a progress bar (bytes) on stderr.
     pub progress: bool,
+    /// Cosign signature policy file (`--policy`, see [`load_policy`]); `None`: no OCI
+    /// signature check beyond the snapshot signature.
+    pub policy: Option<PathBuf>,
 }
 
 /// What an import did; printed as text or (`--json`) as one JSON object.
@@ -263,6 +270,22 @@ pub enum ImportError {
         /// Digest of the content.
         actual: String,
     },
+    /// The `--policy` file cannot be read, parsed, or its keys loaded.
+    #[error(
+        "{}: {reason}; expected a TOML [verify] table, e.g. \"nvcr.io/nvidia/*\" = {{ keys = [\"nvidia-cosign.pub\"], required = true }}",
+        path.display()
+    )]
+    PolicyFile {
+        /// The policy file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An OCI image the policy requires signed has no cosign signature that verifies.
+    #[error(
+        "{0}; refusing the snapshot (the store is unchanged): import a snapshot whose images are signed with a key of this rule, or change the policy"
+    )]
+    Unsigned(#[source] keys::cosign::PolicyError),
     /// The store's index failed.
     #[error("{0}")]
     Index(#[from] store::IndexError),
@@ -498,6 +521,7 @@ struct Job {
 pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
     let trusted = TrustedKeys::load_dir(&opts.trusted_keys).map_err(ImportError::TrustedKeys)?;
+    let policy = opts.policy.as_deref().map(load_policy).transpose()?;
 
     // 1. Locate the snapshot directory.
     let (dir_channel, dir_seq, snap_dir) = locate(&opts.drive, opts.snapshot.as_deref())?;
@@ -694,6 +718,22 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     copy_all(&jobs, &staging, &users, &bar)?;
     bar.finish_and_clear();
 
+    // 5c. Signature policy over the verified blobs (staged now, or in the store already).
+    if let Some(policy) = &policy {
+        let read = |d: &Digest| -> Result<Vec<u8>, String> {
+            if !users.contains_key(d) {
+                return Err(format!("blob {d} is not part of the snapshot"));
+            }
+            match staging.read_bytes(d, formats::oci::MAX_MANIFEST_BYTES) {
+                Err(CasError::Missing(_)) => main
+                    .read_bytes(d, formats::oci::MAX_MANIFEST_BYTES)
+                    .map_err(|e| e.to_string()),
+                other => other.map_err(|e| e.to_string()),
+            }
+        };
+        check_oci_policy(&manifest, policy, read).map_err(ImportError::Unsigned)?;
+    }
+
     // 6. Commit.
     let manifest_digest = staging.put_bytes(&manifest_bytes).map_err(cas_err)?;
     let sig_digest = staging.put_bytes(&sig).map_err(cas_err)?;
@@ -765,6 +805,168 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
         forced,
         generation,
     })
+}
+
+/// The `[verify]` table of a `--policy` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    verify: std::collections::BTreeMap<String, keys::cosign::VerifyRule>,
+}
+
+/// Largest policy file read, in bytes.
+const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// Loads a `--policy` file: TOML with one `[verify]` table, the same rule syntax as
+/// `[oci.verify]` of mirror-sync (`"<registry>/<repository glob>" = { keys = [...],
+/// required = true }`, see [`keys::cosign`]); key paths are relative to the file.
+///
+/// Errors: [`ImportError::PolicyFile`] naming the file and what is wrong.
+pub fn load_policy(path: &Path) -> Result<keys::cosign::Policy, ImportError> {
+    let bad = |reason: String| ImportError::PolicyFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(bad(format!("over {MAX_POLICY_BYTES} bytes")));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+    let file: PolicyFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    keys::cosign::Policy::load(&file.verify, base).map_err(|e| bad(e.to_string()))
+}
+
+/// Applies a cosign policy to the OCI images of `manifest` (the import-time check; the
+/// same rules as mirror-sync's `[oci.verify]`).
+///
+/// Images are the digests named by non-cosign `oci-tag` artifacts, and `oci-manifest`
+/// artifacts that are not referrers (`meta.subject`), not platform children
+/// (`meta.platform`) and not listed in an index of the same repository (pinned digests).
+/// Each is named `<registry>/<path>` by mapping its served repository back
+/// ([`formats::oci::split_served_name`]). When the matching rule is `required`, its cosign
+/// signatures are read from the tag `sha256-<hex>.sig` of the same repository: each layer
+/// of media type simple-signing with a signature annotation is checked with
+/// [`keys::cosign::Policy::evaluate`]. `read` returns verified blob bytes by digest.
+///
+/// Errors: the first image (by path) a required rule refuses.
+pub fn check_oci_policy(
+    manifest: &Manifest,
+    policy: &keys::cosign::Policy,
+    read: impl Fn(&Digest) -> Result<Vec<u8>, String>,
+) -> Result<(), keys::cosign::PolicyError> {
+    use formats::oci;
+    use formats::snapshot::ArtifactKind;
+    use keys::cosign::SignatureCandidate;
+
+    if policy.is_empty() {
+        return Ok(());
+    }
+    let split = |path: &str| -> Option<(String, String)> {
+        let (repo, reference) = path.strip_prefix("v2/")?.rsplit_once("/manifests/")?;
+        Some((repo.to_owned(), reference.to_owned()))
+    };
+    let image_name = |repo: &str| -> String {
+        match oci::split_served_name(repo) {
+            Some((registry, path)) => format!("{registry}/{path}"),
+            None => repo.to_owned(),
+        }
+    };
+    let by_path: HashMap<&str, &formats::snapshot::Artifact> = manifest
+        .artifacts
+        .iter()
+        .map(|a| (a.path.as_str(), a))
+        .collect();
+    // (repo, digest) -> reference for messages; tags first so their names are used.
+    let mut images: std::collections::BTreeMap<(String, Digest), String> =
+        std::collections::BTreeMap::new();
+    let mut untagged: Vec<(String, Digest)> = Vec::new();
+    let mut children: std::collections::HashSet<(String, Digest)> =
+        std::collections::HashSet::new();
+    for a in &manifest.artifacts {
+        let Some((repo, reference)) = split(&a.path) else {
+            continue;
+        };
+        let name = image_name(&repo);
+        let required = policy.rule_for(&name).is_some_and(|r| r.required);
+        if !required {
+            continue;
+        }
+        match a.kind {
+            ArtifactKind::OciTag if oci::parse_cosign_tag(&reference).is_none() => {
+                let r = a
+                    .meta
+                    .reference
+                    .clone()
+                    .unwrap_or_else(|| format!("{name}:{reference}"));
+                images.entry((repo, a.digest)).or_insert(r);
+            }
+            ArtifactKind::OciManifest => {
+                let is_index = matches!(
+                    a.media_type.as_deref(),
+                    Some(oci::OCI_INDEX | oci::DOCKER_MANIFEST_LIST)
+                );
+                if is_index
+                    && let Ok(bytes) = read(&a.digest)
+                    && let Ok(parsed) = oci::parse_manifest(&bytes, a.media_type.as_deref())
+                {
+                    children.extend(parsed.manifests.iter().map(|c| (repo.clone(), c.digest)));
+                }
+                if a.meta.subject.is_none() && a.meta.platform.is_none() {
+                    untagged.push((repo, a.digest));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (repo, d) in untagged {
+        if children.contains(&(repo.clone(), d)) {
+            continue;
+        }
+        let name = format!("{}@{d}", image_name(&repo));
+        images.entry((repo, d)).or_insert(name);
+    }
+    for ((repo, digest), reference) in &images {
+        let sig_path = format!("v2/{repo}/manifests/{}", oci::cosign_tag(digest, "sig"));
+        let mut candidates = Vec::new();
+        if let Some(sig) = by_path.get(sig_path.as_str()) {
+            let label = format!(
+                "signature manifest {} (tag {})",
+                sig.digest,
+                oci::cosign_tag(digest, "sig")
+            );
+            match read(&sig.digest).and_then(|b| {
+                oci::parse_manifest(&b, sig.media_type.as_deref()).map_err(|e| e.to_string())
+            }) {
+                Ok(parsed) => {
+                    for l in parsed
+                        .layers
+                        .iter()
+                        .filter(|l| l.media_type == oci::COSIGN_SIMPLESIGNING)
+                    {
+                        if let Some(s) = l.annotations.get(oci::COSIGN_SIGNATURE_ANNOTATION) {
+                            candidates.push(SignatureCandidate {
+                                label: format!("{label}, layer {}", l.digest),
+                                payload: read(&l.digest),
+                                signature_b64: s.clone(),
+                            });
+                        }
+                    }
+                }
+                Err(e) => candidates.push(SignatureCandidate {
+                    label,
+                    payload: Err(format!("unreadable signature manifest: {e}")),
+                    signature_b64: String::new(),
+                }),
+            }
+        }
+        policy.evaluate(reference, digest, &candidates)?;
+    }
+    Ok(())
 }
 
 /// Anti-rollback (DESIGN.md §Trust on the Cube): refuses `manifest` when the live snapshot

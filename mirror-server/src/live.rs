@@ -5,11 +5,11 @@
 //! snapshot. The generation file `STORE/current.gen` (a decimal counter that `import`
 //! rewrites atomically after each commit) tells running servers to rebuild the table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use formats::digest::Digest;
-use formats::snapshot::{MAX_MANIFEST_BYTES, Manifest};
+use formats::snapshot::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest};
 use store::{Cas, Index};
 
 /// File name of the index database inside a store.
@@ -39,6 +39,85 @@ pub struct Live {
     pub sequence: u64,
     /// Logical path (no leading `/`) → file.
     pub routes: HashMap<String, Entry>,
+    /// OCI content discovery, precomputed: repositories and their tags.
+    pub oci: OciCatalog,
+}
+
+/// The OCI repositories of a snapshot and their tags, computed once per snapshot from the
+/// `v2/<repository>/{manifests,blobs,referrers}/<reference>` logical paths, so that
+/// `_catalog` and `tags/list` never parse the manifest per request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OciCatalog {
+    /// Every repository name (`docker.io/library/ubuntu`, `127.0.0.1__5000/team/app`)
+    /// that has at least one OCI artifact, sorted lexically (byte order), no duplicates.
+    pub repositories: Vec<String>,
+    /// Repository → its tags (from [`ArtifactKind::OciTag`] artifacts), sorted lexically
+    /// (byte order). Repositories without tags have an empty list.
+    pub tags: HashMap<String, Vec<String>>,
+    /// First components of the repositories (`docker.io`, `127.0.0.1__5000`): the served
+    /// registries, in [`formats::oci::registry_to_component`] form, sorted.
+    pub components: Vec<String>,
+}
+
+impl OciCatalog {
+    /// Builds the catalog from a manifest's OCI artifacts (kinds `oci-manifest`, `oci-tag`,
+    /// `oci-blob`, `oci-referrers`). Paths that do not have the form
+    /// `v2/<repository>/<manifests|blobs|referrers>/<reference>` are ignored.
+    pub fn from_manifest(m: &Manifest) -> OciCatalog {
+        let mut tags: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for a in &m.artifacts {
+            let resource = match a.kind {
+                ArtifactKind::OciManifest | ArtifactKind::OciTag => "manifests",
+                ArtifactKind::OciBlob => "blobs",
+                ArtifactKind::OciReferrers => "referrers",
+                _ => continue,
+            };
+            let Some((repo, reference)) = split_oci_path(&a.path, resource) else {
+                continue;
+            };
+            let set = tags.entry(repo).or_default();
+            if a.kind == ArtifactKind::OciTag {
+                set.insert(reference);
+            }
+        }
+        let repositories: Vec<String> = tags.keys().map(|r| (*r).to_owned()).collect();
+        let components: BTreeSet<&str> = tags
+            .keys()
+            .map(|r| r.split_once('/').map_or(*r, |(first, _)| first))
+            .collect();
+        OciCatalog {
+            repositories,
+            components: components.into_iter().map(str::to_owned).collect(),
+            tags: tags
+                .into_iter()
+                .map(|(r, t)| (r.to_owned(), t.into_iter().map(str::to_owned).collect()))
+                .collect(),
+        }
+    }
+
+    /// True when `repository` has at least one OCI artifact in the snapshot.
+    pub fn has_repository(&self, repository: &str) -> bool {
+        self.tags.contains_key(repository)
+    }
+
+    /// True when `component` (`docker.io`, `127.0.0.1__5000`) is the first component of a
+    /// served repository.
+    pub fn serves_component(&self, component: &str) -> bool {
+        self.components
+            .binary_search_by(|c| c.as_str().cmp(component))
+            .is_ok()
+    }
+}
+
+/// Splits logical path `v2/<repository>/<resource>/<reference>` into
+/// `(repository, reference)`. The reference is the last segment (tags and digests contain
+/// no `/`) and `resource` the one before it, so repository names that themselves contain a
+/// `manifests` or `blobs` component still split correctly.
+pub fn split_oci_path<'a>(path: &'a str, resource: &str) -> Option<(&'a str, &'a str)> {
+    let rest = path.strip_prefix("v2/")?;
+    let (head, reference) = rest.rsplit_once('/')?;
+    let (repo, res) = head.rsplit_once('/')?;
+    (res == resource && !repo.is_empty() && !reference.is_empty()).then_some((repo, reference))
 }
 
 impl Live {
@@ -63,6 +142,7 @@ impl Live {
             channel: m.channel.clone(),
             sequence: m.sequence,
             routes,
+            oci: OciCatalog::from_manifest(m),
         }
     }
 
@@ -147,4 +227,87 @@ pub fn generation(store: &Path) -> Option<String> {
     std::fs::read_to_string(store.join(GENERATION_FILE))
         .ok()
         .map(|s| s.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formats::snapshot::{Artifact, MANIFEST_VERSION, Meta};
+
+    fn artifact(kind: ArtifactKind, path: &str) -> Artifact {
+        Artifact {
+            kind,
+            upstream: None,
+            path: path.to_owned(),
+            digest: Digest::of(path.as_bytes()),
+            size: 1,
+            media_type: None,
+            meta: Meta::default(),
+        }
+    }
+
+    #[test]
+    fn oci_catalog_is_precomputed() {
+        let d = Digest::of(b"x");
+        let m = Manifest {
+            manifest_version: MANIFEST_VERSION,
+            channel: "c".into(),
+            sequence: 1,
+            created: "2026-11-21T15:10:59Z".into(),
+            base: None,
+            generator: "t".into(),
+            signer: "k".into(),
+            sources: vec![],
+            artifacts: vec![
+                artifact(
+                    ArtifactKind::OciTag,
+                    "v2/docker.io/library/a/manifests/latest",
+                ),
+                artifact(ArtifactKind::OciTag, "v2/docker.io/library/a/manifests/1.0"),
+                artifact(
+                    ArtifactKind::OciManifest,
+                    &format!("v2/docker.io/library/a/manifests/{d}"),
+                ),
+                artifact(
+                    ArtifactKind::OciBlob,
+                    &format!("v2/127.0.0.1__5000/x/manifests/y/blobs/{d}"),
+                ),
+                artifact(
+                    ArtifactKind::OciReferrers,
+                    &format!("v2/ghcr.example/r/referrers/{d}"),
+                ),
+                // Wrong resource for its kind, and non-OCI kinds: ignored.
+                artifact(
+                    ArtifactKind::OciBlob,
+                    "v2/docker.io/library/b/manifests/1.0",
+                ),
+                artifact(ArtifactKind::Deb, "v2/docker.io/library/c/manifests/1.0"),
+            ],
+        };
+        let live = Live::from_manifest(&m);
+        assert_eq!(
+            live.oci.repositories,
+            [
+                "127.0.0.1__5000/x/manifests/y",
+                "docker.io/library/a",
+                "ghcr.example/r"
+            ]
+        );
+        assert_eq!(live.oci.tags["docker.io/library/a"], ["1.0", "latest"]);
+        assert!(live.oci.tags["ghcr.example/r"].is_empty());
+        assert_eq!(
+            live.oci.components,
+            ["127.0.0.1__5000", "docker.io", "ghcr.example"]
+        );
+        assert!(live.oci.serves_component("docker.io"));
+        assert!(!live.oci.serves_component("library"));
+        assert!(live.oci.has_repository("ghcr.example/r"));
+        assert!(!live.oci.has_repository("docker.io/library/b"));
+        assert_eq!(
+            split_oci_path("v2/a/b/blobs/sha256:1", "blobs"),
+            Some(("a/b", "sha256:1"))
+        );
+        assert_eq!(split_oci_path("v2/blobs/x", "blobs"), None);
+        assert_eq!(split_oci_path("apt/a/blobs/x", "blobs"), None);
+    }
 }

@@ -53,6 +53,7 @@ fn import_succeeds_and_records_everything() {
         snapshot: None,
         allow_downgrade: false,
         progress: false,
+        policy: None,
     })
     .unwrap();
     assert_eq!(summary.snapshot, "test/1");
@@ -108,6 +109,7 @@ fn import_succeeds_and_records_everything() {
         snapshot: None,
         allow_downgrade: false,
         progress: false,
+        policy: None,
     })
     .unwrap();
     assert_eq!((s2.blobs_copied, s2.blobs_present), (1, 3));

@@ -397,7 +397,9 @@ fn sync(
     let cfg = Config::load(&a.config)?;
     for name in &a.only {
         anyhow::ensure!(
-            cfg.apt.iter().any(|x| &x.name == name) || cfg.pypi.iter().any(|x| &x.name == name),
+            cfg.apt.iter().any(|x| &x.name == name)
+                || cfg.pypi.iter().any(|x| &x.name == name)
+                || cfg.oci.iter().any(|x| &x.name == name),
             "--only {name}: no upstream of that name in {}",
             a.config.display()
         );
@@ -424,6 +426,7 @@ fn sync(
     let mut upstreams = Vec::new();
     let mut failed = Vec::new();
     let mut lines = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
     rt.block_on(async {
         for up in cfg.apt.iter().filter(|u| wanted(&u.name)) {
             let previous = state.upstream(&up.name)?;
@@ -477,6 +480,45 @@ fn sync(
                 }
             }
         }
+        for up in cfg.oci.iter().filter(|u| wanted(&u.name)) {
+            match crate::oci::sync::sync(&fetcher, &cfg, up).await {
+                Ok((st, rep)) => {
+                    state.put_upstream(&st)?;
+                    lines.push(format!(
+                        "oci  {:<16} {} images, {} tags, {} manifests, {} blobs ({}; {} already in the store){}{}",
+                        rep.name,
+                        rep.images,
+                        rep.tags,
+                        rep.manifests,
+                        rep.blobs,
+                        HumanBytes(rep.bytes),
+                        rep.blobs_present,
+                        if rep.omitted_platforms.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {} platforms left out", rep.omitted_platforms.len())
+                        },
+                        if rep.foreign_layers_skipped.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} foreign layers not fetched",
+                                rep.foreign_layers_skipped.len()
+                            )
+                        }
+                    ));
+                    for w in &rep.warnings {
+                        progress.println(&format!("warning: [[oci]] {}: {w}", rep.name));
+                    }
+                    refused.extend(rep.refused.iter().map(|r| format!("[[oci]] {}: {r}", rep.name)));
+                    upstreams.push(serde_json::json!({"kind": "oci", "report": rep}));
+                }
+                Err(e) => {
+                    progress.println(&format!("error: {e:#}"));
+                    failed.push(up.name.clone());
+                }
+            }
+        }
         anyhow::Ok(())
     })?;
     progress.finish();
@@ -515,6 +557,13 @@ fn sync(
             "{} upstream(s) failed: {} (the others were synced; their previous state is kept)",
             failed.len(),
             failed.join(", ")
+        );
+    }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "{} image(s) refused by the signature policy and left out of the store's state (the rest was synced): {}",
+            refused.len(),
+            refused.join("; ")
         );
     }
     Ok(())

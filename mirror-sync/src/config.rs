@@ -3,7 +3,7 @@
 //! Relative paths (`store`, `signing.*`, `apt.keyring`) are resolved against the directory
 //! of the configuration file, so a config and its keys can move together.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -28,6 +28,9 @@ pub struct Config {
     /// PyPI (PEP 503/691) upstreams, in order; their projects are merged into one index.
     #[serde(default)]
     pub pypi: Vec<PypiUpstream>,
+    /// OCI distribution registries, in order.
+    #[serde(default)]
+    pub oci: Vec<OciUpstream>,
     /// Directory of the config file (set by [`Config::load`]).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -143,6 +146,101 @@ fn default_pythons() -> Vec<String> {
     vec!["3.12".into()]
 }
 
+/// `[[oci]]`: one OCI distribution registry (distribution-spec v1.1 pull side).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciUpstream {
+    /// Name of the upstream (recorded in the manifest).
+    pub name: String,
+    /// Registry host as users name it, `host[:port]` (`docker.io`, `127.0.0.1:5000`).
+    /// Served repositories are `<registry>/<path>`, with `:` mapped to `__`.
+    pub registry: String,
+    /// API base URL override (`http://127.0.0.1:5000`); default `https://<registry>`
+    /// (`docker.io` uses Docker's API endpoint, see [`OciUpstream::api_base`]).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Images: `path:tag`, `path@sha256:<hex>`, or a bare `path` whose tags come from
+    /// `tags_regex` / `tags_semver`.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Repository path → regex (Rust `regex` syntax) that selects tags from the tag list.
+    #[serde(default)]
+    pub tags_regex: BTreeMap<String, String>,
+    /// Repository path → semver range (`>=1.27, <1.28`) that selects tags parsing as
+    /// semver (a leading `v` is allowed).
+    #[serde(default)]
+    pub tags_semver: BTreeMap<String, String>,
+    /// Platforms (`os/arch[/variant]`) kept from multi-platform indexes; empty keeps all.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// Where the credentials come from: `env:VAR`, `file:PATH`, `docker-config` or
+    /// `docker-config:PATH` (see [`crate::oci::client::CredentialSource`]). Never logged.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// Also fetch non-distributable (foreign) layers.
+    #[serde(default)]
+    pub foreign_layers: bool,
+    /// Fetch referrers: the OCI 1.1 referrers API and cosign `sha256-<hex>.sig/.att/.sbom` tags.
+    #[serde(default = "default_true")]
+    pub referrers: bool,
+    /// `[oci.verify]`: cosign signature policy, image pattern (`nvcr.io/nvidia/*`) → rule.
+    #[serde(default)]
+    pub verify: crate::oci::policy::VerifyConfig,
+}
+
+/// One rule of `[oci.verify]`: which cosign public keys may sign matching images
+/// (`keys`, relative to the config file) and whether a signature is `required`; see
+/// [`crate::oci::policy`].
+pub type OciVerifyRule = crate::oci::policy::VerifyRule;
+
+fn default_true() -> bool {
+    true
+}
+
+/// Docker's API endpoint for the `docker.io` registry name (Docker's well-known mapping).
+pub const DOCKER_HUB_API: &str = "https://registry-1.docker.io/";
+
+impl OciUpstream {
+    /// The distribution API base URL, ending in `/`: `url` when set, Docker's endpoint for
+    /// `docker.io`, else `https://<registry>/`.
+    ///
+    /// Errors: `url` is not an http(s) URL.
+    pub fn api_base(&self) -> anyhow::Result<url::Url> {
+        match &self.url {
+            Some(u) => crate::fetch::base_url(u),
+            None if self.registry == "docker.io" => crate::fetch::base_url(DOCKER_HUB_API),
+            None => crate::fetch::base_url(&format!("https://{}/", self.registry)),
+        }
+    }
+}
+
+/// Checks a registry host as configured: `host[:port]`, a DNS name or IPv4 address of
+/// letters, digits, `.` and `-`, with an optional decimal port (distribution-spec
+/// reference grammar, `domain`).
+pub fn validate_registry(r: &str) -> anyhow::Result<()> {
+    let (host, port) = match r.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (r, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && !host.contains("__");
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        bail!(
+            "invalid registry {r:?}: expected host[:port], e.g. registry.example or 127.0.0.1:5000"
+        )
+    }
+}
+
 /// Checks an upstream name: `[a-z0-9][a-z0-9._-]*`, at most 64 bytes.
 pub fn validate_name(name: &str) -> anyhow::Result<()> {
     formats::snapshot::validate_channel(name).map_err(|_| {
@@ -190,8 +288,8 @@ impl Config {
     /// Rules the types cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
         formats::snapshot::validate_channel(&self.channel).map_err(|e| anyhow::anyhow!(e))?;
-        if self.apt.is_empty() && self.pypi.is_empty() {
-            bail!("no upstreams: add at least one [[apt]] or [[pypi]] table");
+        if self.apt.is_empty() && self.pypi.is_empty() && self.oci.is_empty() {
+            bail!("no upstreams: add at least one [[apt]], [[pypi]] or [[oci]] table");
         }
         if self.sync.concurrency == 0 || self.sync.concurrency > 256 {
             bail!("sync.concurrency must be between 1 and 256");
@@ -252,6 +350,13 @@ impl Config {
                     p.name
                 );
             }
+        }
+        for o in &self.oci {
+            validate_name(&o.name)?;
+            if !names.insert(o.name.clone()) {
+                bail!("duplicate upstream name {:?}", o.name);
+            }
+            crate::oci::validate_upstream(o).with_context(|| format!("[[oci]] {}", o.name))?;
         }
         Ok(())
     }
@@ -316,6 +421,90 @@ python = ["3.11", "3.12"]
             PathBuf::from("/usr/share/keyrings/example.gpg")
         );
         assert!(!cfg.pypi[0].sdists);
+    }
+
+    const OCI: &str = r#"
+[[oci]]
+name = "hub"
+registry = "docker.io"
+images = ["library/ubuntu:24.04", "nginx"]
+tags_regex = { "nginx" = "^1\\.27\\." }
+tags_semver = { "library/redis" = ">=7.2, <7.3" }
+platforms = ["linux/amd64", "linux/arm64"]
+credentials = "env:HUB_TOKEN"
+[oci.verify]
+"docker.io/library/*" = { keys = ["keys/cosign.pub"], required = true }
+[[oci]]
+name = "local"
+registry = "127.0.0.1:5000"
+url = "http://127.0.0.1:5000"
+images = ["team/app:v1"]
+foreign_layers = true
+referrers = false
+"#;
+
+    #[test]
+    fn loads_oci_upstreams() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::load(&write(dir.path(), &format!("{GOOD}{OCI}"))).unwrap();
+        assert_eq!(cfg.oci.len(), 2);
+        let hub = &cfg.oci[0];
+        assert_eq!(hub.api_base().unwrap().as_str(), DOCKER_HUB_API);
+        assert!(hub.referrers && !hub.foreign_layers);
+        assert_eq!(hub.platforms, vec!["linux/amd64", "linux/arm64"]);
+        assert_eq!(hub.credentials.as_deref(), Some("env:HUB_TOKEN"));
+        let rule = &hub.verify["docker.io/library/*"];
+        assert!(rule.required);
+        assert_eq!(rule.keys, vec![PathBuf::from("keys/cosign.pub")]);
+        let local = &cfg.oci[1];
+        assert_eq!(local.api_base().unwrap().as_str(), "http://127.0.0.1:5000/");
+        assert!(!local.referrers && local.foreign_layers);
+        // An [[oci]] table alone is a valid config.
+        let only_oci = format!(
+            "store = \"s\"\nchannel = \"c\"\n[signing]\nsnapshot_key = \"k\"\nrepo_key = \"r\"\n{OCI}"
+        );
+        Config::load(&write(dir.path(), &only_oci)).unwrap();
+    }
+
+    #[test]
+    fn refuses_bad_oci_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = |from: &str, to: &str| {
+            let text = format!("{GOOD}{}", OCI.replacen(from, to, 1));
+            format!("{:#}", Config::load(&write(dir.path(), &text)).unwrap_err())
+        };
+        assert!(err("name = \"local\"", "name = \"hub\"").contains("duplicate upstream name"));
+        assert!(
+            err("registry = \"127.0.0.1:5000\"", "registry = \"a b\"").contains("invalid registry")
+        );
+        assert!(err("referrers = false", "referers = false").contains("referers"));
+        assert!(err("\"nginx\"]", "\"nginx\", \"team/x\"]").contains("no tag or digest"));
+        assert!(err("env:HUB_TOKEN", "HUB_TOKEN").contains("credentials"));
+        assert!(err("linux/arm64\"", "arm64\"").contains("platform"));
+        assert!(err("\"^1", "\"(^1").contains("tags_regex"));
+    }
+
+    #[test]
+    fn registry_syntax() {
+        for ok in [
+            "docker.io",
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "registry.example",
+        ] {
+            validate_registry(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "a b",
+            "host:",
+            "host:99999",
+            "-x.example",
+            "a__b.example",
+            "h/x",
+        ] {
+            assert!(validate_registry(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

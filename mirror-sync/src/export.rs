@@ -4,13 +4,19 @@
 //! 1. Render what the server will serve: per APT upstream the `Packages` indexes (plain,
 //!    gz, xz, and their by-hash copies), a `Release`, and an `InRelease` and `Release.gpg`
 //!    signed with the repository key; one merged PEP 503 HTML and PEP 691 JSON simple
-//!    index over every `[[pypi]]` upstream; the repository public key.
+//!    index over every `[[pypi]]` upstream; the repository public key; for `[[oci]]`
+//!    upstreams the synced manifests, tags and blobs plus one generated referrers index
+//!    (`v2/<repo>/referrers/sha256:<hex>`) per subject that has referrers.
 //! 2. Build the manifest (every artifact: kind, upstream, logical path, digest, size,
 //!    metadata), sign its exact bytes with the ed25519 snapshot key.
 //! 3. Write `blobs/sha256/<hex>` for every unique digest (temp name, hash checked while
 //!    copying, fsync, rename; blobs already on the drive with the right size are kept, so
 //!    an interrupted export resumes), then the manifest, its signature and the signer's
-//!    public key last: a drive without a manifest is visibly incomplete.
+//!    public key last: a drive without a manifest is visibly incomplete. When the snapshot
+//!    has OCI tags, the drive root also becomes an OCI image layout (image-spec §Image
+//!    Layout): `oci-layout` and `index.json` (one descriptor per tag, annotated
+//!    `org.opencontainers.image.ref.name` = the full reference) are written just before
+//!    the manifest, each to a temporary name and renamed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
@@ -75,6 +81,11 @@ pub struct ExportOptions {
     pub to: PathBuf,
 }
 
+/// OCI image layout marker file at the drive root (image-spec §Image Layout).
+pub const OCI_LAYOUT_FILE: &str = "oci-layout";
+/// OCI image layout index at the drive root (image-spec §Image Layout).
+pub const OCI_LAYOUT_INDEX_FILE: &str = "index.json";
+
 const REPO_KEY_ASC: &str = "keys/repo.asc";
 const REPO_KEY_GPG: &str = "keys/repo.gpg";
 
@@ -100,6 +111,7 @@ pub fn export(
         .iter()
         .map(|a| &a.name)
         .chain(cfg.pypi.iter().map(|p| &p.name))
+        .chain(cfg.oci.iter().map(|o| &o.name))
     {
         let st = state.upstream(name)?.ok_or_else(|| {
             anyhow!("upstream {name} has never been synced: run `mirror-sync sync --config <this config>` first")
@@ -119,8 +131,14 @@ pub fn export(
     let now = chrono::Utc::now();
 
     let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut oci_artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
     let mut sources = Vec::new();
     for st in &states {
+        if st.source.kind == SourceKind::Oci {
+            sources.push(st.source.clone());
+            merge_oci(&mut oci_artifacts, &st.artifacts)?;
+            continue;
+        }
         let mut src = st.source.clone();
         if src.kind == SourceKind::Apt {
             src.repo_signer = Some(repo_fpr.clone());
@@ -182,6 +200,24 @@ pub fn export(
     if !pypi_states.is_empty() {
         artifacts.extend(render_simple(&cas, &pypi_states)?);
     }
+    // OCI: the synced artifacts, the generated referrers indexes, the image layout.
+    let oci: Vec<Artifact> = oci_artifacts.into_values().collect();
+    let read_manifest = |d: &Digest| -> anyhow::Result<Vec<u8>> {
+        Ok(cas.read_bytes(d, formats::oci::MAX_MANIFEST_BYTES)?)
+    };
+    for (path, upstream, bytes) in referrers_indexes(&oci, read_manifest)? {
+        let a = put(
+            &cas,
+            ArtifactKind::OciReferrers,
+            upstream.as_deref(),
+            path,
+            &bytes,
+            formats::oci::OCI_INDEX,
+        )?;
+        artifacts.push(a);
+    }
+    let layout_index = layout_index(&oci)?;
+    artifacts.extend(oci);
 
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
@@ -245,6 +281,14 @@ pub fn export(
         bytes_written += size;
     }
     sync_dir(&blob_dir)?;
+    if let Some(index) = &layout_index {
+        write_file(
+            &opts.to.join(OCI_LAYOUT_FILE),
+            formats::oci::OCI_LAYOUT_FILE_CONTENT.as_bytes(),
+        )?;
+        write_file(&opts.to.join(OCI_LAYOUT_INDEX_FILE), index)?;
+        sync_dir(&opts.to)?;
+    }
     std::fs::create_dir_all(&snap_dir)
         .with_context(|| format!("cannot create {}", snap_dir.display()))?;
     write_file(
@@ -523,6 +567,145 @@ fn simple_pages(cas: &Cas, dir: &str, html: &str, json: &[u8]) -> anyhow::Result
     ])
 }
 
+/// Adds the artifacts of one OCI upstream to `into` (keyed by path). Two upstreams may
+/// mirror the same repository (same registry); equal paths must then have equal bytes.
+/// Referrers indexes are left out: export generates them from the whole snapshot.
+fn merge_oci(into: &mut BTreeMap<String, Artifact>, artifacts: &[Artifact]) -> anyhow::Result<()> {
+    for a in artifacts
+        .iter()
+        .filter(|a| a.kind != ArtifactKind::OciReferrers)
+    {
+        match into.get(&a.path) {
+            Some(prev) if prev.digest != a.digest => bail!(
+                "{} comes from upstreams {} and {} with different content ({} vs {}); a tag moved between their syncs: sync both again",
+                a.path,
+                prev.upstream.as_deref().unwrap_or("?"),
+                a.upstream.as_deref().unwrap_or("?"),
+                prev.digest,
+                a.digest
+            ),
+            Some(_) => {}
+            None => {
+                into.insert(a.path.clone(), a.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A generated file: (logical path, upstream it belongs to, bytes).
+pub type GeneratedIndex = (String, Option<String>, Vec<u8>);
+
+/// Splits `v2/<repo>/manifests/<reference>` into (`<repo>`, `<reference>`).
+fn split_manifest_path(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix("v2/")?.rsplit_once("/manifests/")
+}
+
+/// The generated referrers indexes (distribution-spec §Listing Referrers) of a set of OCI
+/// artifacts: for each repository and each subject digest that some `oci-manifest` of that
+/// repository names in `meta.subject` (an OCI 1.1 `subject`, or the image a cosign
+/// `sha256-<hex>.sig/.att/.sbom` tag belongs to), one OCI image index at
+/// `v2/<repo>/referrers/sha256:<hex>` listing those manifests' descriptors: `mediaType`,
+/// `digest`, `size`, `artifactType` (`meta.artifact_type`, else the manifest's
+/// `artifactType`, else its config media type) and the manifest's `annotations`.
+///
+/// `read_manifest` returns a manifest's bytes by digest (annotations are read from them).
+/// Returns (logical path, upstream of the first referrer, index bytes), sorted by path.
+///
+/// Errors: a manifest that cannot be read or parsed.
+pub fn referrers_indexes(
+    artifacts: &[Artifact],
+    read_manifest: impl Fn(&Digest) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Vec<GeneratedIndex>> {
+    let mut groups: BTreeMap<(String, Digest), (Option<String>, Vec<formats::oci::Descriptor>)> =
+        BTreeMap::new();
+    let mut seen: BTreeSet<(String, Digest, Digest)> = BTreeSet::new();
+    for a in artifacts {
+        if a.kind != ArtifactKind::OciManifest {
+            continue;
+        }
+        let Some(subject) = a.meta.subject else {
+            continue;
+        };
+        let Some((repo, _)) = split_manifest_path(&a.path) else {
+            bail!(
+                "{}: not a v2/<repository>/manifests/<reference> path",
+                a.path
+            );
+        };
+        if !seen.insert((repo.to_owned(), subject, a.digest)) {
+            continue;
+        }
+        let bytes = read_manifest(&a.digest)
+            .with_context(|| format!("cannot read manifest {} ({})", a.digest, a.path))?;
+        let parsed = formats::oci::parse_manifest(&bytes, a.media_type.as_deref())
+            .with_context(|| format!("manifest {} ({})", a.digest, a.path))?;
+        let mut d = formats::oci::Descriptor::new(
+            a.media_type
+                .clone()
+                .unwrap_or_else(|| parsed.media_type.clone()),
+            a.digest,
+            a.size,
+        );
+        d.artifact_type = a
+            .meta
+            .artifact_type
+            .clone()
+            .or_else(|| parsed.artifact_type.clone())
+            .or_else(|| parsed.config.as_ref().map(|c| c.media_type.clone()));
+        d.annotations = parsed.annotations.clone();
+        let e = groups
+            .entry((repo.to_owned(), subject))
+            .or_insert_with(|| (a.upstream.clone(), Vec::new()));
+        e.1.push(d);
+    }
+    groups
+        .into_iter()
+        .map(|((repo, subject), (upstream, descs))| {
+            let path = format!("v2/{repo}/referrers/{subject}");
+            formats::path::validate(&path)?;
+            Ok((path, upstream, formats::oci::render_referrers_index(&descs)))
+        })
+        .collect()
+}
+
+/// The `index.json` of the drive as an OCI image layout (image-spec §Image Layout): one
+/// descriptor (media type, digest, size of the manifest it names) per `oci-tag` artifact,
+/// annotated with `org.opencontainers.image.ref.name` = `meta.reference` (the full
+/// reference with the original registry host, `docker.io/library/ubuntu:24.04`; derived
+/// from the path when absent). `None` when there is no tag.
+///
+/// Errors: a tag artifact whose path is not `v2/<repo>/manifests/<tag>`.
+pub fn layout_index(artifacts: &[Artifact]) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut entries = Vec::new();
+    for a in artifacts.iter().filter(|a| a.kind == ArtifactKind::OciTag) {
+        let reference = match &a.meta.reference {
+            Some(r) => r.clone(),
+            None => {
+                let (repo, tag) = split_manifest_path(&a.path).ok_or_else(|| {
+                    anyhow!("{}: not a v2/<repository>/manifests/<tag> path", a.path)
+                })?;
+                match formats::oci::split_served_name(repo) {
+                    Some((registry, path)) => format!("{registry}/{path}:{tag}"),
+                    None => format!("{repo}:{tag}"),
+                }
+            }
+        };
+        let media_type = a
+            .media_type
+            .clone()
+            .unwrap_or_else(|| formats::oci::OCI_MANIFEST.to_owned());
+        entries.push((
+            formats::oci::Descriptor::new(media_type, a.digest, a.size),
+            reference,
+        ));
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(formats::oci::render_layout_index(&entries)))
+}
+
 /// Copies one blob from the store onto the drive: temp file, sha256 checked while
 /// copying (a store blob that rotted is caught here), fsync, rename.
 fn copy_blob(
@@ -586,4 +769,201 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     store::cas::sync_dir(dir).with_context(|| format!("fsync {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formats::oci::{COSIGN_SIMPLESIGNING, OCI_INDEX, OCI_MANIFEST, REF_NAME_ANNOTATION};
+    use serde_json::Value;
+
+    fn art(kind: ArtifactKind, path: &str, bytes: &[u8], meta: Meta) -> Artifact {
+        Artifact {
+            kind,
+            upstream: Some("reg".into()),
+            path: path.into(),
+            digest: Digest::of(bytes),
+            size: bytes.len() as u64,
+            media_type: Some(OCI_MANIFEST.into()),
+            meta,
+        }
+    }
+
+    fn manifest(config_type: &str, extra: &str) -> Vec<u8> {
+        let c = Digest::of(b"config");
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"{config_type}","digest":"{c}","size":6}},"layers":[]{extra}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn referrers_are_grouped_by_repo_and_subject() {
+        let image = manifest("application/vnd.oci.image.config.v1+json", "");
+        let image_d = Digest::of(&image);
+        let sig = manifest(
+            "application/vnd.oci.image.config.v1+json",
+            r#","annotations":{"created-by":"test"}"#,
+        );
+        let sbom = manifest(
+            "application/vnd.oci.empty.v1+json",
+            r#","artifactType":"application/spdx+json""#,
+        );
+        let repo = "v2/127.0.0.1__5000/team/app";
+        let other = "v2/127.0.0.1__5000/team/other";
+        let arts = vec![
+            art(
+                ArtifactKind::OciManifest,
+                &format!("{repo}/manifests/{image_d}"),
+                &image,
+                Meta::default(),
+            ),
+            art(
+                ArtifactKind::OciTag,
+                &format!("{repo}/manifests/v1"),
+                &image,
+                Meta::default(),
+            ),
+            art(
+                ArtifactKind::OciManifest,
+                &format!("{repo}/manifests/{}", Digest::of(&sig)),
+                &sig,
+                Meta {
+                    subject: Some(image_d),
+                    artifact_type: Some(COSIGN_SIMPLESIGNING.into()),
+                    ..Meta::default()
+                },
+            ),
+            art(
+                ArtifactKind::OciManifest,
+                &format!("{repo}/manifests/{}", Digest::of(&sbom)),
+                &sbom,
+                Meta {
+                    subject: Some(image_d),
+                    ..Meta::default()
+                },
+            ),
+            // The same referrer in another repository gets its own index.
+            art(
+                ArtifactKind::OciManifest,
+                &format!("{other}/manifests/{}", Digest::of(&sig)),
+                &sig,
+                Meta {
+                    subject: Some(image_d),
+                    ..Meta::default()
+                },
+            ),
+        ];
+        let store: BTreeMap<Digest, Vec<u8>> = [&image, &sig, &sbom]
+            .into_iter()
+            .map(|b| (Digest::of(b), b.clone()))
+            .collect();
+        let read = |d: &Digest| store.get(d).cloned().ok_or_else(|| anyhow!("missing {d}"));
+        let out = referrers_indexes(&arts, read).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].0, format!("{repo}/referrers/{image_d}"));
+        assert_eq!(out[0].1.as_deref(), Some("reg"));
+        assert_eq!(out[1].0, format!("{other}/referrers/{image_d}"));
+        let v: Value = serde_json::from_slice(&out[0].2).unwrap();
+        assert_eq!(v["mediaType"], OCI_INDEX);
+        assert_eq!(v["schemaVersion"], 2);
+        let m = v["manifests"].as_array().unwrap();
+        assert_eq!(m.len(), 2);
+        let by_digest = |d: Digest| m.iter().find(|x| x["digest"] == d.to_string()).unwrap();
+        let s = by_digest(Digest::of(&sig));
+        assert_eq!(s["artifactType"], COSIGN_SIMPLESIGNING);
+        assert_eq!(s["annotations"]["created-by"], "test");
+        assert_eq!(s["size"], sig.len());
+        assert_eq!(s["mediaType"], OCI_MANIFEST);
+        // artifactType falls back to the manifest's own field.
+        assert_eq!(
+            by_digest(Digest::of(&sbom))["artifactType"],
+            "application/spdx+json"
+        );
+        // Other repo: the config media type is the fallback of last resort.
+        let v: Value = serde_json::from_slice(&out[1].2).unwrap();
+        assert_eq!(
+            v["manifests"][0]["artifactType"],
+            "application/vnd.oci.image.config.v1+json"
+        );
+        // A referrer whose bytes are missing is an error naming it.
+        let e = referrers_indexes(&arts, |d: &Digest| Err(anyhow!("gone {d}"))).unwrap_err();
+        assert!(format!("{e:#}").contains("gone"), "{e:#}");
+        // No referrers, no index.
+        assert!(referrers_indexes(&arts[..2], read).unwrap().is_empty());
+    }
+
+    #[test]
+    fn layout_index_lists_every_tag_with_its_reference() {
+        let image = manifest("application/vnd.oci.image.config.v1+json", "");
+        let mut tag = art(
+            ArtifactKind::OciTag,
+            "v2/docker.io/library/ubuntu/manifests/24.04",
+            &image,
+            Meta {
+                reference: Some("docker.io/library/ubuntu:24.04".into()),
+                ..Meta::default()
+            },
+        );
+        tag.media_type = Some(OCI_INDEX.into());
+        let no_ref = art(
+            ArtifactKind::OciTag,
+            "v2/127.0.0.1__5000/team/app/manifests/v1",
+            &image,
+            Meta::default(),
+        );
+        let digest_only = art(
+            ArtifactKind::OciManifest,
+            &format!(
+                "v2/docker.io/library/ubuntu/manifests/{}",
+                Digest::of(&image)
+            ),
+            &image,
+            Meta::default(),
+        );
+        assert!(
+            layout_index(std::slice::from_ref(&digest_only))
+                .unwrap()
+                .is_none()
+        );
+        let bytes = layout_index(&[tag, no_ref, digest_only]).unwrap().unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["schemaVersion"], 2);
+        let m = v["manifests"].as_array().unwrap();
+        assert_eq!(m.len(), 2);
+        // Sorted by reference name.
+        assert_eq!(
+            m[0]["annotations"][REF_NAME_ANNOTATION],
+            "127.0.0.1:5000/team/app:v1"
+        );
+        assert_eq!(m[0]["mediaType"], OCI_MANIFEST);
+        assert_eq!(
+            m[1]["annotations"][REF_NAME_ANNOTATION],
+            "docker.io/library/ubuntu:24.04"
+        );
+        assert_eq!(m[1]["mediaType"], OCI_INDEX);
+        assert_eq!(m[1]["digest"], Digest::of(&image).to_string());
+        assert_eq!(m[1]["size"], image.len());
+    }
+
+    #[test]
+    fn equal_paths_from_two_upstreams_must_agree() {
+        let mut into = BTreeMap::new();
+        let a = art(
+            ArtifactKind::OciTag,
+            "v2/r.example/a/manifests/v1",
+            b"one",
+            Meta::default(),
+        );
+        merge_oci(&mut into, std::slice::from_ref(&a)).unwrap();
+        merge_oci(&mut into, std::slice::from_ref(&a)).unwrap();
+        assert_eq!(into.len(), 1);
+        let b = art(
+            ArtifactKind::OciTag,
+            "v2/r.example/a/manifests/v1",
+            b"two",
+            Meta::default(),
+        );
+        assert!(merge_oci(&mut into, &[b]).is_err());
+    }
 }

@@ -114,6 +114,218 @@ impl Fetcher {
         &self.progress
     }
 
+    /// The shared HTTP client (rustls, user agent and timeouts set), for protocols that
+    /// build their own requests (the OCI registry client adds auth and `Accept`).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Attempts per request, as configured (`[sync] retries`, at least 1).
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// Sleeps before retry number `attempt` (1-based): 0.5 s, 1 s, 2 s, … capped at 16 s.
+    pub async fn retry_pause(attempt: u32) {
+        Self::backoff(attempt).await
+    }
+
+    /// Streams the answers of `send` into the store, with the checks, counters and
+    /// progress of [`Fetcher::fetch_to_store`], for requests the caller builds itself
+    /// (registry auth, custom headers).
+    ///
+    /// `send(offset)` must send the request and return the response whatever its status;
+    /// when `offset > 0` it must ask for `Range: bytes=<offset>-`. A connection cut after
+    /// some bytes keeps the partial temp file and the next attempt resumes from there: a
+    /// `206` whose `Content-Range` starts at `offset` is appended, a `200` restarts from
+    /// byte 0. `shown` names the resource in errors (never put credentials in it).
+    ///
+    /// Skipped when `expected.digest` is already in the store. Errors: a 4xx status
+    /// (other than 408/429) at once, a digest or size mismatch after two tries, anything
+    /// else after `retries` attempts; each names `shown` and what was expected.
+    pub async fn fetch_response_to_store<F, Fut>(
+        &self,
+        shown: &str,
+        expected: &Expected,
+        label: &str,
+        mut send: F,
+    ) -> anyhow::Result<(Digest, u64)>
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<reqwest::Response>>,
+    {
+        if let Some(d) = &expected.digest
+            && let Some(size) = self.cas.contains(d)?
+            && expected.size.is_none_or(|s| s == size)
+        {
+            self.note_present(size);
+            return Ok((*d, size));
+        }
+        let _permit = self.limit.acquire().await?;
+        let mut writer: Option<store::BlobWriter> = None;
+        let mut last_err = None;
+        let mut mismatches = 0;
+        for attempt in 0..self.retries {
+            if attempt > 0 {
+                Self::backoff(attempt).await;
+            }
+            match self
+                .try_fetch_response(&mut writer, expected, label, &mut send)
+                .await
+            {
+                Ok(v) => {
+                    self.stats
+                        .files_fetched
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(v);
+                }
+                Err(FetchFailure::Permanent(e)) => return Err(e.context(format!("GET {shown}"))),
+                Err(FetchFailure::Mismatch(e)) => {
+                    writer = None;
+                    mismatches += 1;
+                    if mismatches >= 2 {
+                        return Err(e.context(format!(
+                            "GET {shown}: content does not match its descriptor"
+                        )));
+                    }
+                    last_err = Some(e);
+                }
+                Err(FetchFailure::Transient(e)) => last_err = Some(e),
+            }
+        }
+        Err(last_err
+            .unwrap_or_else(|| anyhow!("no attempt made"))
+            .context(format!(
+                "GET {shown}: giving up after {} attempts",
+                self.retries
+            )))
+    }
+
+    fn note_present(&self, size: u64) {
+        self.stats
+            .files_present
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .bytes_present
+            .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+        self.progress.inc_done(size);
+    }
+
+    async fn try_fetch_response<F, Fut>(
+        &self,
+        slot: &mut Option<store::BlobWriter>,
+        expected: &Expected,
+        label: &str,
+        send: &mut F,
+    ) -> Result<(Digest, u64), FetchFailure>
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<reqwest::Response>>,
+    {
+        let offset = slot.as_ref().map_or(0, |w| w.bytes_written());
+        let complete = expected.size.is_some_and(|s| offset == s && s > 0);
+        if !complete {
+            self.stats
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let resp = send(offset).await.map_err(FetchFailure::Transient)?;
+            let status = resp.status();
+            if transient(status) {
+                return Err(FetchFailure::Transient(anyhow!("HTTP {status}")));
+            }
+            if !status.is_success() {
+                return Err(FetchFailure::Permanent(anyhow!("HTTP {status}")));
+            }
+            let resumed = offset > 0
+                && status == StatusCode::PARTIAL_CONTENT
+                && resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(content_range_start)
+                    == Some(offset);
+            if offset > 0 && !resumed {
+                if status == StatusCode::PARTIAL_CONTENT {
+                    *slot = None;
+                    return Err(FetchFailure::Transient(anyhow!(
+                        "server answered a range other than the one asked for; restarting"
+                    )));
+                }
+                // The server ignored the Range header: start over.
+                *slot = None;
+            }
+            let start = if resumed { offset } else { 0 };
+            if let (Some(len), Some(want)) = (resp.content_length(), expected.size)
+                && start + len != want
+            {
+                return Err(FetchFailure::Mismatch(anyhow!(
+                    "server announces {} bytes, the descriptor says {want}",
+                    start + len
+                )));
+            }
+            if slot.is_none() {
+                let w = if expected.sha512_hex.is_some() {
+                    self.cas.writer_with_sha512()
+                } else {
+                    self.cas.writer()
+                }
+                .map_err(|e| {
+                    FetchFailure::Permanent(
+                        anyhow!(e).context("cannot create a temp file in the store"),
+                    )
+                })?;
+                *slot = Some(w);
+            }
+            let Some(writer) = slot.as_mut() else {
+                return Err(FetchFailure::Permanent(anyhow!("no temp file")));
+            };
+            let bar = self.progress.file_bar(label, expected.size);
+            bar.set_position(start);
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk
+                    .map_err(|e| FetchFailure::Transient(anyhow!(e).context("connection cut")))?;
+                if let Some(want) = expected.size
+                    && writer.bytes_written() + chunk.len() as u64 > want
+                {
+                    *slot = None;
+                    return Err(FetchFailure::Mismatch(anyhow!(
+                        "more bytes than the {want} the descriptor says"
+                    )));
+                }
+                writer.write_all(&chunk).map_err(|e| {
+                    FetchFailure::Permanent(anyhow!(e).context("cannot write to the store"))
+                })?;
+                self.stats
+                    .bytes_fetched
+                    .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                bar.inc(chunk.len() as u64);
+            }
+            bar.finish_and_clear();
+        }
+        let Some(writer) = slot.take() else {
+            return Err(FetchFailure::Transient(anyhow!("nothing downloaded")));
+        };
+        let exp = expected.clone();
+        let res = tokio::task::spawn_blocking(move || writer.commit(&exp))
+            .await
+            .map_err(|e| FetchFailure::Permanent(anyhow!(e)))?;
+        match res {
+            Ok((d, n)) => {
+                self.progress.inc_done(n);
+                Ok((d, n))
+            }
+            Err(store::CasError::Mismatch {
+                what,
+                expected,
+                actual,
+            }) => Err(FetchFailure::Mismatch(anyhow!(
+                "{what} mismatch: expected {expected}, got {actual}"
+            ))),
+            Err(e) => Err(FetchFailure::Permanent(anyhow!(e))),
+        }
+    }
+
     fn request(&self, url: &Url, accept: Option<&str>) -> reqwest::RequestBuilder {
         let mut clean = url.clone();
         let user = url.username().to_owned();
@@ -380,6 +592,17 @@ enum FetchFailure {
     Permanent(anyhow::Error),
 }
 
+/// The first byte position of a `Content-Range: bytes <first>-<last>/<complete>` value
+/// (RFC 9110 §14.4); `None` when it is not of that form.
+pub fn content_range_start(v: &str) -> Option<u64> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, _complete) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let first: u64 = first.trim().parse().ok()?;
+    let last: u64 = last.trim().parse().ok()?;
+    (first <= last).then_some(first)
+}
+
 /// Resolves `rel` against `base`, refusing results outside http(s).
 pub fn join(base: &Url, rel: &str) -> anyhow::Result<Url> {
     let u = base
@@ -399,4 +622,166 @@ pub fn base_url(s: &str) -> anyhow::Result<Url> {
         u.set_path(&p);
     }
     Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_start_parses_rfc9110_form() {
+        assert_eq!(content_range_start("bytes 100-199/200"), Some(100));
+        assert_eq!(content_range_start("bytes 0-0/*"), Some(0));
+        assert_eq!(content_range_start("bytes */200"), None);
+        assert_eq!(content_range_start("bytes 9-3/20"), None);
+        assert_eq!(content_range_start("items 1-2/3"), None);
+    }
+
+    /// A one-route HTTP server on 127.0.0.1: the first GET gets a 200 announcing the
+    /// whole body but is cut after `cut` bytes; later GETs honour `Range: bytes=<n>-`
+    /// with a 206. Returns the address and the Range headers seen.
+    async fn cutting_server(
+        body: Vec<u8>,
+        cut: usize,
+    ) -> (
+        std::net::SocketAddr,
+        Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    ) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = sock.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                }
+                let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                let range = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("range: bytes="))
+                    .map(|r| r.trim().trim_end_matches('-').to_owned());
+                seen2.lock().unwrap().push(range.clone());
+                if first {
+                    first = false;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    sock.write_all(head.as_bytes()).await.unwrap();
+                    sock.write_all(&body[..cut]).await.unwrap();
+                    continue; // dropped: connection cut
+                }
+                let start: usize = range.and_then(|r| r.parse().ok()).unwrap_or(0);
+                let head = if start > 0 {
+                    format!(
+                        "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {start}-{}/{}\r\nconnection: close\r\n\r\n",
+                        body.len() - start,
+                        body.len() - 1,
+                        body.len()
+                    )
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    )
+                };
+                sock.write_all(head.as_bytes()).await.unwrap();
+                sock.write_all(&body[start..]).await.unwrap();
+            }
+        });
+        (addr, seen)
+    }
+
+    #[tokio::test]
+    async fn cut_download_resumes_with_range_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let f = Fetcher::new(
+            cas.clone(),
+            2,
+            3,
+            Duration::from_secs(5),
+            Progress::hidden(),
+        )
+        .unwrap();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let (addr, seen) = cutting_server(body.clone(), 70_000).await;
+        let url = format!("http://{addr}/blob");
+        let expected = Expected::exact(Digest::of(&body), body.len() as u64);
+        let send = |offset: u64| {
+            let mut rb = f.http().get(&url);
+            if offset > 0 {
+                rb = rb.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+            }
+            async move { Ok(rb.send().await?) }
+        };
+        let (d, n) = f
+            .fetch_response_to_store("test blob", &expected, "blob", send)
+            .await
+            .unwrap();
+        assert_eq!((d, n), (Digest::of(&body), body.len() as u64));
+        assert_eq!(cas.read_bytes(&d, 1 << 20).unwrap(), body);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0], None);
+        let resumed_at: u64 = seen[1].as_deref().unwrap().parse().unwrap();
+        assert!(resumed_at > 0 && resumed_at <= 70_000, "{seen:?}");
+        // Present now: no request at all.
+        let (d2, _) = f
+            .fetch_response_to_store("test blob", &expected, "blob", |_| async {
+                Err(anyhow!("must not be called"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(d2, d);
+        assert_eq!(
+            f.stats()
+                .files_present
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_content_is_refused_and_nothing_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let f = Fetcher::new(
+            cas.clone(),
+            2,
+            3,
+            Duration::from_secs(5),
+            Progress::hidden(),
+        )
+        .unwrap();
+        let body = vec![7u8; 1000];
+        // Cut at 0 bytes, then served whole, but the expectation names other bytes.
+        let (addr, _) = cutting_server(body.clone(), 0).await;
+        let url = format!("http://{addr}/blob");
+        let expected = Expected::exact(Digest::of(b"something else"), 1000);
+        let err = f
+            .fetch_response_to_store("test blob", &expected, "blob", |offset| {
+                let mut rb = f.http().get(&url);
+                if offset > 0 {
+                    rb = rb.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+                }
+                async move { Ok(rb.send().await?) }
+            })
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("sha256 mismatch"), "{err:#}");
+        assert!(cas.iter_digests().unwrap().is_empty());
+    }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod export;
 pub mod fetch;
 pub mod init;
+pub mod oci;
 pub mod progress;
 pub mod pypi;
 pub mod state;

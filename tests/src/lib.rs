@@ -9,6 +9,9 @@
 //!   ([`build_apt_upstream`]).
 //! - [`pypi_fixture`]: a static PEP 503 index of real wheels and an sdist, written by
 //!   `fixtures/pypi/make_index.py` ([`build_pypi_upstream`]).
+//! - [`oci_fixture`]: a real `docker-registry` (optionally behind token auth), OCI
+//!   image layouts written byte-for-byte and pushed with `skopeo`, an OCI 1.1 referrer
+//!   and cosign-style signatures made with the `openssl` CLI.
 //! - [`server`]: [`StaticServer`], `python3 -m http.server` on an ephemeral port.
 //! - [`apt_client`]: [`IsolatedApt`], `apt-get` with a private `APT_CONFIG`.
 //! - [`py_clients`]: [`pip_install`], [`uv_install`] and helpers to read what they
@@ -21,6 +24,7 @@
 
 pub mod apt_client;
 pub mod apt_fixture;
+pub mod oci_fixture;
 pub mod py_clients;
 pub mod pypi_fixture;
 pub mod server;

@@ -6,6 +6,7 @@
 //! |------------------------------------|-------------|
 //! | `/apt/<repo>/…`                    | [`apt`]     |
 //! | `/simple/`, `/simple/<project>/…`  | [`simple`]  |
+//! | `/v2`, `/v2/…` (every method; push methods get `405 UNSUPPORTED`) | [`oci`] |
 //! | `/healthz`, `/metrics`             | [`health`]  |
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
 //!
@@ -17,6 +18,7 @@
 pub mod apt;
 pub mod files;
 pub mod health;
+pub mod oci;
 pub mod simple;
 
 use std::net::SocketAddr;
@@ -31,7 +33,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use store::Cas;
 
 use crate::live::{self, Live};
@@ -191,6 +193,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .route("/v2", any(oci::handle))
+        .route("/v2/", any(oci::handle))
+        .route("/v2/{*rest}", any(oci::handle))
         .fallback(content)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
@@ -206,6 +211,8 @@ pub fn route_class(path: &str) -> &'static str {
         "apt"
     } else if path == "/simple" || path.starts_with("/simple/") {
         "simple"
+    } else if path == "/v2" || path.starts_with("/v2/") {
+        "oci"
     } else {
         "files"
     }
@@ -374,5 +381,7 @@ mod tests {
         assert_eq!(route_class("/simple/"), "simple");
         assert_eq!(route_class("/keys/repo.gpg"), "files");
         assert_eq!(route_class("/healthz"), "health");
+        assert_eq!(route_class("/v2/"), "oci");
+        assert_eq!(route_class("/v2/a/b/manifests/x"), "oci");
     }
 }

@@ -99,6 +99,47 @@ impl Fixture {
         self.drive_with(name, seq, files, |_| {}, None)
     }
 
+    /// Writes a drive at `<tmp>/<name>` holding snapshot `test/<seq>` with OCI `files`
+    /// (kinds from the `v2/…` path: `blobs/` → oci-blob, `referrers/` → oci-referrers,
+    /// `manifests/sha256:` → oci-manifest, other `manifests/` → oci-tag), each with its media
+    /// type and meta, plus one `oci` source per entry of `registries` (`docker.io`,
+    /// `127.0.0.1:5000`).
+    pub fn oci_drive(
+        &self,
+        name: &str,
+        seq: u64,
+        files: &[OciFile],
+        registries: &[&str],
+    ) -> PathBuf {
+        let plain: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.bytes.as_slice()))
+            .collect();
+        self.drive_with(
+            name,
+            seq,
+            &plain,
+            |m| {
+                for (a, f) in m.artifacts.iter_mut().zip(files) {
+                    assert_eq!(a.path, f.path);
+                    a.media_type = f.media_type.clone();
+                    a.meta = f.meta.clone();
+                }
+                for r in registries {
+                    m.sources.push(Source {
+                        registry: Some((*r).to_owned()),
+                        ..Source::new(
+                            &format!("oci-{}", r.replace([':', '.'], "-")),
+                            SourceKind::Oci,
+                            &format!("http://{r}"),
+                        )
+                    });
+                }
+            },
+            None,
+        )
+    }
+
     /// Runs `mirror-server import DRIVE --store … --trusted-keys … --quiet [extra…]`.
     pub fn import(&self, drive: &Path, extra: &[&str]) -> anyhow::Result<()> {
         let mut args: Vec<std::ffi::OsString> = vec![
@@ -116,7 +157,43 @@ impl Fixture {
     }
 }
 
+/// One OCI artifact of a hand-built drive (see [`Fixture::oci_drive`]).
+#[derive(Debug, Clone)]
+pub struct OciFile {
+    /// Logical path, `v2/<repository>/{manifests,blobs,referrers}/<reference>`.
+    pub path: String,
+    /// Content.
+    pub bytes: Vec<u8>,
+    /// Media type recorded in the manifest.
+    pub media_type: Option<String>,
+    /// Metadata recorded in the manifest.
+    pub meta: Meta,
+}
+
+impl OciFile {
+    /// A file with a media type and no metadata.
+    pub fn new(path: impl Into<String>, bytes: &[u8], media_type: &str) -> OciFile {
+        OciFile {
+            path: path.into(),
+            bytes: bytes.to_vec(),
+            media_type: Some(media_type.to_owned()),
+            meta: Meta::default(),
+        }
+    }
+}
+
 fn kind_of(path: &str) -> ArtifactKind {
+    if let Some(rest) = path.strip_prefix("v2/") {
+        return if rest.contains("/blobs/") {
+            ArtifactKind::OciBlob
+        } else if rest.contains("/referrers/") {
+            ArtifactKind::OciReferrers
+        } else if rest.contains("/manifests/sha256:") {
+            ArtifactKind::OciManifest
+        } else {
+            ArtifactKind::OciTag
+        };
+    }
     if path.ends_with(".deb") {
         ArtifactKind::Deb
     } else if path.ends_with(".whl") {
