@@ -243,7 +243,7 @@ pub fn require_tool(name: &str) -> bool {
     if in_ci() {
         panic!(
             "required tool `{name}` is not installed, and CI is set: CI must provide it \
-             (see .ci/run, which installs dpkg-dev, apt-utils, gpg, gpgv, xz-utils and uv)"
+             (see deploy/test-deps.sh, which .ci/run calls)"
         );
     }
     eprintln!("skipping: {name} not installed");
