@@ -185,7 +185,7 @@ impl Fetcher {
                     mismatches += 1;
                     if mismatches >= 2 {
                         return Err(e.context(format!(
-                            "GET {shown}: content does not match its descriptor"
+                            "GET {shown}: content does not match the digest and size the upstream index lists"
                         )));
                     }
                     last_err = Some(e);
@@ -447,7 +447,8 @@ impl Fetcher {
     /// Downloads `url` into the store, checking `expected` (sha256 and/or sha512, size)
     /// while the bytes stream; nothing unverified ever gets a blob name.
     ///
-    /// When `expected.digest` is already in the store the download is skipped. Returns
+    /// When `expected.digest` is already in the store the download is skipped. A cut
+    /// connection resumes with `Range` (see [`Fetcher::fetch_response_to_store`]). Returns
     /// the digest and size. A mismatch is retried once (a cut proxy answer), then is an
     /// error naming the URL, the expected and the actual value.
     pub async fn fetch_to_store(
@@ -456,133 +457,15 @@ impl Fetcher {
         expected: &Expected,
         label: &str,
     ) -> anyhow::Result<(Digest, u64)> {
-        if let Some(d) = &expected.digest
-            && let Some(size) = self.cas.contains(d)?
-            && expected.size.is_none_or(|s| s == size)
-        {
-            self.stats
-                .files_present
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.stats
-                .bytes_present
-                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-            self.progress.inc_done(size);
-            return Ok((*d, size));
-        }
-        let _permit = self.limit.acquire().await?;
         let shown = redact(url);
-        let mut last_err = None;
-        let mut mismatches = 0;
-        for attempt in 0..self.retries {
-            if attempt > 0 {
-                Self::backoff(attempt).await;
+        self.fetch_response_to_store(&shown, expected, label, |offset| {
+            let mut rb = self.request(url, None);
+            if offset > 0 {
+                rb = rb.header(reqwest::header::RANGE, format!("bytes={offset}-"));
             }
-            match self.try_fetch(url, expected, label).await {
-                Ok(v) => {
-                    self.stats
-                        .files_fetched
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(v);
-                }
-                Err(FetchFailure::Permanent(e)) => return Err(e.context(format!("GET {shown}"))),
-                Err(FetchFailure::Mismatch(e)) => {
-                    mismatches += 1;
-                    if mismatches >= 2 {
-                        return Err(e.context(format!(
-                            "GET {shown}: content does not match the upstream index"
-                        )));
-                    }
-                    last_err = Some(e);
-                }
-                Err(FetchFailure::Transient(e)) => last_err = Some(e),
-            }
-        }
-        Err(last_err
-            .unwrap_or_else(|| anyhow!("no attempt made"))
-            .context(format!(
-                "GET {shown}: giving up after {} attempts",
-                self.retries
-            )))
-    }
-
-    async fn try_fetch(
-        &self,
-        url: &Url,
-        expected: &Expected,
-        label: &str,
-    ) -> Result<(Digest, u64), FetchFailure> {
-        self.stats
-            .requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let resp = self
-            .request(url, None)
-            .send()
-            .await
-            .map_err(|e| FetchFailure::Transient(anyhow!(e)))?;
-        let status = resp.status();
-        if transient(status) {
-            return Err(FetchFailure::Transient(anyhow!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            return Err(FetchFailure::Permanent(anyhow!("HTTP {status}")));
-        }
-        if let (Some(len), Some(want)) = (resp.content_length(), expected.size)
-            && len != want
-        {
-            return Err(FetchFailure::Mismatch(anyhow!(
-                "server announces {len} bytes, the index says {want}"
-            )));
-        }
-        let cas = self.cas.clone();
-        let mut writer = if expected.sha512_hex.is_some() {
-            cas.writer_with_sha512()
-        } else {
-            cas.writer()
-        }
-        .map_err(|e| {
-            FetchFailure::Permanent(anyhow!(e).context("cannot create a temp file in the store"))
-        })?;
-        let bar = self
-            .progress
-            .file_bar(label, expected.size.or(resp.content_length()));
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| FetchFailure::Transient(anyhow!(e).context("connection cut")))?;
-            if let Some(want) = expected.size
-                && writer.bytes_written() + chunk.len() as u64 > want
-            {
-                return Err(FetchFailure::Mismatch(anyhow!(
-                    "more bytes than the {want} the index says"
-                )));
-            }
-            writer.write_all(&chunk).map_err(|e| {
-                FetchFailure::Permanent(anyhow!(e).context("cannot write to the store"))
-            })?;
-            self.stats
-                .bytes_fetched
-                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            bar.inc(chunk.len() as u64);
-        }
-        bar.finish_and_clear();
-        let exp = expected.clone();
-        let res = tokio::task::spawn_blocking(move || writer.commit(&exp))
-            .await
-            .map_err(|e| FetchFailure::Permanent(anyhow!(e)))?;
-        match res {
-            Ok((d, n)) => {
-                self.progress.inc_done(n);
-                Ok((d, n))
-            }
-            Err(store::CasError::Mismatch {
-                what,
-                expected,
-                actual,
-            }) => Err(FetchFailure::Mismatch(anyhow!(
-                "{what} mismatch: expected {expected}, got {actual}"
-            ))),
-            Err(e) => Err(FetchFailure::Permanent(anyhow!(e))),
-        }
+            async move { rb.send().await.map_err(anyhow::Error::from) }
+        })
+        .await
     }
 }
 
