@@ -25,6 +25,7 @@
 pub mod apt_client;
 pub mod apt_fixture;
 pub mod oci_fixture;
+pub mod product;
 pub mod py_clients;
 pub mod pypi_fixture;
 pub mod server;

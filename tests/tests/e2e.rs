@@ -6,14 +6,14 @@
 //! from the server.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use formats::digest::Digest;
-use formats::snapshot::{ArtifactKind, Manifest};
+use formats::snapshot::ArtifactKind;
 use mirror_e2e::apt_client::IsolatedApt;
 use mirror_e2e::apt_fixture::{AptUpstream, DebSpec, build_apt_upstream};
+use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
 use mirror_e2e::py_clients::{pip_install, pip_install_with, uv_install};
 use mirror_e2e::pypi_fixture::build_pypi_upstream;
 use mirror_e2e::server::StaticServer;
@@ -35,33 +35,6 @@ impl World {
     fn path(&self, p: &str) -> PathBuf {
         self.tmp.path().join(p)
     }
-}
-
-fn sync_cli(args: &[&str]) -> anyhow::Result<()> {
-    let mut v = vec!["mirror-sync", "--quiet"];
-    v.extend_from_slice(args);
-    mirror_sync::cli::run(v)
-}
-
-/// `mirror-sync --json sync`, returning its summary document.
-fn sync_json(config: &Path) -> serde_json::Value {
-    let mut out = Vec::new();
-    mirror_sync::cli::run_to(
-        ["mirror-sync", "--json", "sync", "--config", s(config)],
-        &mut out,
-    )
-    .expect("sync");
-    serde_json::from_slice(&out).expect("sync --json prints one JSON document")
-}
-
-fn server_cli(args: &[&str]) -> anyhow::Result<()> {
-    let mut v = vec!["mirror-server"];
-    v.extend_from_slice(args);
-    mirror_server::cli::run(v)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 /// Builds both upstreams, starts their servers, generates keys and writes mirror.toml.
@@ -139,42 +112,6 @@ sdists = true
     })
 }
 
-fn read_manifest(drive: &Path) -> (PathBuf, Manifest) {
-    let mut found = Vec::new();
-    for ch in std::fs::read_dir(drive.join("snapshots")).unwrap() {
-        for seq in std::fs::read_dir(ch.unwrap().path()).unwrap() {
-            found.push(seq.unwrap().path().join("manifest.json"));
-        }
-    }
-    assert_eq!(found.len(), 1, "one snapshot on the drive: {found:?}");
-    let path = found.remove(0);
-    let m = Manifest::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    (path, m)
-}
-
-/// Starts `mirror-server serve` in-process on 127.0.0.1:0.
-fn serve(
-    store: &Path,
-) -> (
-    tokio::runtime::Runtime,
-    mirror_server::serve::ServerHandle,
-    SocketAddr,
-) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = rt
-        .block_on(mirror_server::serve::start(
-            store.to_path_buf(),
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .expect("serve");
-    let addr = handle.addr;
-    (rt, handle, addr)
-}
-
 fn curl(args: &[&str]) -> mirror_e2e::Output {
     run_command(
         Command::new("curl")
@@ -190,11 +127,11 @@ fn apt_pip_and_uv_install_from_an_imported_snapshot() {
     if !require_tools(&["curl", "openssl", "uv"]) {
         return;
     }
-    let first = sync_json(&w.config);
+    let first = sync_json(&w.config).1;
     assert!(first["files_fetched"].as_u64().unwrap() >= 12, "{first}");
     assert_eq!(first["failed"].as_array().unwrap().len(), 0, "{first}");
     // Nothing changed upstream: a re-sync downloads no file again.
-    let again = sync_json(&w.config);
+    let again = sync_json(&w.config).1;
     assert_eq!(again["files_fetched"], 0, "{again}");
     assert_eq!(
         again["files_deduplicated"], first["files_fetched"],

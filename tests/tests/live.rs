@@ -11,12 +11,9 @@
 use std::path::Path;
 
 use mirror_e2e::apt_client::IsolatedApt;
+use mirror_e2e::product::s;
 use mirror_e2e::py_clients::{pip_install, uv_install};
 use mirror_sync::init::{guess_apt, host_apt_sources, host_pip_indexes};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 #[test]
 fn live_host_upstreams_end_to_end() {

@@ -9,48 +9,20 @@
 //! `__` (`127.0.0.1:5000/team/app` -> `127.0.0.1__5000/team/app`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use formats::snapshot::{ArtifactKind, Manifest};
+use formats::snapshot::ArtifactKind;
 use mirror_e2e::oci_fixture::{
     COSIGN_SIMPLESIGNING, KeyPair, OCI_INDEX, OciLayout, Registry, SBOM_ARTIFACT_TYPE, Seeded,
     cosign_sign, cosign_sign_naming, curl_request, generate_p256_keypair, seed_registry, skopeo,
     skopeo_inspect, skopeo_push,
 };
+use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
 use mirror_e2e::{Output, find_in_path, require_tools, run_command};
 use serde_json::Value;
 
 const OCI_TOOLS: &[&str] = &["docker-registry", "skopeo", "openssl", "curl"];
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn sync_cli(args: &[&str]) -> anyhow::Result<()> {
-    let mut v = vec!["mirror-sync", "--quiet"];
-    v.extend_from_slice(args);
-    mirror_sync::cli::run(v)
-}
-
-fn server_cli(args: &[&str]) -> anyhow::Result<()> {
-    let mut v = vec!["mirror-server"];
-    v.extend_from_slice(args);
-    mirror_server::cli::run(v)
-}
-
-/// `mirror-sync --json sync`: the result and the summary document it printed (printed
-/// even when the sync fails, e.g. images refused by the signature policy).
-fn sync_json(config: &Path) -> (anyhow::Result<()>, Value) {
-    let mut out = Vec::new();
-    let r = mirror_sync::cli::run_to(
-        ["mirror-sync", "--json", "sync", "--config", s(config)],
-        &mut out,
-    );
-    let v = serde_json::from_slice(&out).unwrap_or(Value::Null);
-    (r, v)
-}
 
 /// `<registry>/<path>` as served: the registry's `:` becomes `__`.
 fn served(registry_host: &str, path: &str) -> String {
@@ -154,40 +126,6 @@ fn world(auth: Option<(&str, &str)>) -> Option<World> {
     })
 }
 
-fn read_manifest(drive: &Path) -> Manifest {
-    let mut found = Vec::new();
-    for ch in std::fs::read_dir(drive.join("snapshots")).unwrap() {
-        for seq in std::fs::read_dir(ch.unwrap().path()).unwrap() {
-            found.push(seq.unwrap().path().join("manifest.json"));
-        }
-    }
-    assert_eq!(found.len(), 1, "one snapshot on the drive: {found:?}");
-    Manifest::from_slice(&std::fs::read(&found[0]).unwrap()).unwrap()
-}
-
-/// Starts `mirror-server serve` in-process on 127.0.0.1:0.
-fn serve(
-    store: &Path,
-) -> (
-    tokio::runtime::Runtime,
-    mirror_server::serve::ServerHandle,
-    SocketAddr,
-) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = rt
-        .block_on(mirror_server::serve::start(
-            store.to_path_buf(),
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .expect("serve");
-    let addr = handle.addr;
-    (rt, handle, addr)
-}
-
 /// Sync, export and import into a fresh server store; returns (drive, server store).
 fn sync_export_import(w: &World, config: &Path) -> (PathBuf, PathBuf, Value) {
     let (r, summary) = sync_json(config);
@@ -251,7 +189,7 @@ fn oci_sync_export_import_serve_and_pull_with_real_clients() {
     let arm = &multi.children[1].1;
 
     // The snapshot manifest records what was synced, with the original references.
-    let m = read_manifest(&drive);
+    let m = read_manifest(&drive).1;
     let by_path: BTreeMap<&str, _> = m.artifacts.iter().map(|a| (a.path.as_str(), a)).collect();
     let tag = by_path
         .get(format!("v2/{app_repo}/manifests/1.0").as_str())
@@ -482,7 +420,7 @@ fn shared_layers_are_stored_once() {
     r.unwrap_or_else(|e| panic!("sync: {e:#}\n{summary}"));
     let drive = w.path("drive");
     sync_cli(&["export", "--config", s(&config), "--to", s(&drive)]).expect("export");
-    let m = read_manifest(&drive);
+    let m = read_manifest(&drive).1;
     // The images' blobs: 2 configs + 2 own layers + 1 shared layer (the signatures'
     // blobs differ per repository and are left out of this count).
     let image_blobs: BTreeSet<String> = w
@@ -605,7 +543,7 @@ fn signature_policy_refuses_unsigned_wrong_key_and_wrong_digest() {
     // The refused images are not in the snapshot; the signed one is.
     let drive = w.path("drive");
     sync_cli(&["export", "--config", s(&config), "--to", s(&drive)]).expect("export");
-    let m = read_manifest(&drive);
+    let m = read_manifest(&drive).1;
     let host = &w.reg.host;
     assert!(
         m.artifacts
@@ -662,7 +600,7 @@ fn sync_through_token_auth_with_credentials() {
         false,
     );
     let (drive, store, _) = sync_export_import(&w, &config);
-    let m = read_manifest(&drive);
+    let m = read_manifest(&drive).1;
     let app_repo = served(&w.reg.host, "team/app");
     assert!(
         m.artifacts
