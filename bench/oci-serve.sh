@@ -38,7 +38,6 @@ json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.
 open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 print(lh)
 PY
-LAYER=$(ls -S "$W/layout/blobs/sha256" | head -n1)
 
 # 2. docker-registry, seeded with skopeo.
 RP=$(free_port)
@@ -51,6 +50,10 @@ Y
 docker-registry serve "$W/registry.yml" >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$RP/v2/" >/dev/null && break; sleep 0.2; done
 skopeo copy -q --dest-tls-verify=false "oci:$W/layout:1" "docker://127.0.0.1:$RP/bench/big:1"
+# The registry may have compressed the layer on push: take its digest from what it serves.
+LAYER=$(curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://127.0.0.1:$RP/v2/bench/big/manifests/1" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')
 
 # 3. mirror-sync -> drive -> mirror-server import -> serve.
 "$BIN/mirror-sync" --quiet keys generate --out "$W/keys"
@@ -81,10 +84,15 @@ REG_B="http://127.0.0.1:$RP/v2/bench/big/blobs/sha256:$LAYER"
 MIR_B="http://127.0.0.1:$MP/v2/127.0.0.1__$RP/bench/big/blobs/sha256:$LAYER"
 [ "$(curl -fs -H "$ACCEPT" "$REG_M" | sha256sum)" = "$(curl -fs -H "$ACCEPT" "$MIR_M" | sha256sum)" ] \
   || { echo "manifests differ"; exit 1; }
+[ "$(curl -fs "$REG_B" | sha256sum)" = "$(curl -fs "$MIR_B" | sha256sum)" ] \
+  || { echo "blobs differ (or one side does not serve the layer)"; exit 1; }
 
+if [ -n "${RAW:-}" ]; then
+  wrk -t2 -c64 -d5s -H "$ACCEPT" "$MIR_M"; wrk -t2 -c64 -d5s "$MIR_B"; wrk -t2 -c64 -d5s "$REG_B"; exit 0
+fi
 # req/s from wrk; for blobs, bytes/s ("Transfer/sec") converted to GB/s.
 reqs() { wrk -t2 -c64 -d5s -H "$ACCEPT" "$1" | awk '/Requests\/sec/ {print $2}'; }
-gbps() { wrk -t2 -c64 -d5s "$1" | awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=v+0;
+gbps() { wrk -t2 -c64 -d5s "$1" | tee -a "$W/wrk.log" | awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=v+0;
   if (u=="GB") n*=1.073741824; else if (u=="MB") n*=0.001048576; else if (u=="KB") n*=0.000001024; printf "%.3f\n", n}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : > "$W/r"

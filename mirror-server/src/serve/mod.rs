@@ -136,6 +136,13 @@ pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerH
     let state = Arc::new(AppState::new(store, initial));
     let app = router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // TCP_NODELAY: headers and body go out as separate writes; with Nagle's algorithm the
+    // body would wait for the client's delayed ACK (~40 ms per small response).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
