@@ -466,27 +466,16 @@ fn index_subdir(idx: &AptIndexState) -> String {
 fn render_simple(cas: &Cas, states: &[&UpstreamState]) -> anyhow::Result<Vec<Artifact>> {
     let mut by_path: BTreeMap<String, Artifact> = BTreeMap::new();
     for st in states {
-        for a in st.artifacts.iter().filter(|a| {
-            matches!(
-                a.kind,
-                ArtifactKind::Wheel | ArtifactKind::Sdist | ArtifactKind::CoreMetadata
-            )
-        }) {
-            match by_path.get(&a.path) {
-                Some(prev) if prev.digest != a.digest => bail!(
-                    "{} comes from upstreams {} and {} with different bytes ({} vs {}); remove it from one of them",
-                    a.path,
-                    prev.upstream.as_deref().unwrap_or("?"),
-                    a.upstream.as_deref().unwrap_or("?"),
-                    prev.digest,
-                    a.digest
-                ),
-                Some(_) => {}
-                None => {
-                    by_path.insert(a.path.clone(), a.clone());
-                }
-            }
-        }
+        merge_by_path(
+            &mut by_path,
+            st.artifacts.iter().filter(|a| {
+                matches!(
+                    a.kind,
+                    ArtifactKind::Wheel | ArtifactKind::Sdist | ArtifactKind::CoreMetadata
+                )
+            }),
+            "remove it from one of them",
+        )?;
     }
     let mut projects: BTreeMap<String, Vec<&Artifact>> = BTreeMap::new();
     for a in by_path.values() {
@@ -571,13 +560,26 @@ fn simple_pages(cas: &Cas, dir: &str, html: &str, json: &[u8]) -> anyhow::Result
 /// mirror the same repository (same registry); equal paths must then have equal bytes.
 /// Referrers indexes are left out: export generates them from the whole snapshot.
 fn merge_oci(into: &mut BTreeMap<String, Artifact>, artifacts: &[Artifact]) -> anyhow::Result<()> {
-    for a in artifacts
-        .iter()
-        .filter(|a| a.kind != ArtifactKind::OciReferrers)
-    {
+    merge_by_path(
+        into,
+        artifacts
+            .iter()
+            .filter(|a| a.kind != ArtifactKind::OciReferrers),
+        "a tag moved between their syncs: sync both again",
+    )
+}
+
+/// Adds `artifacts` to `into` keyed by path. The same path from two upstreams must carry
+/// the same bytes; otherwise the error names both and ends with `remedy`.
+fn merge_by_path<'a>(
+    into: &mut BTreeMap<String, Artifact>,
+    artifacts: impl Iterator<Item = &'a Artifact>,
+    remedy: &str,
+) -> anyhow::Result<()> {
+    for a in artifacts {
         match into.get(&a.path) {
             Some(prev) if prev.digest != a.digest => bail!(
-                "{} comes from upstreams {} and {} with different content ({} vs {}); a tag moved between their syncs: sync both again",
+                "{} comes from upstreams {} and {} with different bytes ({} vs {}); {remedy}",
                 a.path,
                 prev.upstream.as_deref().unwrap_or("?"),
                 a.upstream.as_deref().unwrap_or("?"),
