@@ -27,6 +27,11 @@ pub const SIGNATURE_FILE: &str = "manifest.json.sig";
 /// trust comes from the importer's own trusted-keys directory.
 pub const SIGNER_FILE: &str = "signer.pub";
 
+/// Logical path of the snapshot's CycloneDX 1.6 JSON SBOM.
+pub const SBOM_CYCLONEDX_PATH: &str = "sbom/cyclonedx.json";
+/// Logical path of the snapshot's SPDX 2.3 JSON SBOM.
+pub const SBOM_SPDX_PATH: &str = "sbom/spdx.json";
+
 /// Directory of a snapshot on the media, relative to the drive root:
 /// `snapshots/<channel>/<sequence>`.
 pub fn snapshot_dir(channel: &str, sequence: u64) -> String {
@@ -100,6 +105,15 @@ pub struct Source {
     /// OCI: the registry host as configured (`docker.io`, `nvcr.io`, `127.0.0.1:5000`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    /// APT: the upstream `Release`'s `Origin` field (`Debian`, `Ubuntu`), the vendor used
+    /// in package URLs (`pkg:deb/debian/...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// APT: file name (no directory) of the OpenPGP keyring that verified the upstream
+    /// `InRelease`; the importer looks it up in its own upstream-keyrings directory and
+    /// verifies the upstream signatures again (docs/threat-model.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_keyring: Option<String>,
 }
 
 impl Source {
@@ -116,6 +130,8 @@ impl Source {
             upstream_signers: Vec::new(),
             repo_signer: None,
             registry: None,
+            origin: None,
+            upstream_keyring: None,
         }
     }
 }
@@ -161,6 +177,10 @@ pub enum ArtifactKind {
     /// A generated OCI image index listing the referrers of one subject (OCI 1.1 subjects
     /// and cosign `sha256-<hex>.sig/.att/.sbom` tags): `v2/<repository>/referrers/sha256:<hex>`.
     OciReferrers,
+    /// A software bill of materials of the snapshot, generated at export: CycloneDX 1.6
+    /// JSON at [`SBOM_CYCLONEDX_PATH`] and SPDX 2.3 JSON at [`SBOM_SPDX_PATH`]
+    /// (`formats::sbom`). Its components are the snapshot's other artifacts.
+    Sbom,
 }
 
 impl ArtifactKind {
@@ -409,6 +429,8 @@ mod tests {
                 upstream_signers: vec![],
                 repo_signer: None,
                 registry: None,
+                origin: None,
+                upstream_keyring: None,
             }],
             artifacts: vec![Artifact {
                 kind: ArtifactKind::Deb,

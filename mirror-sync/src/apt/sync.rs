@@ -385,6 +385,10 @@ pub async fn sync(
             upstream_signers: report.signers.clone(),
             repo_signer: None,
             registry: None,
+            origin: suites_info.iter().find_map(|s| s.origin.clone()),
+            upstream_keyring: keyring_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
         },
         artifacts,
         apt_indexes,
