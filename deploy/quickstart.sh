@@ -56,6 +56,9 @@ if command -v openssl >/dev/null; then
   openssl pkeyutl -verify -pubin -inkey "$WORK/keys/snapshot.pub" -rawin -in "$MANIFEST" -sigfile "$MANIFEST.sig"
 fi
 
+say "trust bundle for the Cube (snapshot key + upstream APT keyrings)"
+"$SYNC" keys bundle --config "$WORK/mirror.toml" --out "$WORK/keys/trusted"
+
 say "import"
 timed import "$SERVER" import "$WORK/drive" --store "$WORK/server-store" \
   --trusted-keys "$WORK/keys/trusted" --allow-downgrade

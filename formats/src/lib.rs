@@ -11,6 +11,8 @@
 //! - [`snapshot`]: the signed snapshot manifest carried on the media (docs/media-format.md).
 //! - [`path`]: logical-path validation (no `..`, no absolute paths, no NUL).
 //! - [`oci`]: OCI/Docker registry names, image references, manifests, indexes, cosign tags.
+//! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 SBOMs of a snapshot: generation, parsing,
+//!   checking against a manifest, package-level diffs.
 
 pub mod apt;
 pub mod deb822;
@@ -18,4 +20,5 @@ pub mod digest;
 pub mod oci;
 pub mod path;
 pub mod pypi;
+pub mod sbom;
 pub mod snapshot;

@@ -1,7 +1,9 @@
-//! Command line: `mirror-server import …`, `serve …`, `snapshots …` and `client-config …`.
+//! Command line: `mirror-server import …`, `serve …`, `snapshots …`, `rollback …`,
+//! `pin …`, `unpin …`, `gc …`, `verify …`, `audit verify|show …` and `client-config …`.
 //!
-//! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines),
-//! 2 usage error.
+//! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines;
+//! also when `verify` or `audit verify` finds a problem, after the report), 2 usage error.
+//! Every command that reports takes `--json` (one JSON value on stdout).
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
@@ -30,11 +32,60 @@ pub enum Command {
     Import(ImportArgs),
     /// Serve the live snapshot over HTTP (read-only).
     Serve(ServeArgs),
-    /// List the imported snapshots (name, channel, sequence, created, signer, size, live).
+    /// List the held snapshots (name, channel, sequence, created, signer, size, artifacts,
+    /// live and pinned markers).
     Snapshots(SnapshotsArgs),
+    /// Make an older held snapshot live again (or any held one with --to).
+    Rollback(RollbackArgs),
+    /// Pin a snapshot so that gc keeps it.
+    Pin(PinArgs),
+    /// Remove the pin of a snapshot.
+    Unpin(UnpinArgs),
+    /// Remove old snapshots and every blob only they used.
+    Gc(GcArgs),
+    /// Re-hash every blob and check every held snapshot; non-zero exit on any problem.
+    Verify(VerifyArgs),
+    /// Check or show the store's hash-chained audit log.
+    Audit(AuditArgs),
+    /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
+    #[command(subcommand)]
+    Sbom(SbomCommand),
     /// Print containerd hosts.toml, docker daemon.json and podman registries.conf entries
     /// that point clients at this server's OCI registry.
     ClientConfig(ClientConfigArgs),
+}
+
+/// `mirror-server sbom`.
+#[derive(Debug, Subcommand)]
+pub enum SbomCommand {
+    /// Print a snapshot's SBOM document (exact bytes, checked against the manifest).
+    ///
+    /// SNAPSHOT is a drive path (a drive root with one snapshot, a snapshot directory or its
+    /// manifest.json) or CHANNEL/SEQ of a snapshot held by --store.
+    Show {
+        /// Drive path or CHANNEL/SEQ.
+        snapshot: String,
+        /// Document format.
+        #[arg(long, value_enum, default_value = "cyclonedx")]
+        format: crate::sbom::SbomFormat,
+        /// The server's store directory, to find held snapshots by name.
+        #[arg(long, env = "MIRROR_SERVER_STORE")]
+        store: Option<PathBuf>,
+    },
+    /// List the packages added, removed and changed (old version -> new version) from
+    /// snapshot A to snapshot B, per ecosystem (deb, pypi, oci).
+    Diff {
+        /// The older snapshot: drive path or CHANNEL/SEQ.
+        a: String,
+        /// The newer snapshot: drive path or CHANNEL/SEQ.
+        b: String,
+        /// The server's store directory, to find held snapshots by name.
+        #[arg(long, env = "MIRROR_SERVER_STORE")]
+        store: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `mirror-server client-config`.
@@ -56,6 +107,11 @@ pub struct ClientConfigArgs {
 
 /// `mirror-server snapshots`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "In the table, * marks the snapshot live on its channel and P a pinned one; \
+the snapshot served at the root is named below the table. --json adds imported_at, the \
+manifest and signature blobs, current, and the pin's reason and time."
+)]
 pub struct SnapshotsArgs {
     /// The server's store directory.
     #[arg(long, env = "MIRROR_SERVER_STORE")]
@@ -63,6 +119,164 @@ pub struct SnapshotsArgs {
     /// Print the list as one JSON array.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `mirror-server rollback`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Without --to: the next lower sequence still held on the channel of the \
+snapshot served at the root (or on --channel). The target's blobs are checked present with the \
+right size first; then it becomes live and current in one transaction, running servers switch \
+within a second, and a rollback record is appended to the audit log.\n\n\
+Examples:\n  mirror-server rollback --store /srv/mirror\n  \
+mirror-server rollback --to stable/41 --store /srv/mirror --json"
+)]
+pub struct RollbackArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// The snapshot to make live, CHANNEL/SEQ (default: the previous one held).
+    #[arg(long, value_name = "CHANNEL/SEQ")]
+    pub to: Option<String>,
+    /// The channel to roll back (default: that of --to, else of the snapshot served at
+    /// the root).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mirror-server pin`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A pinned snapshot is never removed by gc and stays reachable under \
+/snapshots/<channel>/<seq>/. Pinning is recorded in the audit log.\n\n\
+Example:\n  mirror-server pin stable/41 --reason \"release 4.1 baseline\" --store /srv/mirror"
+)]
+pub struct PinArgs {
+    /// The snapshot, CHANNEL/SEQ.
+    #[arg(value_name = "CHANNEL/SEQ")]
+    pub name: String,
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Why it is pinned (kept in the index and the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mirror-server unpin`.
+#[derive(Debug, Args)]
+#[command(after_help = "The snapshot stays held until gc removes it. Recorded in the audit log.")]
+pub struct UnpinArgs {
+    /// The snapshot, CHANNEL/SEQ.
+    #[arg(value_name = "CHANNEL/SEQ")]
+    pub name: String,
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mirror-server gc`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Kept: the live snapshot of every channel, the snapshot served at the \
+root, pinned snapshots, and the --keep highest sequences of every channel. Every other \
+snapshot record is removed (one transaction), then every blob no kept snapshot references, \
+and stale import staging directories. Holds the store lock, so it never runs during an \
+import. Recorded in the audit log.\n\n\
+Examples:\n  mirror-server gc --keep 3 --store /srv/mirror --dry-run\n  \
+mirror-server gc --keep 3 --store /srv/mirror"
+)]
+pub struct GcArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// How many of the highest sequences to keep on every channel (at least 1).
+    #[arg(long, value_name = "N")]
+    pub keep: usize,
+    /// Only report what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mirror-server verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reports every blob whose bytes no longer match its name or size, every \
+blob a held snapshot references that is missing, and every snapshot whose manifest blob does \
+not parse, each with the snapshots and paths using it; exits 1 if there is any. Orphan blobs \
+and stale staging directories are reported as information (gc removes them). Hashes on all \
+cores; progress on stderr when it is a terminal."
+)]
+pub struct VerifyArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Hashing threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// `mirror-server audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to do with the audit log.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// `mirror-server audit …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of STORE/audit.log; exit 1 naming the first broken line.
+    #[command(
+        after_help = "Each record carries seq (its line number) and prev, the SHA-256 of \
+the previous line (the first line: the SHA-256 of the empty string). Lines without seq/prev \
+written by older versions are accepted only before the first chained record. STORE/audit.head \
+records the last line's hash, so removing or editing the last record is detected too."
+    )]
+    Verify(AuditVerifyArgs),
+    /// Print the records of STORE/audit.log.
+    Show(AuditShowArgs),
+}
+
+/// `mirror-server audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mirror-server audit show`.
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Print the records as one JSON array (each record as stored).
+    #[arg(long)]
+    pub json: bool,
+    /// Only the last N records.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
 }
 
 /// `mirror-server import`.
@@ -166,7 +380,34 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => run_import(a),
         Command::Serve(a) => run_serve(a),
         Command::Snapshots(a) => run_snapshots(a),
+        Command::Rollback(a) => run_rollback(a),
+        Command::Pin(a) => run_pin(a),
+        Command::Unpin(a) => run_unpin(a),
+        Command::Gc(a) => run_gc(a),
+        Command::Verify(a) => run_verify(a),
+        Command::Audit(a) => match a.command {
+            AuditCommand::Verify(v) => run_audit_verify(v),
+            AuditCommand::Show(v) => run_audit_show(v),
+        },
         Command::ClientConfig(a) => run_client_config(a),
+        Command::Sbom(SbomCommand::Show {
+            snapshot,
+            format,
+            store,
+        }) => {
+            let (_, bytes) = crate::sbom::load(&snapshot, store.as_deref(), format)?;
+            std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
+            Ok(())
+        }
+        Command::Sbom(SbomCommand::Diff { a, b, store, json }) => {
+            let r = crate::sbom::diff(&a, &b, store.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{} → {}\n{}", r.old, r.new, r.diff.render_table());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -194,50 +435,21 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(serde::Serialize)]
-struct SnapshotRow {
-    #[serde(flatten)]
-    record: store::SnapshotRecord,
-    live: bool,
-    current: bool,
-}
-
 fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
-    let index_path = a.store.join(crate::live::INDEX_FILE);
-    let Some(index) = store::Index::open_read_only(&index_path)? else {
-        anyhow::bail!(
-            "{}: no snapshot imported yet (run mirror-server import)",
-            index_path.display()
-        );
-    };
-    let current = index.current()?;
-    let mut rows = Vec::new();
-    for record in index.snapshots()? {
-        let live = index.live(&record.channel)?.as_deref() == Some(record.name.as_str());
-        let is_current = current.as_deref() == Some(record.name.as_str());
-        rows.push(SnapshotRow {
-            record,
-            live,
-            current: is_current,
-        });
-    }
+    let rows = crate::lifecycle::held_snapshots(&a.store)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     println!(
-        "{:<2} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10}  artifacts",
-        "", "snapshot", "channel", "sequence", "created", "signer", "size"
+        "{:<4} {:<3} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10} {:>9}",
+        "live", "pin", "snapshot", "channel", "sequence", "created", "signer", "size", "artifacts"
     );
     for r in &rows {
-        let marker = match (r.current, r.live) {
-            (true, _) => "*",
-            (false, true) => "+",
-            _ => "",
-        };
         println!(
-            "{:<2} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10}  {}",
-            marker,
+            "{:<4} {:<3} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10} {:>9}",
+            if r.live { "*" } else { "" },
+            if r.pinned { "P" } else { "" },
             r.record.name,
             r.record.channel,
             r.record.sequence,
@@ -247,7 +459,244 @@ fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
             r.record.artifacts
         );
     }
-    println!("(* served at the root, + live on its channel)");
+    let current = rows
+        .iter()
+        .find(|r| r.current)
+        .map(|r| r.record.name.as_str());
+    println!(
+        "(* live on its channel, P pinned; served at the root: {})",
+        current.unwrap_or("none")
+    );
+    Ok(())
+}
+
+fn run_rollback(a: RollbackArgs) -> anyhow::Result<()> {
+    let s = crate::lifecycle::rollback(&crate::lifecycle::RollbackOptions {
+        store: a.store,
+        to: a.to,
+        channel: a.channel,
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "rolled back channel {}: {} -> {} (live and served at the root; generation {})",
+            s.channel,
+            s.from.as_deref().unwrap_or("none"),
+            s.to,
+            s.generation
+        );
+        println!(
+            "  {} blobs checked present; running servers switch within a second",
+            s.blobs_checked
+        );
+    }
+    Ok(())
+}
+
+fn print_pin(s: &crate::lifecycle::PinSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
+        return Ok(());
+    }
+    match (s.pinned, s.changed) {
+        (true, true) => match &s.reason {
+            Some(r) => println!("pinned {} ({r})", s.snapshot),
+            None => println!("pinned {}", s.snapshot),
+        },
+        (true, false) => println!("{} was already pinned; nothing changed", s.snapshot),
+        (false, true) => println!("unpinned {} (gc may now remove it)", s.snapshot),
+        (false, false) => println!("{} was not pinned; nothing changed", s.snapshot),
+    }
+    Ok(())
+}
+
+fn run_pin(a: PinArgs) -> anyhow::Result<()> {
+    let s = crate::lifecycle::pin(&a.store, &a.name, a.reason.as_deref())?;
+    print_pin(&s, a.json)
+}
+
+fn run_unpin(a: UnpinArgs) -> anyhow::Result<()> {
+    let s = crate::lifecycle::unpin(&a.store, &a.name)?;
+    print_pin(&s, a.json)
+}
+
+fn run_gc(a: GcArgs) -> anyhow::Result<()> {
+    let s = crate::gc::gc(&crate::gc::GcOptions {
+        store: a.store,
+        keep: a.keep,
+        dry_run: a.dry_run,
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    let (remove, delete) = if s.dry_run {
+        ("would remove", "would delete")
+    } else {
+        ("removed", "deleted")
+    };
+    let kept: Vec<String> = s
+        .kept
+        .iter()
+        .map(|k| format!("{} ({})", k.name, k.reasons.join(", ")))
+        .collect();
+    println!("kept {} snapshots: {}", kept.len(), kept.join(", "));
+    if s.snapshots_removed.is_empty() {
+        println!("{remove} no snapshot");
+    } else {
+        println!(
+            "{remove} {} snapshots: {}",
+            s.snapshots_removed.len(),
+            s.snapshots_removed.join(", ")
+        );
+    }
+    println!(
+        "{delete} {} blobs ({}); {} blobs kept; {} stale staging entries",
+        s.blobs_removed,
+        human_bytes(s.bytes_freed),
+        s.blobs_kept,
+        s.staging_removed
+    );
+    if s.dry_run {
+        println!("dry run: nothing was changed");
+    }
+    Ok(())
+}
+
+fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
+    let r = crate::verify::verify(&crate::verify::VerifyOptions {
+        store: a.store.clone(),
+        progress: !a.json && std::io::stderr().is_terminal(),
+        threads: a.threads,
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "checked {} blobs ({}) of {} snapshots in {:.1} s",
+            r.blobs_checked,
+            human_bytes(r.bytes_hashed),
+            r.snapshots,
+            r.elapsed_secs
+        );
+        for p in &r.problems {
+            println!("{}", p.describe());
+        }
+        if r.orphans > 0 {
+            println!(
+                "info: {} orphan blobs ({}) are referenced by no held snapshot (gc removes them)",
+                r.orphans,
+                human_bytes(r.orphan_bytes)
+            );
+        }
+        if !r.stale_staging.is_empty() {
+            println!(
+                "info: {} stale staging entries in {} (gc removes them)",
+                r.stale_staging.len(),
+                a.store.join("tmp").display()
+            );
+        }
+        if r.ok {
+            println!("store OK");
+        }
+    }
+    if !r.ok {
+        anyhow::bail!(
+            "{}: {} problems found (listed above); re-import the affected snapshots from their drives",
+            a.store.display(),
+            r.problems.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_audit_verify(a: AuditVerifyArgs) -> anyhow::Result<()> {
+    let r = crate::audit::verify(&a.store)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else if !r.exists {
+        println!("{}: no audit log (nothing recorded yet)", r.path.display());
+    } else if r.ok() {
+        println!(
+            "{}: chain intact: {} lines ({} legacy before the chain, {} chained){}",
+            r.path.display(),
+            r.lines,
+            r.legacy,
+            r.chained,
+            match r.head_seq {
+                Some(h) => format!(", head at line {h}"),
+                None => String::new(),
+            }
+        );
+    }
+    if let Some(b) = &r.broken {
+        anyhow::bail!(
+            "{}: broken at line {}: {}",
+            r.path.display(),
+            b.line,
+            b.reason
+        );
+    }
+    Ok(())
+}
+
+fn run_audit_show(a: AuditShowArgs) -> anyhow::Result<()> {
+    let lines = crate::audit::read_log(&a.store)?;
+    let skip = a.last.map_or(0, |n| lines.len().saturating_sub(n));
+    let shown = lines.get(skip..).unwrap_or_default();
+    if a.json {
+        let out: Vec<serde_json::Value> = shown
+            .iter()
+            .map(|l| match &l.record {
+                Some(r) => serde_json::Value::Object(r.clone()),
+                None => serde_json::json!({ "line": l.line, "error": l.error }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    const SHOWN_ELSEWHERE: [&str; 6] = ["seq", "time", "actor", "event", "snapshot", "prev"];
+    for l in shown {
+        let Some(r) = &l.record else {
+            println!(
+                "{:>5} (unreadable: {})",
+                l.line,
+                l.error.as_deref().unwrap_or("?")
+            );
+            continue;
+        };
+        let s = |k: &str| r.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        let actor = r.get("actor").map_or(String::new(), |a| {
+            match (a.get("user").and_then(|u| u.as_str()), a.get("uid")) {
+                (Some(u), _) => u.to_owned(),
+                (None, Some(uid)) if !uid.is_null() => format!("uid {uid}"),
+                _ => "?".into(),
+            }
+        });
+        let details: Vec<String> = r
+            .iter()
+            .filter(|(k, _)| !SHOWN_ELSEWHERE.contains(&k.as_str()))
+            .map(|(k, v)| match v {
+                serde_json::Value::String(t) => format!("{k}={t}"),
+                other => format!("{k}={other}"),
+            })
+            .collect();
+        let marker = if r.contains_key("prev") {
+            ""
+        } else {
+            " (legacy)"
+        };
+        println!(
+            "{:>5} {:<24} {:<10} {:<22} {:<24} {}{marker}",
+            l.line,
+            s("time"),
+            actor,
+            s("event"),
+            s("snapshot"),
+            details.join(" ")
+        );
+    }
     Ok(())
 }
 

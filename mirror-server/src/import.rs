@@ -10,23 +10,32 @@
 //! DRIVE/snapshots/<channel>/<sequence>/signer.pub        informational only
 //! ```
 //!
-//! Steps, in order (nothing in the store changes before step 6):
+//! Steps, in order (nothing the server serves changes before step 8):
 //!
 //! 1. locate the snapshot directory (exactly one, or the one `--snapshot` names);
 //! 2. read `manifest.json` (size-limited) and `manifest.json.sig` (exactly 64 bytes);
 //! 3. refuse an unknown `manifest_version`, then verify the signature over the exact bytes
-//!    against the trusted-keys directory, then validate the manifest fully;
-//! 4. anti-rollback: refuse a sequence not newer than the live one on the channel (or the
-//!    live snapshot itself) unless `--allow-downgrade`;
-//! 5. stat every blob the store lacks on the drive, then copy and hash them in parallel into
-//!    a staging store under `STORE/tmp/import-<pid>-<nanos>`;
-//!    5c. with `--policy FILE`: apply the cosign signature policy to the snapshot's OCI
-//!    images, reading signature manifests and payloads from the verified blobs
-//!    ([`check_oci_policy`]); an image a `required` rule covers without a verifying
-//!    signature refuses the whole import;
-//! 6. commit: move staged blobs (and the manifest and signature blobs) into the store, record
+//!    against the trusted-keys directory, then validate the manifest fully (safe, unique
+//!    paths; duplicate JSON keys refused);
+//! 4. take the store lock ([`crate::lifecycle::lock_store`]), sweep staging left by a killed
+//!    import, and apply anti-rollback: refuse a sequence not newer than the live one on the
+//!    channel (or the live snapshot itself) unless `--allow-downgrade` (audited as forced);
+//! 5. stat every blob the store lacks on the drive (regular file, one link, declared size),
+//!    then copy and hash them in parallel into a staging store under
+//!    `STORE/tmp/import-<pid>-<nanos>`;
+//! 6. the SBOMs ([`check_sboms`]): both documents present, parsed, and their components
+//!    one-to-one with the snapshot's package and image artifacts;
+//! 7. upstream provenance ([`crate::provenance::check_apt`]): every upstream APT
+//!    `InRelease` verifies against the keyring the snapshot names, installed in
+//!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`;
+//!    then, with `--policy FILE`, the cosign signature policy over the OCI images
+//!    ([`check_oci_policy`]);
+//! 8. commit: move staged blobs (and the manifest and signature blobs) into the store, record
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
-//!    running servers switch, append to `STORE/audit.log`.
+//!    running servers switch, append a hash-chained record to `STORE/audit.log`.
+//!
+//! A refusal by an existing store appends an `import-refused` record (with the reason) to
+//! the audit log and changes nothing else.
 //!
 //! On any refusal the staging store is removed, as is anything this run created (when the
 //! store did not exist before, the whole store directory). A failure after blobs were moved
@@ -41,6 +50,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -52,13 +62,13 @@ use formats::snapshot::{
 };
 use keys::snapshot::TrustedKeys;
 use serde::Serialize;
-use store::cas::{describe_type, open_regular, sync_dir};
+use store::cas::{describe_type, open_regular};
 use store::{Cas, CasError, Expected, Index, SnapshotRecord};
 
-use crate::live::{GENERATION_FILE, INDEX_FILE};
+use crate::live::INDEX_FILE;
 
-/// File name of the append-only audit log inside a store (JSON lines).
-pub const AUDIT_LOG: &str = "audit.log";
+/// File name of the append-only audit log inside a store (JSON lines, hash-chained).
+pub const AUDIT_LOG: &str = crate::audit::AUDIT_LOG;
 
 /// Length of an ed25519 signature in bytes (RFC 8032 §5.1.6).
 const SIGNATURE_LEN: usize = 64;
@@ -119,6 +129,8 @@ pub struct ImportSummary {
     pub forced: bool,
     /// The new value of `STORE/current.gen`.
     pub generation: u64,
+    /// What the upstream provenance check covered.
+    pub provenance: crate::provenance::ProvenanceReport,
 }
 
 /// Why an import was refused. Every message names the file involved and what to do.
@@ -286,6 +298,18 @@ pub enum ImportError {
         "{0}; refusing the snapshot (the store is unchanged): import a snapshot whose images are signed with a key of this rule, or change the policy"
     )]
     Unsigned(#[source] keys::cosign::PolicyError),
+    /// The snapshot's SBOM is missing, malformed, or does not describe exactly the
+    /// snapshot's artifacts.
+    #[error("{path}: {reason}; refusing the snapshot (the store is unchanged)")]
+    Sbom {
+        /// The SBOM's logical path (`sbom/cyclonedx.json`, `sbom/spdx.json`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Upstream provenance failed (an upstream signature, index or `.deb`).
+    #[error("{0}; refusing the snapshot (the store is unchanged)")]
+    Provenance(#[source] crate::provenance::ProvenanceError),
     /// The store's index failed.
     #[error("{0}")]
     Index(#[from] store::IndexError),
@@ -332,6 +356,12 @@ fn real_dir(path: &Path) -> Result<bool, ImportError> {
 /// Opens a regular file on the drive and reads at most `max + 1` bytes.
 fn read_drive_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, ImportError> {
     let (file, meta) = open_regular(path).map_err(|e| drive_open_err(path, e, what))?;
+    if meta.nlink() > 1 {
+        return Err(ImportError::UnsafeDrive {
+            path: path.to_path_buf(),
+            reason: format!("a hard link ({} names for one file)", meta.nlink()),
+        });
+    }
     if meta.len() > max {
         return Err(ImportError::BadFile {
             path: path.to_path_buf(),
@@ -509,6 +539,70 @@ fn create_dir_tracked(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), Imp
     }
 }
 
+/// Step 5: both SBOMs are present as artifacts, parse, and describe exactly the
+/// snapshot's component artifacts ([`formats::sbom::check_against`]).
+fn check_sboms(manifest: &Manifest, blobs: &StagedBlobs<'_>) -> Result<(), ImportError> {
+    use crate::provenance::BlobSource as _;
+    use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+    type Parse = fn(&[u8]) -> Result<Vec<formats::sbom::Component>, formats::sbom::SbomError>;
+    let docs: [(&str, Parse); 2] = [
+        (SBOM_CYCLONEDX_PATH, formats::sbom::parse_cyclonedx),
+        (SBOM_SPDX_PATH, formats::sbom::parse_spdx),
+    ];
+    for (path, parse) in docs {
+        let bad = |reason: String| ImportError::Sbom {
+            path: path.to_owned(),
+            reason,
+        };
+        let Some(a) = manifest
+            .artifacts
+            .iter()
+            .find(|a| a.path == path && a.kind == ArtifactKind::Sbom)
+        else {
+            return Err(bad(
+                "the snapshot carries no such SBOM; it was not cut by mirror-sync export, or by a version without SBOMs".into(),
+            ));
+        };
+        let bytes = blobs
+            .read(&a.digest, formats::sbom::MAX_SBOM_BYTES)
+            .map_err(|e| bad(format!("cannot read the SBOM blob: {e}")))?;
+        let components = parse(&bytes).map_err(|e| bad(e.to_string()))?;
+        formats::sbom::check_against(manifest, &components).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Verified blobs of an import in progress: staged ones first, then the store's.
+struct StagedBlobs<'a> {
+    staging: &'a Cas,
+    main: &'a Cas,
+}
+
+impl StagedBlobs<'_> {
+    fn pick(&self, d: &Digest) -> &Cas {
+        match self.staging.contains(d) {
+            Ok(Some(_)) => self.staging,
+            _ => self.main,
+        }
+    }
+}
+
+impl crate::provenance::BlobSource for StagedBlobs<'_> {
+    fn read(&self, digest: &Digest, max: u64) -> Result<Vec<u8>, String> {
+        self.pick(digest)
+            .read_bytes(digest, max)
+            .map_err(|e| e.to_string())
+    }
+
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + '_>, String> {
+        let (f, _) = self
+            .pick(digest)
+            .open_blob(digest)
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(io::BufReader::new(f)))
+    }
+}
+
 struct Job {
     digest: Digest,
     size: u64,
@@ -517,8 +611,35 @@ struct Job {
 
 /// Imports one snapshot from a drive into a store (see the module docs for the steps).
 ///
+/// A refusal of a drive by an existing store is recorded in the store's audit log
+/// (`import-refused`, with the reason); nothing else in the store changes.
+///
 /// Errors: [`ImportError`]; on error the store is left as it was.
 pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
+    let store_existed = opts.store.join(INDEX_FILE).is_file();
+    let mut snapshot: Option<String> = None;
+    let result = import_inner(opts, &mut snapshot);
+    if let Err(e) = &result
+        && store_existed
+    {
+        let mut fields = serde_json::Map::new();
+        fields.insert("snapshot".into(), snapshot.into());
+        fields.insert(
+            "drive".into(),
+            opts.drive.to_string_lossy().into_owned().into(),
+        );
+        fields.insert("reason".into(), e.to_string().into());
+        if let Err(ae) = crate::audit::append(&opts.store, "import-refused", fields) {
+            tracing::warn!(error = %ae, "cannot record the refused import in the audit log");
+        }
+    }
+    result
+}
+
+fn import_inner(
+    opts: &ImportOptions,
+    snapshot_name: &mut Option<String>,
+) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
     let trusted = TrustedKeys::load_dir(&opts.trusted_keys).map_err(ImportError::TrustedKeys)?;
     let policy = opts.policy.as_deref().map(load_policy).transpose()?;
@@ -591,8 +712,9 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
         });
     }
     let name = manifest.name();
+    *snapshot_name = Some(name.clone());
 
-    // 4. Anti-rollback.
+    // From here on the store may be touched; Cleanup undoes it on any failure.
     let store_root = &opts.store;
     if let Ok(m) = fs::symlink_metadata(store_root)
         && !m.is_dir()
@@ -603,6 +725,23 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
             source: io::Error::other("the store path exists and is not a directory"),
         });
     }
+    let mut cleanup = Cleanup {
+        staging: None,
+        created: Vec::new(),
+        armed: true,
+    };
+    create_dir_tracked(store_root, &mut cleanup.created)?;
+    // One store operation at a time (imports, rollbacks, pins, gc), across processes.
+    let _lock = crate::lifecycle::lock_store(store_root).map_err(|e| ImportError::Io {
+        path: e.path,
+        source: e.source,
+    })?;
+    // Staging left by an import that was killed: unreferenced, safe to remove.
+    if let Err(e) = crate::lifecycle::sweep_stale_staging(store_root) {
+        tracing::warn!(error = %e, "cannot remove stale staging directories");
+    }
+
+    // 4. Anti-rollback.
     let index_path = store_root.join(INDEX_FILE);
     if let Some(index) = Index::open_read_only(&index_path)? {
         rollback_check(&index, &manifest, opts.allow_downgrade)?;
@@ -668,6 +807,15 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
                     path: src,
                 });
             }
+            Ok(m) if m.nlink() > 1 => {
+                return Err(ImportError::UnsafeDrive {
+                    reason: format!(
+                        "a hard link ({} names for one file) where a blob file was expected",
+                        m.nlink()
+                    ),
+                    path: src,
+                });
+            }
             Ok(m) if m.len() != *size => {
                 return Err(ImportError::BlobSize {
                     file: src,
@@ -685,12 +833,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
         });
     }
 
-    // 5b. From here on the store is touched; Cleanup undoes it on any failure.
-    let mut cleanup = Cleanup {
-        staging: None,
-        created: Vec::new(),
-        armed: true,
-    };
+    // 5b. Stage: copy and hash every missing blob.
     create_dir_tracked(&main.blobs_dir(), &mut cleanup.created)?;
     create_dir_tracked(&main.tmp_dir(), &mut cleanup.created)?;
     let nanos = std::time::SystemTime::now()
@@ -718,7 +861,29 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     copy_all(&jobs, &staging, &users, &bar)?;
     bar.finish_and_clear();
 
-    // 5c. Signature policy over the verified blobs (staged now, or in the store already).
+    // 5. The SBOMs: pinned by digest in the signed manifest (so verified with the blobs),
+    //    parsed, and their components one-to-one with the snapshot's component artifacts.
+    check_sboms(
+        &manifest,
+        &StagedBlobs {
+            staging: &staging,
+            main: &main,
+        },
+    )?;
+
+    // 6. Upstream provenance: upstream InRelease signatures against the installed upstream
+    //    keyrings, indexes against the signed Release, every .deb against the signed Packages.
+    let keyrings_dir = opts
+        .trusted_keys
+        .join(crate::provenance::UPSTREAM_KEYRINGS_DIR);
+    let staged_blobs = StagedBlobs {
+        staging: &staging,
+        main: &main,
+    };
+    let provenance = crate::provenance::check_apt(&manifest, &keyrings_dir, &staged_blobs)
+        .map_err(ImportError::Provenance)?;
+
+    // 7. Signature policy over the verified blobs (staged now, or in the store already).
     if let Some(policy) = &policy {
         let read = |d: &Digest| -> Result<Vec<u8>, String> {
             if !users.contains_key(d) {
@@ -766,21 +931,30 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     drop(index);
     // The snapshot is committed: nothing below may undo it.
     cleanup.armed = false;
-    let generation = bump_generation(store_root)?;
-    append_audit(
-        store_root,
-        &serde_json::json!({
-            "time": imported_at,
-            "event": "import",
-            "snapshot": name,
-            "signer": signer,
-            "signer_key_file": signer_key_file,
-            "manifest": manifest_digest,
-            "previous_live": previous_live,
-            "forced": forced,
-            "generation": generation,
-        }),
-    )?;
+    let generation =
+        crate::lifecycle::bump_generation(store_root).map_err(|e| ImportError::Io {
+            path: e.path,
+            source: e.source,
+        })?;
+    let fields = match serde_json::json!({
+        "snapshot": name,
+        "signer": signer,
+        "signer_key_file": signer_key_file,
+        "manifest": manifest_digest,
+        "previous_live": previous_live,
+        "forced": forced,
+        "generation": generation,
+        "drive": opts.drive.to_string_lossy(),
+    }) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let Err(e) = crate::audit::note_trusted_keys(store_root, &trusted)
+        .and_then(|_| crate::audit::append(store_root, "import", fields))
+    {
+        // The snapshot is live; say so rather than report a failed import.
+        tracing::warn!(error = %e, "snapshot {name} is live, but the audit log could not be written");
+    }
     drop(cleanup);
 
     let elapsed = started.elapsed().as_secs_f64();
@@ -804,6 +978,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
         previous_live,
         forced,
         generation,
+        provenance,
     })
 }
 
@@ -1077,6 +1252,15 @@ fn copy_one(
             _ => io_at(&job.src)(e),
         })
     })?;
+    if meta.nlink() > 1 {
+        return Err(Some(ImportError::UnsafeDrive {
+            path: job.src.clone(),
+            reason: format!(
+                "a hard link ({} names for one file) where a blob file was expected",
+                meta.nlink()
+            ),
+        }));
+    }
     if meta.len() != job.size {
         return Err(Some(ImportError::BlobSize {
             file: job.src.clone(),
@@ -1122,37 +1306,6 @@ fn copy_one(
         })),
         Err(e) => Err(Some(cas_err(e))),
     }
-}
-
-/// Atomically replaces `STORE/current.gen` with the next generation number and returns it.
-fn bump_generation(store: &Path) -> Result<u64, ImportError> {
-    let path = store.join(GENERATION_FILE);
-    let old = fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    let next = old.saturating_add(1);
-    let tmp = store.join(format!(".{GENERATION_FILE}.tmp-{}", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io_at(&tmp))?;
-        writeln!(f, "{next}").map_err(io_at(&tmp))?;
-        f.sync_all().map_err(io_at(&tmp))?;
-    }
-    fs::rename(&tmp, &path).map_err(io_at(&path))?;
-    sync_dir(store).map_err(io_at(store))?;
-    Ok(next)
-}
-
-/// Appends one JSON line to `STORE/audit.log` and fsyncs it.
-fn append_audit(store: &Path, event: &serde_json::Value) -> Result<(), ImportError> {
-    let path = store.join(AUDIT_LOG);
-    let mut f = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(io_at(&path))?;
-    writeln!(f, "{event}").map_err(io_at(&path))?;
-    f.sync_all().map_err(io_at(&path))
 }
 
 #[cfg(test)]

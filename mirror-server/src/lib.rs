@@ -5,9 +5,20 @@
 //! - [`serve`]: the read-only HTTP server (APT, PEP 503/691, plain files, health, metrics)
 //!   over the live snapshot, switching snapshots without a restart.
 //! - [`live`]: the routing table built from the store's current snapshot.
-//! - [`cli`]: the command line (`mirror-server import|serve`).
+//! - [`lifecycle`]: the store lock, the generation counter, stale staging, rollback, pins
+//!   and the list of held snapshots.
+//! - [`gc`]: garbage collection of old snapshots and unreferenced blobs.
+//! - [`verify`]: re-hash every blob and check every held snapshot.
+//! - [`audit`]: the store's hash-chained audit log.
+//! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|client-config`).
 
+pub mod audit;
 pub mod cli;
+pub mod gc;
 pub mod import;
+pub mod lifecycle;
 pub mod live;
+pub mod provenance;
+pub mod sbom;
 pub mod serve;
+pub mod verify;

@@ -2,8 +2,10 @@
 //!
 //! Built from the current snapshot of a store (`index.redb` → manifest blob →
 //! [`formats::snapshot::Manifest`]) and swapped in whole, so a request sees exactly one
-//! snapshot. The generation file `STORE/current.gen` (a decimal counter that `import`
-//! rewrites atomically after each commit) tells running servers to rebuild the table.
+//! snapshot. The generation file `STORE/current.gen` (a decimal counter that `import`,
+//! `rollback` and `gc` rewrite atomically after each commit) tells running servers to
+//! rebuild the table. [`load_named`] builds the table of any held snapshot (for
+//! `/snapshots/<channel>/<sequence>/…`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -207,6 +209,27 @@ pub fn load(store: &Path) -> Result<Option<Live>, LiveError> {
             }
         }
     };
+    from_record(store, &record).map(Some)
+}
+
+/// Loads the routing table of the held snapshot `name` (`<channel>/<sequence>`), live or
+/// not; `Ok(None)` when the store holds no such snapshot (or nothing at all). Opens the
+/// index read-only and drops it before reading the manifest. Blocking.
+pub fn load_named(store: &Path, name: &str) -> Result<Option<Live>, LiveError> {
+    let record = {
+        let Some(index) = Index::open_read_only(&store.join(INDEX_FILE))? else {
+            return Ok(None);
+        };
+        match index.snapshot(name)? {
+            Some(r) => r,
+            None => return Ok(None),
+        }
+    };
+    from_record(store, &record).map(Some)
+}
+
+/// Reads (re-hashing) and parses the manifest blob of `record` into a routing table.
+fn from_record(store: &Path, record: &store::SnapshotRecord) -> Result<Live, LiveError> {
     let cas = Cas::at(store);
     let bytes = cas
         .read_bytes(&record.manifest, MAX_MANIFEST_BYTES)
@@ -219,7 +242,7 @@ pub fn load(store: &Path) -> Result<Option<Live>, LiveError> {
         name: record.name.clone(),
         source,
     })?;
-    Ok(Some(Live::from_manifest(&manifest)))
+    Ok(Live::from_manifest(&manifest))
 }
 
 /// Contents of `STORE/current.gen` (trimmed), `None` when absent or unreadable.

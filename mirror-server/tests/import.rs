@@ -4,13 +4,20 @@ mod common;
 
 use std::fs;
 
-use common::{Fixture, drive_blob, tree_digest};
+use common::{Fixture, drive_blob, tree_digest_except_audit};
 use store::{Cas, Index};
 
 const DEB: &[u8] = b"!<arch>\ndebian-binary   fake deb for tests\n";
 const PAGE: &[u8] = b"<html><body>foo-bar</body></html>\n";
 const KEY: &[u8] =
     b"-----BEGIN PGP PUBLIC KEY BLOCK-----\ntest\n-----END PGP PUBLIC KEY BLOCK-----\n";
+
+fn read_manifest(drive: &std::path::Path) -> formats::snapshot::Manifest {
+    formats::snapshot::Manifest::from_slice(
+        &fs::read(drive.join("snapshots/test/1/manifest.json")).unwrap(),
+    )
+    .unwrap()
+}
 
 fn files() -> Vec<(&'static str, &'static [u8])> {
     vec![
@@ -31,7 +38,17 @@ fn assert_refused(fx: &Fixture, before: &str, result: anyhow::Result<()>, want: 
         assert!(msg.contains(w), "error {msg:?} should contain {w:?}");
     }
     assert!(!msg.contains('\n'), "one-line error: {msg:?}");
-    assert_eq!(tree_digest(&fx.store), before, "store changed after: {msg}");
+    assert_eq!(
+        tree_digest_except_audit(&fx.store),
+        before,
+        "store changed after: {msg}"
+    );
+    if fx.store.exists() {
+        let log = fs::read_to_string(fx.store.join("audit.log")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+        assert_eq!(last["event"], "import-refused", "{last}");
+        assert_eq!(last["reason"].as_str(), Some(msg.as_str()));
+    }
 }
 
 /// A fixture whose store already holds snapshot test/1.
@@ -56,14 +73,21 @@ fn import_succeeds_and_records_everything() {
         policy: None,
     })
     .unwrap();
+    // The four files plus the two SBOMs every snapshot carries.
+    let sbom_bytes: u64 = read_manifest(&drive)
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == formats::snapshot::ArtifactKind::Sbom)
+        .map(|a| a.size)
+        .sum();
     assert_eq!(summary.snapshot, "test/1");
-    assert_eq!(summary.artifacts, 4);
-    assert_eq!(summary.blobs, 3);
-    assert_eq!(summary.blobs_copied, 3);
+    assert_eq!(summary.artifacts, 6);
+    assert_eq!(summary.blobs, 5);
+    assert_eq!(summary.blobs_copied, 5);
     assert_eq!(summary.blobs_present, 0);
     assert_eq!(
         summary.bytes_copied,
-        (DEB.len() + PAGE.len() + KEY.len()) as u64
+        (DEB.len() + PAGE.len() + KEY.len()) as u64 + sbom_bytes
     );
     assert_eq!(summary.signer, fx.key.public_key().key_id());
     assert_eq!(summary.signer_key_file, "site.pub");
@@ -112,7 +136,8 @@ fn import_succeeds_and_records_everything() {
         policy: None,
     })
     .unwrap();
-    assert_eq!((s2.blobs_copied, s2.blobs_present), (1, 3));
+    // New: index.json and the two SBOMs of snapshot 2.
+    assert_eq!((s2.blobs_copied, s2.blobs_present), (3, 3));
     assert_eq!(s2.previous_live.as_deref(), Some("test/1"));
     assert_eq!(s2.generation, 2);
 }
@@ -139,8 +164,8 @@ fn json_summary_and_snapshot_list_via_the_binary() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["snapshot"], "test/1");
-    assert_eq!(v["artifacts"], 4);
-    assert_eq!(v["blobs_copied"], 3);
+    assert_eq!(v["artifacts"], 6);
+    assert_eq!(v["blobs_copied"], 5);
 
     let out = std::process::Command::new(bin)
         .arg("snapshots")
@@ -174,7 +199,7 @@ fn json_summary_and_snapshot_list_via_the_binary() {
 #[test]
 fn tampered_manifest_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let d = fx.drive("drive2", 2, &files());
     let mpath = d.join("snapshots/test/2/manifest.json");
     let text = fs::read_to_string(&mpath).unwrap();
@@ -198,7 +223,7 @@ fn tampered_manifest_is_refused() {
 #[test]
 fn wrong_key_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let other = keys::snapshot::SigningKey::generate();
     let d = fx.drive_with("drive2", 2, &files(), |_| {}, Some(&other));
     assert_refused(
@@ -216,7 +241,7 @@ fn wrong_key_is_refused() {
 #[test]
 fn short_signature_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let d = fx.drive("drive2", 2, &files());
     let sig = d.join("snapshots/test/2/manifest.json.sig");
     let bytes = fs::read(&sig).unwrap();
@@ -232,7 +257,7 @@ fn short_signature_is_refused() {
 #[test]
 fn flipped_blob_byte_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let new_deb: &[u8] = b"!<arch>\nanother fake deb, version 2\n";
     let mut f = files();
     f[0] = ("apt/cuda/cuda-x+2_amd64.deb", new_deb);
@@ -274,7 +299,7 @@ fn flipped_blob_on_first_import_leaves_no_store() {
 #[test]
 fn missing_blob_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let new: &[u8] = b"brand new page\n";
     let mut f = files();
     f.push(("simple/index.html", new));
@@ -295,7 +320,7 @@ fn missing_blob_is_refused() {
 #[test]
 fn wrong_size_blob_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let new: &[u8] = b"brand new page\n";
     let mut f = files();
     f.push(("simple/index.html", new));
@@ -316,7 +341,7 @@ fn wrong_size_blob_is_refused() {
 #[test]
 fn unknown_version_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let d = fx.drive_with("drive2", 2, &files(), |m| m.manifest_version = 2, None);
     assert_refused(
         &fx,
@@ -332,7 +357,7 @@ fn unknown_version_is_refused() {
 #[test]
 fn symlinked_blob_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let new: &[u8] = b"linked content\n";
     let mut f = files();
     f.push(("keys/other.gpg", new));
@@ -352,7 +377,7 @@ fn symlinked_blob_is_refused() {
 #[test]
 fn symlinked_manifest_is_refused() {
     let fx = with_first_import();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     let d = fx.drive("drive2", 2, &files());
     let m = d.join("snapshots/test/2/manifest.json");
     let elsewhere = fx.dir.path().join("manifest-elsewhere");
@@ -371,7 +396,7 @@ fn rollback_is_refused_unless_forced() {
     let fx = Fixture::new();
     let d2 = fx.drive("drive2", 2, &files());
     fx.import(&d2, &[]).unwrap();
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
 
     let d1 = fx.drive("drive1", 1, &files());
     assert_refused(
@@ -411,7 +436,7 @@ fn several_snapshots_need_a_choice() {
     // Same drive, a third snapshot.
     let d3 = fx.drive("drive2", 3, &files());
     assert_eq!(d, d3);
-    let before = tree_digest(&fx.store);
+    let before = tree_digest_except_audit(&fx.store);
     assert_refused(
         &fx,
         &before,

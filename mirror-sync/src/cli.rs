@@ -49,6 +49,38 @@ enum Command {
     Export(ExportArgs),
     /// List the snapshots exported from this store.
     Snapshots(ConfigArg),
+    /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
+    #[command(subcommand)]
+    Sbom(SbomCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SbomCommand {
+    /// Print a snapshot's SBOM document (exact bytes, checked against the manifest).
+    ///
+    /// SNAPSHOT is a drive path (a drive root with one snapshot, a snapshot directory or
+    /// its manifest.json) or CHANNEL/SEQ of a snapshot exported with --config.
+    Show {
+        /// Drive path or CHANNEL/SEQ.
+        snapshot: String,
+        /// Document format.
+        #[arg(long, value_enum, default_value = "cyclonedx")]
+        format: crate::sbom::SbomFormat,
+        /// Configuration, to find exported snapshots by name.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// List the packages added, removed and changed (old version -> new version) from
+    /// snapshot A to snapshot B, per ecosystem (deb, pypi, oci).
+    Diff {
+        /// The older snapshot: drive path or CHANNEL/SEQ.
+        a: String,
+        /// The newer snapshot: drive path or CHANNEL/SEQ.
+        b: String,
+        /// Configuration, to find exported snapshots by name.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +103,20 @@ enum KeysCommand {
             default_value = "Air-gap mirror repository key <repo@mirror.invalid>"
         )]
         uid: String,
+    },
+    /// Write the trust bundle a Cube installs as its --trusted-keys directory.
+    ///
+    /// DIR/snapshot.pub: the public snapshot key of the config's signing.snapshot_key;
+    /// DIR/upstream/<file>: each [[apt]] upstream's keyring, byte for byte, under its file
+    /// name (import re-verifies every upstream InRelease against it). Check the printed
+    /// fingerprints before installing the bundle on the Cube.
+    Bundle {
+        /// The mirror-sync configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Directory to write the bundle into (created; existing files are replaced).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -216,6 +262,9 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             force,
             uid,
         }) => keys_generate(out, &dir, force, &uid, cli.json, cli.quiet),
+        Command::Keys(KeysCommand::Bundle { config, out: dir }) => {
+            keys_bundle(out, &config, &dir, cli.json, cli.quiet)
+        }
         Command::Init(a) => {
             let opts = InitOptions {
                 root: a.host_root,
@@ -275,6 +324,25 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
                         r.manifest.display(),
                     )
                 },
+                cli.quiet,
+            )
+        }
+        Command::Sbom(SbomCommand::Show {
+            snapshot,
+            format,
+            config,
+        }) => {
+            let doc = crate::sbom::load(&snapshot, config.as_deref(), format)?;
+            out.write_all(&doc.bytes)?;
+            Ok(())
+        }
+        Command::Sbom(SbomCommand::Diff { a, b, config }) => {
+            let r = crate::sbom::diff(&a, &b, config.as_deref())?;
+            emit(
+                out,
+                cli.json,
+                &r,
+                || format!("{} → {}\n{}", r.old, r.new, r.diff.render_table()),
                 cli.quiet,
             )
         }
@@ -371,6 +439,115 @@ fn keys_generate(
                 r.repo_pub_asc.display(),
                 r.repo_pub_gpg.display(),
             )
+        },
+        quiet,
+    )
+}
+
+#[derive(Serialize)]
+struct BundleReport {
+    dir: PathBuf,
+    snapshot_pub: PathBuf,
+    snapshot_key_id: String,
+    upstream_keyrings: Vec<BundleKeyring>,
+}
+
+#[derive(Serialize)]
+struct BundleKeyring {
+    upstreams: Vec<String>,
+    path: PathBuf,
+    fingerprints: Vec<String>,
+}
+
+fn keys_bundle(
+    stdout: &mut dyn std::io::Write,
+    config: &std::path::Path,
+    dir: &std::path::Path,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let key_path = cfg.resolve(&cfg.signing.snapshot_key);
+    let key = keys::snapshot::SigningKey::load(&key_path)
+        .with_context(|| format!("cannot load the snapshot key {}", key_path.display()))?;
+    let upstream_dir = dir.join("upstream");
+    std::fs::create_dir_all(&upstream_dir)
+        .with_context(|| format!("cannot create {}", upstream_dir.display()))?;
+    let snapshot_pub = dir.join("snapshot.pub");
+    std::fs::write(&snapshot_pub, key.public_key().to_pem())
+        .with_context(|| format!("cannot write {}", snapshot_pub.display()))?;
+    let mut keyrings: std::collections::BTreeMap<String, (Vec<u8>, BundleKeyring)> =
+        std::collections::BTreeMap::new();
+    for up in &cfg.apt {
+        let path = cfg.resolve(&up.keyring);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow::anyhow!("[[apt]] {}: keyring has no file name", up.name))?;
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "[[apt]] {}: cannot read keyring {}",
+                up.name,
+                path.display()
+            )
+        })?;
+        let ring = keys::openpgp::Keyring::from_bytes(&bytes)
+            .with_context(|| format!("[[apt]] {}: keyring {}", up.name, path.display()))?;
+        match keyrings.get_mut(&name) {
+            Some((prev, entry)) if *prev == bytes => entry.upstreams.push(up.name.clone()),
+            Some(_) => anyhow::bail!(
+                "[[apt]] {}: keyring file name {name} is used by another upstream with different content; give the keyrings distinct file names",
+                up.name
+            ),
+            None => {
+                keyrings.insert(
+                    name.clone(),
+                    (
+                        bytes,
+                        BundleKeyring {
+                            upstreams: vec![up.name.clone()],
+                            path: upstream_dir.join(&name),
+                            fingerprints: ring.fingerprints(),
+                        },
+                    ),
+                );
+            }
+        }
+    }
+    let mut upstream_keyrings = Vec::new();
+    for (bytes, entry) in keyrings.into_values() {
+        std::fs::write(&entry.path, &bytes)
+            .with_context(|| format!("cannot write {}", entry.path.display()))?;
+        upstream_keyrings.push(entry);
+    }
+    let r = BundleReport {
+        dir: dir.to_path_buf(),
+        snapshot_pub,
+        snapshot_key_id: key.public_key().key_id(),
+        upstream_keyrings,
+    };
+    emit(
+        stdout,
+        json,
+        &r,
+        || {
+            let mut s = format!(
+                "trust bundle {} (install it as the Cube's --trusted-keys directory)\n  snapshot key {}  {}\n",
+                r.dir.display(),
+                r.snapshot_key_id,
+                r.snapshot_pub.display()
+            );
+            for k in &r.upstream_keyrings {
+                s.push_str(&format!(
+                    "  upstream keyring {} for {}\n",
+                    k.path.display(),
+                    k.upstreams.join(", ")
+                ));
+                for f in &k.fingerprints {
+                    s.push_str(&format!("    {f}\n"));
+                }
+            }
+            s
         },
         quiet,
     )

@@ -220,7 +220,7 @@ pub fn export(
     artifacts.extend(oci);
 
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         channel: cfg.channel.clone(),
         sequence,
@@ -231,6 +231,31 @@ pub fn export(
         sources,
         artifacts,
     };
+    // The SBOMs describe every other artifact and are themselves artifacts, so the signed
+    // manifest pins their digests.
+    for (path, bytes, media_type) in [
+        (
+            snapshot::SBOM_CYCLONEDX_PATH,
+            formats::sbom::cyclonedx(&manifest),
+            "application/vnd.cyclonedx+json",
+        ),
+        (
+            snapshot::SBOM_SPDX_PATH,
+            formats::sbom::spdx(&manifest),
+            "application/spdx+json",
+        ),
+    ] {
+        let a = put(
+            &cas,
+            ArtifactKind::Sbom,
+            None,
+            path.to_owned(),
+            &bytes,
+            media_type,
+        )?;
+        manifest.artifacts.push(a);
+    }
+    manifest.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     manifest
         .validate()
         .context("the snapshot about to be written is invalid (a bug)")?;

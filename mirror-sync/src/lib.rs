@@ -14,6 +14,7 @@ pub mod init;
 pub mod oci;
 pub mod progress;
 pub mod pypi;
+pub mod sbom;
 pub mod state;
 
 /// Now, as RFC 3339 UTC with second precision (`2026-11-21T15:10:59Z`).

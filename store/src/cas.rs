@@ -329,6 +329,53 @@ impl Cas {
         Ok(())
     }
 
+    /// Streams the blob's file through SHA-256 (1 MiB reads, never the whole file in
+    /// memory) and returns the digest its bytes actually have and the number of bytes
+    /// read. `progress` is called with the size of each chunk read (for a progress bar).
+    /// Unlike [`Cas::verify_blob`] this does not compare: the caller decides what a
+    /// difference means.
+    ///
+    /// Errors: [`CasError::Missing`] when absent or not a regular file, [`CasError::Io`].
+    pub fn hash_blob(
+        &self,
+        d: &Digest,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(Digest, u64), CasError> {
+        let (mut file, _) = self.open_blob(d)?;
+        let path = self.blob_path(d);
+        let mut h = Hasher::new();
+        let mut buf = vec![0u8; COPY_BUF];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CasError::Io { path, source: e }),
+            };
+            h.update(buf.get(..n).unwrap_or_default());
+            progress(n as u64);
+        }
+        Ok(h.finish())
+    }
+
+    /// Deletes the blob `d` if it is present as a regular file and returns its size in
+    /// bytes; `Ok(None)` when it was absent (or not a regular file, which is left alone).
+    /// Does not fsync the directory; call [`sync_dir`] on [`Cas::blobs_dir`] after a batch.
+    pub fn remove_blob(&self, d: &Digest) -> io::Result<Option<u64>> {
+        let path = self.blob_path(d);
+        let size = match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_file() => m.len(),
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(Some(size)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Digests of all blobs present as regular files; other names (not 64 lowercase hex)
     /// and non-regular files are ignored. Unordered.
     pub fn iter_digests(&self) -> io::Result<Vec<Digest>> {
@@ -707,6 +754,26 @@ mod tests {
         assert!(matches!(
             cas.read_bytes(&d, u64::MAX),
             Err(CasError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn hash_and_remove() {
+        let (_d, cas) = store();
+        let d = cas.put_bytes(b"content").unwrap();
+        let mut seen = 0;
+        assert_eq!(cas.hash_blob(&d, |n| seen += n).unwrap(), (d, 7));
+        assert_eq!(seen, 7);
+        fs::write(cas.blob_path(&d), b"changed!").unwrap();
+        assert_eq!(
+            cas.hash_blob(&d, |_| {}).unwrap(),
+            (Digest::of(b"changed!"), 8)
+        );
+        assert_eq!(cas.remove_blob(&d).unwrap(), Some(8));
+        assert_eq!(cas.remove_blob(&d).unwrap(), None);
+        assert!(matches!(
+            cas.hash_blob(&d, |_| {}),
+            Err(CasError::Missing(_))
         ));
     }
 

@@ -7,12 +7,14 @@
 //! | `snapshots` | `"<channel>/<seq>"`   | JSON of a [`SnapshotRecord`]           |
 //! | `live`      | channel               | name of the live snapshot on it        |
 //! | `meta`      | `"current"`           | name of the snapshot served at the root|
+//! | `pins`      | `"<channel>/<seq>"`   | JSON of a [`PinRecord`] (kept by GC)    |
 //!
 //! redb locks the database file for the process that opens it, so no process keeps an
 //! [`Index`] open: open it, read or commit, drop it. Opening retries for up to
 //! [`LOCK_WAIT`] while another process holds the file. Readers that must not modify the
 //! store (the server, an import's checks before it commits) use [`Index::open_read_only`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 const LIVE: TableDefinition<&str, &str> = TableDefinition::new("live");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const PINS: TableDefinition<&str, &[u8]> = TableDefinition::new("pins");
 const CURRENT_KEY: &str = "current";
 
 /// One imported snapshot, as recorded in the index.
@@ -52,6 +55,41 @@ pub struct SnapshotRecord {
     pub artifacts: u64,
     /// Sum of the artifacts' sizes, in bytes.
     pub bytes: u64,
+}
+
+/// Why a snapshot is pinned (the value of the `pins` table). A pinned snapshot is never
+/// removed by garbage collection.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PinRecord {
+    /// Free-text reason given by the operator, if any.
+    pub reason: Option<String>,
+    /// When it was pinned (RFC 3339, UTC).
+    pub pinned_at: String,
+}
+
+/// Everything the index holds, read in one transaction (see [`Index::state`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexState {
+    /// All snapshot records, sorted by channel, then sequence.
+    pub snapshots: Vec<SnapshotRecord>,
+    /// Channel → name of its live snapshot.
+    pub live: BTreeMap<String, String>,
+    /// The snapshot served at the root paths.
+    pub current: Option<String>,
+    /// Pinned snapshot name → pin.
+    pub pins: BTreeMap<String, PinRecord>,
+}
+
+impl IndexState {
+    /// The record of `name`, if held.
+    pub fn get(&self, name: &str) -> Option<&SnapshotRecord> {
+        self.snapshots.iter().find(|r| r.name == name)
+    }
+
+    /// True when `name` is live on its channel.
+    pub fn is_live(&self, name: &str) -> bool {
+        self.live.values().any(|n| n == name)
+    }
 }
 
 /// Errors of the index. Messages name the database file.
@@ -84,11 +122,30 @@ pub enum IndexError {
         /// What is wrong.
         reason: String,
     },
-    /// [`Index::commit_import`] on an index opened with [`Index::open_read_only`].
+    /// A write method on an index opened with [`Index::open_read_only`].
     #[error("{}: index was opened read-only", path.display())]
     ReadOnly {
         /// The database file.
         path: PathBuf,
+    },
+    /// The named snapshot has no record in the index.
+    #[error("{}: snapshot {name} is not held (no record in the index)", path.display())]
+    NotHeld {
+        /// The database file.
+        path: PathBuf,
+        /// The snapshot name asked for.
+        name: String,
+    },
+    /// The operation is not allowed on this snapshot (it is live, current or pinned, or
+    /// belongs to another channel). Nothing was changed.
+    #[error("{}: snapshot {name}: {reason}", path.display())]
+    Refused {
+        /// The database file.
+        path: PathBuf,
+        /// The snapshot.
+        name: String,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -162,7 +219,20 @@ impl Index {
             }
             Ok(_) => {}
         }
-        let db = with_retry(path, || redb::ReadOnlyDatabase::open(path))?;
+        let db = match with_retry(path, || redb::ReadOnlyDatabase::open(path)) {
+            // A writer was killed while it had the database open (kill -9, power loss):
+            // the last committed transaction is intact, but a read-only open may not run
+            // the repair that rebuilds the allocator state. Open it for writing once, which
+            // repairs it, then read as asked.
+            Err(IndexError::Db {
+                source: redb::Error::RepairAborted,
+                ..
+            }) => {
+                drop(with_retry(path, || redb::Database::open(path))?);
+                with_retry(path, || redb::ReadOnlyDatabase::open(path))?
+            }
+            other => other?,
+        };
         Ok(Some(Index {
             db: Db::Ro(db),
             path: path.to_path_buf(),
@@ -261,6 +331,223 @@ impl Index {
             .map(|v| v.value().to_owned()))
     }
 
+    /// All pinned snapshots: name → pin.
+    pub fn pins(&self) -> Result<BTreeMap<String, PinRecord>, IndexError> {
+        let tx = self.begin_read()?;
+        self.read_pins(&tx)
+    }
+
+    fn read_pins(
+        &self,
+        tx: &redb::ReadTransaction,
+    ) -> Result<BTreeMap<String, PinRecord>, IndexError> {
+        let mut out = BTreeMap::new();
+        let Some(table) = self.read_table(tx, PINS)? else {
+            return Ok(out);
+        };
+        for item in table.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let pin: PinRecord =
+                serde_json::from_slice(v.value()).map_err(|e| IndexError::Corrupt {
+                    path: self.path.clone(),
+                    name: format!("pin {}", k.value()),
+                    reason: e.to_string(),
+                })?;
+            out.insert(k.value().to_owned(), pin);
+        }
+        Ok(out)
+    }
+
+    /// Snapshots, live snapshots per channel, the current snapshot and the pins, all read
+    /// in one read transaction (a consistent view).
+    pub fn state(&self) -> Result<IndexState, IndexError> {
+        let tx = self.begin_read()?;
+        let mut state = IndexState::default();
+        if let Some(table) = self.read_table(&tx, SNAPSHOTS)? {
+            for item in table.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                state.snapshots.push(self.decode(k.value(), v.value())?);
+            }
+        }
+        state
+            .snapshots
+            .sort_by(|a, b| (&a.channel, a.sequence).cmp(&(&b.channel, b.sequence)));
+        if let Some(table) = self.read_table(&tx, LIVE)? {
+            for item in table.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                state
+                    .live
+                    .insert(k.value().to_owned(), v.value().to_owned());
+            }
+        }
+        if let Some(table) = self.read_table(&tx, META)? {
+            state.current = table
+                .get(CURRENT_KEY)
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_owned());
+        }
+        state.pins = self.read_pins(&tx)?;
+        Ok(state)
+    }
+
+    fn write_db(&self) -> Result<&redb::Database, IndexError> {
+        match &self.db {
+            Db::Rw(db) => Ok(db),
+            Db::Ro(_) => Err(IndexError::ReadOnly {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    /// Runs `f` in one write transaction and commits it when `f` succeeds; on error the
+    /// transaction is aborted and nothing changes.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let db = self.write_db()?;
+        let tx = db.begin_write().map_err(|e| self.err(e))?;
+        match f(&tx) {
+            Ok(v) => {
+                tx.commit().map_err(|e| self.err(e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.abort();
+                Err(e)
+            }
+        }
+    }
+
+    fn not_held(&self, name: &str) -> IndexError {
+        IndexError::NotHeld {
+            path: self.path.clone(),
+            name: name.to_owned(),
+        }
+    }
+
+    fn refused(&self, name: &str, reason: impl Into<String>) -> IndexError {
+        IndexError::Refused {
+            path: self.path.clone(),
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Pins the held snapshot `name` (garbage collection keeps it), replacing an existing
+    /// pin's reason and time. Returns `true` when it was not pinned before.
+    ///
+    /// Errors: [`IndexError::NotHeld`] when `name` has no record.
+    pub fn pin(&self, name: &str, pin: &PinRecord) -> Result<bool, IndexError> {
+        let json = serde_json::to_vec(pin).map_err(|e| IndexError::Corrupt {
+            path: self.path.clone(),
+            name: format!("pin {name}"),
+            reason: e.to_string(),
+        })?;
+        self.write(|tx| {
+            let snaps = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            if snaps.get(name).map_err(|e| self.err(e))?.is_none() {
+                return Err(self.not_held(name));
+            }
+            let mut pins = tx.open_table(PINS).map_err(|e| self.err(e))?;
+            let old = pins
+                .insert(name, json.as_slice())
+                .map_err(|e| self.err(e))?;
+            Ok(old.is_none())
+        })
+    }
+
+    /// Removes the pin of `name`. Returns `true` when it was pinned.
+    pub fn unpin(&self, name: &str) -> Result<bool, IndexError> {
+        self.write(|tx| {
+            let mut pins = tx.open_table(PINS).map_err(|e| self.err(e))?;
+            let old = pins.remove(name).map_err(|e| self.err(e))?;
+            Ok(old.is_some())
+        })
+    }
+
+    /// In one write transaction: makes the held snapshot `name` the live snapshot of
+    /// `channel` and the current snapshot (served at the root). Returns the previous live
+    /// snapshot of `channel` and the previous current snapshot.
+    ///
+    /// Errors: [`IndexError::NotHeld`] when `name` has no record; [`IndexError::Refused`]
+    /// when its record belongs to another channel. Nothing changes on error.
+    pub fn set_live(
+        &self,
+        channel: &str,
+        name: &str,
+    ) -> Result<(Option<String>, Option<String>), IndexError> {
+        self.write(|tx| {
+            let snaps = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            let rec = match snaps.get(name).map_err(|e| self.err(e))? {
+                Some(v) => self.decode(name, v.value())?,
+                None => return Err(self.not_held(name)),
+            };
+            if rec.channel != channel {
+                return Err(self.refused(
+                    name,
+                    format!("it belongs to channel {}, not {channel}", rec.channel),
+                ));
+            }
+            let mut live = tx.open_table(LIVE).map_err(|e| self.err(e))?;
+            let prev_live = live
+                .insert(channel, name)
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_owned());
+            let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+            let prev_current = meta
+                .insert(CURRENT_KEY, name)
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_owned());
+            Ok((prev_live, prev_current))
+        })
+    }
+
+    /// In one write transaction: removes the records of every snapshot in `names` and
+    /// returns them. All or nothing: a name that is not held, or is live on a channel,
+    /// current, or pinned, refuses the whole call and nothing changes.
+    ///
+    /// Errors: [`IndexError::NotHeld`], [`IndexError::Refused`] naming the first offender.
+    pub fn remove_snapshots(&self, names: &[String]) -> Result<Vec<SnapshotRecord>, IndexError> {
+        self.write(|tx| {
+            let live: Vec<(String, String)> = {
+                let t = tx.open_table(LIVE).map_err(|e| self.err(e))?;
+                let mut v = Vec::new();
+                for item in t.iter().map_err(|e| self.err(e))? {
+                    let (k, n) = item.map_err(|e| self.err(e))?;
+                    v.push((k.value().to_owned(), n.value().to_owned()));
+                }
+                v
+            };
+            let current = {
+                let t = tx.open_table(META).map_err(|e| self.err(e))?;
+                t.get(CURRENT_KEY)
+                    .map_err(|e| self.err(e))?
+                    .map(|v| v.value().to_owned())
+            };
+            let pins = tx.open_table(PINS).map_err(|e| self.err(e))?;
+            let mut snaps = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            let mut removed = Vec::with_capacity(names.len());
+            for name in names {
+                if let Some((channel, _)) = live.iter().find(|(_, n)| n == name) {
+                    return Err(self.refused(name, format!("it is live on channel {channel}")));
+                }
+                if current.as_deref() == Some(name.as_str()) {
+                    return Err(self.refused(name, "it is served at the root (current)"));
+                }
+                if pins.get(name.as_str()).map_err(|e| self.err(e))?.is_some() {
+                    return Err(self.refused(name, "it is pinned (unpin it first)"));
+                }
+                let rec = match snaps.remove(name.as_str()).map_err(|e| self.err(e))? {
+                    Some(v) => self.decode(name, v.value())?,
+                    None => return Err(self.not_held(name)),
+                };
+                removed.push(rec);
+            }
+            Ok(removed)
+        })
+    }
+
     /// In one write transaction: inserts (or replaces) `rec`, sets the live snapshot of
     /// `rec.channel` to `rec.name` and the current snapshot to `rec.name`. Either all of it
     /// is durable when this returns `Ok`, or none of it.
@@ -348,6 +635,86 @@ mod tests {
             idx.commit_import(&rec("x", 1)),
             Err(IndexError::ReadOnly { .. })
         ));
+    }
+
+    fn pin_rec(reason: &str) -> PinRecord {
+        PinRecord {
+            reason: Some(reason.into()),
+            pinned_at: "2026-11-22T10:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn pins_set_live_and_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        let idx = Index::open(&path).unwrap();
+        for seq in 1..=4 {
+            idx.commit_import(&rec("stable", seq)).unwrap();
+        }
+        idx.commit_import(&rec("edge", 1)).unwrap();
+        assert!(idx.pins().unwrap().is_empty());
+
+        // Pins: only held snapshots; re-pinning replaces the reason.
+        assert!(idx.pin("stable/1", &pin_rec("audit")).unwrap());
+        assert!(!idx.pin("stable/1", &pin_rec("audit 2")).unwrap());
+        assert!(matches!(
+            idx.pin("stable/9", &pin_rec("x")),
+            Err(IndexError::NotHeld { ref name, .. }) if name == "stable/9"
+        ));
+        let pins = idx.pins().unwrap();
+        assert_eq!(pins.len(), 1);
+        assert_eq!(pins["stable/1"].reason.as_deref(), Some("audit 2"));
+
+        // set_live: live and current in one go, returns what was there.
+        assert_eq!(
+            idx.set_live("stable", "stable/2").unwrap(),
+            (Some("stable/4".into()), Some("edge/1".into()))
+        );
+        assert_eq!(idx.live("stable").unwrap().as_deref(), Some("stable/2"));
+        assert_eq!(idx.current().unwrap().as_deref(), Some("stable/2"));
+        assert!(matches!(
+            idx.set_live("edge", "stable/3"),
+            Err(IndexError::Refused { .. })
+        ));
+        assert!(matches!(
+            idx.set_live("stable", "stable/7"),
+            Err(IndexError::NotHeld { .. })
+        ));
+        assert_eq!(idx.current().unwrap().as_deref(), Some("stable/2"));
+
+        // remove_snapshots: all or nothing; live, current and pinned are refused.
+        let before = idx.state().unwrap();
+        for (names, why) in [
+            (vec!["stable/3", "stable/2"], "live on channel stable"),
+            (vec!["stable/3", "stable/1"], "pinned"),
+            (vec!["stable/3", "edge/1"], "live on channel edge"),
+            (vec!["stable/3", "stable/8"], "not held"),
+        ] {
+            let names: Vec<String> = names.into_iter().map(String::from).collect();
+            let err = idx.remove_snapshots(&names).unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+            assert_eq!(idx.state().unwrap(), before);
+        }
+        let removed = idx
+            .remove_snapshots(&["stable/3".into(), "stable/4".into()])
+            .unwrap();
+        assert_eq!(removed, vec![rec("stable", 3), rec("stable", 4)]);
+        let state = idx.state().unwrap();
+        let names: Vec<_> = state.snapshots.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["edge/1", "stable/1", "stable/2"]);
+        assert_eq!(state.current.as_deref(), Some("stable/2"));
+        assert_eq!(state.live["edge"], "edge/1");
+        assert!(state.is_live("stable/2") && !state.is_live("stable/1"));
+        assert!(state.get("stable/1").is_some() && state.get("stable/3").is_none());
+
+        assert!(idx.unpin("stable/1").unwrap());
+        assert!(!idx.unpin("stable/1").unwrap());
+        idx.remove_snapshots(&["stable/1".into()]).unwrap();
+        drop(idx);
+        let ro = Index::open_read_only(&path).unwrap().unwrap();
+        assert!(matches!(ro.unpin("x/1"), Err(IndexError::ReadOnly { .. })));
+        assert_eq!(ro.state().unwrap().snapshots.len(), 2);
     }
 
     #[test]

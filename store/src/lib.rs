@@ -3,11 +3,14 @@
 //! - [`cas`]: a content-addressed blob store on a local file system, laid out like the
 //!   media (`<root>/blobs/sha256/<hex>`), written through hashing temp files that are
 //!   verified, fsynced and renamed into place.
+//! - [`drive`]: reading a snapshot drive for inspection (manifest, checked blobs).
 //! - [`index`]: the embedded redb index of a mirror-server store (`<root>/index.redb`):
-//!   imported snapshots, the live snapshot per channel and the snapshot served at the root.
+//!   imported snapshots, the live snapshot per channel, the snapshot served at the root
+//!   and the pinned snapshots (rollback, pins and garbage collection change them).
 
 pub mod cas;
+pub mod drive;
 pub mod index;
 
 pub use cas::{BlobWriter, Cas, CasError, Expected};
-pub use index::{Index, IndexError, SnapshotRecord};
+pub use index::{Index, IndexError, IndexState, PinRecord, SnapshotRecord};

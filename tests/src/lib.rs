@@ -16,6 +16,7 @@
 //! - [`apt_client`]: [`IsolatedApt`], `apt-get` with a private `APT_CONFIG`.
 //! - [`py_clients`]: [`pip_install`], [`uv_install`] and helpers to read what they
 //!   installed.
+//! - [`world`]: the standard APT + PyPI scenario (upstreams, keys, trust bundle, config).
 //! - [`tree`]: [`tree_digest`] / [`tree_manifest`] to prove a directory is byte-for-byte
 //!   unchanged.
 //!
@@ -30,6 +31,7 @@ pub mod py_clients;
 pub mod pypi_fixture;
 pub mod server;
 pub mod tree;
+pub mod world;
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -41,7 +43,7 @@ pub use apt_fixture::{AptUpstream, build_apt_upstream};
 pub use py_clients::{pip_install, uv_install};
 pub use pypi_fixture::build_pypi_upstream;
 pub use server::StaticServer;
-pub use tree::{tree_digest, tree_manifest};
+pub use tree::{tree_digest, tree_digest_except_audit, tree_manifest};
 
 /// The captured result of one external command (a client or a fixture tool).
 ///

@@ -39,6 +39,16 @@ pub fn tree_digest(dir: &Path) -> String {
     hex::encode(Sha256::digest(tree_manifest(dir).join("\n").as_bytes()))
 }
 
+/// [`tree_digest`] of `dir` leaving out every entry whose path contains `audit` (the
+/// store's append-only audit log, the one file a refused import may change).
+pub fn tree_digest_except_audit(dir: &Path) -> String {
+    let lines: Vec<String> = tree_manifest(dir)
+        .into_iter()
+        .filter(|l| !l.split('\t').next().unwrap_or("").contains("audit"))
+        .collect();
+    hex::encode(Sha256::digest(lines.join("\n").as_bytes()))
+}
+
 /// Fallible [`tree_manifest`].
 ///
 /// Errors: any I/O error while listing or reading an entry.
@@ -140,6 +150,19 @@ mod tests {
             m.iter().any(|l| l.starts_with("sub/a\tf\t644\t5\t")),
             "{m:?}"
         );
+    }
+
+    #[test]
+    fn audit_files_can_be_left_out() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        fs::write(d.join("blob"), b"x").unwrap();
+        let base = tree_digest_except_audit(d);
+        fs::write(d.join("audit.log"), b"{}\n").unwrap();
+        assert_eq!(base, tree_digest_except_audit(d));
+        assert_ne!(tree_digest(d), tree_digest_except_audit(d));
+        fs::write(d.join("blob"), b"y").unwrap();
+        assert_ne!(base, tree_digest_except_audit(d));
     }
 
     #[test]

@@ -12,105 +12,12 @@ use std::process::Command;
 use formats::digest::Digest;
 use formats::snapshot::ArtifactKind;
 use mirror_e2e::apt_client::IsolatedApt;
-use mirror_e2e::apt_fixture::{AptUpstream, DebSpec, build_apt_upstream};
+use mirror_e2e::apt_fixture::DebSpec;
 use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
 use mirror_e2e::py_clients::{pip_install, pip_install_with, uv_install};
-use mirror_e2e::pypi_fixture::build_pypi_upstream;
-use mirror_e2e::server::StaticServer;
 use mirror_e2e::tree::tree_digest;
+use mirror_e2e::world::world;
 use mirror_e2e::{require_tools, run_command};
-
-/// Everything one scenario needs: the upstreams (kept serving while it lives), the keys,
-/// the configuration, and scratch space.
-struct World {
-    tmp: tempfile::TempDir,
-    apt: AptUpstream,
-    _apt_server: StaticServer,
-    _pypi_server: StaticServer,
-    keys: PathBuf,
-    config: PathBuf,
-}
-
-impl World {
-    fn path(&self, p: &str) -> PathBuf {
-        self.tmp.path().join(p)
-    }
-}
-
-/// Builds both upstreams, starts their servers, generates keys and writes mirror.toml.
-/// `None` when a required tool is missing outside CI.
-fn world() -> Option<World> {
-    if !require_tools(&[
-        "dpkg-deb",
-        "dpkg-scanpackages",
-        "apt-ftparchive",
-        "gpg",
-        "apt-get",
-        "python3",
-    ]) {
-        return None;
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix("mirror-e2e-")
-        .tempdir()
-        .unwrap();
-    let apt = build_apt_upstream(&tmp.path().join("apt-upstream")).expect("APT fixture");
-    let apt_server = StaticServer::start(&apt.root).expect("APT upstream server");
-    let pypi_root = build_pypi_upstream(&tmp.path().join("pypi-upstream")).expect("PyPI fixture");
-    let pypi_server = StaticServer::start(&pypi_root).expect("PyPI upstream server");
-    let keys = tmp.path().join("keys");
-    sync_cli(&["keys", "generate", "--out", s(&keys)]).expect("keys generate");
-    let config = tmp.path().join("mirror.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-store = "store"
-channel = "cube-test"
-
-[signing]
-snapshot_key = "keys/snapshot.key"
-repo_key = "keys/repo.key.asc"
-
-[[apt]]
-name = "fixture"
-url = "{apt}/standard/"
-suites = ["stable"]
-components = ["main"]
-architectures = ["amd64"]
-packages = ["cube-tool", "cube-alt", "cube-plus"]
-keyring = "{keyring}"
-
-[[apt]]
-name = "flat"
-url = "{apt}/flat/"
-flat = true
-packages = ["nv-tool"]
-keyring = "{keyring}"
-
-[[pypi]]
-name = "fixture-pypi"
-url = "{pypi}/simple/"
-projects = ["cube-client", "cube-client==2.1.0"]   # 2.1.0 is yanked: kept only because pinned
-platforms = ["manylinux_2_17_x86_64", "any"]
-python = ["3.11", "3.12"]
-sdists = true
-"#,
-            apt = apt_server.url,
-            pypi = pypi_server.url,
-            keyring = apt.keyring.display(),
-        ),
-    )
-    .unwrap();
-    Some(World {
-        tmp,
-        apt,
-        _apt_server: apt_server,
-        _pypi_server: pypi_server,
-        keys,
-        config,
-    })
-}
 
 fn curl(args: &[&str]) -> mirror_e2e::Output {
     run_command(

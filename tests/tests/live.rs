@@ -84,6 +84,15 @@ python = ["3.11"]
         mirror_sync::cli::run(v)
     };
     run(&["sync", "--config", s(&config)]).expect("sync");
+    run(&[
+        "keys",
+        "bundle",
+        "--config",
+        s(&config),
+        "--out",
+        s(&dir.join("keys/trusted")),
+    ])
+    .expect("keys bundle");
     let drive = dir.join("drive");
     run(&["export", "--config", s(&config), "--to", s(&drive)]).expect("export");
     let store = dir.join("server-store");

@@ -68,8 +68,8 @@ fn escape_label(s: &str) -> String {
 
 /// `GET /metrics`: Prometheus text format.
 ///
-/// - `mirror_http_requests_total{route,status}` counter (route: apt, simple, files,
-///   health, metrics);
+/// - `mirror_http_requests_total{route,status}` counter (route: apt, simple, oci,
+///   snapshots, files, health, metrics);
 /// - `mirror_http_response_bytes_total` counter (blob body bytes sent or being sent);
 /// - `mirror_snapshot_sequence` gauge (0 when none), `mirror_snapshot_info{name,channel}` 1.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {

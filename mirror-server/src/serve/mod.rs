@@ -8,12 +8,20 @@
 //! | `/simple/`, `/simple/<project>/…`  | [`simple`]  |
 //! | `/v2`, `/v2/…` (every method; push methods get `405 UNSUPPORTED`) | [`oci`] |
 //! | `/healthz`, `/metrics`             | [`health`]  |
+//! | `/snapshots/`                      | JSON list of the held snapshots (name, channel, sequence, live, current, pinned, …) |
+//! | `/snapshots/<channel>/<seq>/<path>`| that held snapshot, served exactly as the live one is at `/<path>` (`apt/`, `simple/` with PEP 691 negotiation, files; not the OCI `/v2` API) |
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
 //!
 //! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
 //! start and rebuilt when `STORE/current.gen` changes (polled every second). Each request
 //! takes one `Arc` of the table, so it never sees a mix of two snapshots. No redb lock is
 //! held while serving: the index is opened read-only, read and closed on each reload.
+//!
+//! Tables of other held snapshots (for `/snapshots/…`) are loaded on demand
+//! ([`crate::live::load_named`]) and kept in a small LRU cache of [`HELD_CACHE`] tables,
+//! which is emptied whenever `current.gen` changes (rollback, gc, import), so a snapshot
+//! removed by garbage collection answers `404` within a second. A logical path of the
+//! live snapshot that begins with `snapshots/` is shadowed by these routes.
 
 pub mod apt;
 pub mod files;
@@ -21,9 +29,10 @@ pub mod health;
 pub mod oci;
 pub mod simple;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -43,6 +52,20 @@ pub use health::Metrics;
 /// Answer of every content route while the store has no snapshot.
 pub const NO_SNAPSHOT: &str = "no snapshot imported yet: run mirror-server import\n";
 
+/// How many routing tables of non-live snapshots the server keeps in memory.
+pub const HELD_CACHE: usize = 4;
+
+/// URL prefix of the held-snapshot routes.
+pub const SNAPSHOTS_PREFIX: &str = "/snapshots";
+
+/// LRU of held snapshots' routing tables (most recent first), with the epoch it was
+/// filled in (see [`AppState::clear_held_cache`]).
+#[derive(Debug, Default)]
+struct HeldCache {
+    epoch: u64,
+    entries: VecDeque<Arc<Live>>,
+}
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct AppState {
@@ -51,6 +74,7 @@ pub struct AppState {
     /// The store's blobs (read only).
     pub cas: Cas,
     live: RwLock<Option<Arc<Live>>>,
+    held: Mutex<HeldCache>,
     /// Request and byte counters.
     pub metrics: Metrics,
 }
@@ -62,8 +86,70 @@ impl AppState {
             cas: Cas::at(&store),
             store,
             live: RwLock::new(live.map(Arc::new)),
+            held: Mutex::new(HeldCache::default()),
             metrics: Metrics::default(),
         }
+    }
+
+    fn held_cache(&self) -> std::sync::MutexGuard<'_, HeldCache> {
+        match self.held.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Empties the cache of held snapshots' tables (called when `current.gen` changes).
+    /// A table being loaded while this runs is not cached.
+    pub fn clear_held_cache(&self) {
+        let mut c = self.held_cache();
+        c.epoch = c.epoch.wrapping_add(1);
+        c.entries.clear();
+    }
+
+    /// Names of the tables in the held-snapshot cache, most recently used first.
+    pub fn held_cached(&self) -> Vec<String> {
+        self.held_cache()
+            .entries
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
+    }
+
+    /// The routing table of held snapshot `name`: the live table when it is the live
+    /// snapshot, else from the cache, else loaded from the store (blocking work on the
+    /// blocking pool) and cached. `Ok(None)` when the store does not hold it.
+    ///
+    /// Errors: the index or the snapshot's manifest cannot be read (the message names
+    /// the snapshot and the blob).
+    pub async fn held_snapshot(self: &Arc<Self>, name: &str) -> Result<Option<Arc<Live>>, String> {
+        if let Some(l) = self.snapshot().filter(|l| l.name == name) {
+            return Ok(Some(l));
+        }
+        let epoch = {
+            let mut c = self.held_cache();
+            if let Some(i) = c.entries.iter().position(|l| l.name == name)
+                && let Some(l) = c.entries.remove(i)
+            {
+                c.entries.push_front(l.clone());
+                return Ok(Some(l));
+            }
+            c.epoch
+        };
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || live::load_named(&store, &owned))
+            .await
+            .map_err(|e| format!("loading snapshot {name} failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let Some(l) = loaded.map(Arc::new) else {
+            return Ok(None);
+        };
+        let mut c = self.held_cache();
+        if c.epoch == epoch && !c.entries.iter().any(|e| e.name == l.name) {
+            c.entries.push_front(l.clone());
+            c.entries.truncate(HELD_CACHE);
+        }
+        Ok(Some(l))
     }
 
     /// The routing table of the live snapshot, if any (one consistent snapshot).
@@ -175,6 +261,7 @@ async fn reload_loop(state: Arc<AppState>, mut last: Option<String>) {
         if now == last {
             continue;
         }
+        state.clear_held_cache();
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || live::load(&store)).await {
             Ok(Ok(l)) => {
@@ -220,6 +307,8 @@ pub fn route_class(path: &str) -> &'static str {
         "simple"
     } else if path == "/v2" || path.starts_with("/v2/") {
         "oci"
+    } else if path == SNAPSHOTS_PREFIX || path.starts_with("/snapshots/") {
+        "snapshots"
     } else {
         "files"
     }
@@ -319,22 +408,119 @@ async fn content(State(state): State<Arc<AppState>>, req: Request) -> Response {
         )
             .into_response();
     }
+    let (req, _body) = req.into_parts();
+    let path = req.uri.path().to_owned();
+    if path == SNAPSHOTS_PREFIX || path.starts_with("/snapshots/") {
+        return held(&state, &req, &path).await;
+    }
     let Some(live) = state.snapshot() else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, NO_SNAPSHOT);
     };
-    let (req, _body) = req.into_parts();
-    let path = req.uri.path().to_owned();
+    serve_tree(&state, &live, &req, "", &path).await
+}
+
+/// Serves `path` (a request path relative to the mount point `prefix`, starting with
+/// `/`) from `live`: `/simple…` with PEP 503/691 negotiation, `/apt/…`, else the logical
+/// path. `prefix` is `""` at the root or `/snapshots/<channel>/<seq>`; redirects keep it.
+async fn serve_tree(
+    state: &AppState,
+    live: &Live,
+    req: &Parts,
+    prefix: &str,
+    path: &str,
+) -> Response {
     if path == "/simple" || path.starts_with("/simple/") {
-        return simple::handle(&state, &live, &req).await;
+        return simple::handle(state, live, req, prefix, path).await;
     }
-    let logical = match logical_path(&path) {
+    let logical = match logical_path(path) {
         Ok(l) => l,
         Err(r) => return bad_request(r),
     };
     if path.starts_with("/apt/") {
-        apt::handle(&state, &live, &logical, &req).await
+        apt::handle(state, live, &logical, req).await
     } else {
-        serve_logical(&state, &live, &logical, &req, guess_content_type).await
+        serve_logical(state, live, &logical, req, guess_content_type).await
+    }
+}
+
+/// `/snapshots`, `/snapshots/` (the list) and `/snapshots/<channel>/<seq>/…`.
+async fn held(state: &Arc<AppState>, req: &Parts, path: &str) -> Response {
+    let rest = path
+        .strip_prefix(SNAPSHOTS_PREFIX)
+        .unwrap_or("")
+        .trim_start_matches('/');
+    if rest.is_empty() {
+        return held_list(state).await;
+    }
+    let mut parts = rest.splitn(3, '/');
+    let (channel, seq) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let name = format!("{channel}/{seq}");
+    if crate::import::parse_snapshot_name(&name).is_none() {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!(
+                "not found: {path}: expected {SNAPSHOTS_PREFIX}/<channel>/<sequence>/<path> (GET {SNAPSHOTS_PREFIX}/ lists the held snapshots)\n"
+            ),
+        );
+    }
+    let prefix = format!("{SNAPSHOTS_PREFIX}/{name}");
+    let Some(tail) = parts.next() else {
+        let loc = match req.uri.query() {
+            Some(q) => format!("{prefix}/?{q}"),
+            None => format!("{prefix}/"),
+        };
+        return match HeaderValue::from_str(&loc) {
+            Ok(v) => (
+                StatusCode::MOVED_PERMANENTLY,
+                [(header::LOCATION, v)],
+                format!("moved to {loc}\n"),
+            )
+                .into_response(),
+            Err(_) => plain(StatusCode::BAD_REQUEST, "bad request\n"),
+        };
+    };
+    let live = match state.held_snapshot(&name).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return plain(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "snapshot {name} is not held by this server (GET {SNAPSHOTS_PREFIX}/ lists the held snapshots)\n"
+                ),
+            );
+        }
+        Err(e) => {
+            tracing::error!(snapshot = %name, error = %e, "cannot load a held snapshot");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("snapshot {name} cannot be loaded: {e}\n"),
+            );
+        }
+    };
+    serve_tree(state, &live, req, &prefix, &format!("/{tail}")).await
+}
+
+/// `GET /snapshots/`: JSON array of the held snapshots (see
+/// [`crate::lifecycle::SnapshotRow`]); `[]` when nothing was imported.
+async fn held_list(state: &AppState) -> Response {
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || crate::lifecycle::held_snapshots(&store)).await;
+    match rows {
+        Ok(Ok(rows)) => axum::Json(rows).into_response(),
+        Ok(Err(crate::lifecycle::LifecycleError::NoStore { .. })) => {
+            axum::Json(Vec::<crate::lifecycle::SnapshotRow>::new()).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot list snapshots");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot list snapshots: {e}\n"),
+            )
+        }
+        Err(e) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot list snapshots: {e}\n"),
+        ),
     }
 }
 
@@ -390,5 +576,8 @@ mod tests {
         assert_eq!(route_class("/healthz"), "health");
         assert_eq!(route_class("/v2/"), "oci");
         assert_eq!(route_class("/v2/a/b/manifests/x"), "oci");
+        assert_eq!(route_class("/snapshots/"), "snapshots");
+        assert_eq!(route_class("/snapshots/test/1/apt/x"), "snapshots");
+        assert_eq!(route_class("/snapshotsx"), "files");
     }
 }

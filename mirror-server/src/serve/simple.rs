@@ -11,6 +11,10 @@
 //!   slash form (PEP 503 §Specification allows both).
 //! - `/simple/<project>/<file>` (distributions and PEP 658 `.metadata` files): the logical
 //!   file `simple/<project>/<file>`, with Range support.
+//!
+//! The same handler serves a held snapshot under `/snapshots/<channel>/<seq>/simple/…`:
+//! it takes the path relative to the mount point and the mount prefix, which redirects
+//! keep. The pages themselves use relative links, so they work under any prefix.
 
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -136,16 +140,23 @@ fn redirect(location: &str) -> Response {
     }
 }
 
-/// Handles every path under `/simple`.
-pub async fn handle(state: &AppState, live: &Live, req: &Parts) -> Response {
-    let raw = req.uri.path();
+/// Handles every path under `/simple`. `raw` is the request path relative to the mount
+/// point (`/simple/…`), `prefix` the mount point (`""` at the root, or
+/// `/snapshots/<channel>/<seq>`), prepended to redirect locations.
+pub async fn handle(
+    state: &AppState,
+    live: &Live,
+    req: &Parts,
+    prefix: &str,
+    raw: &str,
+) -> Response {
     let query = req.uri.query();
     let with_query = |p: String| match query {
         Some(q) => format!("{p}?{q}"),
         None => p,
     };
     if raw == "/simple" {
-        return redirect(&with_query("/simple/".into()));
+        return redirect(&with_query(format!("{prefix}/simple/")));
     }
     let logical = match logical_path(raw) {
         Ok(l) => l,
@@ -160,13 +171,16 @@ pub async fn handle(state: &AppState, live: &Live, req: &Parts) -> Response {
         return if segs.len() == 2 {
             index_page(state, live, "simple", req).await
         } else {
-            plain(StatusCode::NOT_FOUND, format!("not found: {raw}\n"))
+            plain(StatusCode::NOT_FOUND, format!("not found: {prefix}{raw}\n"))
         };
     }
     let normalized = formats::pypi::name::normalize(project);
     let rest = segs.get(2..).unwrap_or_default();
     if normalized != project || rest.is_empty() {
-        let mut loc = format!("/simple/{}/", utf8_percent_encode(&normalized, SEGMENT));
+        let mut loc = format!(
+            "{prefix}/simple/{}/",
+            utf8_percent_encode(&normalized, SEGMENT)
+        );
         let tail: Vec<String> = rest
             .iter()
             .map(|s| utf8_percent_encode(s, SEGMENT).to_string())

@@ -86,6 +86,7 @@ impl Fixture {
             artifacts,
         };
         tweak(&mut m);
+        add_sboms(&mut m, &blobs);
         let bytes = m.to_bytes();
         let snap = drive.join(format!("snapshots/{CHANNEL}/{seq}"));
         fs::create_dir_all(&snap).unwrap();
@@ -219,12 +220,23 @@ pub fn drive_blob(drive: &Path, bytes: &[u8]) -> PathBuf {
 /// SHA-256 over the sorted relative paths of everything under `root` (with a type marker),
 /// file contents and link targets. A missing root hashes to a fixed value.
 pub fn tree_digest(root: &Path) -> String {
+    tree_digest_filtered(root, |_| true)
+}
+
+/// [`tree_digest`] leaving out every entry whose path contains `audit` (the audit log, the
+/// one file a refused import may change).
+pub fn tree_digest_except_audit(root: &Path) -> String {
+    tree_digest_filtered(root, |rel| !rel.to_string_lossy().contains("audit"))
+}
+
+fn tree_digest_filtered(root: &Path, keep: impl Fn(&Path) -> bool) -> String {
     let mut h = Sha256::new();
     if fs::symlink_metadata(root).is_err() {
         return "absent".into();
     }
     let mut entries = Vec::new();
     walk(root, root, &mut entries);
+    entries.retain(|e| keep(e));
     entries.sort();
     for rel in entries {
         let p = root.join(&rel);
@@ -253,5 +265,31 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         if e.file_type().unwrap().is_dir() {
             walk(root, &p, out);
         }
+    }
+}
+
+/// Adds the snapshot's CycloneDX and SPDX SBOMs (as `mirror-sync export` does) unless the
+/// manifest already lists one, writing their blobs into `blobs`.
+pub fn add_sboms(m: &mut Manifest, blobs: &std::path::Path) {
+    use formats::snapshot::{SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+    if m.artifacts.iter().any(|a| a.kind == ArtifactKind::Sbom) {
+        return;
+    }
+    let docs = [
+        (SBOM_CYCLONEDX_PATH, formats::sbom::cyclonedx(m)),
+        (SBOM_SPDX_PATH, formats::sbom::spdx(m)),
+    ];
+    for (path, bytes) in docs {
+        let d = Digest::of(&bytes);
+        fs::write(blobs.join(d.hex()), &bytes).unwrap();
+        m.artifacts.push(Artifact {
+            kind: ArtifactKind::Sbom,
+            upstream: None,
+            path: path.to_owned(),
+            digest: d,
+            size: bytes.len() as u64,
+            media_type: Some("application/json".into()),
+            meta: Meta::default(),
+        });
     }
 }

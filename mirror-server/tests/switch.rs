@@ -1,0 +1,413 @@
+//! The switch is atomic and survives crashes (issue 4).
+//!
+//! - **Crash consistency**: `mirror-server import` runs as a child process and is killed
+//!   with SIGKILL after a random delay, in [`trials`] trials (20 by default,
+//!   `MIRROR_CRASH_TRIALS` for more). After each kill the server still serves a whole
+//!   snapshot (the old one, or the new one when the kill came after the commit), the old
+//!   one stays reachable under `/snapshots/<name>/`, `mirror-server verify` is clean, and
+//!   a re-import succeeds.
+//! - **Load during a switch**: clients read APT, PyPI and OCI paths while imports and
+//!   rollbacks switch the live snapshot; no request fails and every body is one
+//!   snapshot's bytes for that path.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Fixture, OciFile};
+use formats::digest::Digest;
+use formats::oci::OCI_MANIFEST;
+use formats::snapshot::Meta;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
+
+/// Paths every snapshot serves, with bytes that differ per snapshot.
+const APT_PATH: &str = "apt/cuda/dists/stable/main/binary-amd64/Packages";
+const PAGE_PATH: &str = "simple/foo-bar/index.html";
+const TAG: &str = "latest";
+const REPO: &str = "docker.io/library/app";
+
+/// The files of snapshot `k`: an APT index, a simple page, an OCI image (config, layer,
+/// manifest, tag), and `bulk` extra blobs of `bulk_size` bytes each so that an import
+/// takes long enough to be killed in every phase.
+fn snapshot_files(k: u64, bulk: usize, bulk_size: usize) -> Vec<OciFile> {
+    let config = format!("{{\"snapshot\":{k}}}").into_bytes();
+    let layer = format!("layer of snapshot {k}\n").into_bytes();
+    let desc = |mt: &str, b: &[u8]| serde_json::json!({"mediaType": mt, "digest": Digest::of(b).to_string(), "size": b.len()});
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": desc("application/vnd.oci.image.config.v1+json", &config),
+        "layers": [desc("application/vnd.oci.image.layer.v1.tar", &layer)],
+    }))
+    .unwrap();
+    let md = Digest::of(&manifest);
+    let mut files = vec![
+        OciFile::new(
+            APT_PATH,
+            format!("Package: cuda-snap\nVersion: {k}\n").as_bytes(),
+            "text/plain",
+        ),
+        OciFile::new(
+            PAGE_PATH,
+            format!("<html><body>snapshot {k}</body></html>\n").as_bytes(),
+            "text/html",
+        ),
+        OciFile::new(
+            format!("v2/{REPO}/blobs/{}", Digest::of(&config)),
+            &config,
+            "application/vnd.oci.image.config.v1+json",
+        ),
+        OciFile::new(
+            format!("v2/{REPO}/blobs/{}", Digest::of(&layer)),
+            &layer,
+            "application/vnd.oci.image.layer.v1.tar",
+        ),
+        OciFile::new(format!("v2/{REPO}/manifests/{md}"), &manifest, OCI_MANIFEST),
+        OciFile {
+            meta: Meta {
+                reference: Some(format!("{REPO}:{TAG}")),
+                ..Meta::default()
+            },
+            ..OciFile::new(
+                format!("v2/{REPO}/manifests/{TAG}"),
+                &manifest,
+                OCI_MANIFEST,
+            )
+        },
+    ];
+    for i in 0..bulk {
+        let mut bytes = vec![0u8; bulk_size];
+        let seed = format!("snapshot {k} bulk {i}");
+        bytes[..seed.len()].copy_from_slice(seed.as_bytes());
+        files.push(OciFile::new(
+            format!("keys/bulk/{k}/{i}.bin"),
+            &bytes,
+            "application/octet-stream",
+        ));
+    }
+    files
+}
+
+/// The served path for a logical path (`v2/<repo>/manifests/<tag>` → `/v2/…`).
+fn url_path(logical: &str) -> String {
+    format!("/{logical}")
+}
+
+fn bin(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn cp_dir(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn live_of(store: &Path) -> Option<String> {
+    store::Index::open_read_only(&store.join("index.redb"))
+        .unwrap()
+        .and_then(|i| i.current().unwrap())
+}
+
+fn trials() -> usize {
+    std::env::var("MIRROR_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+/// A small deterministic generator (xorshift64*), seeded per run and printed, so that a
+/// failing trial can be replayed with `MIRROR_CRASH_SEED`.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Vec<u8>) {
+    let r = client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = r.status().as_u16();
+    (status, r.bytes().await.unwrap().to_vec())
+}
+
+/// Waits (up to 5 s) until the server at `base` serves `want` at `path`.
+async fn wait_for(client: &reqwest::Client, base: &str, path: &str, want: &[u8]) {
+    let start = Instant::now();
+    loop {
+        let (status, body) = get(client, base, path).await;
+        if status == 200 && body == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{path} still serves {status} {:?}",
+            String::from_utf8_lossy(&body)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_import_leaves_a_consistent_store() {
+    let fx = Fixture::new();
+    let one = snapshot_files(1, 2, 1024);
+    let two = snapshot_files(2, 400, 64 * 1024);
+    let d1 = fx.oci_drive("drive1", 1, &one, &["docker.io"]);
+    let d2 = fx.oci_drive("drive2", 2, &two, &["docker.io"]);
+    fx.import(&d1, &[]).expect("base import");
+    let template = fx.dir.path().join("template");
+    cp_dir(&fx.store, &template);
+    let bytes_of = |files: &[OciFile], p: &str| -> Vec<u8> {
+        files.iter().find(|f| f.path == p).unwrap().bytes.clone()
+    };
+    let trusted = fx.trusted.to_str().unwrap().to_owned();
+
+    // How long an uninterrupted import takes: the kills land in [0, 1.2 × that].
+    let timing = fx.dir.path().join("timing");
+    cp_dir(&template, &timing);
+    let t0 = Instant::now();
+    let out = bin(&[
+        "import",
+        d2.to_str().unwrap(),
+        "--store",
+        timing.to_str().unwrap(),
+        "--trusted-keys",
+        &trusted,
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let full = t0.elapsed();
+    let seed = std::env::var("MIRROR_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64 | 1)
+        });
+    eprintln!("import takes {full:?}; MIRROR_CRASH_SEED={seed}");
+    let mut rng = Rng(seed);
+    let client = reqwest::Client::new();
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    for trial in 0..trials() {
+        let store = fx.dir.path().join(format!("trial-{trial}"));
+        cp_dir(&template, &store);
+        let server = mirror_server::serve::start(store.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let delay = Duration::from_micros(rng.next() % (full.as_micros() as u64 * 6 / 5 + 1));
+        let mut child = Command::new(BIN)
+            .args([
+                "import",
+                d2.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+                "--trusted-keys",
+                &trusted,
+                "--quiet",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let live = live_of(&store);
+        let committed = match live.as_deref() {
+            Some("test/1") => false,
+            Some("test/2") => true,
+            other => panic!("trial {trial} (delay {delay:?}): live snapshot {other:?}"),
+        };
+        *outcomes
+            .entry(match (status.success(), committed) {
+                (true, _) => "finished before the kill",
+                (false, true) => "killed after the commit",
+                (false, false) => "killed before the commit",
+            })
+            .or_default() += 1;
+        // The live snapshot serves whole, and the old one stays reachable by name.
+        let files = if committed { &two } else { &one };
+        for p in [APT_PATH, PAGE_PATH, &format!("v2/{REPO}/manifests/{TAG}")] {
+            wait_for(&client, &base, &url_path(p), &bytes_of(files, p)).await;
+        }
+        let (status, body) = get(&client, &base, &format!("/snapshots/test/1/{PAGE_PATH}")).await;
+        assert_eq!(
+            (status, body),
+            (200, bytes_of(&one, PAGE_PATH)),
+            "trial {trial}"
+        );
+        // The store is consistent.
+        let out = bin(&["verify", "--store", store.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "trial {trial} (delay {delay:?}): verify failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A re-import succeeds (forced when the killed run had already committed).
+        let mut args = vec![
+            "import",
+            d2.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--trusted-keys",
+            &trusted,
+            "--quiet",
+        ];
+        if committed {
+            args.push("--allow-downgrade");
+        }
+        let out = bin(&args);
+        assert!(
+            out.status.success(),
+            "trial {trial} (delay {delay:?}): re-import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(live_of(&store).as_deref(), Some("test/2"));
+        let leftovers: Vec<_> = std::fs::read_dir(store.join("tmp"))
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            leftovers.is_empty(),
+            "trial {trial}: staging left: {leftovers:?}"
+        );
+        let out = bin(&["verify", "--store", store.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "trial {trial}: verify after re-import"
+        );
+        wait_for(
+            &client,
+            &base,
+            &url_path(PAGE_PATH),
+            &bytes_of(&two, PAGE_PATH),
+        )
+        .await;
+        server.shutdown().await;
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+    eprintln!("crash trials: {} {outcomes:?}", trials());
+    assert!(
+        outcomes
+            .get("killed before the commit")
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "no trial killed an import before its commit: {outcomes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_fails_or_mixes_snapshots_during_switches() {
+    let fx = Fixture::new();
+    let snaps: Vec<Vec<OciFile>> = (1..=3).map(|k| snapshot_files(k, 1, 64)).collect();
+    let drives: Vec<PathBuf> = snaps
+        .iter()
+        .enumerate()
+        .map(|(i, f)| fx.oci_drive(&format!("drive{}", i + 1), i as u64 + 1, f, &["docker.io"]))
+        .collect();
+    fx.import(&drives[0], &[]).unwrap();
+    let paths = [
+        APT_PATH.to_owned(),
+        PAGE_PATH.to_owned(),
+        format!("v2/{REPO}/manifests/{TAG}"),
+    ];
+    // path → the bodies each snapshot serves there.
+    let mut expected: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for p in &paths {
+        for files in &snaps {
+            let b = files.iter().find(|f| &f.path == p).unwrap().bytes.clone();
+            expected.entry(url_path(p)).or_default().push(b);
+        }
+    }
+    let expected = Arc::new(expected);
+    let server = mirror_server::serve::start(fx.store.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let (base, stop, expected) = (base.clone(), stop.clone(), expected.clone());
+        let paths: Vec<String> = paths.iter().map(|p| url_path(p)).collect();
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut ok, mut seen) = (0u64, std::collections::BTreeSet::new());
+            let mut i = c;
+            while !stop.load(Ordering::Relaxed) {
+                let p = &paths[i % paths.len()];
+                i += 1;
+                let (status, body) = get(&client, &base, p).await;
+                assert_eq!(status, 200, "GET {p} failed during a switch");
+                let k = expected[p]
+                    .iter()
+                    .position(|b| *b == body)
+                    .unwrap_or_else(|| panic!("GET {p}: body of no snapshot: {body:?}"));
+                seen.insert(k + 1);
+                ok += 1;
+            }
+            (ok, seen)
+        }));
+    }
+    // Three imports and rollbacks, each given time to be picked up by the server.
+    let settle = || std::thread::sleep(Duration::from_millis(1300));
+    settle();
+    fx.import(&drives[1], &[]).unwrap();
+    settle();
+    fx.import(&drives[2], &[]).unwrap();
+    settle();
+    mirror_server::cli::run([
+        "mirror-server",
+        "rollback",
+        "--store",
+        fx.store.to_str().unwrap(),
+    ])
+    .unwrap();
+    settle();
+    mirror_server::cli::run([
+        "mirror-server",
+        "rollback",
+        "--to",
+        "test/1",
+        "--store",
+        fx.store.to_str().unwrap(),
+    ])
+    .unwrap();
+    settle();
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for c in clients {
+        let (ok, s) = c.await.expect("a client saw a failed or mixed response");
+        total += ok;
+        seen.extend(s);
+    }
+    server.shutdown().await;
+    eprintln!("{total} requests, snapshots seen: {seen:?}");
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(total > 100, "the load generator ran ({total} requests)");
+}
