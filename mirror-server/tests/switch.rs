@@ -180,7 +180,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
     };
     let trusted = fx.trusted.to_str().unwrap().to_owned();
 
-    // How long an uninterrupted import takes: the kills land in [0, 1.2 × that].
+    // How long an uninterrupted import takes: the kills land in [0, 1.5 × that].
     let timing = fx.dir.path().join("timing");
     cp_dir(&template, &timing);
     let t0 = Instant::now();
@@ -218,7 +218,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
             .await
             .unwrap();
         let base = format!("http://{}", server.addr);
-        let delay = Duration::from_micros(rng.next() % (full.as_micros() as u64 * 6 / 5 + 1));
+        let delay = Duration::from_micros(rng.next() % (full.as_micros() as u64 * 3 / 2 + 1));
         let mut child = Command::new(BIN)
             .args([
                 "import",
