@@ -66,8 +66,8 @@ pub enum SbomCommand {
         /// Drive path or CHANNEL/SEQ.
         snapshot: String,
         /// Document format.
-        #[arg(long, value_enum, default_value = "cyclonedx")]
-        format: crate::sbom::SbomFormat,
+        #[arg(long, default_value = "cyclonedx", value_parser = crate::sbom::FORMATS)]
+        format: String,
         /// The server's store directory, to find held snapshots by name.
         #[arg(long, env = "MIRROR_SERVER_STORE")]
         store: Option<PathBuf>,
@@ -395,7 +395,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             format,
             store,
         }) => {
-            let (_, bytes) = crate::sbom::load(&snapshot, store.as_deref(), format)?;
+            let (_, bytes) = crate::sbom::load(&snapshot, store.as_deref(), &format)?;
             std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
             Ok(())
         }
@@ -404,7 +404,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                print!("{} → {}\n{}", r.old, r.new, r.diff.render_table());
+                print!("{}", r.render());
             }
             Ok(())
         }

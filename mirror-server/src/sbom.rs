@@ -9,46 +9,28 @@
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
-use formats::sbom::{self, Component, SbomDiff};
-use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+use formats::sbom::{self, Component, SnapshotDiff};
+use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH};
 use store::{Cas, Index};
 
 use crate::live::INDEX_FILE;
 
-/// The SBOM document formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SbomFormat {
-    /// CycloneDX 1.6 JSON.
-    Cyclonedx,
-    /// SPDX 2.3 JSON.
-    Spdx,
-}
-
-impl SbomFormat {
-    /// The document's logical path in a snapshot.
-    pub fn path(self) -> &'static str {
-        match self {
-            SbomFormat::Cyclonedx => SBOM_CYCLONEDX_PATH,
-            SbomFormat::Spdx => SBOM_SPDX_PATH,
-        }
-    }
-}
+/// The SBOM formats `--format` accepts.
+pub const FORMATS: [&str; 2] = ["cyclonedx", "spdx"];
 
 /// Reads the SBOM of `target` (drive path, or a held snapshot of `store`): the snapshot's
 /// name and the document's bytes.
 ///
 /// Errors: not a path and not a held snapshot, no SBOM of that format, a missing or
 /// damaged blob.
-pub fn load(
-    target: &str,
-    store: Option<&Path>,
-    format: SbomFormat,
-) -> anyhow::Result<(String, Vec<u8>)> {
+pub fn load(target: &str, store: Option<&Path>, format: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let doc_path = sbom::document_path(format)
+        .ok_or_else(|| anyhow!("unknown SBOM format {format:?} (use cyclonedx or spdx)"))?;
     let path = Path::new(target);
     if path.exists() {
         return Ok(store::drive::read_artifact(
             path,
-            format.path(),
+            doc_path,
             sbom::MAX_SBOM_BYTES,
         )?);
     }
@@ -74,11 +56,11 @@ pub fn load(
     let a = manifest
         .artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::Sbom && a.path == format.path())
-        .ok_or_else(|| anyhow!("snapshot {target} carries no {}", format.path()))?;
+        .find(|a| a.kind == ArtifactKind::Sbom && a.path == doc_path)
+        .ok_or_else(|| anyhow!("snapshot {target} carries no {doc_path}"))?;
     let bytes = cas
         .read_bytes(&a.digest, sbom::MAX_SBOM_BYTES)
-        .with_context(|| format!("{} of {target}", format.path()))?;
+        .with_context(|| format!("{doc_path} of {target}"))?;
     Ok((rec.name, bytes))
 }
 
@@ -86,33 +68,17 @@ pub fn load(
 ///
 /// Errors: as [`load`], or the document does not parse.
 pub fn components(target: &str, store: Option<&Path>) -> anyhow::Result<(String, Vec<Component>)> {
-    let (name, bytes) = load(target, store, SbomFormat::Cyclonedx)?;
+    let (name, bytes) = load(target, store, "cyclonedx")?;
     let comps = sbom::parse_cyclonedx(&bytes)
         .with_context(|| format!("{SBOM_CYCLONEDX_PATH} of {name}"))?;
     Ok((name, comps))
 }
 
-/// What `sbom diff` prints with `--json`: the two snapshots and what changed.
-#[derive(Debug, serde::Serialize)]
-pub struct DiffReport {
-    /// The old snapshot's name.
-    pub old: String,
-    /// The new snapshot's name.
-    pub new: String,
-    /// Added, removed and changed packages.
-    #[serde(flatten)]
-    pub diff: SbomDiff,
-}
-
 /// Diffs the SBOMs of two snapshots (old `a`, new `b`).
 ///
 /// Errors: as [`components`].
-pub fn diff(a: &str, b: &str, store: Option<&Path>) -> anyhow::Result<DiffReport> {
+pub fn diff(a: &str, b: &str, store: Option<&Path>) -> anyhow::Result<SnapshotDiff> {
     let (old, ca) = components(a, store)?;
     let (new, cb) = components(b, store)?;
-    Ok(DiffReport {
-        old,
-        new,
-        diff: sbom::diff(&ca, &cb),
-    })
+    Ok(SnapshotDiff::between((old, &ca), (new, &cb)))
 }

@@ -148,7 +148,7 @@ async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Vec<u8>)
     (status, r.bytes().await.unwrap().to_vec())
 }
 
-/// Waits (up to 5 s) until the server at `base` serves `want` at `path`.
+/// Waits (up to 10 s: the server polls every second, and CI machines are loaded) until the server at `base` serves `want` at `path`.
 async fn wait_for(client: &reqwest::Client, base: &str, path: &str, want: &[u8]) {
     let start = Instant::now();
     loop {
@@ -157,7 +157,7 @@ async fn wait_for(client: &reqwest::Client, base: &str, path: &str, want: &[u8])
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(5),
+            start.elapsed() < Duration::from_secs(10),
             "{path} still serves {status} {:?}",
             String::from_utf8_lossy(&body)
         );
@@ -184,15 +184,23 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
     let timing = fx.dir.path().join("timing");
     cp_dir(&template, &timing);
     let t0 = Instant::now();
-    let out = bin(&[
-        "import",
-        d2.to_str().unwrap(),
-        "--store",
-        timing.to_str().unwrap(),
-        "--trusted-keys",
-        &trusted,
-        "--quiet",
-    ]);
+    let import_args = |store: &Path| -> Vec<String> {
+        [
+            "import",
+            d2.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--trusted-keys",
+            &trusted,
+            "--quiet",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let out = Command::new(BIN)
+        .args(import_args(&timing))
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -220,15 +228,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
         let base = format!("http://{}", server.addr);
         let delay = Duration::from_micros(rng.next() % (full.as_micros() as u64 * 3 / 2 + 1));
         let mut child = Command::new(BIN)
-            .args([
-                "import",
-                d2.to_str().unwrap(),
-                "--store",
-                store.to_str().unwrap(),
-                "--trusted-keys",
-                &trusted,
-                "--quiet",
-            ])
+            .args(import_args(&store))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -269,19 +269,11 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
             String::from_utf8_lossy(&out.stderr)
         );
         // A re-import succeeds (forced when the killed run had already committed).
-        let mut args = vec![
-            "import",
-            d2.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--trusted-keys",
-            &trusted,
-            "--quiet",
-        ];
+        let mut args = import_args(&store);
         if committed {
-            args.push("--allow-downgrade");
+            args.push("--allow-downgrade".into());
         }
-        let out = bin(&args);
+        let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(
             out.status.success(),
             "trial {trial} (delay {delay:?}): re-import failed: {}",

@@ -64,8 +64,8 @@ enum SbomCommand {
         /// Drive path or CHANNEL/SEQ.
         snapshot: String,
         /// Document format.
-        #[arg(long, value_enum, default_value = "cyclonedx")]
-        format: crate::sbom::SbomFormat,
+        #[arg(long, default_value = "cyclonedx", value_parser = crate::sbom::FORMATS)]
+        format: String,
         /// Configuration, to find exported snapshots by name.
         #[arg(long, short)]
         config: Option<PathBuf>,
@@ -332,19 +332,13 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             format,
             config,
         }) => {
-            let doc = crate::sbom::load(&snapshot, config.as_deref(), format)?;
+            let doc = crate::sbom::load(&snapshot, config.as_deref(), &format)?;
             out.write_all(&doc.bytes)?;
             Ok(())
         }
         Command::Sbom(SbomCommand::Diff { a, b, config }) => {
             let r = crate::sbom::diff(&a, &b, config.as_deref())?;
-            emit(
-                out,
-                cli.json,
-                &r,
-                || format!("{} → {}\n{}", r.old, r.new, r.diff.render_table()),
-                cli.quiet,
-            )
+            emit(out, cli.json, &r, || r.render(), cli.quiet)
         }
         Command::Snapshots(a) => {
             let cfg = Config::load(&a.config)?;

@@ -8,31 +8,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use formats::sbom::{self, Component, SbomDiff};
-use formats::snapshot::{ArtifactKind, Manifest, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+use formats::sbom::{self, Component, SnapshotDiff};
+use formats::snapshot::{ArtifactKind, Manifest, SBOM_CYCLONEDX_PATH};
 use store::Cas;
 
 use crate::config::Config;
 use crate::state::State;
 
-/// The SBOM document formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SbomFormat {
-    /// CycloneDX 1.6 JSON.
-    Cyclonedx,
-    /// SPDX 2.3 JSON.
-    Spdx,
-}
-
-impl SbomFormat {
-    /// The document's logical path in a snapshot.
-    pub fn path(self) -> &'static str {
-        match self {
-            SbomFormat::Cyclonedx => SBOM_CYCLONEDX_PATH,
-            SbomFormat::Spdx => SBOM_SPDX_PATH,
-        }
-    }
-}
+/// The SBOM formats `--format` accepts.
+pub const FORMATS: [&str; 2] = ["cyclonedx", "spdx"];
 
 /// One snapshot's SBOM document.
 #[derive(Debug, Clone)]
@@ -49,15 +33,12 @@ pub struct SbomDocument {
 ///
 /// Errors: the target is neither an existing path nor a known snapshot name, the
 /// snapshot carries no SBOM of that format, or its blob is missing or damaged.
-pub fn load(
-    target: &str,
-    config: Option<&Path>,
-    format: SbomFormat,
-) -> anyhow::Result<SbomDocument> {
+pub fn load(target: &str, config: Option<&Path>, format: &str) -> anyhow::Result<SbomDocument> {
+    let doc_path = sbom::document_path(format)
+        .ok_or_else(|| anyhow!("unknown SBOM format {format:?} (use cyclonedx or spdx)"))?;
     let path = Path::new(target);
     if path.exists() {
-        let (snapshot, bytes) =
-            store::drive::read_artifact(path, format.path(), sbom::MAX_SBOM_BYTES)?;
+        let (snapshot, bytes) = store::drive::read_artifact(path, doc_path, sbom::MAX_SBOM_BYTES)?;
         return Ok(SbomDocument {
             snapshot,
             from: path.to_path_buf(),
@@ -88,10 +69,10 @@ pub fn load(
         .read_bytes(&rec.manifest, formats::snapshot::MAX_MANIFEST_BYTES)
         .with_context(|| format!("manifest of {target}"))?;
     let manifest = Manifest::from_slice(&bytes).with_context(|| format!("manifest of {target}"))?;
-    let (digest, _) = sbom_artifact(&manifest, format, target)?;
+    let (digest, _) = sbom_artifact(&manifest, doc_path, target)?;
     let bytes = cas
         .read_bytes(&digest, sbom::MAX_SBOM_BYTES)
-        .with_context(|| format!("{} of {target}", format.path()))?;
+        .with_context(|| format!("{doc_path} of {target}"))?;
     Ok(SbomDocument {
         snapshot: rec.name.clone(),
         from: cfg.store_dir(),
@@ -101,18 +82,17 @@ pub fn load(
 
 fn sbom_artifact(
     m: &Manifest,
-    format: SbomFormat,
+    doc_path: &str,
     target: &str,
 ) -> anyhow::Result<(formats::digest::Digest, u64)> {
     m.artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::Sbom && a.path == format.path())
+        .find(|a| a.kind == ArtifactKind::Sbom && a.path == doc_path)
         .map(|a| (a.digest, a.size))
         .ok_or_else(|| {
             anyhow!(
-                "{target}: snapshot {} carries no {} (cut before SBOMs were written?)",
+                "{target}: snapshot {} carries no {doc_path} (cut before SBOMs were written?)",
                 m.name(),
-                format.path()
             )
         })
 }
@@ -121,33 +101,17 @@ fn sbom_artifact(
 ///
 /// Errors: as [`load`], or the document does not parse.
 pub fn components(target: &str, config: Option<&Path>) -> anyhow::Result<(String, Vec<Component>)> {
-    let doc = load(target, config, SbomFormat::Cyclonedx)?;
+    let doc = load(target, config, "cyclonedx")?;
     let comps = sbom::parse_cyclonedx(&doc.bytes)
         .with_context(|| format!("{SBOM_CYCLONEDX_PATH} of {}", doc.snapshot))?;
     Ok((doc.snapshot, comps))
 }
 
-/// What `sbom diff` prints with `--json`.
-#[derive(Debug, serde::Serialize)]
-pub struct DiffReport {
-    /// The old snapshot's name.
-    pub old: String,
-    /// The new snapshot's name.
-    pub new: String,
-    /// Added, removed and changed packages.
-    #[serde(flatten)]
-    pub diff: SbomDiff,
-}
-
 /// Diffs the SBOMs of two snapshots (old `a`, new `b`).
 ///
 /// Errors: as [`components`].
-pub fn diff(a: &str, b: &str, config: Option<&Path>) -> anyhow::Result<DiffReport> {
+pub fn diff(a: &str, b: &str, config: Option<&Path>) -> anyhow::Result<SnapshotDiff> {
     let (old, ca) = components(a, config)?;
     let (new, cb) = components(b, config)?;
-    Ok(DiffReport {
-        old,
-        new,
-        diff: sbom::diff(&ca, &cb),
-    })
+    Ok(SnapshotDiff::between((old, &ca), (new, &cb)))
 }

@@ -305,20 +305,7 @@ impl Cas {
     /// Re-hashes the blob's file and fails with [`CasError::Mismatch`] if its SHA-256 is
     /// no longer `d`.
     pub fn verify_blob(&self, d: &Digest) -> Result<(), CasError> {
-        let (mut file, _) = self.open_blob(d)?;
-        let path = self.blob_path(d);
-        let mut h = Hasher::new();
-        let mut buf = vec![0u8; COPY_BUF];
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(CasError::Io { path, source: e }),
-            };
-            h.update(buf.get(..n).unwrap_or_default());
-        }
-        let (actual, _) = h.finish();
+        let (actual, _) = self.hash_blob(d, |_| {})?;
         if actual != *d {
             return Err(CasError::Mismatch {
                 what: "sha256".into(),

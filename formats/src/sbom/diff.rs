@@ -266,3 +266,32 @@ impl SbomDiff {
         out
     }
 }
+
+/// The diff of two snapshots' SBOMs, as `sbom diff` prints it: the snapshot names and
+/// what changed (JSON: `old`, `new`, `added`, `removed`, `changed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotDiff {
+    /// The older snapshot's name (`<channel>/<sequence>`).
+    pub old: String,
+    /// The newer snapshot's name.
+    pub new: String,
+    /// Added, removed and changed packages.
+    #[serde(flatten)]
+    pub diff: SbomDiff,
+}
+
+impl SnapshotDiff {
+    /// Diffs the components of snapshot `old` against those of `new` ([`diff`]).
+    pub fn between(old: (String, &[Component]), new: (String, &[Component])) -> SnapshotDiff {
+        SnapshotDiff {
+            diff: diff(old.1, new.1),
+            old: old.0,
+            new: new.0,
+        }
+    }
+
+    /// The human form: a `old → new` line, then [`SbomDiff::render_table`].
+    pub fn render(&self) -> String {
+        format!("{} → {}\n{}", self.old, self.new, self.diff.render_table())
+    }
+}

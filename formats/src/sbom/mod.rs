@@ -64,7 +64,7 @@ use crate::digest::Digest;
 use crate::snapshot::{Artifact, ArtifactKind, Manifest};
 
 pub use cyclonedx::{cyclonedx, parse_cyclonedx};
-pub use diff::{Change, DiffEntry, SbomDiff, diff};
+pub use diff::{Change, DiffEntry, SbomDiff, SnapshotDiff, diff};
 pub use purl::purl;
 pub use spdx::{parse_spdx, spdx};
 
@@ -124,6 +124,16 @@ pub struct Component {
     pub tag: Option<String>,
     /// OCI: `<registry>/<repository path>` (purl `repository_url` qualifier).
     pub repository: Option<String>,
+}
+
+/// The logical path of the SBOM document in `format` (`"cyclonedx"` or `"spdx"`), `None`
+/// for other names.
+pub fn document_path(format: &str) -> Option<&'static str> {
+    match format {
+        "cyclonedx" => Some(crate::snapshot::SBOM_CYCLONEDX_PATH),
+        "spdx" => Some(crate::snapshot::SBOM_SPDX_PATH),
+        _ => None,
+    }
 }
 
 /// Why an SBOM was refused or does not match a snapshot.

@@ -13,7 +13,7 @@
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
 //!
 //! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
-//! start and rebuilt when `STORE/current.gen` changes (polled every second). Each request
+//! start and rebuilt when `STORE/current.gen` or the index file changes (polled every second). Each request
 //! takes one `Arc` of the table, so it never sees a mix of two snapshots. No redb lock is
 //! held while serving: the index is opened read-only, read and closed on each reload.
 //!
@@ -207,7 +207,7 @@ pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerH
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().context("listener address")?;
-    let generation = live::generation(&store);
+    let generation = reload_key(&store);
     let initial = {
         let s = store.clone();
         tokio::task::spawn_blocking(move || live::load(&s))
@@ -248,13 +248,39 @@ pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerH
 
 /// Polls `STORE/current.gen` every second and swaps in the new snapshot when it changes.
 /// A failed load keeps the old table and is retried on the next tick.
+/// What the reload loop watches: `STORE/current.gen` and the index file's size and
+/// modification time. The generation is bumped after every change of the live snapshot;
+/// the index's own change covers an import killed between its commit and that bump, so a
+/// running server never keeps serving a snapshot the index no longer calls current.
+fn reload_key(store: &std::path::Path) -> Option<String> {
+    let generation = live::generation(store);
+    let index = std::fs::metadata(store.join(live::INDEX_FILE))
+        .ok()
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        });
+    match (generation, index) {
+        (None, None) => None,
+        (g, i) => Some(format!(
+            "{}|{}",
+            g.unwrap_or_default(),
+            i.unwrap_or_default()
+        )),
+    }
+}
+
 async fn reload_loop(state: Arc<AppState>, mut last: Option<String>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
         let store = state.store.clone();
-        let now = match tokio::task::spawn_blocking(move || live::generation(&store)).await {
+        let now = match tokio::task::spawn_blocking(move || reload_key(&store)).await {
             Ok(g) => g,
             Err(_) => continue,
         };
