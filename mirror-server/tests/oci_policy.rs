@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Fixture, OciFile, tree_digest};
+use common::{Fixture, OciFile, tree_digest_except_audit};
 use formats::digest::Digest;
 use formats::oci::{COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLESIGNING, OCI_MANIFEST};
 use formats::snapshot::Meta;
@@ -222,15 +222,19 @@ fn import_policy_accepts_signed_and_refuses_unsigned_wrong_key_and_misdirected()
     let signed = signed_image(&keys, "signed", "good", &digest_of("signed"));
     let d1 = fx.oci_drive("d1", 1, &signed, &[REGISTRY]);
     fx.import(&d1, &["--policy", policy_arg]).unwrap();
-    let after_first = tree_digest(&fx.store);
+    let after_first = tree_digest_except_audit(&fx.store);
 
     let refused = |drive: &Path, policy: &str| -> String {
         let e = fx.import(drive, &["--policy", policy]).unwrap_err();
         assert_eq!(
-            tree_digest(&fx.store),
+            tree_digest_except_audit(&fx.store),
             after_first,
             "store changed on refusal"
         );
+        // The audit log, the one file a refusal may change, gained its record.
+        let log = std::fs::read_to_string(fx.store.join("audit.log")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+        assert_eq!(last["event"], "import-refused", "{last}");
         format!("{e:#}")
     };
 
@@ -275,7 +279,7 @@ fn import_policy_accepts_signed_and_refuses_unsigned_wrong_key_and_misdirected()
 
     // Without a policy, the unsigned image imports (the snapshot signature is enough).
     fx.import(&d2, &[]).unwrap();
-    assert_ne!(tree_digest(&fx.store), after_first);
+    assert_ne!(tree_digest_except_audit(&fx.store), after_first);
 }
 
 #[test]
