@@ -323,6 +323,27 @@ pub enum ImportError {
     },
 }
 
+impl From<crate::lifecycle::StoreIoError> for ImportError {
+    fn from(e: crate::lifecycle::StoreIoError) -> Self {
+        ImportError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+/// Refuses a drive file with more than one name (a hard link could alias a file outside
+/// the drive's blobs, or one blob under two digests).
+fn refuse_hard_link(path: &Path, meta: &fs::Metadata) -> Result<(), ImportError> {
+    if meta.nlink() > 1 {
+        return Err(ImportError::UnsafeDrive {
+            path: path.to_path_buf(),
+            reason: format!("a hard link ({} names for one file)", meta.nlink()),
+        });
+    }
+    Ok(())
+}
+
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ImportError + '_ {
     move |source| ImportError::Io {
         path: path.to_path_buf(),
@@ -356,12 +377,7 @@ fn real_dir(path: &Path) -> Result<bool, ImportError> {
 /// Opens a regular file on the drive and reads at most `max + 1` bytes.
 fn read_drive_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, ImportError> {
     let (file, meta) = open_regular(path).map_err(|e| drive_open_err(path, e, what))?;
-    if meta.nlink() > 1 {
-        return Err(ImportError::UnsafeDrive {
-            path: path.to_path_buf(),
-            reason: format!("a hard link ({} names for one file)", meta.nlink()),
-        });
-    }
+    refuse_hard_link(path, &meta)?;
     if meta.len() > max {
         return Err(ImportError::BadFile {
             path: path.to_path_buf(),
@@ -539,7 +555,7 @@ fn create_dir_tracked(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), Imp
     }
 }
 
-/// Step 5: both SBOMs are present as artifacts, parse, and describe exactly the
+/// Step 6: both SBOMs are present as artifacts, parse, and describe exactly the
 /// snapshot's component artifacts ([`formats::sbom::check_against`]).
 fn check_sboms(manifest: &Manifest, blobs: &StagedBlobs<'_>) -> Result<(), ImportError> {
     use crate::provenance::BlobSource as _;
@@ -732,10 +748,7 @@ fn import_inner(
     };
     create_dir_tracked(store_root, &mut cleanup.created)?;
     // One store operation at a time (imports, rollbacks, pins, gc), across processes.
-    let _lock = crate::lifecycle::lock_store(store_root).map_err(|e| ImportError::Io {
-        path: e.path,
-        source: e.source,
-    })?;
+    let _lock = crate::lifecycle::lock_store(store_root)?;
     // Staging left by an import that was killed: unreferenced, safe to remove.
     if let Err(e) = crate::lifecycle::sweep_stale_staging(store_root) {
         tracing::warn!(error = %e, "cannot remove stale staging directories");
@@ -807,24 +820,17 @@ fn import_inner(
                     path: src,
                 });
             }
-            Ok(m) if m.nlink() > 1 => {
-                return Err(ImportError::UnsafeDrive {
-                    reason: format!(
-                        "a hard link ({} names for one file) where a blob file was expected",
-                        m.nlink()
-                    ),
-                    path: src,
-                });
+            Ok(m) => {
+                refuse_hard_link(&src, &m)?;
+                if m.len() != *size {
+                    return Err(ImportError::BlobSize {
+                        file: src,
+                        artifacts: describe_users(paths),
+                        expected: *size,
+                        actual: m.len(),
+                    });
+                }
             }
-            Ok(m) if m.len() != *size => {
-                return Err(ImportError::BlobSize {
-                    file: src,
-                    artifacts: describe_users(paths),
-                    expected: *size,
-                    actual: m.len(),
-                });
-            }
-            Ok(_) => {}
         }
         jobs.push(Job {
             digest: *d,
@@ -861,45 +867,36 @@ fn import_inner(
     copy_all(&jobs, &staging, &users, &bar)?;
     bar.finish_and_clear();
 
-    // 5. The SBOMs: pinned by digest in the signed manifest (so verified with the blobs),
-    //    parsed, and their components one-to-one with the snapshot's component artifacts.
-    check_sboms(
-        &manifest,
-        &StagedBlobs {
-            staging: &staging,
-            main: &main,
-        },
-    )?;
-
-    // 6. Upstream provenance: upstream InRelease signatures against the installed upstream
-    //    keyrings, indexes against the signed Release, every .deb against the signed Packages.
-    let keyrings_dir = opts
-        .trusted_keys
-        .join(crate::provenance::UPSTREAM_KEYRINGS_DIR);
+    // Every check below reads verified blobs: staged now, or in the store already.
     let staged_blobs = StagedBlobs {
         staging: &staging,
         main: &main,
     };
+
+    // 6. The SBOMs: pinned by digest in the signed manifest (so verified with the blobs),
+    //    parsed, and their components one-to-one with the snapshot's component artifacts.
+    check_sboms(&manifest, &staged_blobs)?;
+
+    // 7. Upstream provenance: upstream InRelease signatures against the installed upstream
+    //    keyrings, indexes against the signed Release, every .deb against the signed Packages;
+    //    then the cosign signature policy.
+    let keyrings_dir = opts
+        .trusted_keys
+        .join(crate::provenance::UPSTREAM_KEYRINGS_DIR);
     let provenance = crate::provenance::check_apt(&manifest, &keyrings_dir, &staged_blobs)
         .map_err(ImportError::Provenance)?;
-
-    // 7. Signature policy over the verified blobs (staged now, or in the store already).
     if let Some(policy) = &policy {
+        use crate::provenance::BlobSource as _;
         let read = |d: &Digest| -> Result<Vec<u8>, String> {
             if !users.contains_key(d) {
                 return Err(format!("blob {d} is not part of the snapshot"));
             }
-            match staging.read_bytes(d, formats::oci::MAX_MANIFEST_BYTES) {
-                Err(CasError::Missing(_)) => main
-                    .read_bytes(d, formats::oci::MAX_MANIFEST_BYTES)
-                    .map_err(|e| e.to_string()),
-                other => other.map_err(|e| e.to_string()),
-            }
+            staged_blobs.read(d, formats::oci::MAX_MANIFEST_BYTES)
         };
         check_oci_policy(&manifest, policy, read).map_err(ImportError::Unsigned)?;
     }
 
-    // 6. Commit.
+    // 8. Commit.
     let manifest_digest = staging.put_bytes(&manifest_bytes).map_err(cas_err)?;
     let sig_digest = staging.put_bytes(&sig).map_err(cas_err)?;
     if !index_path.exists() {
@@ -931,11 +928,7 @@ fn import_inner(
     drop(index);
     // The snapshot is committed: nothing below may undo it.
     cleanup.armed = false;
-    let generation =
-        crate::lifecycle::bump_generation(store_root).map_err(|e| ImportError::Io {
-            path: e.path,
-            source: e.source,
-        })?;
+    let generation = crate::lifecycle::bump_generation(store_root)?;
     let fields = match serde_json::json!({
         "snapshot": name,
         "signer": signer,
@@ -1252,15 +1245,7 @@ fn copy_one(
             _ => io_at(&job.src)(e),
         })
     })?;
-    if meta.nlink() > 1 {
-        return Err(Some(ImportError::UnsafeDrive {
-            path: job.src.clone(),
-            reason: format!(
-                "a hard link ({} names for one file) where a blob file was expected",
-                meta.nlink()
-            ),
-        }));
-    }
+    refuse_hard_link(&job.src, &meta).map_err(Some)?;
     if meta.len() != job.size {
         return Err(Some(ImportError::BlobSize {
             file: job.src.clone(),
