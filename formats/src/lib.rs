@@ -11,14 +11,18 @@
 //! - [`snapshot`]: the signed snapshot manifest carried on the media (docs/media-format.md).
 //! - [`path`]: logical-path validation (no `..`, no absolute paths, no NUL).
 //! - [`oci`]: OCI/Docker registry names, image references, manifests, indexes, cosign tags.
+//! - [`receipt`]: site receipts (what an air-gapped site holds), a DSSE-signed JSON
+//!   payload with a compact blob set (docs/receipt-format.md).
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 SBOMs of a snapshot: generation, parsing,
 //!   checking against a manifest, package-level diffs.
 
 pub mod apt;
 pub mod deb822;
 pub mod digest;
+pub mod media;
 pub mod oci;
 pub mod path;
 pub mod pypi;
+pub mod receipt;
 pub mod sbom;
 pub mod snapshot;

@@ -114,6 +114,12 @@ pub struct Source {
     /// verifies the upstream signatures again (docs/threat-model.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_keyring: Option<String>,
+    /// APT: the subset of [`Source::upstream_signers`] whose key was accepted only through
+    /// a SHA-1 self-signature or subkey binding (an old upstream key; the data signature
+    /// itself used a strong hash). Recorded so a reviewer sees the weak binding; see
+    /// `keys::openpgp` "Hash algorithms" and docs/media-format.md §Source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_sha1_bound_signers: Vec<String>,
 }
 
 impl Source {
@@ -132,6 +138,7 @@ impl Source {
             registry: None,
             origin: None,
             upstream_keyring: None,
+            upstream_sha1_bound_signers: Vec::new(),
         }
     }
 }
@@ -431,6 +438,7 @@ mod tests {
                 registry: None,
                 origin: None,
                 upstream_keyring: None,
+                upstream_sha1_bound_signers: vec![],
             }],
             artifacts: vec![Artifact {
                 kind: ArtifactKind::Deb,
@@ -453,6 +461,21 @@ mod tests {
         let bytes = m.to_bytes();
         assert_eq!(Manifest::from_slice(&bytes).unwrap(), m);
         assert_eq!(m.name(), "cube-stable/3");
+    }
+
+    #[test]
+    fn sha1_bound_signers_are_optional() {
+        // Absent: not written, and manifests without the field still read.
+        let m = sample();
+        let text = String::from_utf8(m.to_bytes()).unwrap();
+        assert!(!text.contains("upstream_sha1_bound_signers"), "{text}");
+        // Present: written and read back.
+        let mut m = sample();
+        m.sources[0].upstream_signers = vec!["AB".repeat(20)];
+        m.sources[0].upstream_sha1_bound_signers = vec!["AB".repeat(20)];
+        let bytes = m.to_bytes();
+        assert!(String::from_utf8_lossy(&bytes).contains("upstream_sha1_bound_signers"));
+        assert_eq!(Manifest::from_slice(&bytes).unwrap(), m);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //!   subkey whose newest valid binding signature (0x18) verifies against the primary, carries
 //!   the "sign" key flag and a valid embedded primary-key binding signature (0x19);
 //! - the primary key has at least one valid self-signature (user ID certification or direct
-//!   key signature); its newest self-signature's key expiration time, and the subkey's
+//!   key signature; bindings and self-signatures follow "Hash algorithms" below: SHA-1 is
+//!   accepted and reported, MD5 and RIPEMD-160 do not count); its newest self-signature's
+//!   key expiration time, and the subkey's
 //!   newest binding signature's key expiration time, lie after the signature's creation
 //!   time; neither key was created after the signature;
 //! - the primary key (and the subkey, if one signed) has no valid revocation signature.
@@ -30,6 +32,27 @@
 //! Revocations issued by designated revokers (RFC 9580 §5.2.3.23) are not checked; third
 //! party certifications are ignored (they are what makes rpgp's whole-key
 //! `SignedPublicKey::verify_bindings` fail on the Debian keys).
+//!
+//! # Hash algorithms: data signatures versus key bindings
+//!
+//! - **Data signatures** (the signature over `InRelease`/`Release`) made with MD5, SHA-1 or
+//!   RIPEMD-160 are refused (RFC 9580 §9.5: collision resistance is what protects a data
+//!   signature, and SHA-1 has none left).
+//! - **Self-signatures and bindings** (user ID self-certifications 0x10–0x13, direct key
+//!   signatures 0x1F, subkey bindings 0x18 and primary key bindings 0x19) made with MD5 or
+//!   RIPEMD-160 do not count: a key whose only self-signatures use them has no valid
+//!   self-signature. Made with **SHA-1 they are accepted** — many vendor keys still in use
+//!   for APT repositories were created by GnuPG versions that bound keys with SHA-1 — and
+//!   **reported**: the signer's fingerprint is listed in [`Verified::sha1_bound_signers`] so
+//!   the snapshot records it for a reviewer. The reasoning: a self-signature is made by the
+//!   key holder over its own key material, so forging one needs a second preimage, not a
+//!   collision (the distinction Sequoia's policy draws with `HashAlgoSecurity`); rpgp also
+//!   hashes SHA-1 with collision detection (`sha1-checked`). GnuPG 2.2 and APT's `gpgv`
+//!   accept such keys as well. The binding that counts is the newest valid one: the
+//!   primary key's newest self-signature, and the signing subkey's newest binding and its
+//!   embedded back-signature.
+//! - Revocations are honoured whatever their hash algorithm (refusing a revocation would
+//!   fail open).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -337,6 +360,11 @@ pub struct Verified {
     /// Primary-key fingerprints (40 upper-case hex digits for v4) of the keyring keys whose
     /// primary key or subkey made a valid signature, without duplicates.
     pub signer_fingerprints: Vec<String>,
+    /// The subset of [`Verified::signer_fingerprints`] whose validity rests on a SHA-1 key
+    /// binding: every valid signature of that key was accepted only through a primary-key
+    /// self-signature, subkey binding or back-signature hashed with SHA-1 (module docs,
+    /// "Hash algorithms"). Empty for keys bound with SHA-256 or stronger.
+    pub sha1_bound_signers: Vec<String>,
 }
 
 /// Upstream OpenPGP public keys, e.g. the Debian archive keyring.
@@ -441,10 +469,11 @@ impl Keyring {
                 reason: e.to_string(),
             })?;
         let signed = msg.signed_text();
-        let signers = self.verify_signatures(msg.signatures(), signed.as_bytes())?;
+        let (signers, sha1_bound) = self.verify_signatures(msg.signatures(), signed.as_bytes())?;
         Ok(Verified {
             signed_text: signed.replace("\r\n", "\n"),
             signer_fingerprints: signers,
+            sha1_bound_signers: sha1_bound,
         })
     }
 
@@ -471,26 +500,32 @@ impl Keyring {
         if sigs.is_empty() {
             return Err(malformed("no signature packet found".into()));
         }
-        let signers = self.verify_signatures(&sigs, data)?;
+        let (signers, sha1_bound) = self.verify_signatures(&sigs, data)?;
         Ok(Verified {
             signed_text: String::from_utf8_lossy(data).into_owned(),
             signer_fingerprints: signers,
+            sha1_bound_signers: sha1_bound,
         })
     }
 
-    /// Checks every signature; returns the primary fingerprints of the valid signers.
+    /// Checks every signature; returns the primary fingerprints of the valid signers, and
+    /// those of them whose every accepted signature rested on a SHA-1 binding.
     fn verify_signatures(
         &self,
         sigs: &[Signature],
         data: &[u8],
-    ) -> Result<Vec<String>, VerifyError> {
+    ) -> Result<(Vec<String>, Vec<String>), VerifyError> {
         let mut signers: Vec<String> = Vec::new();
+        let mut strongly_bound: Vec<String> = Vec::new();
         let mut rejected = Vec::new();
         for sig in sigs {
-            if let Some(fp) = self.check_data_signature(sig, data, &mut rejected)
-                && !signers.contains(&fp)
-            {
-                signers.push(fp);
+            if let Some((fp, sha1_bound)) = self.check_data_signature(sig, data, &mut rejected) {
+                if !sha1_bound && !strongly_bound.contains(&fp) {
+                    strongly_bound.push(fp.clone());
+                }
+                if !signers.contains(&fp) {
+                    signers.push(fp);
+                }
             }
         }
         if signers.is_empty() {
@@ -507,18 +542,23 @@ impl Keyring {
                 rejected,
             });
         }
-        Ok(signers)
+        let sha1_bound = signers
+            .iter()
+            .filter(|fp| !strongly_bound.contains(fp))
+            .cloned()
+            .collect();
+        Ok((signers, sha1_bound))
     }
 
-    /// Returns the primary fingerprint of the keyring key that made `sig` validly, if any.
-    /// Signatures that verify cryptographically but fail a policy check add a reason to
-    /// `rejected`.
+    /// Returns the primary fingerprint of the keyring key that made `sig` validly, if any,
+    /// and whether that validity rests on a SHA-1 binding. Signatures that verify
+    /// cryptographically but fail a policy check add a reason to `rejected`.
     fn check_data_signature(
         &self,
         sig: &Signature,
         data: &[u8],
         rejected: &mut Vec<String>,
-    ) -> Option<String> {
+    ) -> Option<(String, bool)> {
         if !matches!(sig.typ(), Some(SignatureType::Binary | SignatureType::Text)) {
             rejected.push(format!(
                 "signature by {} is not a data signature (type {:?})",
@@ -531,18 +571,19 @@ impl Keyring {
             let primary_fp = fmt_fingerprint(key);
             if sig.verify(&key.primary_key, data).is_ok() {
                 match signature_policy(sig).and_then(|t| primary_valid_at(key, t)) {
-                    Ok(()) => return Some(primary_fp),
+                    Ok(sha1_bound) => return Some((primary_fp, sha1_bound)),
                     Err(reason) => rejected.push(reason),
                 }
             }
             for sub in &key.public_subkeys {
                 if sig.verify(sub, data).is_ok() {
                     let valid = signature_policy(sig).and_then(|t| {
-                        primary_valid_at(key, t)?;
-                        subkey_valid_at(&key.primary_key, sub, t)
+                        let primary_sha1 = primary_valid_at(key, t)?;
+                        let sub_sha1 = subkey_valid_at(&key.primary_key, sub, t)?;
+                        Ok(primary_sha1 || sub_sha1)
                     });
                     match valid {
-                        Ok(()) => return Some(primary_fp),
+                        Ok(sha1_bound) => return Some((primary_fp, sha1_bound)),
                         Err(reason) => rejected.push(reason),
                     }
                 }
@@ -584,10 +625,7 @@ fn signature_policy(sig: &Signature) -> Result<Timestamp, String> {
         .created()
         .ok_or_else(|| format!("signature by {who} has no creation time"))?;
     if let Some(hash) = sig.hash_alg()
-        && matches!(
-            hash,
-            HashAlgorithm::Md5 | HashAlgorithm::Sha1 | HashAlgorithm::Ripemd160
-        )
+        && (is_broken_hash(hash) || hash == HashAlgorithm::Sha1)
     {
         return Err(format!(
             "signature by {who} uses the weak hash algorithm {hash}"
@@ -605,6 +643,21 @@ fn signature_policy(sig: &Signature) -> Result<Timestamp, String> {
         }
     }
     Ok(created)
+}
+
+/// MD5 and RIPEMD-160: refused on every signature, key bindings included (module docs).
+fn is_broken_hash(hash: HashAlgorithm) -> bool {
+    matches!(hash, HashAlgorithm::Md5 | HashAlgorithm::Ripemd160)
+}
+
+/// A self-signature or binding whose hash algorithm may count (not MD5/RIPEMD-160).
+fn binding_hash_ok(sig: &Signature) -> bool {
+    sig.hash_alg().is_none_or(|h| !is_broken_hash(h))
+}
+
+/// A self-signature or binding hashed with SHA-1 (accepted, but reported).
+fn is_sha1(sig: &Signature) -> bool {
+    sig.hash_alg() == Some(HashAlgorithm::Sha1)
 }
 
 fn is_user_certification(sig: &Signature) -> bool {
@@ -683,8 +736,9 @@ fn check_expiry(
     Ok(())
 }
 
-/// Is the primary key of `key` valid for a data signature made at `t`?
-fn primary_valid_at(key: &SignedPublicKey, t: Timestamp) -> Result<(), String> {
+/// Is the primary key of `key` valid for a data signature made at `t`? `Ok(true)` when it
+/// is, but its newest valid self-signature is hashed with SHA-1.
+fn primary_valid_at(key: &SignedPublicKey, t: Timestamp) -> Result<bool, String> {
     let primary = &key.primary_key;
     let what = format!("primary key {}", fmt_fingerprint(primary));
 
@@ -709,20 +763,37 @@ fn primary_valid_at(key: &SignedPublicKey, t: Timestamp) -> Result<(), String> {
         .direct_signatures
         .iter()
         .filter(|sig| issued_by(sig, primary) && sig.verify_key(primary).is_ok());
+    let mut broken = 0usize;
     let newest = user_sigs
         .chain(direct_sigs)
         .filter(|sig| sig.created().is_some())
+        .filter(|sig| {
+            let ok = binding_hash_ok(sig);
+            broken += usize::from(!ok);
+            ok
+        })
         .max_by_key(|sig| sig.created().map(Timestamp::as_secs))
-        .ok_or_else(|| format!("{what} has no valid self-signature"))?;
-    check_expiry(&what, primary.created_at(), newest, t)
+        .ok_or_else(|| {
+            if broken > 0 {
+                format!(
+                    "{what} has no valid self-signature ({broken} made with MD5 or RIPEMD-160, which are refused)"
+                )
+            } else {
+                format!("{what} has no valid self-signature")
+            }
+        })?;
+    check_expiry(&what, primary.created_at(), newest, t)?;
+    Ok(is_sha1(newest))
 }
 
 /// Is `sub` a valid signing subkey of `primary` for a data signature made at `t`?
+/// `Ok(true)` when it is, but its newest binding or that binding's back-signature is
+/// hashed with SHA-1.
 fn subkey_valid_at(
     primary: &packet::PublicKey,
     sub: &SignedPublicSubKey,
     t: Timestamp,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let what = format!(
         "signing subkey {} of {}",
         fmt_fingerprint(&sub.key),
@@ -742,6 +813,9 @@ fn subkey_valid_at(
                 let Some(created) = sig.created() else {
                     continue;
                 };
+                if !binding_hash_ok(sig) {
+                    continue;
+                }
                 if newest
                     .and_then(Signature::created)
                     .is_none_or(|n| n.as_secs() <= created.as_secs())
@@ -756,15 +830,16 @@ fn subkey_valid_at(
     if !binding.key_flags().sign() {
         return Err(format!("{what} is not marked for signing (key flags)"));
     }
-    let backsig_ok = binding
-        .embedded_signature()
-        .is_some_and(|back| back.verify_primary_key_binding(&sub.key, primary).is_ok());
-    if !backsig_ok {
+    let backsig = binding.embedded_signature().filter(|back| {
+        binding_hash_ok(back) && back.verify_primary_key_binding(&sub.key, primary).is_ok()
+    });
+    let Some(backsig) = backsig else {
         return Err(format!(
-            "{what} has no valid primary key binding signature (not cross-certified)"
+            "{what} has no valid primary key binding signature (not cross-certified, or made with MD5 or RIPEMD-160)"
         ));
-    }
-    check_expiry(&what, sub.key.created_at(), binding, t)
+    };
+    check_expiry(&what, sub.key.created_at(), binding, t)?;
+    Ok(is_sha1(binding) || is_sha1(backsig))
 }
 
 #[cfg(test)]
@@ -866,6 +941,218 @@ mod tests {
                 );
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// An RSA-2048 key (certify + sign) with an Ed25519 signing subkey, generated once
+    /// per test run (RSA generation is the slow part).
+    fn rsa_key() -> SignedSecretKey {
+        use std::sync::OnceLock;
+        static KEY: OnceLock<SignedSecretKey> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let subkey = SubkeyParamsBuilder::default()
+                .key_type(KeyType::Ed25519Legacy)
+                .can_sign(true)
+                .build()
+                .unwrap();
+            SecretKeyParamsBuilder::default()
+                .key_type(KeyType::Rsa(2048))
+                .can_certify(true)
+                .can_sign(true)
+                .primary_user_id("Old Vendor <old@mirror.invalid>".into())
+                .subkeys(vec![subkey])
+                .build()
+                .unwrap()
+                .generate(rand::thread_rng())
+                .unwrap()
+        })
+        .clone()
+    }
+
+    fn key_flags(sign: bool, certify: bool) -> pgp::packet::KeyFlags {
+        let mut f = pgp::packet::KeyFlags::default();
+        f.set_sign(sign);
+        f.set_certify(certify);
+        f
+    }
+
+    /// Replaces the primary user id's self-signature with one hashed with `hash`.
+    fn rebind_user_id(key: &mut SignedSecretKey, hash: HashAlgorithm) {
+        use pgp::packet::{SignatureConfig, Subpacket};
+        let mut config = SignatureConfig::v4(
+            SignatureType::CertPositive,
+            key.primary_key.algorithm(),
+            hash,
+        );
+        config.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now())).unwrap(),
+            Subpacket::regular(SubpacketData::IssuerFingerprint(
+                key.primary_key.fingerprint(),
+            ))
+            .unwrap(),
+            Subpacket::regular(SubpacketData::KeyFlags(key_flags(true, true))).unwrap(),
+        ];
+        let public = key.primary_key.public_key().clone();
+        let user = &mut key.details.users[0];
+        let sig = config
+            .sign_certification(
+                &key.primary_key,
+                &public,
+                &Password::empty(),
+                Tag::UserId,
+                &user.id,
+            )
+            .unwrap();
+        assert_eq!(sig.hash_alg(), Some(hash));
+        user.signatures = vec![sig];
+    }
+
+    /// Replaces the signing subkey's binding with one hashed with `hash` (the embedded
+    /// back-signature, made by the Ed25519 subkey with SHA-256, is kept).
+    fn rebind_subkey(key: &mut SignedSecretKey, hash: HashAlgorithm) {
+        use pgp::packet::{SignatureConfig, Subpacket};
+        let backsig = key.secret_subkeys[0].signatures[0]
+            .embedded_signature()
+            .expect("generated signing subkey has a back-signature")
+            .clone();
+        let mut config = SignatureConfig::v4(
+            SignatureType::SubkeyBinding,
+            key.primary_key.algorithm(),
+            hash,
+        );
+        config.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now())).unwrap(),
+            Subpacket::regular(SubpacketData::IssuerFingerprint(
+                key.primary_key.fingerprint(),
+            ))
+            .unwrap(),
+            Subpacket::regular(SubpacketData::KeyFlags(key_flags(true, false))).unwrap(),
+            Subpacket::regular(SubpacketData::EmbeddedSignature(Box::new(backsig))).unwrap(),
+        ];
+        let public = key.primary_key.public_key().clone();
+        let sub_public = key.secret_subkeys[0].key.public_key().clone();
+        let sig = config
+            .sign_subkey_binding(&key.primary_key, &public, &Password::empty(), &sub_public)
+            .unwrap();
+        key.secret_subkeys[0].signatures = vec![sig];
+    }
+
+    fn sign_with_primary(key: &SignedSecretKey, text: &str) -> String {
+        CleartextSignedMessage::sign(
+            rand::thread_rng(),
+            text,
+            &key.primary_key,
+            &Password::empty(),
+        )
+        .unwrap()
+        .to_armored_string(ArmorOptions::default())
+        .unwrap()
+    }
+
+    fn ring_of(key: &SignedSecretKey) -> Keyring {
+        Keyring::from_bytes(&key.to_public_key().to_bytes().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sha1_self_signature_is_accepted_and_reported() {
+        let mut key = rsa_key();
+        let fp = fmt_fingerprint(&key.primary_key);
+        // As generated (SHA-256 self-signature): accepted, not reported.
+        let v = ring_of(&key)
+            .verify_inrelease(&sign_with_primary(&key, "Origin: Old\n"))
+            .unwrap();
+        assert_eq!(v.signer_fingerprints, vec![fp.clone()]);
+        assert!(v.sha1_bound_signers.is_empty(), "{v:?}");
+        // SHA-1 self-signature: accepted (the data signature is SHA-256), and reported.
+        rebind_user_id(&mut key, HashAlgorithm::Sha1);
+        let ring = ring_of(&key);
+        let v = ring
+            .verify_inrelease(&sign_with_primary(&key, "Origin: Old\n"))
+            .unwrap();
+        assert_eq!(v.signer_fingerprints, vec![fp.clone()]);
+        assert_eq!(v.sha1_bound_signers, vec![fp.clone()]);
+        // Same through Release + Release.gpg.
+        let detached = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            &b"Origin: Old\n"[..],
+        )
+        .unwrap()
+        .to_armored_string(ArmorOptions::default())
+        .unwrap();
+        let v = ring
+            .verify_detached(b"Origin: Old\n", detached.as_bytes())
+            .unwrap();
+        assert_eq!(v.sha1_bound_signers, vec![fp]);
+    }
+
+    #[test]
+    fn sha1_data_signature_stays_refused_on_a_sha1_bound_key() {
+        let mut key = rsa_key();
+        rebind_user_id(&mut key, HashAlgorithm::Sha1);
+        let detached = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &key.primary_key,
+            &Password::empty(),
+            HashAlgorithm::Sha1,
+            &b"Origin: Old\n"[..],
+        )
+        .unwrap()
+        .to_armored_string(ArmorOptions::default())
+        .unwrap();
+        match ring_of(&key).verify_detached(b"Origin: Old\n", detached.as_bytes()) {
+            Err(VerifyError::NoValidSignature { rejected, .. }) => assert!(
+                rejected
+                    .iter()
+                    .any(|r| r.contains("weak hash algorithm SHA1")),
+                "{rejected:?}"
+            ),
+            other => panic!("a SHA-1 data signature must be refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn md5_and_ripemd160_self_signatures_do_not_count() {
+        for hash in [HashAlgorithm::Md5, HashAlgorithm::Ripemd160] {
+            let mut key = rsa_key();
+            rebind_user_id(&mut key, hash);
+            match ring_of(&key).verify_inrelease(&sign_with_primary(&key, "Origin: Old\n")) {
+                Err(VerifyError::NoValidSignature { rejected, .. }) => assert!(
+                    rejected
+                        .iter()
+                        .any(|r| r.contains("no valid self-signature")
+                            && r.contains("MD5 or RIPEMD-160")),
+                    "{hash}: {rejected:?}"
+                ),
+                other => panic!("{hash} self-signature must not count: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sha1_subkey_binding_is_accepted_and_reported() {
+        let mut key = rsa_key();
+        let fp = fmt_fingerprint(&key.primary_key);
+        let v = ring_of(&key)
+            .verify_inrelease(&sign_with_subkey(&key, "Origin: Sub\n"))
+            .unwrap();
+        assert!(v.sha1_bound_signers.is_empty(), "{v:?}");
+        rebind_subkey(&mut key, HashAlgorithm::Sha1);
+        let v = ring_of(&key)
+            .verify_inrelease(&sign_with_subkey(&key, "Origin: Sub\n"))
+            .unwrap();
+        assert_eq!(v.signer_fingerprints, vec![fp.clone()]);
+        assert_eq!(v.sha1_bound_signers, vec![fp]);
+        // An MD5 binding leaves the subkey unbound.
+        rebind_subkey(&mut key, HashAlgorithm::Md5);
+        match ring_of(&key).verify_inrelease(&sign_with_subkey(&key, "Origin: Sub\n")) {
+            Err(VerifyError::NoValidSignature { rejected, .. }) => assert!(
+                rejected.iter().any(|r| r.contains("no valid binding")),
+                "{rejected:?}"
+            ),
+            other => panic!("an MD5 subkey binding must not count: {other:?}"),
         }
     }
 

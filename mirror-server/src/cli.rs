@@ -1,9 +1,11 @@
 //! Command line: `mirror-server import …`, `serve …`, `snapshots …`, `rollback …`,
-//! `pin …`, `unpin …`, `gc …`, `verify …`, `audit verify|show …` and `client-config …`.
+//! `pin …`, `unpin …`, `gc …`, `verify …`, `audit verify|show …`, `receipt …` and
+//! `client-config …`.
 //!
 //! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines;
 //! also when `verify` or `audit verify` finds a problem, after the report), 2 usage error.
-//! Every command that reports takes `--json` (one JSON value on stdout).
+//! Every command that reports takes `--json` (one JSON value on stdout; for `receipt`,
+//! whose stdout is the receipt, on stderr).
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
@@ -47,6 +49,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Check or show the store's hash-chained audit log.
     Audit(AuditArgs),
+    /// Write a signed receipt of what this site holds (snapshots, blob digests), for a
+    /// catch-up drive (`mirror-sync export --receipt`).
+    Receipt(ReceiptArgs),
     /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
     #[command(subcommand)]
     Sbom(SbomCommand),
@@ -231,6 +236,31 @@ pub struct VerifyArgs {
     pub threads: Option<usize>,
 }
 
+/// `mirror-server receipt`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The receipt (a DSSE-signed JSON file, docs/receipt-format.md) goes to stdout, \
+or to --out; a one-line summary goes to stderr (--json: one JSON object on stderr). It lists \
+the live snapshot of every channel, every held snapshot (name, manifest digest, live, pinned) \
+and the digests of every blob in the store, and nothing else: no paths, host or user names. It \
+is signed with the site key STORE/site.key, made on first use (public half: STORE/site.pub, \
+to pin on the connected side). Recorded in the audit log. Do not run gc between making a \
+receipt and importing the catch-up drive cut from it.\n\n\
+Examples:\n  mirror-server receipt --store /srv/mirror > receipt.json\n  \
+mirror-server receipt --store /srv/mirror --out /media/usb/receipt.json"
+)]
+pub struct ReceiptArgs {
+    /// The server's store directory.
+    #[arg(long, env = "MIRROR_SERVER_STORE")]
+    pub store: PathBuf,
+    /// Write the receipt to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the summary as one JSON object on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `mirror-server audit`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -282,8 +312,11 @@ pub struct AuditShowArgs {
 /// `mirror-server import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Root of the snapshot drive (holds blobs/ and snapshots/).
-    pub drive: PathBuf,
+    /// Root of the snapshot drive (holds blobs/ and snapshots/). For a snapshot spread
+    /// over several volumes, give every volume at hand, in any order; the import keeps what
+    /// it verified and says which volumes are still needed.
+    #[arg(required = true, value_name = "DRIVE")]
+    pub drives: Vec<PathBuf>,
     /// The server's store directory.
     #[arg(long, env = "MIRROR_SERVER_STORE")]
     pub store: PathBuf,
@@ -389,6 +422,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             AuditCommand::Verify(v) => run_audit_verify(v),
             AuditCommand::Show(v) => run_audit_show(v),
         },
+        Command::Receipt(a) => run_receipt(a),
         Command::ClientConfig(a) => run_client_config(a),
         Command::Sbom(SbomCommand::Show {
             snapshot,
@@ -700,9 +734,88 @@ fn run_audit_show(a: AuditShowArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_receipt(a: ReceiptArgs) -> anyhow::Result<()> {
+    let (bytes, s) = crate::receipt::make_receipt(&a.store)?;
+    match &a.out {
+        Some(out) => write_file_atomic(out, &bytes)
+            .with_context(|| format!("cannot write the receipt to {}", out.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            std::io::Write::write_all(&mut stdout, &bytes)
+                .and_then(|()| std::io::Write::flush(&mut stdout))
+                .context("cannot write the receipt to stdout")?;
+        }
+    }
+    if a.json {
+        eprintln!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    if s.site_key_created {
+        eprintln!(
+            "created the site key; its public key is {}: give it to release engineering to pin",
+            s.site_pub.display()
+        );
+    }
+    let live: Vec<&str> = s.live.values().map(String::as_str).collect();
+    eprintln!(
+        "receipt of site {}: {} snapshots ({} pinned; live: {}), {} blobs; {}, {}{}",
+        s.site,
+        s.snapshots,
+        s.pinned,
+        if live.is_empty() {
+            "none".to_owned()
+        } else {
+            live.join(", ")
+        },
+        s.blobs,
+        human_bytes(s.bytes),
+        s.sha256,
+        match &a.out {
+            Some(out) => format!("; written to {}", out.display()),
+            None => String::new(),
+        }
+    );
+    Ok(())
+}
+
+/// Writes `path` via a new temp file in the same directory (fsynced, then renamed over
+/// `path`), so a reader never sees a half-written file.
+fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // Best effort: make the rename durable (fails harmlessly on some removable media).
+    let _ = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+    Ok(())
+}
+
 fn run_import(a: ImportArgs) -> anyhow::Result<()> {
+    let mut drives = a.drives.into_iter();
     let opts = ImportOptions {
-        drive: a.drive,
+        drive: drives.next().unwrap_or_default(),
+        volumes: drives.collect(),
         store: a.store,
         trusted_keys: a.trusted_keys,
         snapshot: a.snapshot,
@@ -730,9 +843,32 @@ pub fn render_summary(s: &ImportSummary) -> String {
         s.signer, s.signer_key_file
     ));
     out.push_str(&format!(
-        "  {} artifacts, {} blobs: {} copied, {} already present\n",
-        s.artifacts, s.blobs, s.blobs_copied, s.blobs_present
+        "  {} artifacts, {} blobs: {} copied, {} already present{}{}\n",
+        s.artifacts,
+        s.blobs,
+        s.blobs_copied,
+        s.blobs_present,
+        if s.blobs_resumed > 0 {
+            format!(", {} verified by an earlier run", s.blobs_resumed)
+        } else {
+            String::new()
+        },
+        if s.blobs_joined > 0 {
+            format!(", {} joined from parts", s.blobs_joined)
+        } else {
+            String::new()
+        }
     ));
+    if s.volumes_read.len() > 1 || s.volumes_read.first().is_some_and(|v| *v > 1) {
+        out.push_str(&format!(
+            "  volumes read: {}\n",
+            s.volumes_read
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     out.push_str(&format!(
         "  copied {} in {:.1} s ({}/s)\n",
         human_bytes(s.bytes_copied),

@@ -5,7 +5,7 @@
 //! Every other snapshot record is removed, then every blob that no retained snapshot
 //! references (its artifacts, its manifest blob, its signature blob) is deleted, which
 //! also collects blobs left unreferenced by an interrupted import or an earlier crashed
-//! run. Stale staging directories (`STORE/tmp/import-<pid>-*` of dead processes) are
+//! run. Resumable import staging (`STORE/tmp/resume-*`) and stale staging directories (`STORE/tmp/import-<pid>-*` of dead processes) are
 //! swept too.
 //!
 //! **Crash safety.** Order: (1) remove the records in one redb transaction, (2) bump
@@ -178,10 +178,17 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
         }
     }
     doomed.sort();
-    let stale = stale_staging(store).map_err(|e| StoreIoError {
+    let mut stale = stale_staging(store).map_err(|e| StoreIoError {
         path: store.join("tmp"),
         source: e,
     })?;
+    // Verified work of interrupted or unfinished multi-volume imports is dropped too.
+    stale.extend(
+        crate::lifecycle::resumable_staging(store).map_err(|e| StoreIoError {
+            path: store.join("tmp"),
+            source: e,
+        })?,
+    );
     let mut summary = GcSummary {
         dry_run: opts.dry_run,
         keep: opts.keep,
@@ -255,10 +262,12 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
     summary.blobs_kept = referenced.len() as u64;
 
     // 5. Staging.
-    summary.staging_removed = sweep_stale_staging(store).map_err(|e| StoreIoError {
-        path: store.join("tmp"),
-        source: e,
-    })?;
+    summary.staging_removed = sweep_stale_staging(store)
+        .and_then(|n| Ok(n + crate::lifecycle::sweep_resumable_staging(store)?))
+        .map_err(|e| StoreIoError {
+            path: store.join("tmp"),
+            source: e,
+        })?;
     Ok(summary)
 }
 

@@ -47,7 +47,7 @@
 //! every directory on the way is checked with `symlink_metadata` as well. Symbolic links,
 //! devices and FIFOs on the drive are refused.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt as _;
@@ -57,6 +57,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use formats::digest::Digest;
+use formats::media::{self, BlobLayout, MEDIA_FILE, MEDIA_SIGNATURE_FILE, Media};
 use formats::snapshot::{
     MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest, ManifestError, SIGNATURE_FILE, validate_channel,
 };
@@ -94,6 +95,8 @@ pub struct ImportOptions {
     /// Cosign signature policy file (`--policy`, see [`load_policy`]); `None`: no OCI
     /// signature check beyond the snapshot signature.
     pub policy: Option<PathBuf>,
+    /// Further volumes of the same snapshot (any order; `drive` is one of them too).
+    pub volumes: Vec<PathBuf>,
 }
 
 /// What an import did; printed as text or (`--json`) as one JSON object.
@@ -117,6 +120,12 @@ pub struct ImportSummary {
     pub blobs_copied: u64,
     /// Blobs the store already held.
     pub blobs_present: u64,
+    /// Blobs verified by an earlier, interrupted run of this import (not read again).
+    pub blobs_resumed: u64,
+    /// Blobs reassembled from parts.
+    pub blobs_joined: u64,
+    /// Volumes this run read (1 for a single drive).
+    pub volumes_read: Vec<u32>,
     /// Bytes copied from the drive.
     pub bytes_copied: u64,
     /// Wall-clock time of the import, in seconds.
@@ -240,6 +249,46 @@ pub enum ImportError {
     AlreadyImported {
         /// The snapshot.
         name: String,
+    },
+    /// A delta or catch-up drive leaves out blobs this store does not hold.
+    #[error(
+        "{snapshot}: the drive leaves out {count} blob(s) ({bytes} bytes) that this store does not hold{}; held here: {}. Missing: {}. Import the base snapshot first, or ask for a full drive or one cut from this site's receipt (`mirror-server receipt`); the store is unchanged",
+        base.as_ref().map(|b| format!(" (it was cut against {b})")).unwrap_or_default(),
+        if held.is_empty() { "nothing".to_owned() } else { held.join(", ") },
+        missing.join(", ")
+    )]
+    MissingBase {
+        /// The snapshot on the drive.
+        snapshot: String,
+        /// The base snapshot, or the receipt, the drive was cut against.
+        base: Option<String>,
+        /// Snapshots this store holds.
+        held: Vec<String>,
+        /// How many blobs are missing.
+        count: usize,
+        /// Their bytes.
+        bytes: u64,
+        /// The first missing ones, as `artifact path (digest)`.
+        missing: Vec<String>,
+    },
+    /// A multi-volume snapshot and not every volume was given yet.
+    #[error(
+        "{snapshot} spans {volumes} volumes: this run read volume(s) {}; verified so far: volume(s) {}; still needed: volume(s) {}. Insert the next volume and run the import again (verified work is kept); the live snapshot is unchanged",
+        given.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        done.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        needed.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    VolumesNeeded {
+        /// The snapshot.
+        snapshot: String,
+        /// Volumes it spans.
+        volumes: u32,
+        /// Volumes given to this run.
+        given: Vec<u32>,
+        /// Volumes whose every file is now verified (this run or an earlier one).
+        done: Vec<u32>,
+        /// Volumes still needed.
+        needed: Vec<u32>,
     },
     /// A blob the manifest lists is not on the drive.
     #[error(
@@ -555,11 +604,137 @@ fn create_dir_tracked(path: &Path, created: &mut Vec<PathBuf>) -> Result<(), Imp
     }
 }
 
+/// Prefix of the resumable staging directories under `STORE/tmp`
+/// (`resume-<manifest hex>`); see [`crate::lifecycle::RESUME_PREFIX`].
+const RESUME_PREFIX: &str = crate::lifecycle::RESUME_PREFIX;
+
+/// Reads and checks a snapshot directory's media description, if it has one: the
+/// signature (a trusted key), the rules ([`Media::from_slice`]), and that it describes this
+/// manifest (`manifest_digest`) and snapshot (`name`).
+fn read_media(
+    snap_dir: &Path,
+    trusted: &TrustedKeys,
+    manifest_digest: &Digest,
+    name: &str,
+) -> Result<Option<Media>, ImportError> {
+    let path = snap_dir.join(MEDIA_FILE);
+    match fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at(&path)(e)),
+        Ok(_) => {}
+    }
+    let bytes = read_drive_file(&path, media::MAX_MEDIA_BYTES, "media description")?;
+    let sig_path = snap_dir.join(MEDIA_SIGNATURE_FILE);
+    let sig = read_drive_file(&sig_path, SIGNATURE_LEN as u64, "media signature")?;
+    if trusted.verify(&bytes, &sig).is_err() {
+        return Err(ImportError::BadSignature {
+            path: sig_path,
+            reason: "the media description's signature does not verify with a trusted key; the drive was modified".into(),
+        });
+    }
+    let m = Media::from_slice(&bytes).map_err(|e| ImportError::BadFile {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    if m.manifest != *manifest_digest || m.snapshot != name {
+        return Err(ImportError::BadFile {
+            path,
+            reason: format!(
+                "describes {} ({}), not this manifest ({manifest_digest}); the drive was rearranged",
+                m.snapshot, m.manifest
+            ),
+        });
+    }
+    Ok(Some(m))
+}
+
+/// Checks that a drive file is reachable through real directories only, is a regular file
+/// with one link, and has `size` bytes.
+fn check_drive_file(root: &Path, src: &Path, size: u64, paths: &[String]) -> Result<(), ImportError> {
+    if let Ok(rel) = src.strip_prefix(root) {
+        let mut dir = root.to_path_buf();
+        let comps: Vec<_> = rel.components().collect();
+        for c in comps.iter().take(comps.len().saturating_sub(1)) {
+            dir.push(c);
+            if !real_dir(&dir)? {
+                return Err(ImportError::MissingBlob {
+                    file: src.to_path_buf(),
+                    artifacts: describe_users(paths),
+                });
+            }
+        }
+    }
+    match fs::symlink_metadata(src) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ImportError::MissingBlob {
+            file: src.to_path_buf(),
+            artifacts: describe_users(paths),
+        }),
+        Err(e) => Err(io_at(src)(e)),
+        Ok(m) if !m.file_type().is_file() => Err(ImportError::UnsafeDrive {
+            reason: format!("{} where a blob file was expected", describe_type(&m)),
+            path: src.to_path_buf(),
+        }),
+        Ok(m) => {
+            refuse_hard_link(src, &m)?;
+            if m.len() != size {
+                return Err(ImportError::BlobSize {
+                    file: src.to_path_buf(),
+                    artifacts: describe_users(paths),
+                    expected: size,
+                    actual: m.len(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Joins the verified parts of split blob `digest` (from `parts`, in order) into `staging`,
+/// checking the whole blob's size and digest.
+fn assemble_blob(
+    staging: &Cas,
+    parts: &Cas,
+    digest: &Digest,
+    size: u64,
+    blob_parts: &[media::Part],
+    paths: &[String],
+) -> Result<(), ImportError> {
+    let tmp = staging.tmp_dir();
+    let mut w = staging.writer().map_err(io_at(&tmp))?;
+    let mut buf = vec![0u8; COPY_BUF];
+    for p in blob_parts {
+        let (mut f, _) = parts.open_blob(&p.digest).map_err(cas_err)?;
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_at(&parts.blob_path(&p.digest))(e)),
+            };
+            w.write_all(buf.get(..n).unwrap_or_default())
+                .map_err(io_at(&tmp))?;
+        }
+    }
+    match w.commit(&Expected::exact(*digest, size)) {
+        Ok(_) => Ok(()),
+        Err(CasError::Mismatch { actual, .. }) => Err(ImportError::BlobMismatch {
+            file: PathBuf::from(media::part_file(digest, 0))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            artifacts: describe_users(paths),
+            expected: *digest,
+            actual: format!("{actual} (the parts, joined)"),
+        }),
+        Err(e) => Err(cas_err(e)),
+    }
+}
+
 /// Step 6: both SBOMs are present as artifacts, parse, and describe exactly the
 /// snapshot's component artifacts ([`formats::sbom::check_against`]).
 fn check_sboms(manifest: &Manifest, blobs: &StagedBlobs<'_>) -> Result<(), ImportError> {
     use crate::provenance::BlobSource as _;
-    use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
     type Parse = fn(&[u8]) -> Result<Vec<formats::sbom::Component>, formats::sbom::SbomError>;
     let docs: [(&str, Parse); 2] = [
         (SBOM_CYCLONEDX_PATH, formats::sbom::parse_cyclonedx),
@@ -619,10 +794,14 @@ impl crate::provenance::BlobSource for StagedBlobs<'_> {
     }
 }
 
+/// One drive file to copy and verify: a whole blob, or one part of a split blob.
 struct Job {
+    /// Digest of the file's bytes (the blob's, or the part's).
     digest: Digest,
     size: u64,
     src: PathBuf,
+    /// For a part: the blob it belongs to (staged into the parts store).
+    part_of: Option<Digest>,
 }
 
 /// Imports one snapshot from a drive into a store (see the module docs for the steps).
@@ -645,7 +824,11 @@ pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
             opts.drive.to_string_lossy().into_owned().into(),
         );
         fields.insert("reason".into(), e.to_string().into());
-        if let Err(ae) = crate::audit::append(&opts.store, "import-refused", fields) {
+        let event = match e {
+            ImportError::VolumesNeeded { .. } => "import-partial",
+            _ => "import-refused",
+        };
+        if let Err(ae) = crate::audit::append(&opts.store, event, fields) {
             tracing::warn!(error = %ae, "cannot record the refused import in the audit log");
         }
     }
@@ -760,8 +943,54 @@ fn import_inner(
         rollback_check(&index, &manifest, opts.allow_downgrade)?;
     }
 
-    // 5a. Plan the blobs: which the store lacks, and are they on the drive as regular files
-    //     of the right size?
+    // 4b. The drive set: this drive and any further volumes given, each with its signed
+    //     media description (absent on drives written before media descriptions).
+    let manifest_digest_early = Digest::of(&manifest_bytes);
+    let mut volumes_given: Vec<(PathBuf, Option<Media>)> = Vec::new();
+    volumes_given.push((
+        opts.drive.clone(),
+        read_media(&snap_dir, &trusted, &manifest_digest_early, &name)?,
+    ));
+    for extra in &opts.volumes {
+        let (_, _, dir) = locate(extra, Some(&name))?;
+        let other = read_drive_file(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES, "manifest")?;
+        if other != manifest_bytes {
+            return Err(ImportError::InvalidManifest {
+                path: dir.join(MANIFEST_FILE),
+                reason: format!(
+                    "this volume carries a different cut of {name} than {}; use volumes written by one export",
+                    opts.drive.display()
+                ),
+            });
+        }
+        let media = read_media(&dir, &trusted, &manifest_digest_early, &name)?;
+        if media.is_none() {
+            return Err(ImportError::BadFile {
+                path: dir.join(MEDIA_FILE),
+                reason: "not found; a volume of a multi-volume snapshot describes itself in media.json".into(),
+            });
+        }
+        volumes_given.push((extra.clone(), media));
+    }
+    let media = volumes_given.first().and_then(|(_, m)| m.clone());
+    if let Some(m) = &media
+        && volumes_given
+            .iter()
+            .any(|(_, o)| o.as_ref().is_some_and(|o| o.volumes != m.volumes))
+    {
+        return Err(ImportError::InvalidManifest {
+            path: manifest_path,
+            reason: "the volumes given disagree on the volume count".into(),
+        });
+    }
+    // Volume number → drive root.
+    let mut volume_roots: BTreeMap<u32, PathBuf> = BTreeMap::new();
+    for (root, m) in &volumes_given {
+        volume_roots.insert(m.as_ref().map_or(1, |m| m.volume), root.clone());
+    }
+
+    // 5a. Plan the blobs: which the store lacks, where each one is (a whole file or parts,
+    //     on which volume), and are the files there regular files of the right size?
     let mut users: HashMap<Digest, (u64, Vec<String>)> = HashMap::new();
     let mut order: Vec<Digest> = Vec::new();
     let mut total_bytes = 0u64;
@@ -787,10 +1016,28 @@ fn import_inner(
         e.1.push(a.path.clone());
     }
     let main = Cas::at(store_root);
-    let drive_blobs = opts.drive.join("blobs").join("sha256");
+    // Staging is named by the manifest digest, so an import that was interrupted (or is
+    // waiting for further volumes) resumes with the blobs it already verified.
+    let staging_root = main
+        .tmp_dir()
+        .join(format!("{RESUME_PREFIX}{}", manifest_digest_early.hex()));
+    let staging_existed = staging_root.is_dir();
+    let staged_at_start = |d: &Digest, size: u64| -> bool {
+        staging_existed
+            && fs::metadata(staging_root.join("blobs/sha256").join(d.hex()))
+                .is_ok_and(|m| m.is_file() && m.len() == size)
+    };
+    let staged_part = |d: &Digest, size: u64| -> bool {
+        staging_existed
+            && fs::metadata(staging_root.join("parts/blobs/sha256").join(d.hex()))
+                .is_ok_and(|m| m.is_file() && m.len() == size)
+    };
     let mut jobs = Vec::new();
+    let mut assemble: Vec<(Digest, u64, Vec<media::Part>)> = Vec::new();
     let mut present = 0u64;
-    let mut blob_dirs_checked = false;
+    let mut resumed = 0u64;
+    let mut missing: Vec<Digest> = Vec::new();
+    let mut volumes_needed: BTreeSet<u32> = BTreeSet::new();
     for d in &order {
         let Some((size, paths)) = users.get(d) else {
             continue;
@@ -800,56 +1047,109 @@ fn import_inner(
             present += 1;
             continue;
         }
-        if !blob_dirs_checked {
-            real_dir(&opts.drive.join("blobs"))?;
-            real_dir(&drive_blobs)?;
-            blob_dirs_checked = true;
+        if staged_at_start(d, *size) {
+            resumed += 1;
+            continue;
         }
-        let src = drive_blobs.join(d.hex());
-        match fs::symlink_metadata(&src) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(ImportError::MissingBlob {
-                    file: src,
-                    artifacts: describe_users(paths),
-                });
-            }
-            Err(e) => return Err(io_at(&src)(e)),
-            Ok(m) if !m.file_type().is_file() => {
-                return Err(ImportError::UnsafeDrive {
-                    reason: format!("{} where a blob file was expected", describe_type(&m)),
-                    path: src,
-                });
-            }
-            Ok(m) => {
-                refuse_hard_link(&src, &m)?;
-                if m.len() != *size {
-                    return Err(ImportError::BlobSize {
-                        file: src,
-                        artifacts: describe_users(paths),
-                        expected: *size,
-                        actual: m.len(),
-                    });
-                }
-            }
+        let entry = match &media {
+            None => Some(media::BlobEntry {
+                digest: *d,
+                size: *size,
+                volume: Some(1),
+                parts: Vec::new(),
+            }),
+            Some(m) => m.blob(d).cloned(),
+        };
+        let Some(entry) = entry else {
+            missing.push(*d);
+            continue;
+        };
+        if entry.size != *size {
+            return Err(ImportError::InvalidManifest {
+                path: snap_dir.join(MEDIA_FILE),
+                reason: format!(
+                    "lists blob {d} with {} bytes, the manifest says {size}",
+                    entry.size
+                ),
+            });
         }
-        jobs.push(Job {
-            digest: *d,
-            size: *size,
-            src,
+        let layout = media.as_ref().map_or(BlobLayout::Flat, |m| m.layout);
+        if let Some(v) = entry.volume {
+            let Some(root) = volume_roots.get(&v) else {
+                volumes_needed.insert(v);
+                continue;
+            };
+            let src = root.join(media::blob_file(layout, d));
+            check_drive_file(root, &src, *size, paths)?;
+            jobs.push(Job {
+                digest: *d,
+                size: *size,
+                src,
+                part_of: None,
+            });
+            continue;
+        }
+        for (i, p) in entry.parts.iter().enumerate() {
+            if staged_part(&p.digest, p.size) {
+                continue;
+            }
+            let Some(root) = volume_roots.get(&p.volume) else {
+                volumes_needed.insert(p.volume);
+                continue;
+            };
+            let src = root.join(media::part_file(d, i));
+            check_drive_file(root, &src, p.size, paths)?;
+            jobs.push(Job {
+                digest: p.digest,
+                size: p.size,
+                src,
+                part_of: Some(*d),
+            });
+        }
+        assemble.push((*d, *size, entry.parts.clone()));
+    }
+    if !missing.is_empty() {
+        let held = Index::open_read_only(&index_path)?
+            .map(|i| i.state())
+            .transpose()?
+            .map(|s| s.snapshots.into_iter().map(|r| r.name).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let missing_bytes: u64 = missing
+            .iter()
+            .filter_map(|d| users.get(d).map(|u| u.0))
+            .sum();
+        let mut listed: Vec<String> = missing
+            .iter()
+            .take(20)
+            .map(|d| {
+                let paths = users.get(d).map_or(&[][..], |u| u.1.as_slice());
+                format!("{} ({d})", paths.first().map_or("?", String::as_str))
+            })
+            .collect();
+        if missing.len() > 20 {
+            listed.push(format!("and {} more", missing.len() - 20));
+        }
+        return Err(ImportError::MissingBase {
+            snapshot: name.clone(),
+            base: media.as_ref().and_then(|m| {
+                m.base
+                    .clone()
+                    .or(m.receipt_site.as_ref().map(|s| format!("the receipt of site {s}")))
+            }),
+            held,
+            count: missing.len(),
+            bytes: missing_bytes,
+            missing: listed,
         });
     }
 
-    // 5b. Stage: copy and hash every missing blob.
+    // 5b. Stage: copy and hash every blob (and part) the given volumes carry.
     create_dir_tracked(&main.blobs_dir(), &mut cleanup.created)?;
     create_dir_tracked(&main.tmp_dir(), &mut cleanup.created)?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let staging_root = main
-        .tmp_dir()
-        .join(format!("import-{}-{nanos}", std::process::id()));
     cleanup.staging = Some(staging_root.clone());
     let staging = Cas::open(&staging_root).map_err(io_at(&staging_root))?;
+    let parts_root = staging_root.join("parts");
+    let parts = Cas::open(&parts_root).map_err(io_at(&parts_root))?;
 
     let bytes_to_copy: u64 = jobs.iter().map(|j| j.size).sum();
     let bar = if opts.progress {
@@ -864,8 +1164,26 @@ fn import_inner(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    copy_all(&jobs, &staging, &users, &bar)?;
+    copy_all(&jobs, &staging, &parts, &users, &bar)?;
     bar.finish_and_clear();
+    if !volumes_needed.is_empty() {
+        // Keep what was verified: the next run with the other volumes resumes from it.
+        cleanup.staging = None;
+        let volumes = media.as_ref().map_or(1, |m| m.volumes);
+        return Err(ImportError::VolumesNeeded {
+            snapshot: name.clone(),
+            volumes,
+            given: volume_roots.keys().copied().collect(),
+            done: (1..=volumes)
+                .filter(|v| !volumes_needed.contains(v))
+                .collect(),
+            needed: volumes_needed.into_iter().collect(),
+        });
+    }
+    // Join split blobs: their parts, in order, must hash to the blob's digest.
+    for (d, size, blob_parts) in &assemble {
+        assemble_blob(&staging, &parts, d, *size, blob_parts, users.get(d).map_or(&[][..], |u| u.1.as_slice()))?;
+    }
 
     // Every check below reads verified blobs: staged now, or in the store already.
     let staged_blobs = StagedBlobs {
@@ -905,8 +1223,10 @@ fn import_inner(
     let index = Index::open(&index_path)?;
     // Check again under the write lock: another import may have committed meanwhile.
     let (previous_live, forced) = rollback_check(&index, &manifest, opts.allow_downgrade)?;
-    for j in &jobs {
-        main.adopt(&staging, &j.digest).map_err(cas_err)?;
+    for d in &order {
+        if main.contains(d).map_err(io_at(&main.blob_path(d)))?.is_none() {
+            main.adopt(&staging, d).map_err(cas_err)?;
+        }
     }
     main.adopt(&staging, &manifest_digest).map_err(cas_err)?;
     main.adopt(&staging, &sig_digest).map_err(cas_err)?;
@@ -959,8 +1279,11 @@ fn import_inner(
         signer_key_file,
         artifacts: manifest.artifacts.len() as u64,
         blobs: order.len() as u64,
-        blobs_copied: jobs.len() as u64,
+        blobs_copied: jobs.iter().filter(|j| j.part_of.is_none()).count() as u64,
         blobs_present: present,
+        blobs_resumed: resumed,
+        blobs_joined: assemble.len() as u64,
+        volumes_read: volume_roots.keys().copied().collect(),
         bytes_copied: bytes_to_copy,
         elapsed_secs: elapsed,
         throughput_bytes_per_sec: if elapsed > 0.0 {
@@ -1176,6 +1499,7 @@ fn rollback_check(
 fn copy_all(
     jobs: &[Job],
     staging: &Cas,
+    parts: &Cas,
     users: &HashMap<Digest, (u64, Vec<String>)>,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), ImportError> {
@@ -1200,8 +1524,10 @@ fn copy_all(
                     let Some(job) = jobs.get(i) else {
                         return;
                     };
-                    let paths = users.get(&job.digest).map_or(&[][..], |u| u.1.as_slice());
-                    match copy_one(job, staging, paths, bar, &stop) {
+                    let blob = job.part_of.unwrap_or(job.digest);
+                    let paths = users.get(&blob).map_or(&[][..], |u| u.1.as_slice());
+                    let into = if job.part_of.is_some() { parts } else { staging };
+                    match copy_one(job, into, paths, bar, &stop) {
                         Ok(()) => {}
                         Err(None) => return,
                         Err(Some(e)) => {

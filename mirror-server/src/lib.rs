@@ -10,7 +10,8 @@
 //! - [`gc`]: garbage collection of old snapshots and unreferenced blobs.
 //! - [`verify`]: re-hash every blob and check every held snapshot.
 //! - [`audit`]: the store's hash-chained audit log.
-//! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|client-config`).
+//! - [`receipt`]: signed site receipts (what this site holds) for catch-up drives.
+//! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|receipt|client-config`).
 
 pub mod audit;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod live;
 pub mod provenance;
+pub mod receipt;
 pub mod sbom;
 pub mod serve;
 pub mod verify;

@@ -292,6 +292,11 @@ fn pid_running(pid: u32) -> bool {
     pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
 }
 
+/// Prefix of resumable import staging under `STORE/tmp`: `resume-<manifest hex>` holds
+/// the blobs (and parts) an interrupted or multi-volume import has verified so far. Import
+/// keeps it across runs; `gc` removes it.
+pub const RESUME_PREFIX: &str = "resume-";
+
 /// Stale entries of `STORE/tmp`: import staging directories `import-<pid>-*` and blob
 /// temp files `.blob-<pid>-*` whose process is not running. Returns nothing when
 /// `/proc` is not mounted (liveness cannot be told), or when `STORE/tmp` is absent.
@@ -319,6 +324,45 @@ pub fn stale_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Resumable import staging (`STORE/tmp/resume-*`, see [`RESUME_PREFIX`]): what
+/// interrupted or waiting multi-volume imports verified so far. Empty when `STORE/tmp` is
+/// absent.
+pub fn resumable_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
+    let tmp = store.join("tmp");
+    let rd = match fs::read_dir(&tmp) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(RESUME_PREFIX))
+        {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Removes resumable import staging ([`resumable_staging`]); returns how many directories
+/// were removed. Call it under the store lock.
+pub fn sweep_resumable_staging(store: &Path) -> io::Result<u64> {
+    let mut n = 0;
+    for p in resumable_staging(store)? {
+        match fs::remove_dir_all(&p) {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        }
+    }
+    Ok(n)
 }
 
 /// Removes what [`stale_staging`] finds (directories recursively) and returns how many

@@ -71,6 +71,7 @@ fn import_succeeds_and_records_everything() {
         allow_downgrade: false,
         progress: false,
         policy: None,
+        volumes: Vec::new(),
     })
     .unwrap();
     // The four files plus the two SBOMs every snapshot carries.
@@ -134,6 +135,7 @@ fn import_succeeds_and_records_everything() {
         allow_downgrade: false,
         progress: false,
         policy: None,
+        volumes: Vec::new(),
     })
     .unwrap();
     // New: index.json and the two SBOMs of snapshot 2.

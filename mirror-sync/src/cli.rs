@@ -45,8 +45,12 @@ enum Command {
     Init(InitArgs),
     /// Fetch and verify every configured upstream into the local store.
     Sync(SyncArgs),
-    /// Cut a signed snapshot from the last sync and write it onto a drive.
+    /// Cut a signed snapshot from the last sync and write it onto a drive: full, delta
+    /// (--base), catch-up (--receipt), split for FAT32 (--max-file-size) or over several
+    /// volumes (--volume-size).
     Export(ExportArgs),
+    /// Read a written drive back: signatures, every blob and part digest.
+    Verify(VerifyArgs),
     /// List the snapshots exported from this store.
     Snapshots(ConfigArg),
     /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
@@ -176,13 +180,70 @@ struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  full drive          mirror-sync export -c mirror.toml --to /media/usb
+  delta drive         mirror-sync export -c mirror.toml --to /media/usb --base cube-stable/41
+  catch-up drive      mirror-sync export -c mirror.toml --to /media/usb --receipt receipt.json
+  FAT32, 1 GiB parts  mirror-sync export -c mirror.toml --to /media/usb --max-file-size 1GiB
+  three volumes       mirror-sync export -c mirror.toml --volume-size 500G --to /mnt/a --to /mnt/b --to /mnt/c
+  one volume a time   mirror-sync export -c mirror.toml --volume-size 500G --volume 2 --to /media/usb
+An interrupted export resumes when run again with the same arguments.")]
 struct ExportArgs {
     /// Configuration file.
     #[arg(long, short)]
     config: PathBuf,
-    /// Drive directory to write the snapshot onto (created if missing).
-    #[arg(long)]
-    to: PathBuf,
+    /// Drive directory to write onto (created if missing); once per volume with
+    /// --volume-size, or once with --volume N.
+    #[arg(long, required = true)]
+    to: Vec<PathBuf>,
+    /// Delta: leave out the blobs of this snapshot (CHANNEL/SEQ), which the site already holds.
+    #[arg(long, value_name = "CHANNEL/SEQ", conflicts_with = "receipt")]
+    base: Option<String>,
+    /// Catch-up: leave out exactly the blobs a site's receipt (`mirror-server receipt`)
+    /// says it holds.
+    #[arg(long, value_name = "FILE")]
+    receipt: Option<PathBuf>,
+    /// The site's public key (PEM, `STORE/site.pub` on the Cube) the receipt must be signed with.
+    #[arg(long, value_name = "FILE", requires = "receipt")]
+    site_key: Option<PathBuf>,
+    /// Split files larger than SIZE into parts (e.g. 4GiB, 1MiB). Default: 4 GiB - 1 when
+    /// the drive is FAT, otherwise no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_file_size: Option<u64>,
+    /// Spread the snapshot over volumes of at most SIZE (e.g. 500G = 500*10^9 bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    volume_size: Option<u64>,
+    /// Write only volume N of the set to the single --to (swap drives between runs).
+    #[arg(long, value_name = "N", requires = "volume_size")]
+    volume: Option<u32>,
+    /// Write an already cut snapshot (CHANNEL/SEQ) again, e.g. onto a second drive.
+    #[arg(long, value_name = "CHANNEL/SEQ")]
+    snapshot: Option<String>,
+    /// Cut a new snapshot even if an interrupted export of the same content could be resumed.
+    #[arg(long, conflicts_with = "snapshot")]
+    new_cut: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    formats::media::parse_size(s)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Exit status: 0 when every check passes, 1 when any file fails (each is listed).")]
+struct VerifyArgs {
+    /// Drive (or volume) to check.
+    drive: PathBuf,
+    /// Configuration file: its snapshot key is the trusted key.
+    #[arg(long, short, required_unless_present = "key")]
+    config: Option<PathBuf>,
+    /// Trust this public key (PEM) or every *.pub/*.pem key in this directory instead.
+    #[arg(long, value_name = "FILE|DIR")]
+    key: Option<PathBuf>,
+    /// The snapshot to check when the drive holds several (CHANNEL/SEQ); default: all.
+    #[arg(long, value_name = "CHANNEL/SEQ")]
+    snapshot: Option<String>,
 }
 
 /// Entry point of the binary: parses `std::env::args_os`, runs, and maps errors to exit
@@ -299,33 +360,41 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Export(a) => {
             let cfg = Config::load(&a.config)?;
             let progress = Progress::new(!cli.json, cli.quiet);
-            let r = export(&cfg, &ExportOptions { to: a.to }, &progress)?;
-            emit(
-                out,
-                cli.json,
-                &r,
-                || {
-                    format!(
-                        "exported snapshot {} to {}\n  manifest   {} ({})\n  signed by  {} (repo key {})\n  artifacts  {} ({} packages), {} unique blobs, {}\n  written    {} blobs, {} in {:.1}s\nverify with: openssl pkeyutl -verify -pubin -inkey <snapshot.pub> -rawin -in {} -sigfile {}.sig\n",
-                        r.snapshot,
-                        r.drive.display(),
-                        r.manifest.display(),
-                        r.manifest_digest,
-                        r.signer,
-                        r.repo_signer,
-                        r.artifacts,
-                        r.packages,
-                        r.blobs,
-                        HumanBytes(r.bytes_total),
-                        r.blobs_written,
-                        HumanBytes(r.bytes_written),
-                        r.seconds,
-                        r.manifest.display(),
-                        r.manifest.display(),
-                    )
-                },
-                cli.quiet,
-            )
+            let opts = ExportOptions {
+                to: a.to,
+                base: a.base,
+                receipt: a.receipt,
+                site_key: a.site_key,
+                max_file_size: a.max_file_size,
+                volume_size: a.volume_size,
+                volume: a.volume,
+                snapshot: a.snapshot,
+                new_cut: a.new_cut,
+            };
+            let r = export(&cfg, &opts, &progress)?;
+            emit(out, cli.json, &r, || render_export(&r), cli.quiet)
+        }
+        Command::Verify(a) => {
+            let progress = Progress::new(!cli.json, cli.quiet);
+            let keys = match (&a.key, &a.config) {
+                (Some(k), _) => crate::verify::TrustedKeySource::Path(k.clone()),
+                (None, Some(c)) => {
+                    let cfg = Config::load(c)?;
+                    crate::verify::TrustedKeySource::SigningKey(cfg.resolve(&cfg.signing.snapshot_key))
+                }
+                (None, None) => anyhow::bail!("give --config or --key"),
+            };
+            let r = crate::verify::verify_drive(&a.drive, &keys, a.snapshot.as_deref(), &progress)?;
+            emit(out, cli.json, &r, || r.render(), cli.quiet)?;
+            if !r.ok {
+                return Err(anyhow::anyhow!(
+                    "{} of {} checks failed on {}",
+                    r.failures.len(),
+                    r.checked_files,
+                    a.drive.display()
+                ));
+            }
+            Ok(())
         }
         Command::Sbom(SbomCommand::Show {
             snapshot,
@@ -738,4 +807,76 @@ fn sync(
         );
     }
     Ok(())
+}
+
+/// The human summary of an export.
+fn render_export(r: &crate::export::ExportReport) -> String {
+    let mut s = format!(
+        "exported snapshot {}{}\n  manifest   {} ({})\n  signed by  {} (repo key {})\n  artifacts  {} ({} packages), {} unique blobs, {}\n",
+        r.snapshot,
+        if r.resumed { " (resumed)" } else { "" },
+        r.manifest.display(),
+        r.manifest_digest,
+        r.signer,
+        r.repo_signer,
+        r.artifacts,
+        r.packages,
+        r.blobs,
+        HumanBytes(r.bytes_total),
+    );
+    if let Some(b) = &r.base {
+        s.push_str(&format!(
+            "  delta      against {b}: carries {} blobs ({}), leaves out {} ({})\n",
+            r.blobs_carried,
+            HumanBytes(r.bytes_carried),
+            r.blobs_omitted,
+            HumanBytes(r.bytes_omitted)
+        ));
+    }
+    if let Some(site) = &r.receipt_site {
+        s.push_str(&format!(
+            "  catch-up   for site {site}: carries {} blobs ({}), the site holds {} ({})\n",
+            r.blobs_carried,
+            HumanBytes(r.bytes_carried),
+            r.blobs_omitted,
+            HumanBytes(r.bytes_omitted)
+        ));
+    }
+    if let Some(m) = r.max_file_size {
+        s.push_str(&format!(
+            "  parts      files over {} split ({} blobs split; filesystem {})\n",
+            HumanBytes(m),
+            r.split_blobs,
+            r.filesystem
+        ));
+    }
+    for v in &r.volumes_written {
+        s.push_str(&format!(
+            "  volume     {} of {}: {} files, {} -> {}\n",
+            v.volume,
+            r.volumes,
+            v.files,
+            HumanBytes(v.bytes),
+            v.drive.display()
+        ));
+    }
+    s.push_str(&format!(
+        "  written    {} files, {} in {:.1}s\n",
+        r.blobs_written,
+        HumanBytes(r.bytes_written),
+        r.seconds
+    ));
+    if r.finished {
+        s.push_str(&format!(
+            "check with: mirror-sync verify --config <config> {}\n",
+            r.drive.display()
+        ));
+    } else {
+        let rest: Vec<String> = r.volumes_remaining.iter().map(u32::to_string).collect();
+        s.push_str(&format!(
+            "NOT FINISHED: volume(s) {} still to write (--volume N)\n",
+            rest.join(", ")
+        ));
+    }
+    s
 }

@@ -2,6 +2,10 @@
 //!
 //! Relative paths (`store`, `signing.*`, `apt.keyring`) are resolved against the directory
 //! of the configuration file, so a config and its keys can move together.
+//!
+//! A table may start from a preset (`preset = "cuda"`, `"nvidia-container-toolkit"`,
+//! `"ngc"`, `"nvidia-pypi"`; [`crate::preset`], docs/presets.md): the preset fills the
+//! keys the table leaves out before the table is read.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -111,6 +115,11 @@ pub struct AptUpstream {
     /// OpenPGP keyring (binary or armored) that must verify the upstream `InRelease`
     /// or `Release.gpg`.
     pub keyring: PathBuf,
+    /// Expected primary-key fingerprints (hex, spaces allowed): when not empty, the
+    /// keyring must contain at least one of them ([`check_keyring_fingerprints`]). The
+    /// NVIDIA presets fill NVIDIA's published keys; an empty list turns the check off.
+    #[serde(default)]
+    pub keyring_fingerprints: Vec<String>,
 }
 
 fn default_arches() -> Vec<String> {
@@ -251,20 +260,44 @@ pub fn validate_name(name: &str) -> anyhow::Result<()> {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file, expanding presets against this host
+    /// (root `/`).
     ///
     /// Errors: the file cannot be read, is not valid TOML of this shape (unknown keys are
-    /// refused, with the key named), or breaks a rule checked by [`Config::validate`].
+    /// refused, with the key named), a preset cannot be expanded ([`crate::preset::expand`]),
+    /// or the result breaks a rule checked by [`Config::validate`].
     pub fn load(path: &Path) -> anyhow::Result<Config> {
+        Self::load_with_host_root(path, Path::new("/"))
+    }
+
+    /// [`Config::load`] with the host filesystem rooted at `host_root`: presets look for
+    /// host APT sources and keyrings below it (tests use a fake root).
+    ///
+    /// Errors: as [`Config::load`].
+    pub fn load_with_host_root(path: &Path, host_root: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
-        let mut cfg: Config =
-            toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
         let base = path
             .parent()
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        let mut doc: toml::Table =
+            toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        let mut cfg: Config = if crate::preset::uses_presets(&doc) {
+            let ctx = crate::preset::HostContext {
+                config_dir: base.clone(),
+                host_root: host_root.to_path_buf(),
+            };
+            crate::preset::expand(&mut doc, &ctx)
+                .with_context(|| format!("invalid config {}", path.display()))?;
+            toml::Value::Table(doc)
+                .try_into()
+                .with_context(|| format!("invalid config {}", path.display()))?
+        } else {
+            // No preset: parse the text itself, so errors keep their line and column.
+            toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?
+        };
         cfg.base_dir = base;
         cfg.validate()
             .with_context(|| format!("invalid config {}", path.display()))?;
@@ -331,6 +364,9 @@ impl Config {
             if a.architectures.is_empty() {
                 bail!("[[apt]] {}: architectures must not be empty", a.name);
             }
+            if !a.keyring_fingerprints.is_empty() {
+                check_keyring_fingerprints(a, &self.resolve(&a.keyring))?;
+            }
         }
         for p in &self.pypi {
             validate_name(&p.name)?;
@@ -360,6 +396,53 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A fingerprint as written (`EB69 3B30 …`, any case) → upper-case hex without spaces.
+///
+/// Errors: not 40 (v4) or 64 (v6) hex digits.
+pub fn normalize_fingerprint(f: &str) -> anyhow::Result<String> {
+    let hex: String = f.chars().filter(|c| !c.is_whitespace()).collect();
+    if !matches!(hex.len(), 40 | 64) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("invalid fingerprint {f:?}: expected 40 (v4) or 64 (v6) hex digits");
+    }
+    Ok(hex.to_ascii_uppercase())
+}
+
+/// Checks that the keyring at `keyring` (the upstream's resolved keyring path) holds at
+/// least one primary key listed in `up.keyring_fingerprints`.
+///
+/// Errors: a malformed fingerprint; the keyring cannot be loaded; or none of the expected
+/// keys is in it — the message names the expected and the found fingerprints.
+pub fn check_keyring_fingerprints(up: &AptUpstream, keyring: &Path) -> anyhow::Result<()> {
+    let expected = up
+        .keyring_fingerprints
+        .iter()
+        .map(|f| normalize_fingerprint(f))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .with_context(|| format!("[[apt]] {}: keyring_fingerprints", up.name))?;
+    let ring = keys::openpgp::Keyring::load(keyring).with_context(|| {
+        format!(
+            "[[apt]] {}: cannot load keyring {}",
+            up.name,
+            keyring.display()
+        )
+    })?;
+    let found = ring.fingerprints();
+    if found.iter().any(|f| expected.contains(f)) {
+        return Ok(());
+    }
+    bail!(
+        "[[apt]] {}: keyring {} holds {} but none of the expected {}; make sure it is the vendor's keyring (check the fingerprint out of band), or set keyring_fingerprints = [\"…\"] if the vendor rotated its key",
+        up.name,
+        keyring.display(),
+        if found.is_empty() {
+            "no key".to_owned()
+        } else {
+            found.join(", ")
+        },
+        expected.join(", ")
+    )
 }
 
 fn check_url(u: &str) -> anyhow::Result<()> {
@@ -482,6 +565,265 @@ referrers = false
         assert!(err("env:HUB_TOKEN", "HUB_TOKEN").contains("credentials"));
         assert!(err("linux/arm64\"", "arm64\"").contains("platform"));
         assert!(err("\"^1", "\"(^1").contains("tags_regex"));
+    }
+
+    const HEAD: &str =
+        "store = \"s\"\nchannel = \"c\"\n[signing]\nsnapshot_key = \"k\"\nrepo_key = \"r\"\n";
+
+    /// Writes a binary keyring with one fresh key to `path`; returns its fingerprint.
+    fn keyring_at(path: &Path) -> String {
+        let key =
+            keys::openpgp::RepoSigningKey::generate("Preset Test <t@mirror.invalid>").unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, key.public_binary().unwrap()).unwrap();
+        key.fingerprint()
+    }
+
+    /// Loads `HEAD + body` from `dir/mirror.toml` with the host root `dir/host`.
+    fn load_preset(dir: &Path, body: &str) -> anyhow::Result<Config> {
+        let p = write(dir, &format!("{HEAD}{body}"));
+        Config::load_with_host_root(&p, &dir.join("host"))
+    }
+
+    fn err_of(r: anyhow::Result<Config>) -> String {
+        format!("{:#}", r.unwrap_err())
+    }
+
+    #[test]
+    fn cuda_preset_expands_and_pins_nvidia_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = keyring_at(&dir.path().join(crate::preset::CUDA_KEYRING));
+        let body = "[[apt]]\npreset = \"cuda\"\ndistro = \"ubuntu2404\"\narch = \"x86_64\"\npackages = [\"cuda-toolkit-12-6\"]\n";
+        // The keyring next to the config is found, but it is not NVIDIA's: the pin says so,
+        // naming the expected and the found keys.
+        let e = err_of(load_preset(dir.path(), body));
+        assert!(e.contains("none of the expected"), "{e}");
+        assert!(
+            e.contains("EB693B3035CD5710E231E123A4B469963BF863CC"),
+            "{e}"
+        );
+        assert!(e.contains(&fp), "{e}");
+        // Pinning the test key instead (as a user would after a key rotation): expands.
+        let cfg = load_preset(
+            dir.path(),
+            &format!("{body}keyring_fingerprints = [\"{}\"]\n", fp.to_lowercase()),
+        )
+        .unwrap();
+        let a = &cfg.apt[0];
+        assert_eq!(a.name, "cuda-ubuntu2404-x86_64");
+        assert_eq!(
+            a.url,
+            "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/"
+        );
+        assert!(a.flat && a.suites.is_empty() && a.components.is_empty());
+        assert_eq!(a.architectures, vec!["amd64"]);
+        assert_eq!(a.packages, vec!["cuda-toolkit-12-6"]);
+        assert_eq!(a.keyring, PathBuf::from(crate::preset::CUDA_KEYRING));
+        assert_eq!(
+            cfg.resolve(&a.keyring),
+            dir.path().join(crate::preset::CUDA_KEYRING)
+        );
+        // sbsa is Arm: APT architecture arm64.
+        let sbsa = load_preset(
+            dir.path(),
+            &format!(
+                "{}keyring_fingerprints = [\"{fp}\"]\n",
+                body.replace("x86_64", "sbsa")
+            ),
+        )
+        .unwrap();
+        assert_eq!(sbsa.apt[0].name, "cuda-ubuntu2404-sbsa");
+        assert!(sbsa.apt[0].url.ends_with("/ubuntu2404/sbsa/"));
+        assert_eq!(sbsa.apt[0].architectures, vec!["arm64"]);
+    }
+
+    #[test]
+    fn written_fields_win_over_the_preset() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = keyring_at(&dir.path().join("keys/mine.gpg"));
+        let cfg = load_preset(
+            dir.path(),
+            &format!(
+                "[[apt]]\npreset = \"cuda\"\ndistro = \"debian12\"\narch = \"x86_64\"\nname = \"cuda\"\n\
+                 url = \"http://127.0.0.1:8080/cuda/\"\narchitectures = [\"amd64\", \"i386\"]\n\
+                 keyring = \"keys/mine.gpg\"\nkeyring_fingerprints = [\"{fp}\"]\n\
+                 [[apt]]\npreset = \"nvidia-container-toolkit\"\nname = \"nct\"\nurl = \"http://127.0.0.1:8080/nct/\"\n\
+                 keyring = \"keys/mine.gpg\"\nkeyring_fingerprints = []\n\
+                 [[oci]]\npreset = \"ngc\"\nurl = \"http://127.0.0.1:5000\"\ncredentials = \"file:ngc.key\"\nimages = [\"nvidia/cuda:12.6.0-base-ubuntu24.04\"]\n\
+                 [[pypi]]\npreset = \"nvidia-pypi\"\nname = \"nv\"\nurl = \"http://127.0.0.1:8081/simple/\"\nprojects = [\"tensorrt\"]\n"
+            ),
+        )
+        .unwrap();
+        let a = &cfg.apt[0];
+        assert_eq!(a.name, "cuda");
+        assert_eq!(a.url, "http://127.0.0.1:8080/cuda/");
+        assert_eq!(a.architectures, vec!["amd64", "i386"]);
+        assert_eq!(a.keyring, PathBuf::from("keys/mine.gpg"));
+        assert_eq!(a.keyring_fingerprints, vec![fp]);
+        let t = &cfg.apt[1];
+        assert_eq!(
+            (t.name.as_str(), t.url.as_str()),
+            ("nct", "http://127.0.0.1:8080/nct/")
+        );
+        assert!(t.flat && t.keyring_fingerprints.is_empty());
+        let o = &cfg.oci[0];
+        assert_eq!(o.name, "ngc");
+        assert_eq!(o.registry, "nvcr.io");
+        assert_eq!(o.credentials.as_deref(), Some("file:ngc.key"));
+        assert_eq!(o.api_base().unwrap().as_str(), "http://127.0.0.1:5000/");
+        let p = &cfg.pypi[0];
+        assert_eq!(
+            (p.name.as_str(), p.url.as_str()),
+            ("nv", "http://127.0.0.1:8081/simple/")
+        );
+    }
+
+    #[test]
+    fn oci_pypi_and_toolkit_preset_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        keyring_at(&dir.path().join(crate::preset::CONTAINER_TOOLKIT_KEYRING));
+        let cfg = load_preset(
+            dir.path(),
+            "[[apt]]\npreset = \"nvidia-container-toolkit\"\npackages = [\"nvidia-container-toolkit\"]\nkeyring_fingerprints = []\n\
+             [[apt]]\npreset = \"nvidia-container-toolkit\"\narch = \"sbsa\"\nkeyring_fingerprints = []\n\
+             [[oci]]\npreset = \"ngc\"\nimages = [\"nvidia/cuda:12.6.0-base-ubuntu24.04\"]\n\
+             [[pypi]]\npreset = \"nvidia-pypi\"\nprojects = [\"tensorrt\"]\n",
+        )
+        .unwrap();
+        let t = &cfg.apt[0];
+        assert_eq!(t.name, "nvidia-container-toolkit");
+        assert_eq!(
+            t.url,
+            "https://nvidia.github.io/libnvidia-container/stable/deb/amd64/"
+        );
+        assert!(t.flat);
+        assert_eq!(t.architectures, vec!["amd64"]);
+        assert_eq!(
+            t.keyring,
+            PathBuf::from(crate::preset::CONTAINER_TOOLKIT_KEYRING)
+        );
+        let arm = &cfg.apt[1];
+        assert_eq!(arm.name, "nvidia-container-toolkit-arm64");
+        assert!(arm.url.ends_with("/stable/deb/arm64/"));
+        assert_eq!(arm.architectures, vec!["arm64"]);
+        // Without an override the pins are NVIDIA's.
+        let pinned = load_preset(
+            dir.path(),
+            "[[apt]]\npreset = \"nvidia-container-toolkit\"\n",
+        );
+        let e = err_of(pinned);
+        assert!(
+            e.contains("C95B321B61E88C1809C4F759DDCAE044F796ECB0"),
+            "{e}"
+        );
+        let o = &cfg.oci[0];
+        assert_eq!((o.name.as_str(), o.registry.as_str()), ("ngc", "nvcr.io"));
+        assert_eq!(o.credentials.as_deref(), Some("env:NGC_API_KEY"));
+        assert_eq!(o.api_base().unwrap().as_str(), "https://nvcr.io/");
+        // `credentials = ""`: anonymous pulls of public images.
+        let anon = load_preset(
+            dir.path(),
+            "[[oci]]\npreset = \"ngc\"\ncredentials = \"\"\nimages = [\"nvidia/cuda:12.6.0-base-ubuntu24.04\"]\n",
+        )
+        .unwrap();
+        assert_eq!(anon.oci[0].credentials, None);
+        assert_eq!(anon.oci[0].registry, "nvcr.io");
+        let p = &cfg.pypi[0];
+        assert_eq!(
+            (p.name.as_str(), p.url.as_str()),
+            ("nvidia-pypi", "https://pypi.nvidia.com/")
+        );
+        assert_eq!(p.projects, vec!["tensorrt"]);
+    }
+
+    #[test]
+    fn keyring_comes_from_the_host_when_not_next_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("host");
+        let body = "[[apt]]\npreset = \"cuda\"\ndistro = \"ubuntu2404\"\narch = \"x86_64\"\nkeyring_fingerprints = []\n";
+        // Nowhere: a clear error saying where it looked and how to get it.
+        let e = err_of(load_preset(dir.path(), body));
+        assert!(
+            e.contains("keyring cuda-archive-keyring.gpg not found"),
+            "{e}"
+        );
+        assert!(e.contains("cuda-keyring package"), "{e}");
+        assert!(
+            e.contains(&host.join("usr/share/keyrings").display().to_string()),
+            "{e}"
+        );
+        // The host's /usr/share/keyrings (what cuda-keyring installs).
+        let shared = host
+            .join("usr/share/keyrings")
+            .join(crate::preset::CUDA_KEYRING);
+        keyring_at(&shared);
+        let cfg = load_preset(dir.path(), body).unwrap();
+        assert_eq!(cfg.apt[0].keyring, shared);
+        // A host APT source for the same URL names its own signed-by keyring: preferred.
+        let own = host.join("etc/apt/keyrings/nvidia.gpg");
+        keyring_at(&own);
+        std::fs::create_dir_all(host.join("etc/apt/sources.list.d")).unwrap();
+        std::fs::write(
+            host.join("etc/apt/sources.list.d/cuda.sources"),
+            "Types: deb\nURIs: https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/\nSuites: /\nSigned-By: /etc/apt/keyrings/nvidia.gpg\n",
+        )
+        .unwrap();
+        let cfg = load_preset(dir.path(), body).unwrap();
+        assert_eq!(cfg.apt[0].keyring, own);
+        // Next to the config beats the host.
+        keyring_at(&dir.path().join("keys").join(crate::preset::CUDA_KEYRING));
+        let cfg = load_preset(dir.path(), body).unwrap();
+        assert_eq!(
+            cfg.apt[0].keyring,
+            PathBuf::from(format!("keys/{}", crate::preset::CUDA_KEYRING))
+        );
+    }
+
+    #[test]
+    fn preset_errors_are_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        keyring_at(&dir.path().join(crate::preset::CUDA_KEYRING));
+        let e = |body: &str| err_of(load_preset(dir.path(), body));
+        let unknown = e("[[apt]]\npreset = \"cudnn\"\n");
+        assert!(unknown.contains("unknown preset \"cudnn\""), "{unknown}");
+        for p in ["cuda", "nvidia-container-toolkit", "ngc", "nvidia-pypi"] {
+            assert!(unknown.contains(p), "{unknown}");
+        }
+        assert!(e("[[apt]]\npreset = \"ngc\"\n").contains("belongs in an [[oci]] table"));
+        assert!(e("[[apt]]\npreset = \"cuda\"\narch = \"x86_64\"\n").contains("needs distro"));
+        assert!(e("[[apt]]\npreset = \"cuda\"\ndistro = \"ubuntu2404\"\n").contains("needs arch"));
+        assert!(
+            e("[[apt]]\npreset = \"cuda\"\ndistro = \"rhel9\"\narch = \"x86_64\"\n")
+                .contains("not APT repositories")
+        );
+        assert!(
+            e("[[apt]]\npreset = \"cuda\"\ndistro = \"ubuntu2404\"\narch = \"amd64\"\n")
+                .contains("NVIDIA's spelling")
+        );
+        assert!(
+            e("[[apt]]\npreset = \"nvidia-container-toolkit\"\ndistro = \"ubuntu2404\"\n")
+                .contains("does not use distro")
+        );
+        assert!(
+            e("[[oci]]\npreset = \"ngc\"\narch = \"x86_64\"\nimages = [\"a:1\"]\n")
+                .contains("does not use arch")
+        );
+        let no_preset = e(
+            "[[apt]]\nname = \"x\"\nurl = \"http://a.example/\"\nflat = true\nkeyring = \"k\"\ndistro = \"ubuntu2404\"\n",
+        );
+        assert!(
+            no_preset.contains("only valid together with a preset"),
+            "{no_preset}"
+        );
+        // The table is named in the error.
+        assert!(unknown.contains("[[apt]] #1"), "{unknown}");
+        let bad_pin = e(
+            "[[apt]]\npreset = \"cuda\"\ndistro = \"ubuntu2404\"\narch = \"x86_64\"\nkeyring_fingerprints = [\"1234\"]\n",
+        );
+        assert!(bad_pin.contains("invalid fingerprint"), "{bad_pin}");
+        // Unknown keys are still refused after expansion.
+        let typo = e("[[pypi]]\npreset = \"nvidia-pypi\"\nprojects = [\"x\"]\nsdist = true\n");
+        assert!(typo.contains("sdist"), "{typo}");
     }
 
     #[test]

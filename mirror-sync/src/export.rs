@@ -18,7 +18,7 @@
 //!    `org.opencontainers.image.ref.name` = the full reference) are written just before
 //!    the manifest, each to a temporary name and renamed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,6 +27,7 @@ use anyhow::{Context, anyhow, bail};
 use formats::apt::packages::compress_index;
 use formats::apt::release::{ReleaseFields, render_release};
 use formats::digest::{Digest, Hasher};
+use formats::media::{self, BlobLayout, Media};
 use formats::pypi::simple::{self, ServedFile};
 use formats::snapshot::{
     self, Artifact, ArtifactKind, MANIFEST_VERSION, Manifest, Meta, SourceKind,
@@ -38,7 +39,7 @@ use store::Cas;
 
 use crate::config::Config;
 use crate::progress::Progress;
-use crate::state::{AptIndexState, ExportRecord, State, UpstreamState};
+use crate::state::{AptIndexState, ExportRecord, PendingExport, State, UpstreamState};
 
 /// What `export` did, for the summary and `--json`.
 #[derive(Debug, Clone, Serialize)]
@@ -71,14 +72,73 @@ pub struct ExportReport {
     pub bytes_written: u64,
     /// Total bytes of all unique blobs.
     pub bytes_total: u64,
+    /// True when an existing cut was written (an interrupted export resumed, or `--snapshot`).
+    pub resumed: bool,
+    /// True when every volume of the snapshot has now been written.
+    pub finished: bool,
+    /// The delta's base snapshot, if any.
+    pub base: Option<String>,
+    /// The key id of the site whose receipt decided the drive's content, if any.
+    pub receipt_site: Option<String>,
+    /// Blobs the drive set carries.
+    pub blobs_carried: usize,
+    /// Their bytes.
+    pub bytes_carried: u64,
+    /// Blobs left out (held by the base or the site).
+    pub blobs_omitted: usize,
+    /// Their bytes.
+    pub bytes_omitted: u64,
+    /// Files larger than this are split into parts.
+    pub max_file_size: Option<u64>,
+    /// The filesystem detected on the (first) drive.
+    pub filesystem: String,
+    /// Blobs split into parts.
+    pub split_blobs: usize,
+    /// Volumes the snapshot spans.
+    pub volumes: u32,
+    /// The volumes written by this run.
+    pub volumes_written: Vec<VolumeReport>,
+    /// Volumes still to write (`--volume N` runs).
+    pub volumes_remaining: Vec<u32>,
     /// Wall time, seconds.
     pub seconds: f64,
 }
 
 /// Options of one export.
+#[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
-    /// Drive directory (created if missing).
-    pub to: PathBuf,
+    /// Drive directories (created if missing): one, or one per volume.
+    pub to: Vec<PathBuf>,
+    /// Write a delta: leave out the blobs of this exported snapshot (`channel/sequence`).
+    pub base: Option<String>,
+    /// Write a catch-up drive: leave out the blobs a site's receipt says it holds.
+    pub receipt: Option<PathBuf>,
+    /// The site's public key (PEM) the receipt must be signed with.
+    pub site_key: Option<PathBuf>,
+    /// Split files larger than this many bytes (default: detected from the drive's
+    /// filesystem, 4 GiB − 1 on FAT).
+    pub max_file_size: Option<u64>,
+    /// Spread the snapshot over volumes of at most this many bytes.
+    pub volume_size: Option<u64>,
+    /// Write only this volume (1-based) to the single `to`.
+    pub volume: Option<u32>,
+    /// Write this already cut snapshot (`channel/sequence`) instead of cutting one.
+    pub snapshot: Option<String>,
+    /// Cut a new snapshot even when an interrupted export could be resumed.
+    pub new_cut: bool,
+}
+
+/// One volume written by an export.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeReport {
+    /// Volume number, 1-based.
+    pub volume: u32,
+    /// Where it was written.
+    pub drive: PathBuf,
+    /// Files (whole blobs and parts) on it.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// OCI image layout marker file at the drive root (image-spec §Image Layout).
@@ -100,11 +160,398 @@ pub fn export(
     progress: &Progress,
 ) -> anyhow::Result<ExportReport> {
     let started = Instant::now();
+    if opts.to.is_empty() {
+        bail!("no drive given: pass --to DRIVE (once per volume with --volume-size)");
+    }
     let store_dir = cfg.store_dir();
     let state = State::open(&store_dir)?;
     let cas = Cas::open(&store_dir)
         .with_context(|| format!("cannot open store {}", store_dir.display()))?;
+    let snap_key_path = cfg.resolve(&cfg.signing.snapshot_key);
+    let snap_key = SigningKey::load(&snap_key_path)
+        .with_context(|| format!("cannot load the snapshot key {}", snap_key_path.display()))?;
+    let repo_key_path = cfg.resolve(&cfg.signing.repo_key);
+    let repo_key = RepoSigningKey::load(&repo_key_path)
+        .with_context(|| format!("cannot load the repository key {}", repo_key_path.display()))?;
+    let repo_fpr = repo_key.fingerprint();
 
+    // 1. The cut: an existing snapshot (--snapshot), the unfinished cut of an interrupted
+    //    export (same upstream state), or a new one.
+    let (bytes, resumed, pending) = match &opts.snapshot {
+        Some(name) => {
+            let rec = state
+                .exports()?
+                .into_iter()
+                .find(|r| &r.name == name)
+                .map(|r| r.manifest)
+                .or(state
+                    .pending(name.split('/').next().unwrap_or(""))?
+                    .filter(|p| &p.name == name)
+                    .map(|p| p.manifest))
+                .ok_or_else(|| {
+                    anyhow!("snapshot {name} was not cut from this store (see `mirror-sync snapshots`)")
+                })?;
+            let bytes = cas
+                .read_bytes(&rec, snapshot::MAX_MANIFEST_BYTES)
+                .with_context(|| format!("cannot read the manifest of {name} from the store"))?;
+            (bytes, true, None)
+        }
+        None => {
+            let states = upstream_states(cfg, &state)?;
+            let inputs = inputs_digest(cfg, &states, &snap_key, &repo_fpr);
+            match state.pending(&cfg.channel)? {
+                Some(p) if p.inputs == inputs && !opts.new_cut => {
+                    let bytes = cas
+                        .read_bytes(&p.manifest, snapshot::MAX_MANIFEST_BYTES)
+                        .with_context(|| {
+                            format!("cannot read the manifest of the unfinished cut {}", p.name)
+                        })?;
+                    progress.println(&format!(
+                        "resuming the unfinished export of {} (cut {}); --new-cut starts a new snapshot instead",
+                        p.name, p.created
+                    ));
+                    (bytes, true, Some(p))
+                }
+                prev => {
+                    // A cut that was never fully written keeps its sequence number: the
+                    // new one gets the next, so no two different manifests share a name.
+                    let sequence = state
+                        .last_sequence(&cfg.channel)?
+                        .max(prev.map_or(0, |p| p.sequence))
+                        + 1;
+                    let manifest = cut(cfg, &cas, &states, &snap_key, &repo_key, sequence)?;
+                    let bytes = manifest.to_bytes();
+                    let digest = cas.put_bytes(&bytes)?;
+                    let p = PendingExport {
+                        name: manifest.name(),
+                        sequence,
+                        manifest: digest,
+                        created: manifest.created.clone(),
+                        inputs,
+                        volumes_done: Vec::new(),
+                    };
+                    state.put_pending(&cfg.channel, &p)?;
+                    (bytes, false, Some(p))
+                }
+            }
+        }
+    };
+    let manifest = Manifest::from_slice(&bytes).context("the stored manifest is invalid")?;
+    let manifest_digest = Digest::of(&bytes);
+    // Ed25519 signatures are deterministic (RFC 8032): a resumed export writes the same bytes.
+    let signature = snap_key.sign(&bytes);
+
+    // 2. What the drive set carries: every blob, minus those the base or the site holds.
+    let mut blobs: BTreeMap<Digest, u64> = BTreeMap::new();
+    for a in &manifest.artifacts {
+        if let Some(prev) = blobs.insert(a.digest, a.size)
+            && prev != a.size
+        {
+            bail!(
+                "{} has size {} but the same digest elsewhere has {prev}",
+                a.path,
+                a.size
+            );
+        }
+    }
+    let bytes_total: u64 = blobs.values().sum();
+    let mut held: HashSet<Digest> = HashSet::new();
+    if let Some(base) = &opts.base {
+        let rec = state
+            .exports()?
+            .into_iter()
+            .find(|r| &r.name == base)
+            .ok_or_else(|| {
+                anyhow!("--base {base}: no such snapshot was exported from this store (see `mirror-sync snapshots`)")
+            })?;
+        let base_bytes = cas
+            .read_bytes(&rec.manifest, snapshot::MAX_MANIFEST_BYTES)
+            .with_context(|| format!("cannot read the manifest of {base} from the store"))?;
+        let base_manifest = Manifest::from_slice(&base_bytes)
+            .with_context(|| format!("the stored manifest of {base} is invalid"))?;
+        held.extend(base_manifest.artifacts.iter().map(|a| a.digest));
+    }
+    let mut receipt_site = None;
+    if let Some(path) = &opts.receipt {
+        let expected = opts
+            .site_key
+            .as_deref()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the site key {}", p.display()))
+                    .and_then(|pem| {
+                        keys::snapshot::PublicKey::from_pem(&pem)
+                            .with_context(|| format!("{}: not a site public key", p.display()))
+                    })
+            })
+            .transpose()?;
+        let r = crate::receipt::load(path, expected.as_ref())?;
+        progress.println(&format!(
+            "receipt from site {} ({}): {} blobs held, live {}",
+            r.site,
+            r.created,
+            r.held.len(),
+            if r.live.is_empty() {
+                "none".to_owned()
+            } else {
+                r.live.values().cloned().collect::<Vec<_>>().join(", ")
+            }
+        ));
+        held.extend(r.held.iter().copied());
+        receipt_site = Some(r.site.clone());
+    }
+    let carried: BTreeMap<Digest, u64> = blobs
+        .iter()
+        .filter(|(d, _)| !held.contains(d))
+        .map(|(d, s)| (*d, *s))
+        .collect();
+    let omitted_blobs = (blobs.len() - carried.len()) as u64;
+    let omitted_bytes = bytes_total - carried.values().sum::<u64>();
+
+    // 3. The layout: parts for files over the limit, volumes when asked.
+    let detected = detect_filesystem(&opts.to[0]);
+    let max_file_size = opts.max_file_size.or(detected.max_file_size());
+    let layout = if detected.is_fat() && carried.len() > media::FAT_FLAT_DIR_LIMIT {
+        BlobLayout::Sharded
+    } else {
+        BlobLayout::Flat
+    };
+    let capacity = match opts.volume_size {
+        Some(v) => {
+            let reserve = metadata_reserve(bytes.len() as u64, carried.len());
+            Some(v.checked_sub(reserve).filter(|c| *c > 0).ok_or_else(|| {
+                anyhow!("--volume-size {v} leaves no room for files after the snapshot's metadata ({reserve} bytes)")
+            })?)
+        }
+        None => None,
+    };
+    let files = media::plan(&carried, max_file_size, capacity, allocation_unit(&opts.to[0]))?;
+    let volumes = media::volume_count(&files);
+    let targets: Vec<(u32, &PathBuf)> = match (opts.volume, opts.to.len()) {
+        (Some(v), 1) if v >= 1 && v <= volumes => vec![(v, &opts.to[0])],
+        (Some(v), 1) => bail!("--volume {v}: the snapshot spans {volumes} volume(s)"),
+        (Some(_), _) => bail!("--volume writes one volume: give --to once"),
+        (None, n) if n as u32 == volumes => (1..=volumes).zip(opts.to.iter()).collect(),
+        (None, n) => bail!(
+            "{} needs {volumes} volume(s) of at most {} bytes but {n} --to were given: give --to once per volume, or write one volume at a time with --to DRIVE --volume N",
+            manifest.name(),
+            opts.volume_size.unwrap_or(0)
+        ),
+    };
+
+    // Part digests of split blobs (cached per blob and part size; computed once from the
+    // store, which also re-checks the whole blob's digest).
+    let mut part_digests: HashMap<Digest, Vec<Digest>> = HashMap::new();
+    if let Some(max) = max_file_size {
+        for (d, size) in carried.iter().filter(|(_, s)| **s > max) {
+            let parts = match state.part_digests(d, max)? {
+                Some(p) => p,
+                None => {
+                    progress.phase("hashing parts");
+                    let p = hash_parts(&cas, d, *size, max)?;
+                    state.put_part_digests(d, max, &p)?;
+                    p
+                }
+            };
+            part_digests.insert(*d, parts);
+        }
+    }
+    let table = media::blob_table(&files, &part_digests).map_err(|e| anyhow!(e))?;
+    let layout_index = if volumes == 1 {
+        let oci: Vec<Artifact> = manifest
+            .artifacts
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a.kind,
+                    ArtifactKind::OciTag | ArtifactKind::OciManifest | ArtifactKind::OciBlob
+                )
+            })
+            .cloned()
+            .collect();
+        layout_index(&oci)?
+    } else {
+        None
+    };
+
+    // 4. Write each volume: files (sequential, hash checked, fsynced, renamed), then the
+    //    snapshot's metadata, the manifest last.
+    let mut blobs_written = 0usize;
+    let mut bytes_written = 0u64;
+    let mut drives = Vec::new();
+    for (volume, to) in &targets {
+        let mine: Vec<&media::PlannedFile> =
+            files.iter().filter(|f| f.volume == *volume).collect();
+        let snap_dir = to.join(snapshot::snapshot_dir(&manifest.channel, manifest.sequence));
+        let manifest_path = snap_dir.join(snapshot::MANIFEST_FILE);
+        if let Ok(existing) = std::fs::read(&manifest_path)
+            && existing != bytes
+        {
+            bail!(
+                "{} holds a different manifest for {}; the channel state and the drive disagree (use another drive)",
+                manifest_path.display(),
+                manifest.name()
+            );
+        }
+        progress.phase(&format!("volume {volume}/{volumes}: writing"));
+        progress.add_total(mine.iter().map(|f| f.size).sum());
+        for f in &mine {
+            let dst = to.join(f.path(layout));
+            if let Ok(md) = std::fs::symlink_metadata(&dst)
+                && md.is_file()
+                && md.len() == f.size
+            {
+                progress.inc_done(f.size);
+                continue;
+            }
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let expected = match f.part {
+                None => f.blob,
+                Some(i) => *part_digests
+                    .get(&f.blob)
+                    .and_then(|p| p.get(i))
+                    .ok_or_else(|| anyhow!("no digest for part {i} of {}", f.blob))?,
+            };
+            copy_range(&cas, f, &expected, &dst, progress)?;
+            blobs_written += 1;
+            bytes_written += f.size;
+        }
+        for dir in mine
+            .iter()
+            .filter_map(|f| to.join(f.path(layout)).parent().map(Path::to_path_buf))
+            .collect::<BTreeSet<_>>()
+        {
+            sync_dir(&dir)?;
+        }
+        if let Some(index) = &layout_index {
+            write_file(
+                &to.join(OCI_LAYOUT_FILE),
+                formats::oci::OCI_LAYOUT_FILE_CONTENT.as_bytes(),
+            )?;
+            write_file(&to.join(OCI_LAYOUT_INDEX_FILE), index)?;
+            sync_dir(to)?;
+        }
+        let media_doc = Media {
+            media_version: media::MEDIA_VERSION,
+            snapshot: manifest.name(),
+            manifest: manifest_digest,
+            volume: *volume,
+            volumes,
+            max_file_size,
+            layout,
+            base: opts.base.clone(),
+            receipt_site: receipt_site.clone(),
+            omitted_blobs,
+            omitted_bytes,
+            blobs: table.clone(),
+        };
+        let media_bytes = media_doc.to_bytes();
+        std::fs::create_dir_all(&snap_dir)
+            .with_context(|| format!("cannot create {}", snap_dir.display()))?;
+        write_file(
+            &snap_dir.join(snapshot::SIGNER_FILE),
+            snap_key.public_key().to_pem().as_bytes(),
+        )?;
+        write_file(&snap_dir.join(snapshot::SIGNATURE_FILE), &signature)?;
+        write_file(
+            &snap_dir.join(media::MEDIA_SIGNATURE_FILE),
+            &snap_key.sign(&media_bytes),
+        )?;
+        write_file(&snap_dir.join(media::MEDIA_FILE), &media_bytes)?;
+        write_file(&manifest_path, &bytes)?;
+        sync_dir(&snap_dir)?;
+        drives.push(VolumeReport {
+            volume: *volume,
+            drive: (*to).clone(),
+            files: mine.len(),
+            bytes: mine.iter().map(|f| f.size).sum(),
+        });
+        if let Some(p) = &pending {
+            // Record progress so `--volume N` runs add up to a finished export.
+            let mut p = state.pending(&manifest.channel)?.unwrap_or_else(|| p.clone());
+            if p.manifest == manifest_digest && !p.volumes_done.contains(volume) {
+                p.volumes_done.push(*volume);
+                p.volumes_done.sort_unstable();
+                state.put_pending(&manifest.channel, &p)?;
+            }
+        }
+    }
+    progress.finish();
+
+    // 5. A cut whose every volume is written becomes an exported snapshot.
+    let mut finished = opts.snapshot.is_some();
+    if pending.is_some()
+        && let Some(p) = state.pending(&manifest.channel)?
+        && p.manifest == manifest_digest
+        && (1..=volumes).all(|v| p.volumes_done.contains(&v))
+    {
+        state.finish_export(
+            &manifest.channel,
+            manifest.sequence,
+            &ExportRecord {
+                name: manifest.name(),
+                manifest: manifest_digest,
+                created: manifest.created.clone(),
+                artifacts: manifest.artifacts.len() as u64,
+                bytes: bytes_total,
+            },
+        )?;
+        finished = true;
+    }
+    let remaining: Vec<u32> = match state.pending(&manifest.channel)? {
+        Some(p) if p.manifest == manifest_digest => (1..=volumes)
+            .filter(|v| !p.volumes_done.contains(v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(ExportReport {
+        snapshot: manifest.name(),
+        channel: manifest.channel.clone(),
+        sequence: manifest.sequence,
+        drive: targets.first().map(|(_, p)| (*p).clone()).unwrap_or_default(),
+        manifest: targets
+            .first()
+            .map(|(_, p)| {
+                p.join(snapshot::snapshot_dir(&manifest.channel, manifest.sequence))
+                    .join(snapshot::MANIFEST_FILE)
+            })
+            .unwrap_or_default(),
+        manifest_digest,
+        signer: manifest.signer.clone(),
+        repo_signer: repo_fpr,
+        artifacts: manifest.artifacts.len(),
+        packages: manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.kind.is_package())
+            .count(),
+        blobs: blobs.len(),
+        blobs_written,
+        bytes_written,
+        bytes_total,
+        resumed,
+        finished,
+        base: opts.base.clone(),
+        receipt_site,
+        blobs_carried: carried.len(),
+        bytes_carried: carried.values().sum(),
+        blobs_omitted: omitted_blobs as usize,
+        bytes_omitted: omitted_bytes,
+        max_file_size,
+        filesystem: detected.name().to_owned(),
+        split_blobs: part_digests.len(),
+        volumes,
+        volumes_written: drives,
+        volumes_remaining: remaining,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The last sync of every configured upstream, in configuration order.
+fn upstream_states(cfg: &Config, state: &State) -> anyhow::Result<Vec<UpstreamState>> {
     let mut states = Vec::new();
     for name in cfg
         .apt
@@ -118,22 +565,57 @@ pub fn export(
         })?;
         states.push(st);
     }
-    let snap_key_path = cfg.resolve(&cfg.signing.snapshot_key);
-    let snap_key = SigningKey::load(&snap_key_path)
-        .with_context(|| format!("cannot load the snapshot key {}", snap_key_path.display()))?;
-    let repo_key_path = cfg.resolve(&cfg.signing.repo_key);
-    let repo_key = RepoSigningKey::load(&repo_key_path)
-        .with_context(|| format!("cannot load the repository key {}", repo_key_path.display()))?;
-    let repo_fpr = repo_key.fingerprint();
+    Ok(states)
+}
 
-    let sequence = state.last_sequence(&cfg.channel)? + 1;
+/// A digest over everything a cut is made from: the channel, the keys and every
+/// upstream's synced state. Equal digests mean a new cut would hold the same content.
+fn inputs_digest(
+    cfg: &Config,
+    states: &[UpstreamState],
+    snap_key: &SigningKey,
+    repo_fpr: &str,
+) -> Digest {
+    let mut h = Hasher::new();
+    h.update(cfg.channel.as_bytes());
+    h.update(b"\n");
+    h.update(snap_key.public_key().key_id().as_bytes());
+    h.update(b"\n");
+    h.update(repo_fpr.as_bytes());
+    for st in states {
+        h.update(b"\n");
+        h.update(&serde_json::to_vec(st).unwrap_or_default());
+    }
+    h.finish().0
+}
+
+/// Bytes kept free on each volume for the snapshot directory (manifest, signatures,
+/// media description) and the OCI layout files, for a manifest of `manifest_len` bytes
+/// and a drive set carrying `blobs` blobs.
+pub fn metadata_reserve(manifest_len: u64, blobs: usize) -> u64 {
+    // The media description lists each blob in ~200 bytes of pretty JSON (more for parts);
+    // filesystems round files up to clusters (32 KiB on large FAT32 volumes).
+    2 * manifest_len + 512 * blobs as u64 + 4 * 1024 * 1024
+}
+
+/// Builds and validates the manifest of snapshot `sequence` on the configured channel from
+/// the upstream `states` (see the module docs, steps 1–2). Every generated file is put in
+/// the store's CAS.
+fn cut(
+    cfg: &Config,
+    cas: &Cas,
+    states: &[UpstreamState],
+    snap_key: &SigningKey,
+    repo_key: &RepoSigningKey,
+    sequence: u64,
+) -> anyhow::Result<Manifest> {
+    let repo_fpr = repo_key.fingerprint();
     let created = crate::now_rfc3339();
     let now = chrono::Utc::now();
-
     let mut artifacts: Vec<Artifact> = Vec::new();
     let mut oci_artifacts: BTreeMap<String, Artifact> = BTreeMap::new();
     let mut sources = Vec::new();
-    for st in &states {
+    for st in states {
         if st.source.kind == SourceKind::Oci {
             sources.push(st.source.clone());
             merge_oci(&mut oci_artifacts, &st.artifacts)?;
@@ -159,11 +641,11 @@ pub fn export(
     // APT: indexes, Release, InRelease, Release.gpg.
     for (st, up) in states.iter().zip(&cfg.apt) {
         artifacts.extend(render_apt(
-            &cas,
+            cas,
             st,
             &up.architectures,
             &up.components,
-            &repo_key,
+            repo_key,
             now,
         )?);
     }
@@ -198,7 +680,7 @@ pub fn export(
         .filter(|s| s.source.kind == SourceKind::Pypi)
         .collect();
     if !pypi_states.is_empty() {
-        artifacts.extend(render_simple(&cas, &pypi_states)?);
+        artifacts.extend(render_simple(cas, &pypi_states)?);
     }
     // OCI: the synced artifacts, the generated referrers indexes, the image layout.
     let oci: Vec<Artifact> = oci_artifacts.into_values().collect();
@@ -207,7 +689,7 @@ pub fn export(
     };
     for (path, upstream, bytes) in referrers_indexes(&oci, read_manifest)? {
         let a = put(
-            &cas,
+            cas,
             ArtifactKind::OciReferrers,
             upstream.as_deref(),
             path,
@@ -216,7 +698,6 @@ pub fn export(
         )?;
         artifacts.push(a);
     }
-    let layout_index = layout_index(&oci)?;
     artifacts.extend(oci);
 
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
@@ -224,7 +705,7 @@ pub fn export(
         manifest_version: MANIFEST_VERSION,
         channel: cfg.channel.clone(),
         sequence,
-        created: created.clone(),
+        created,
         base: None,
         generator: format!("mirror-sync {}", env!("CARGO_PKG_VERSION")),
         signer: snap_key.public_key().key_id(),
@@ -246,7 +727,7 @@ pub fn export(
         ),
     ] {
         let a = put(
-            &cas,
+            cas,
             ArtifactKind::Sbom,
             None,
             path.to_owned(),
@@ -259,105 +740,7 @@ pub fn export(
     manifest
         .validate()
         .context("the snapshot about to be written is invalid (a bug)")?;
-    let bytes = manifest.to_bytes();
-    let signature = snap_key.sign(&bytes);
-
-    // Blobs, then the manifest last.
-    let mut blobs: BTreeMap<Digest, u64> = BTreeMap::new();
-    for a in &manifest.artifacts {
-        if let Some(prev) = blobs.insert(a.digest, a.size)
-            && prev != a.size
-        {
-            bail!(
-                "{} has size {} but the same digest elsewhere has {prev}",
-                a.path,
-                a.size
-            );
-        }
-    }
-    let bytes_total: u64 = blobs.values().sum();
-    let snap_dir = opts
-        .to
-        .join(snapshot::snapshot_dir(&manifest.channel, sequence));
-    if snap_dir.exists() {
-        bail!(
-            "{} already exists on the drive; the channel state and the drive disagree",
-            snap_dir.display()
-        );
-    }
-    let blob_dir = opts.to.join("blobs/sha256");
-    std::fs::create_dir_all(&blob_dir)
-        .with_context(|| format!("cannot create {}", blob_dir.display()))?;
-    progress.phase("writing blobs");
-    progress.add_total(bytes_total);
-    let mut blobs_written = 0;
-    let mut bytes_written = 0;
-    for (digest, size) in &blobs {
-        let dst = blob_dir.join(digest.hex());
-        if let Ok(md) = std::fs::symlink_metadata(&dst)
-            && md.is_file()
-            && md.len() == *size
-        {
-            progress.inc_done(*size);
-            continue;
-        }
-        copy_blob(&cas, digest, *size, &dst, progress)?;
-        blobs_written += 1;
-        bytes_written += size;
-    }
-    sync_dir(&blob_dir)?;
-    if let Some(index) = &layout_index {
-        write_file(
-            &opts.to.join(OCI_LAYOUT_FILE),
-            formats::oci::OCI_LAYOUT_FILE_CONTENT.as_bytes(),
-        )?;
-        write_file(&opts.to.join(OCI_LAYOUT_INDEX_FILE), index)?;
-        sync_dir(&opts.to)?;
-    }
-    std::fs::create_dir_all(&snap_dir)
-        .with_context(|| format!("cannot create {}", snap_dir.display()))?;
-    write_file(
-        &snap_dir.join(snapshot::SIGNER_FILE),
-        snap_key.public_key().to_pem().as_bytes(),
-    )?;
-    write_file(&snap_dir.join(snapshot::SIGNATURE_FILE), &signature)?;
-    write_file(&snap_dir.join(snapshot::MANIFEST_FILE), &bytes)?;
-    sync_dir(&snap_dir)?;
-    progress.finish();
-
-    let manifest_digest = cas.put_bytes(&bytes)?;
-    state.record_export(
-        &manifest.channel,
-        sequence,
-        &ExportRecord {
-            name: manifest.name(),
-            manifest: manifest_digest,
-            created,
-            artifacts: manifest.artifacts.len() as u64,
-            bytes: bytes_total,
-        },
-    )?;
-    Ok(ExportReport {
-        snapshot: manifest.name(),
-        channel: manifest.channel.clone(),
-        sequence,
-        drive: opts.to.clone(),
-        manifest: snap_dir.join(snapshot::MANIFEST_FILE),
-        manifest_digest,
-        signer: manifest.signer.clone(),
-        repo_signer: repo_fpr,
-        artifacts: manifest.artifacts.len(),
-        packages: manifest
-            .artifacts
-            .iter()
-            .filter(|a| a.kind.is_package())
-            .count(),
-        blobs: blobs.len(),
-        blobs_written,
-        bytes_written,
-        bytes_total,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(manifest)
 }
 
 fn put(
@@ -733,23 +1116,32 @@ pub fn layout_index(artifacts: &[Artifact]) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(Some(formats::oci::render_layout_index(&entries)))
 }
 
-/// Copies one blob from the store onto the drive: temp file, sha256 checked while
-/// copying (a store blob that rotted is caught here), fsync, rename.
-fn copy_blob(
+/// Copies one planned file (a whole blob, or one part of it) from the store onto the
+/// drive: temp file, sha256 of the bytes checked against `expected` while copying (a
+/// store blob that rotted is caught here), fsync, rename.
+fn copy_range(
     cas: &Cas,
-    digest: &Digest,
-    size: u64,
+    f: &media::PlannedFile,
+    expected: &Digest,
     dst: &Path,
     progress: &Progress,
 ) -> anyhow::Result<()> {
-    let src = cas.blob_path(digest);
+    use std::io::Seek as _;
+    let src = cas.blob_path(&f.blob);
     let mut input = std::fs::File::open(&src).with_context(|| {
         format!(
-            "store blob {digest} is missing ({}); run `mirror-sync sync` again",
+            "store blob {} is missing ({}); run `mirror-sync sync` again",
+            f.blob,
             src.display()
         )
     })?;
-    let tmp = dst.with_extension("partial");
+    if f.offset > 0 {
+        input
+            .seek(std::io::SeekFrom::Start(f.offset))
+            .with_context(|| format!("seek {}", src.display()))?;
+    }
+    let mut input = input.take(f.size);
+    let tmp = partial_name(dst);
     let mut out =
         std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut hasher = Hasher::new();
@@ -767,11 +1159,13 @@ fn copy_blob(
         progress.inc_done(n as u64);
     }
     let (got, len) = hasher.finish();
-    if got != *digest || len != size {
+    if got != *expected || len != f.size {
         let _ = std::fs::remove_file(&tmp);
         bail!(
-            "store blob {} no longer matches its name (got {got}, {len} bytes; expected {size}); remove it and run `mirror-sync sync` again",
-            src.display()
+            "store blob {} no longer matches its name (bytes {}..{} hash to {got}, {len} bytes; expected {expected}); remove it and run `mirror-sync sync` again",
+            src.display(),
+            f.offset,
+            f.offset + f.size,
         );
     }
     out.sync_all()
@@ -782,8 +1176,125 @@ fn copy_blob(
     Ok(())
 }
 
+/// The temporary name a file is written under before its rename: `<name>.partial`.
+fn partial_name(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Reads store blob `digest` once and returns the digests of its parts of `part_size`
+/// bytes (the last one shorter), checking the whole blob's digest and size on the way.
+fn hash_parts(cas: &Cas, digest: &Digest, size: u64, part_size: u64) -> anyhow::Result<Vec<Digest>> {
+    let src = cas.blob_path(digest);
+    let mut input = std::fs::File::open(&src)
+        .with_context(|| format!("store blob {digest} is missing ({})", src.display()))?;
+    let mut whole = Hasher::new();
+    let mut part = Hasher::new();
+    let mut in_part = 0u64;
+    let mut parts = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input
+            .read(&mut buf)
+            .with_context(|| format!("read {}", src.display()))?;
+        if n == 0 {
+            break;
+        }
+        whole.update(&buf[..n]);
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            let take = ((part_size - in_part) as usize).min(chunk.len());
+            part.update(&chunk[..take]);
+            in_part += take as u64;
+            chunk = &chunk[take..];
+            if in_part == part_size {
+                parts.push(std::mem::replace(&mut part, Hasher::new()).finish().0);
+                in_part = 0;
+            }
+        }
+    }
+    if in_part > 0 {
+        parts.push(part.finish().0);
+    }
+    let (got, len) = whole.finish();
+    if got != *digest || len != size {
+        bail!(
+            "store blob {} no longer matches its name (got {got}, {len} bytes); remove it and run `mirror-sync sync` again",
+            src.display()
+        );
+    }
+    Ok(parts)
+}
+
+/// What the filesystem under a drive path is, as far as export cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filesystem {
+    /// FAT12/16/32 (`vfat`, `msdos`): files of at most 4 GiB − 1, few files per directory.
+    Fat,
+    /// exFAT: no practical file size limit.
+    ExFat,
+    /// Anything else.
+    Other,
+    /// Not detected (the path and its parents could not be examined).
+    Unknown,
+}
+
+impl Filesystem {
+    /// The file size limit it imposes, if any.
+    pub fn max_file_size(self) -> Option<u64> {
+        (self == Filesystem::Fat).then_some(media::FAT32_MAX_FILE_SIZE)
+    }
+
+    /// True for FAT12/16/32.
+    pub fn is_fat(self) -> bool {
+        self == Filesystem::Fat
+    }
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Filesystem::Fat => "fat",
+            Filesystem::ExFat => "exfat",
+            Filesystem::Other => "other",
+            Filesystem::Unknown => "unknown",
+        }
+    }
+}
+
+/// The filesystem's allocation unit under a drive path (`statfs(2)` `f_bsize`), 4096 when
+/// it cannot be read.
+pub fn allocation_unit(path: &Path) -> u64 {
+    path.ancestors()
+        .find(|p| p.exists())
+        .and_then(|p| rustix::fs::statfs(p).ok())
+        .map(|s| s.f_bsize as u64)
+        .filter(|b| *b > 0)
+        .unwrap_or(4096)
+}
+
+/// Detects the filesystem a drive path lies on (`statfs(2)` magic numbers from
+/// `linux/magic.h`: `MSDOS_SUPER_MAGIC` 0x4d44, exFAT 0x2011BAB0), looking at the nearest
+/// existing ancestor when the path does not exist yet.
+pub fn detect_filesystem(path: &Path) -> Filesystem {
+    const MSDOS_SUPER_MAGIC: u64 = 0x4d44;
+    const EXFAT_SUPER_MAGIC: u64 = 0x2011_BAB0;
+    let Some(existing) = path.ancestors().find(|p| p.exists()) else {
+        return Filesystem::Unknown;
+    };
+    match rustix::fs::statfs(existing) {
+        #[allow(clippy::unnecessary_cast)]
+        Ok(s) => match s.f_type as u64 {
+            MSDOS_SUPER_MAGIC => Filesystem::Fat,
+            EXFAT_SUPER_MAGIC => Filesystem::ExFat,
+            _ => Filesystem::Other,
+        },
+        Err(_) => Filesystem::Unknown,
+    }
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("partial");
+    let tmp = partial_name(path);
     let mut f =
         std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     f.write_all(bytes)

@@ -2,6 +2,12 @@
 //! retries with exponential backoff, and streaming into the content-addressed store with
 //! the hash checked while the bytes arrive.
 //!
+//! Downloads whose SHA-256 is known beforehand resume: the bytes go to the store's
+//! partial file for that digest ([`store::Cas::resume_writer`]), which outlives a cut
+//! connection, a failed run or a `kill -9`; the next attempt, in this run or the next,
+//! asks only for the rest with `Range: bytes=<len>-` (RFC 9110 §14.2). Memory stays flat
+//! whatever the size: each chunk is hashed and written as it arrives.
+//!
 //! Credentials in a URL's userinfo are sent as HTTP basic auth and never recorded: every
 //! URL that reaches a log, an error, the state or the manifest goes through
 //! [`redact`] first.
@@ -138,7 +144,10 @@ impl Fetcher {
     /// when `offset > 0` it must ask for `Range: bytes=<offset>-`. A connection cut after
     /// some bytes keeps the partial temp file and the next attempt resumes from there: a
     /// `206` whose `Content-Range` starts at `offset` is appended, a `200` restarts from
-    /// byte 0. `shown` names the resource in errors (never put credentials in it).
+    /// byte 0. When `expected.digest` is set the partial file is the store's
+    /// [`store::Cas::resume_writer`] file, so it also survives this run (a failure after
+    /// the retries, a `kill -9`): the next run's first request already asks for the rest.
+    /// `shown` names the resource in errors (never put credentials in it).
     ///
     /// Skipped when `expected.digest` is already in the store. Errors: a 4xx status
     /// (other than 408/429) at once, a digest or size mismatch after two tries, anything
@@ -158,11 +167,24 @@ impl Fetcher {
             && let Some(size) = self.cas.contains(d)?
             && expected.size.is_none_or(|s| s == size)
         {
+            // A partial left by an interrupted run is of no use any more.
+            let _ = self.cas.remove_partial(d);
             self.note_present(size);
             return Ok((*d, size));
         }
         let _permit = self.limit.acquire().await?;
-        let mut writer: Option<store::BlobWriter> = None;
+        // Resume what an earlier run left on disk: the first request asks for the rest.
+        let mut writer: Option<store::BlobWriter> = Some(
+            self.open_writer(expected)
+                .await
+                .map_err(|e| e.context(format!("GET {shown}")))?,
+        );
+        if let (Some(w), Some(want)) = (&writer, expected.size)
+            && w.bytes_written() > want
+        {
+            // Longer than the blob can be: not a prefix of it.
+            discard(&mut writer);
+        }
         let mut last_err = None;
         let mut mismatches = 0;
         for attempt in 0..self.retries {
@@ -181,7 +203,7 @@ impl Fetcher {
                 }
                 Err(FetchFailure::Permanent(e)) => return Err(e.context(format!("GET {shown}"))),
                 Err(FetchFailure::Mismatch(e)) => {
-                    writer = None;
+                    discard(&mut writer);
                     mismatches += 1;
                     if mismatches >= 2 {
                         return Err(e.context(format!(
@@ -199,6 +221,23 @@ impl Fetcher {
                 "GET {shown}: giving up after {} attempts",
                 self.retries
             )))
+    }
+
+    /// A writer for `expected`: the digest's resumable partial file when the SHA-256 is
+    /// known (re-hashing what is already there, off the async threads), else a fresh
+    /// temp file. SHA-512 is computed when `expected` names one.
+    async fn open_writer(&self, expected: &Expected) -> anyhow::Result<store::BlobWriter> {
+        let cas = self.cas.clone();
+        let digest = expected.digest;
+        let sha512 = expected.sha512_hex.is_some();
+        tokio::task::spawn_blocking(move || match digest {
+            Some(d) => cas.resume_writer(&d, sha512),
+            None if sha512 => cas.writer_with_sha512(),
+            None => cas.writer(),
+        })
+        .await
+        .map_err(|e| anyhow!(e))?
+        .map_err(|e| anyhow!(e).context("cannot create a temp file in the store"))
     }
 
     fn note_present(&self, size: u64) {
@@ -246,13 +285,13 @@ impl Fetcher {
                     == Some(offset);
             if offset > 0 && !resumed {
                 if status == StatusCode::PARTIAL_CONTENT {
-                    *slot = None;
+                    discard(slot);
                     return Err(FetchFailure::Transient(anyhow!(
                         "server answered a range other than the one asked for; restarting"
                     )));
                 }
                 // The server ignored the Range header: start over.
-                *slot = None;
+                discard(slot);
             }
             let start = if resumed { offset } else { 0 };
             if let (Some(len), Some(want)) = (resp.content_length(), expected.size)
@@ -264,16 +303,10 @@ impl Fetcher {
                 )));
             }
             if slot.is_none() {
-                let w = if expected.sha512_hex.is_some() {
-                    self.cas.writer_with_sha512()
-                } else {
-                    self.cas.writer()
-                }
-                .map_err(|e| {
-                    FetchFailure::Permanent(
-                        anyhow!(e).context("cannot create a temp file in the store"),
-                    )
-                })?;
+                let w = self
+                    .open_writer(expected)
+                    .await
+                    .map_err(FetchFailure::Permanent)?;
                 *slot = Some(w);
             }
             let Some(writer) = slot.as_mut() else {
@@ -288,7 +321,7 @@ impl Fetcher {
                 if let Some(want) = expected.size
                     && writer.bytes_written() + chunk.len() as u64 > want
                 {
-                    *slot = None;
+                    discard(slot);
                     return Err(FetchFailure::Mismatch(anyhow!(
                         "more bytes than the {want} the descriptor says"
                     )));
@@ -469,6 +502,13 @@ impl Fetcher {
     }
 }
 
+/// Throws away the bytes in `slot` (the partial file too): the next attempt starts at 0.
+fn discard(slot: &mut Option<store::BlobWriter>) {
+    if let Some(w) = slot.take() {
+        w.discard();
+    }
+}
+
 enum FetchFailure {
     Transient(anyhow::Error),
     Mismatch(anyhow::Error),
@@ -530,6 +570,19 @@ mod tests {
         std::net::SocketAddr,
         Arc<std::sync::Mutex<Vec<Option<String>>>>,
     ) {
+        range_server(body, Some(cut), true).await
+    }
+
+    /// Like [`cutting_server`], with the cut optional and, when `honour_range` is false,
+    /// every `Range` header ignored (a full 200 each time).
+    async fn range_server(
+        body: Vec<u8>,
+        cut: Option<usize>,
+        honour_range: bool,
+    ) -> (
+        std::net::SocketAddr,
+        Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    ) {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -556,7 +609,7 @@ mod tests {
                     .find_map(|l| l.strip_prefix("range: bytes="))
                     .map(|r| r.trim().trim_end_matches('-').to_owned());
                 seen2.lock().unwrap().push(range.clone());
-                if first {
+                if let (true, Some(cut)) = (first, cut) {
                     first = false;
                     let head = format!(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -566,7 +619,10 @@ mod tests {
                     sock.write_all(&body[..cut]).await.unwrap();
                     continue; // dropped: connection cut
                 }
-                let start: usize = range.and_then(|r| r.parse().ok()).unwrap_or(0);
+                let start: usize = range
+                    .filter(|_| honour_range)
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0);
                 let head = if start > 0 {
                     format!(
                         "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {start}-{}/{}\r\nconnection: close\r\n\r\n",
@@ -666,5 +722,141 @@ mod tests {
             .unwrap_err();
         assert!(format!("{err:#}").contains("sha256 mismatch"), "{err:#}");
         assert!(cas.iter_digests().unwrap().is_empty());
+    }
+
+    fn fetcher(cas: &Arc<Cas>, retries: u32) -> Fetcher {
+        Fetcher::new(
+            cas.clone(),
+            2,
+            retries,
+            Duration::from_secs(5),
+            Progress::hidden(),
+        )
+        .unwrap()
+    }
+
+    async fn fetch_url(
+        f: &Fetcher,
+        url: &str,
+        expected: &Expected,
+    ) -> anyhow::Result<(Digest, u64)> {
+        let url = Url::parse(url).unwrap();
+        f.fetch_to_store(&url, expected, "blob").await
+    }
+
+    /// A run that gives up after a cut keeps the bytes it got; the next run (a new
+    /// Fetcher, as after a restart) asks only for the rest and verifies the whole.
+    #[tokio::test]
+    async fn next_run_resumes_the_partial_of_a_failed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let body: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+        let expected = Expected::exact(Digest::of(&body), body.len() as u64);
+        let (addr, seen) = cutting_server(body.clone(), 90_000).await;
+        let url = format!("http://{addr}/blob");
+        // One attempt only: the cut is final for this run.
+        let err = fetch_url(&fetcher(&cas, 1), &url, &expected)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("giving up"), "{err:#}");
+        assert_eq!(cas.contains(&Digest::of(&body)).unwrap(), None);
+        let kept = std::fs::metadata(cas.partial_path(&Digest::of(&body)))
+            .unwrap()
+            .len();
+        assert!(kept > 0 && kept <= 90_000, "{kept}");
+        // The next run.
+        let (d, n) = fetch_url(&fetcher(&cas, 3), &url, &expected).await.unwrap();
+        assert_eq!((d, n), (Digest::of(&body), body.len() as u64));
+        assert_eq!(cas.read_bytes(&d, 1 << 20).unwrap(), body);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen, vec![None, Some(kept.to_string())]);
+        assert!(!cas.partial_path(&d).exists());
+        assert!(std::fs::read_dir(cas.tmp_dir()).unwrap().next().is_none());
+    }
+
+    /// A server that ignores `Range` answers 200 with the whole body: the partial is
+    /// thrown away and the download restarts from byte 0, still verified.
+    #[tokio::test]
+    async fn a_server_without_range_support_restarts_from_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 239) as u8).collect();
+        let d = Digest::of(&body);
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(&body[..40_000]).unwrap();
+        drop(w);
+        let (addr, seen) = range_server(body.clone(), None, false).await;
+        let url = format!("http://{addr}/blob");
+        let got = fetch_url(
+            &fetcher(&cas, 2),
+            &url,
+            &Expected::exact(d, body.len() as u64),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, (d, body.len() as u64));
+        assert_eq!(cas.read_bytes(&d, 1 << 20).unwrap(), body);
+        assert_eq!(seen.lock().unwrap().clone(), vec![Some("40000".to_owned())]);
+    }
+
+    /// A partial whose bytes are wrong (a crash that left garbage) is detected by the
+    /// whole-content check, thrown away, and the blob fetched again from 0.
+    #[tokio::test]
+    async fn a_damaged_partial_is_refetched_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i % 233) as u8).collect();
+        let d = Digest::of(&body);
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(&vec![0u8; 30_000]).unwrap();
+        drop(w);
+        let (addr, seen) = range_server(body.clone(), None, true).await;
+        let url = format!("http://{addr}/blob");
+        let got = fetch_url(
+            &fetcher(&cas, 3),
+            &url,
+            &Expected::exact(d, body.len() as u64),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, (d, body.len() as u64));
+        assert_eq!(cas.read_bytes(&d, 1 << 20).unwrap(), body);
+        assert_eq!(
+            seen.lock().unwrap().clone(),
+            vec![Some("30000".to_owned()), None]
+        );
+    }
+
+    /// A partial already holding every byte is committed without any request; one
+    /// longer than the blob is thrown away.
+    #[tokio::test]
+    async fn complete_or_overlong_partials() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let body = b"all of it".to_vec();
+        let d = Digest::of(&body);
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(&body).unwrap();
+        drop(w);
+        let f = fetcher(&cas, 2);
+        let got = f
+            .fetch_response_to_store("b", &Expected::exact(d, 9), "b", |_| async {
+                Err(anyhow!("must not be called"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(got, (d, 9));
+        let other = b"0123456789".to_vec();
+        let d2 = Digest::of(&other);
+        let mut w = cas.resume_writer(&d2, false).unwrap();
+        w.write_all(b"0123456789 and more").unwrap();
+        drop(w);
+        let (addr, seen) = range_server(other.clone(), None, true).await;
+        let url = format!("http://{addr}/blob");
+        assert_eq!(
+            fetch_url(&f, &url, &Expected::exact(d2, 10)).await.unwrap(),
+            (d2, 10)
+        );
+        assert_eq!(seen.lock().unwrap().clone(), vec![None]);
     }
 }

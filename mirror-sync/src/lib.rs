@@ -13,7 +13,10 @@ pub mod fetch;
 pub mod init;
 pub mod oci;
 pub mod progress;
+pub mod verify;
+pub mod preset;
 pub mod pypi;
+pub mod receipt;
 pub mod sbom;
 pub mod state;
 

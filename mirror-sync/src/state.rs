@@ -5,6 +5,8 @@
 //!   successful sync (what `export` cuts a snapshot from).
 //! - `channels`: channel → last exported sequence number.
 //! - `snapshots`: snapshot name (`channel/sequence`) → JSON [`ExportRecord`].
+//! - `pending_exports`: channel → JSON [`PendingExport`], a cut not yet fully written.
+//! - `part_digests`: `<blob hex>/<part size>` → JSON list of part digests (FAT32 splits).
 
 use std::path::Path;
 
@@ -17,6 +19,10 @@ use serde::{Deserialize, Serialize};
 const UPSTREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("upstreams");
 const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels");
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+/// Cuts whose writing has not finished, by channel (at most one per channel).
+const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("pending_exports");
+/// Part digests of split blobs, keyed `<blob hex>/<part size>`.
+const PARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("part_digests");
 
 /// Verified result of one upstream's last successful sync.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +93,27 @@ pub struct ExportRecord {
 }
 
 /// Handle on `<store>/state.redb`.
+/// A cut whose manifest is signed and stored but whose drive(s) are not all written yet.
+/// A later `export` with unchanged upstream state resumes it, so the drive ends up exactly
+/// as an uninterrupted export would have left it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingExport {
+    /// `channel/sequence`.
+    pub name: String,
+    /// Sequence number.
+    pub sequence: u64,
+    /// Digest of the manifest bytes (kept in the store's CAS).
+    pub manifest: Digest,
+    /// Creation time of the manifest.
+    pub created: String,
+    /// Digest over the upstream states the cut was made from.
+    pub inputs: Digest,
+    /// Volumes written completely so far (1-based).
+    #[serde(default)]
+    pub volumes_done: Vec<u32>,
+}
+
+/// The state database (one writer at a time; redb refuses a second open).
 pub struct State {
     db: Database,
 }
@@ -108,6 +135,8 @@ impl State {
             w.open_table(UPSTREAMS)?;
             w.open_table(CHANNELS)?;
             w.open_table(SNAPSHOTS)?;
+            w.open_table(PENDING)?;
+            w.open_table(PARTS)?;
         }
         w.commit()?;
         Ok(State { db })
@@ -165,6 +194,78 @@ impl State {
             w.open_table(SNAPSHOTS)?
                 .insert(rec.name.as_str(), bytes.as_slice())?;
         }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// The cut on `channel` whose writing has not finished, if any.
+    pub fn pending(&self, channel: &str) -> anyhow::Result<Option<PendingExport>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(PENDING)?;
+        match t.get(channel)? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(v.value())
+                    .with_context(|| format!("corrupt pending export for channel {channel}"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Records (or replaces) the unfinished cut of `channel`.
+    pub fn put_pending(&self, channel: &str, p: &PendingExport) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(p)?;
+        let w = self.db.begin_write()?;
+        w.open_table(PENDING)?.insert(channel, bytes.as_slice())?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Forgets the unfinished cut of `channel` (a new cut replaces it).
+    pub fn drop_pending(&self, channel: &str) -> anyhow::Result<()> {
+        let w = self.db.begin_write()?;
+        w.open_table(PENDING)?.remove(channel)?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Records a finished export (like [`State::record_export`]) and forgets the pending
+    /// cut of its channel, in one transaction.
+    pub fn finish_export(&self, channel: &str, sequence: u64, rec: &ExportRecord) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(rec)?;
+        let w = self.db.begin_write()?;
+        {
+            let mut ch = w.open_table(CHANNELS)?;
+            let last = ch.get(channel)?.map(|g| g.value()).unwrap_or(0);
+            anyhow::ensure!(
+                sequence > last,
+                "channel {channel} is already at sequence {last}; refusing to record {sequence}"
+            );
+            ch.insert(channel, sequence)?;
+            w.open_table(SNAPSHOTS)?
+                .insert(rec.name.as_str(), bytes.as_slice())?;
+            w.open_table(PENDING)?.remove(channel)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// The cached part digests of blob `blob` split into parts of `part_size` bytes.
+    pub fn part_digests(&self, blob: &Digest, part_size: u64) -> anyhow::Result<Option<Vec<Digest>>> {
+        let key = format!("{}/{part_size}", blob.hex());
+        let r = self.db.begin_read()?;
+        let t = r.open_table(PARTS)?;
+        match t.get(key.as_str())? {
+            Some(v) => Ok(serde_json::from_slice(v.value()).ok()),
+            None => Ok(None),
+        }
+    }
+
+    /// Caches the part digests of `blob` split into parts of `part_size` bytes.
+    pub fn put_part_digests(&self, blob: &Digest, part_size: u64, parts: &[Digest]) -> anyhow::Result<()> {
+        let key = format!("{}/{part_size}", blob.hex());
+        let bytes = serde_json::to_vec(parts)?;
+        let w = self.db.begin_write()?;
+        w.open_table(PARTS)?.insert(key.as_str(), bytes.as_slice())?;
         w.commit()?;
         Ok(())
     }

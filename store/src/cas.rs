@@ -6,6 +6,8 @@
 //! <root>/blobs/sha256/<64 lowercase hex>   one file per blob, named by its SHA-256
 //! <root>/tmp/                              temp files being written (same file system,
 //!                                          so a verified blob is renamed into place)
+//! <root>/tmp/.partial-<64 lowercase hex>   a download of that blob in progress, kept
+//!                                          across runs so it can resume (see below)
 //! ```
 //!
 //! Every write goes through a [`BlobWriter`]: bytes are hashed while they are written to
@@ -13,6 +15,16 @@
 //! fsynced, renamed to its digest name, and the directory is fsynced. A blob file
 //! therefore only ever holds bytes whose SHA-256 is its name. A symbolic link or any
 //! other non-regular file under `blobs/sha256/` is never treated as a blob.
+//!
+//! # Resumable downloads
+//!
+//! [`Cas::resume_writer`] writes to `tmp/.partial-<hex>`, named by the SHA-256 the
+//! content is expected to have, and holds an exclusive `flock` on it while open. Dropped
+//! without [`BlobWriter::commit`] (a cut connection, a failed run, a `kill -9`), the
+//! partial file stays; the next `resume_writer` for that digest re-hashes the bytes
+//! already there and continues after them, so a downloader asks only for the rest
+//! (`Range: bytes=<len>-`). Nothing partial ever gets a blob name: [`BlobWriter::commit`]
+//! checks the whole content as usual, and removes the partial file when it does not match.
 //!
 //! # Storage drivers
 //!
@@ -203,6 +215,7 @@ impl Cas {
                         hasher: Hasher::new(),
                         sha512: sha512.then(Sha512::new),
                         done: false,
+                        keep: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -469,6 +482,8 @@ pub struct BlobWriter {
     hasher: Hasher,
     sha512: Option<Sha512>,
     done: bool,
+    /// A resumable partial ([`Cas::resume_writer`]): dropping keeps the file.
+    keep: bool,
 }
 
 impl std::fmt::Debug for BlobWriter {
@@ -521,14 +536,18 @@ impl BlobWriter {
     /// Errors: [`CasError::Mismatch`] (what was expected vs what was written; the temp file
     /// is removed and nothing is stored), [`CasError::Io`].
     pub fn commit(mut self, expected: &Expected) -> Result<(Digest, u64), CasError> {
-        let mut file = self.file.take().ok_or_else(|| CasError::Io {
-            path: self.tmp_path.clone(),
+        // Whatever happens now, a partial file is either renamed into place or removed:
+        // content that failed its check must not be resumed.
+        self.keep = false;
+        // The file stays open (and a partial's lock held) until the end: Drop unlinks a
+        // rejected temp file before closing it, and the rename below happens under the lock.
+        let tmp = self.tmp_path.clone();
+        let file = self.file.as_mut().ok_or_else(|| CasError::Io {
+            path: tmp.clone(),
             source: io::Error::other("blob writer already finished"),
         })?;
-        let tmp = self.tmp_path.clone();
         file.flush().map_err(io_err(&tmp))?;
         file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
         let hasher = std::mem::take(&mut self.hasher);
         let (digest, size) = hasher.finish();
         if let Some(want) = expected.size
@@ -576,6 +595,14 @@ impl BlobWriter {
             }
             _ => {}
         }
+        if !self.same_file_at_path() {
+            return Err(CasError::Io {
+                path: tmp,
+                source: io::Error::other(
+                    "the partial file was replaced while being written; not storing it",
+                ),
+            });
+        }
         fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
         self.done = true;
         sync_dir(&self.blobs_dir).map_err(io_err(&self.blobs_dir))?;
@@ -585,10 +612,146 @@ impl BlobWriter {
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        if !self.done {
-            self.file.take();
+        if !self.done && !self.keep {
+            // Unlink first, then close: a partial's lock is held until it is gone.
             let _ = fs::remove_file(&self.tmp_path);
+            self.file.take();
         }
+    }
+}
+
+/// Name prefix of a resumable partial download in `root/tmp`: `.partial-<64 hex>`.
+pub const PARTIAL_PREFIX: &str = ".partial-";
+
+impl Cas {
+    /// Where the resumable partial download of blob `d` lives:
+    /// `root/tmp/.partial-<hex>` (whether or not it exists).
+    pub fn partial_path(&self, d: &Digest) -> PathBuf {
+        self.tmp_dir().join(format!("{PARTIAL_PREFIX}{}", d.hex()))
+    }
+
+    /// A writer for blob `d` that resumes a partial download kept from an earlier writer
+    /// (this run or a previous, interrupted one): it opens or creates
+    /// [`Cas::partial_path`], takes an exclusive lock on it, re-hashes the bytes already
+    /// there (SHA-256, and SHA-512 when `sha512`; 1 MiB reads, never the whole file in
+    /// memory) and appends after them. [`BlobWriter::bytes_written`] is then the length
+    /// already on disk: ask the upstream for the rest only.
+    ///
+    /// Dropping the writer keeps the partial file for the next attempt; call
+    /// [`BlobWriter::discard`] to throw it away (content that must restart from byte 0).
+    /// [`BlobWriter::commit`] verifies the whole content against `expected` as for any
+    /// writer, and removes the partial file when it does not match.
+    ///
+    /// When another writer (another process, or another download of the same digest in
+    /// this one) holds the partial file, this falls back to an ordinary temp file (as
+    /// [`Cas::writer`]), starting from byte 0.
+    ///
+    /// Errors: the partial file cannot be created, read or locked for a reason other
+    /// than contention.
+    pub fn resume_writer(&self, d: &Digest, sha512: bool) -> io::Result<BlobWriter> {
+        let path = self.partial_path(d);
+        // Never open through anything but a regular file (a link planted in tmp/).
+        match fs::symlink_metadata(&path) {
+            Ok(m) if !m.file_type().is_file() => return self.new_writer(sha512),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return self.new_writer(sha512),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        // Locked: the file must still be the one at the name (not one unlinked by its
+        // holder between our open and our lock, and not a link's target).
+        if !same_inode(&file, &path) {
+            return self.new_writer(sha512);
+        }
+        let mut hasher = Hasher::new();
+        let mut sha = sha512.then(Sha512::new);
+        let mut buf = vec![0u8; COPY_BUF];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = buf.get(..n).unwrap_or_default();
+            hasher.update(chunk);
+            if let Some(h) = sha.as_mut() {
+                h.update(chunk);
+            }
+        }
+        // The read left the position at the end: writes append to what was re-hashed.
+        Ok(BlobWriter {
+            file: Some(file),
+            tmp_path: path,
+            blobs_dir: self.blobs_dir(),
+            hasher,
+            sha512: sha,
+            done: false,
+            keep: true,
+        })
+    }
+
+    /// Removes the partial download of blob `d` (for example once the blob is in the
+    /// store by other means). Returns whether a file was removed; a partial that another
+    /// writer holds is left alone (`Ok(false)`).
+    pub fn remove_partial(&self, d: &Digest) -> io::Result<bool> {
+        let path = self.partial_path(d);
+        let file = match OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether `file` is the regular file at `path` (same device and inode, `path` not a link).
+fn same_inode(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => b.file_type().is_file() && a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+impl BlobWriter {
+    /// Whether the temp file is still the open file (nobody replaced the name).
+    fn same_file_at_path(&self) -> bool {
+        self.file
+            .as_ref()
+            .is_some_and(|f| same_inode(f, &self.tmp_path))
+    }
+
+    /// Whether dropping this writer keeps its file for a later resume (a writer from
+    /// [`Cas::resume_writer`] that got the partial file).
+    pub fn is_resumable(&self) -> bool {
+        self.keep
+    }
+
+    /// Throws the written bytes away now, removing the temp file even when it is a
+    /// resumable partial (the next [`Cas::resume_writer`] starts from byte 0).
+    pub fn discard(mut self) {
+        self.keep = false;
+        // Drop closes and removes the file.
     }
 }
 
@@ -815,6 +978,109 @@ mod tests {
         assert_eq!(
             open_regular(&dir.path().join("none")).unwrap_err().kind(),
             io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn resume_writer_continues_a_kept_partial() {
+        let (_d, cas) = store();
+        let data = b"hello resumable world";
+        let d = Digest::of(data);
+        let mut w = cas.resume_writer(&d, true).unwrap();
+        assert!(w.is_resumable());
+        assert_eq!(w.bytes_written(), 0);
+        w.write_all(&data[..8]).unwrap();
+        drop(w); // a cut connection or a killed process: the partial stays
+        assert_eq!(fs::read(cas.partial_path(&d)).unwrap(), &data[..8]);
+        let mut w = cas.resume_writer(&d, true).unwrap();
+        assert_eq!(w.bytes_written(), 8, "re-hashed what was on disk");
+        w.write_all(&data[8..]).unwrap();
+        let sha512 = hex::encode(Sha512::digest(data));
+        let got = w
+            .commit(&Expected {
+                sha512_hex: Some(sha512),
+                ..Expected::exact(d, data.len() as u64)
+            })
+            .unwrap();
+        assert_eq!(got, (d, data.len() as u64));
+        assert_eq!(cas.read_bytes(&d, 100).unwrap(), data);
+        assert!(!cas.partial_path(&d).exists());
+        assert!(tmp_is_empty(&cas));
+    }
+
+    #[test]
+    fn resumed_partial_with_wrong_bytes_is_refused_and_removed() {
+        let (_d, cas) = store();
+        let data = b"the right content";
+        let d = Digest::of(data);
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(b"THE WRONG").unwrap(); // e.g. damaged by a crash
+        drop(w);
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(&data[9..]).unwrap();
+        let err = w
+            .commit(&Expected::exact(d, data.len() as u64))
+            .unwrap_err();
+        assert!(matches!(err, CasError::Mismatch { ref what, .. } if what == "sha256"));
+        assert_eq!(cas.contains(&d).unwrap(), None);
+        assert!(tmp_is_empty(&cas), "a rejected partial is not resumed");
+        assert_eq!(cas.resume_writer(&d, false).unwrap().bytes_written(), 0);
+    }
+
+    #[test]
+    fn discard_and_remove_partial() {
+        let (_d, cas) = store();
+        let d = Digest::of(b"x");
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(b"abc").unwrap();
+        w.discard();
+        assert!(tmp_is_empty(&cas));
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        w.write_all(b"abc").unwrap();
+        // Held: not removed.
+        assert!(!cas.remove_partial(&d).unwrap());
+        drop(w);
+        assert!(cas.remove_partial(&d).unwrap());
+        assert!(!cas.remove_partial(&d).unwrap());
+        assert!(tmp_is_empty(&cas));
+    }
+
+    #[test]
+    fn a_held_partial_is_not_shared() {
+        let (_d, cas) = store();
+        let d = Digest::of(b"shared");
+        let mut first = cas.resume_writer(&d, false).unwrap();
+        first.write_all(b"sha").unwrap();
+        let mut second = cas.resume_writer(&d, false).unwrap();
+        assert!(!second.is_resumable(), "falls back to a private temp file");
+        assert_eq!(second.bytes_written(), 0);
+        assert_ne!(second.temp_path(), first.temp_path());
+        second.write_all(b"shared").unwrap();
+        assert_eq!(second.commit(&Expected::exact(d, 6)).unwrap(), (d, 6));
+        first.write_all(b"red").unwrap();
+        // Already stored by the other writer: the partial is removed.
+        assert_eq!(first.commit(&Expected::exact(d, 6)).unwrap(), (d, 6));
+        assert!(tmp_is_empty(&cas));
+    }
+
+    #[test]
+    fn a_link_at_the_partial_name_is_never_followed() {
+        let (dir, cas) = store();
+        let d = Digest::of(b"linked");
+        let target = dir.path().join("outside");
+        fs::write(&target, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&target, cas.partial_path(&d)).unwrap();
+        let mut w = cas.resume_writer(&d, false).unwrap();
+        assert!(!w.is_resumable());
+        assert_eq!(w.bytes_written(), 0);
+        w.write_all(b"linked").unwrap();
+        w.commit(&Expected::exact(d, 6)).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        assert!(
+            fs::symlink_metadata(cas.partial_path(&d))
+                .unwrap()
+                .file_type()
+                .is_symlink()
         );
     }
 }

@@ -184,6 +184,41 @@ impl Case {
         let path = self.manifest_path();
         std::fs::write(&path, bytes).unwrap();
         std::fs::write(path.with_extension("json.sig"), key.sign(bytes)).unwrap();
+        // The signer also re-describes the drive (media.json names the manifest by digest):
+        // a whole, single-volume drive carrying every blob the new manifest lists.
+        let media_path = path.with_file_name(formats::media::MEDIA_FILE);
+        let mut media =
+            formats::media::Media::from_slice(&std::fs::read(&media_path).unwrap()).unwrap();
+        media.manifest = Digest::of(bytes);
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+            && let Some(arts) = v["artifacts"].as_array()
+        {
+            let mut blobs = std::collections::BTreeMap::new();
+            for a in arts {
+                if let (Some(d), Some(size)) = (
+                    a["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()),
+                    a["size"].as_u64(),
+                ) {
+                    blobs.insert(d, size);
+                }
+            }
+            media.blobs = blobs
+                .into_iter()
+                .map(|(digest, size)| formats::media::BlobEntry {
+                    digest,
+                    size,
+                    volume: Some(1),
+                    parts: Vec::new(),
+                })
+                .collect();
+        }
+        let media_bytes = media.to_bytes();
+        std::fs::write(&media_path, &media_bytes).unwrap();
+        std::fs::write(
+            media_path.with_file_name(formats::media::MEDIA_SIGNATURE_FILE),
+            key.sign(&media_bytes),
+        )
+        .unwrap();
     }
 
     /// Regenerates both SBOMs for `m` (a consistent signer that went wrong elsewhere),

@@ -49,6 +49,10 @@ pub struct AptReport {
     pub unsatisfied: Vec<String>,
     /// Fingerprints of the upstream keys whose signatures verified.
     pub signers: Vec<String>,
+    /// Those of `signers` accepted only through a SHA-1 key binding (an old upstream key;
+    /// see `keys::openpgp`), recorded in the snapshot's source for reviewers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sha1_bound_signers: Vec<String>,
 }
 
 struct IndexOrigin {
@@ -90,6 +94,7 @@ pub async fn sync(
     let mut provenance: Vec<Artifact> = Vec::new();
     let mut suites_info = Vec::new();
     let mut signers = BTreeSet::new();
+    let mut sha1_bound = BTreeSet::new();
 
     let dists: Vec<Option<String>> = if up.flat {
         vec![None]
@@ -113,6 +118,14 @@ pub async fn sync(
             .await
             .with_context(|| format!("[[apt]] {} {what}", up.name))?;
         signers.extend(verified.signers.iter().cloned());
+        for fp in &verified.sha1_bound {
+            if sha1_bound.insert(fp.clone()) {
+                f.progress().println(&format!(
+                    "warning: [[apt]] {}: upstream key {fp} is bound with SHA-1 (an old key; accepted, and recorded in the snapshot)",
+                    up.name
+                ));
+            }
+        }
         provenance.extend(verified.artifacts);
         let release = verified.release;
         if let Some(vu) = release.valid_until() {
@@ -360,6 +373,7 @@ pub async fn sync(
         bytes: total,
         unsatisfied: resolution.unsatisfied.clone(),
         signers: signers.iter().cloned().collect(),
+        sha1_bound_signers: sha1_bound.iter().cloned().collect(),
     };
     let apt_indexes = origins
         .into_iter()
@@ -389,6 +403,7 @@ pub async fn sync(
             upstream_keyring: keyring_path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),
+            upstream_sha1_bound_signers: report.sha1_bound_signers.clone(),
         },
         artifacts,
         apt_indexes,
@@ -427,6 +442,7 @@ struct VerifiedRelease {
     release: Release,
     artifacts: Vec<Artifact>,
     signers: Vec<String>,
+    sha1_bound: Vec<String>,
 }
 
 /// Fetches and verifies `InRelease`, or `Release` + `Release.gpg`, in `dir`.
@@ -502,6 +518,7 @@ async fn fetch_release(
         release,
         artifacts,
         signers: verified.signer_fingerprints,
+        sha1_bound: verified.sha1_bound_signers,
     })
 }
 
