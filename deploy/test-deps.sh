@@ -10,7 +10,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_root apt-get update
 as_root apt-get install -y --no-install-recommends \
   dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
-  docker-registry skopeo umoci podman
+  docker-registry skopeo umoci podman dosfstools mtools
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv

@@ -650,7 +650,12 @@ fn read_media(
 
 /// Checks that a drive file is reachable through real directories only, is a regular file
 /// with one link, and has `size` bytes.
-fn check_drive_file(root: &Path, src: &Path, size: u64, paths: &[String]) -> Result<(), ImportError> {
+fn check_drive_file(
+    root: &Path,
+    src: &Path,
+    size: u64,
+    paths: &[String],
+) -> Result<(), ImportError> {
     if let Ok(rel) = src.strip_prefix(root) {
         let mut dir = root.to_path_buf();
         let comps: Vec<_> = rel.components().collect();
@@ -734,7 +739,7 @@ fn assemble_blob(
 /// snapshot's component artifacts ([`formats::sbom::check_against`]).
 fn check_sboms(manifest: &Manifest, blobs: &StagedBlobs<'_>) -> Result<(), ImportError> {
     use crate::provenance::BlobSource as _;
-use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+    use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
     type Parse = fn(&[u8]) -> Result<Vec<formats::sbom::Component>, formats::sbom::SbomError>;
     let docs: [(&str, Parse); 2] = [
         (SBOM_CYCLONEDX_PATH, formats::sbom::parse_cyclonedx),
@@ -967,7 +972,9 @@ fn import_inner(
         if media.is_none() {
             return Err(ImportError::BadFile {
                 path: dir.join(MEDIA_FILE),
-                reason: "not found; a volume of a multi-volume snapshot describes itself in media.json".into(),
+                reason:
+                    "not found; a volume of a multi-volume snapshot describes itself in media.json"
+                        .into(),
             });
         }
         volumes_given.push((extra.clone(), media));
@@ -1132,9 +1139,10 @@ fn import_inner(
         return Err(ImportError::MissingBase {
             snapshot: name.clone(),
             base: media.as_ref().and_then(|m| {
-                m.base
-                    .clone()
-                    .or(m.receipt_site.as_ref().map(|s| format!("the receipt of site {s}")))
+                m.base.clone().or(m
+                    .receipt_site
+                    .as_ref()
+                    .map(|s| format!("the receipt of site {s}")))
             }),
             held,
             count: missing.len(),
@@ -1182,7 +1190,14 @@ fn import_inner(
     }
     // Join split blobs: their parts, in order, must hash to the blob's digest.
     for (d, size, blob_parts) in &assemble {
-        assemble_blob(&staging, &parts, d, *size, blob_parts, users.get(d).map_or(&[][..], |u| u.1.as_slice()))?;
+        assemble_blob(
+            &staging,
+            &parts,
+            d,
+            *size,
+            blob_parts,
+            users.get(d).map_or(&[][..], |u| u.1.as_slice()),
+        )?;
     }
 
     // Every check below reads verified blobs: staged now, or in the store already.
@@ -1224,7 +1239,11 @@ fn import_inner(
     // Check again under the write lock: another import may have committed meanwhile.
     let (previous_live, forced) = rollback_check(&index, &manifest, opts.allow_downgrade)?;
     for d in &order {
-        if main.contains(d).map_err(io_at(&main.blob_path(d)))?.is_none() {
+        if main
+            .contains(d)
+            .map_err(io_at(&main.blob_path(d)))?
+            .is_none()
+        {
             main.adopt(&staging, d).map_err(cas_err)?;
         }
     }
@@ -1526,7 +1545,11 @@ fn copy_all(
                     };
                     let blob = job.part_of.unwrap_or(job.digest);
                     let paths = users.get(&blob).map_or(&[][..], |u| u.1.as_slice());
-                    let into = if job.part_of.is_some() { parts } else { staging };
+                    let into = if job.part_of.is_some() {
+                        parts
+                    } else {
+                        staging
+                    };
                     match copy_one(job, into, paths, bar, &stop) {
                         Ok(()) => {}
                         Err(None) => return,

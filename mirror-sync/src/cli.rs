@@ -380,7 +380,9 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
                 (Some(k), _) => crate::verify::TrustedKeySource::Path(k.clone()),
                 (None, Some(c)) => {
                     let cfg = Config::load(c)?;
-                    crate::verify::TrustedKeySource::SigningKey(cfg.resolve(&cfg.signing.snapshot_key))
+                    crate::verify::TrustedKeySource::SigningKey(
+                        cfg.resolve(&cfg.signing.snapshot_key),
+                    )
                 }
                 (None, None) => anyhow::bail!("give --config or --key"),
             };

@@ -12,13 +12,13 @@ pub mod export;
 pub mod fetch;
 pub mod init;
 pub mod oci;
-pub mod progress;
-pub mod verify;
 pub mod preset;
+pub mod progress;
 pub mod pypi;
 pub mod receipt;
 pub mod sbom;
 pub mod state;
+pub mod verify;
 
 /// Now, as RFC 3339 UTC with second precision (`2026-11-21T15:10:59Z`).
 pub fn now_rfc3339() -> String {

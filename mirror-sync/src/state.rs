@@ -174,39 +174,14 @@ impl State {
             .unwrap_or(0))
     }
 
-    /// Records an exported snapshot and advances its channel, in one transaction.
-    pub fn record_export(
-        &self,
-        channel: &str,
-        sequence: u64,
-        rec: &ExportRecord,
-    ) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec(rec)?;
-        let w = self.db.begin_write()?;
-        {
-            let mut ch = w.open_table(CHANNELS)?;
-            let last = ch.get(channel)?.map(|g| g.value()).unwrap_or(0);
-            anyhow::ensure!(
-                sequence > last,
-                "channel {channel} is already at sequence {last}; refusing to record {sequence}"
-            );
-            ch.insert(channel, sequence)?;
-            w.open_table(SNAPSHOTS)?
-                .insert(rec.name.as_str(), bytes.as_slice())?;
-        }
-        w.commit()?;
-        Ok(())
-    }
-
     /// The cut on `channel` whose writing has not finished, if any.
     pub fn pending(&self, channel: &str) -> anyhow::Result<Option<PendingExport>> {
         let r = self.db.begin_read()?;
         let t = r.open_table(PENDING)?;
         match t.get(channel)? {
-            Some(v) => Ok(Some(
-                serde_json::from_slice(v.value())
-                    .with_context(|| format!("corrupt pending export for channel {channel}"))?,
-            )),
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).with_context(
+                || format!("corrupt pending export for channel {channel}"),
+            )?)),
             None => Ok(None),
         }
     }
@@ -228,9 +203,14 @@ impl State {
         Ok(())
     }
 
-    /// Records a finished export (like [`State::record_export`]) and forgets the pending
-    /// cut of its channel, in one transaction.
-    pub fn finish_export(&self, channel: &str, sequence: u64, rec: &ExportRecord) -> anyhow::Result<()> {
+    /// Records a finished export, advances its channel (the sequence must grow) and forgets
+    /// the pending cut of the channel, in one transaction.
+    pub fn finish_export(
+        &self,
+        channel: &str,
+        sequence: u64,
+        rec: &ExportRecord,
+    ) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(rec)?;
         let w = self.db.begin_write()?;
         {
@@ -250,7 +230,11 @@ impl State {
     }
 
     /// The cached part digests of blob `blob` split into parts of `part_size` bytes.
-    pub fn part_digests(&self, blob: &Digest, part_size: u64) -> anyhow::Result<Option<Vec<Digest>>> {
+    pub fn part_digests(
+        &self,
+        blob: &Digest,
+        part_size: u64,
+    ) -> anyhow::Result<Option<Vec<Digest>>> {
         let key = format!("{}/{part_size}", blob.hex());
         let r = self.db.begin_read()?;
         let t = r.open_table(PARTS)?;
@@ -261,11 +245,17 @@ impl State {
     }
 
     /// Caches the part digests of `blob` split into parts of `part_size` bytes.
-    pub fn put_part_digests(&self, blob: &Digest, part_size: u64, parts: &[Digest]) -> anyhow::Result<()> {
+    pub fn put_part_digests(
+        &self,
+        blob: &Digest,
+        part_size: u64,
+        parts: &[Digest],
+    ) -> anyhow::Result<()> {
         let key = format!("{}/{part_size}", blob.hex());
         let bytes = serde_json::to_vec(parts)?;
         let w = self.db.begin_write()?;
-        w.open_table(PARTS)?.insert(key.as_str(), bytes.as_slice())?;
+        w.open_table(PARTS)?
+            .insert(key.as_str(), bytes.as_slice())?;
         w.commit()?;
         Ok(())
     }
@@ -316,12 +306,42 @@ mod tests {
             artifacts: 1,
             bytes: 2,
         };
-        st.record_export("c", 1, &rec).unwrap();
+        st.finish_export("c", 1, &rec).unwrap();
         assert_eq!(st.last_sequence("c").unwrap(), 1);
         assert!(
-            st.record_export("c", 1, &rec).is_err(),
+            st.finish_export("c", 1, &rec).is_err(),
             "sequence must grow"
         );
         assert_eq!(st.exports().unwrap().len(), 1);
+        // A pending cut is kept until its export finishes.
+        let p = PendingExport {
+            name: "c/2".into(),
+            sequence: 2,
+            manifest: Digest::of(b"m2"),
+            created: "y".into(),
+            inputs: Digest::of(b"inputs"),
+            volumes_done: vec![1],
+        };
+        st.put_pending("c", &p).unwrap();
+        assert_eq!(st.pending("c").unwrap(), Some(p.clone()));
+        assert_eq!(st.pending("other").unwrap(), None);
+        st.finish_export(
+            "c",
+            2,
+            &ExportRecord {
+                name: "c/2".into(),
+                ..rec.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(st.pending("c").unwrap(), None);
+        assert_eq!(st.last_sequence("c").unwrap(), 2);
+        st.put_part_digests(&p.manifest, 10, &[Digest::of(b"a")])
+            .unwrap();
+        assert_eq!(
+            st.part_digests(&p.manifest, 10).unwrap(),
+            Some(vec![Digest::of(b"a")])
+        );
+        assert_eq!(st.part_digests(&p.manifest, 11).unwrap(), None);
     }
 }

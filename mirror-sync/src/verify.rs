@@ -119,7 +119,8 @@ impl VerifyReport {
                     String::new()
                 },
                 match (&c.base, &c.receipt_site) {
-                    (Some(b), _) => format!(", delta against {b} ({} blobs left out)", c.omitted_blobs),
+                    (Some(b), _) =>
+                        format!(", delta against {b} ({} blobs left out)", c.omitted_blobs),
                     (None, Some(site)) => format!(
                         ", catch-up for site {site} ({} blobs left out)",
                         c.omitted_blobs

@@ -25,8 +25,8 @@
 
 pub mod apt_client;
 pub mod apt_fixture;
-pub mod nvidia_fixture;
 pub mod big_upstream;
+pub mod nvidia_fixture;
 pub mod oci_fixture;
 pub mod product;
 pub mod py_clients;

@@ -182,7 +182,12 @@ fn delta_drive_holds_only_new_blobs_and_needs_its_base() {
     let err = import_into(&w, &bare, &[&drive_b]).expect_err("no base");
     let msg = err.to_string();
     assert!(matches!(err, ImportError::MissingBase { .. }), "{msg}");
-    for needle in ["cube-test/1", "leaves out", "apt/fixture/", "held here: nothing"] {
+    for needle in [
+        "cube-test/1",
+        "leaves out",
+        "apt/fixture/",
+        "held here: nothing",
+    ] {
         assert!(msg.contains(needle), "{needle:?} in {msg}");
     }
     assert!(!bare.exists(), "the refused import left nothing behind");
@@ -217,14 +222,7 @@ fn receipt_drive_catches_a_site_up_after_a_lost_drive() {
     sync(&w);
 
     let receipt = w.path("receipt.json");
-    server_cli(&[
-        "receipt",
-        "--store",
-        s(&site),
-        "--out",
-        s(&receipt),
-    ])
-    .expect("receipt");
+    server_cli(&["receipt", "--store", s(&site), "--out", s(&receipt)]).expect("receipt");
     let text = std::fs::read_to_string(&receipt).unwrap();
     assert!(!text.contains(s(&site)), "the receipt names no site path");
 
@@ -399,12 +397,36 @@ fn three_volumes_import_in_any_order() {
     let (r, doc) = sync_json(&args);
     r.expect("export over 3 volumes");
     assert_eq!(doc["volumes"], 3);
+    // One drive at a time (`--volume N`) writes exactly the same volume.
+    let alone = w.path("vol2-alone");
+    let (r, doc) = sync_json(&[
+        "export",
+        "--config",
+        s(&w.config),
+        "--snapshot",
+        "cube-test/2",
+        "--max-file-size",
+        "16KiB",
+        "--volume-size",
+        &size_arg,
+        "--volume",
+        "2",
+        "--to",
+        s(&alone),
+    ]);
+    r.expect("--volume 2");
+    assert_eq!(doc["volumes_written"][0]["volume"], 2);
+    assert_eq!(tree_manifest(&alone), tree_manifest(&vols[1]));
     for (i, v) in vols.iter().enumerate() {
         let media = media_of(v, "cube-test/2");
         assert_eq!((media.volume, media.volumes), (i as u32 + 1, 3));
         assert_fat_safe(v);
         let used: u64 = files_under(v).iter().map(|(_, n)| n).sum();
-        assert!(used <= volume_size, "volume {} holds {used} > {volume_size}", i + 1);
+        assert!(
+            used <= volume_size,
+            "volume {} holds {used} > {volume_size}",
+            i + 1
+        );
         let (ok, check) = sync_json(&["verify", s(v), "--config", s(&w.config)]);
         ok.expect("each volume verifies on its own");
         assert!(check["snapshots"][0]["on_other_volumes"].as_u64().unwrap() > 0);
@@ -440,9 +462,15 @@ fn three_volumes_import_in_any_order() {
             .is_empty()
     );
     let err = import_into(&w, &site, &[&vols[2]]).expect_err("1 and 2 missing");
-    assert!(err.to_string().contains("still needed: volume(s) 1, 2"), "{err}");
+    assert!(
+        err.to_string().contains("still needed: volume(s) 1, 2"),
+        "{err}"
+    );
     let err = import_into(&w, &site, &[&vols[0]]).expect_err("2 missing");
-    assert!(err.to_string().contains("still needed: volume(s) 2"), "{err}");
+    assert!(
+        err.to_string().contains("still needed: volume(s) 2"),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("verified so far: volume(s) 1, 3"),
         "{err}"
@@ -487,7 +515,8 @@ fn count_files(dir: &Path) -> usize {
 #[test]
 fn killed_export_and_import_resume_to_identical_bytes() {
     let Some(w) = world() else { return };
-    let (Ok(sync_bin), Ok(server_bin)) = (workspace_bin("mirror-sync"), workspace_bin("mirror-server"))
+    let (Ok(sync_bin), Ok(server_bin)) =
+        (workspace_bin("mirror-sync"), workspace_bin("mirror-server"))
     else {
         assert!(
             !mirror_e2e::in_ci(),
@@ -524,7 +553,10 @@ fn killed_export_and_import_resume_to_identical_bytes() {
         s(&drive),
     ]);
     r.expect("resumed export");
-    assert_eq!(doc["snapshot"], "cube-test/1", "the same cut, not a new one");
+    assert_eq!(
+        doc["snapshot"], "cube-test/1",
+        "the same cut, not a new one"
+    );
     assert_eq!(doc["resumed"], true);
     assert!(
         doc["blobs_written"].as_u64().unwrap() < doc["blobs_carried"].as_u64().unwrap(),
@@ -556,7 +588,9 @@ fn killed_export_and_import_resume_to_identical_bytes() {
         mirror_server::lifecycle::resumable_staging(&site)
             .unwrap_or_default()
             .iter()
-            .any(|d| count_files(&d.join("blobs/sha256")) + count_files(&d.join("parts/blobs")) >= 3)
+            .any(|d| {
+                count_files(&d.join("blobs/sha256")) + count_files(&d.join("parts/blobs")) >= 3
+            })
     };
     let killed = kill_when(&mut child, staged);
     assert!(killed, "the import was killed mid-way");
