@@ -1028,17 +1028,12 @@ fn import_inner(
     let staging_root = main
         .tmp_dir()
         .join(format!("{RESUME_PREFIX}{}", manifest_digest_early.hex()));
-    let staging_existed = staging_root.is_dir();
-    let staged_at_start = |d: &Digest, size: u64| -> bool {
-        staging_existed
-            && fs::metadata(staging_root.join("blobs/sha256").join(d.hex()))
-                .is_ok_and(|m| m.is_file() && m.len() == size)
-    };
-    let staged_part = |d: &Digest, size: u64| -> bool {
-        staging_existed
-            && fs::metadata(staging_root.join("parts/blobs/sha256").join(d.hex()))
-                .is_ok_and(|m| m.is_file() && m.len() == size)
-    };
+    let parts_root = staging_root.join("parts");
+    // Verified by an earlier run: a staged file of the right size (the CAS gives a blob
+    // its name only after its hash checked out).
+    let staged =
+        |cas: &Cas, d: &Digest, size: u64| -> bool { cas.contains(d).ok().flatten() == Some(size) };
+    let (staged_blobs, staged_parts) = (Cas::at(&staging_root), Cas::at(&parts_root));
     let mut jobs = Vec::new();
     let mut assemble: Vec<(Digest, u64, Vec<media::Part>)> = Vec::new();
     let mut present = 0u64;
@@ -1054,7 +1049,7 @@ fn import_inner(
             present += 1;
             continue;
         }
-        if staged_at_start(d, *size) {
+        if staged(&staged_blobs, d, *size) {
             resumed += 1;
             continue;
         }
@@ -1097,7 +1092,7 @@ fn import_inner(
             continue;
         }
         for (i, p) in entry.parts.iter().enumerate() {
-            if staged_part(&p.digest, p.size) {
+            if staged(&staged_parts, &p.digest, p.size) {
                 continue;
             }
             let Some(root) = volume_roots.get(&p.volume) else {
@@ -1156,7 +1151,6 @@ fn import_inner(
     create_dir_tracked(&main.tmp_dir(), &mut cleanup.created)?;
     cleanup.staging = Some(staging_root.clone());
     let staging = Cas::open(&staging_root).map_err(io_at(&staging_root))?;
-    let parts_root = staging_root.join("parts");
     let parts = Cas::open(&parts_root).map_err(io_at(&parts_root))?;
 
     let bytes_to_copy: u64 = jobs.iter().map(|j| j.size).sum();

@@ -304,6 +304,16 @@ pub fn stale_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
     if !Path::new("/proc/self").exists() {
         return Ok(Vec::new());
     }
+    Ok(tmp_entries(store)?
+        .into_iter()
+        .filter(|(name, _)| staging_pid(name).is_some_and(|pid| !pid_running(pid)))
+        .map(|(_, path)| path)
+        .collect())
+}
+
+/// The entries of `STORE/tmp` with UTF-8 names, as (name, path), sorted by name. Empty
+/// when `STORE/tmp` is absent.
+fn tmp_entries(store: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let tmp = store.join("tmp");
     let rd = match fs::read_dir(&tmp) {
         Ok(rd) => rd,
@@ -313,13 +323,8 @@ pub fn stale_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in rd {
         let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if let Some(pid) = staging_pid(&name)
-            && !pid_running(pid)
-        {
-            out.push(entry.path());
+        if let Some(name) = entry.file_name().to_str() {
+            out.push((name.to_owned(), entry.path()));
         }
     }
     out.sort();
@@ -330,25 +335,11 @@ pub fn stale_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
 /// interrupted or waiting multi-volume imports verified so far. Empty when `STORE/tmp` is
 /// absent.
 pub fn resumable_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
-    let tmp = store.join("tmp");
-    let rd = match fs::read_dir(&tmp) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry?;
-        if entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(RESUME_PREFIX))
-        {
-            out.push(entry.path());
-        }
-    }
-    out.sort();
-    Ok(out)
+    Ok(tmp_entries(store)?
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(RESUME_PREFIX))
+        .map(|(_, path)| path)
+        .collect())
 }
 
 /// Removes resumable import staging ([`resumable_staging`]); returns how many directories

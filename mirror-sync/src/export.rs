@@ -177,7 +177,7 @@ pub fn export(
 
     // 1. The cut: an existing snapshot (--snapshot), the unfinished cut of an interrupted
     //    export (same upstream state), or a new one.
-    let (bytes, resumed, pending) = match &opts.snapshot {
+    let (bytes, resumed, mut pending) = match &opts.snapshot {
         Some(name) => {
             let rec = state
                 .exports()?
@@ -505,27 +505,26 @@ pub fn export(
             files: mine.len(),
             bytes: mine.iter().map(|f| f.size).sum(),
         });
-        if let Some(p) = &pending {
-            // Record progress so `--volume N` runs add up to a finished export.
-            let mut p = state
-                .pending(&manifest.channel)?
-                .unwrap_or_else(|| p.clone());
-            if p.manifest == manifest_digest && !p.volumes_done.contains(volume) {
-                p.volumes_done.push(*volume);
-                p.volumes_done.sort_unstable();
-                state.put_pending(&manifest.channel, &p)?;
-            }
+        // Record progress so `--volume N` runs add up to a finished export. (This
+        // process holds the state database: nobody else changed the record meanwhile.)
+        if let Some(p) = &mut pending
+            && !p.volumes_done.contains(volume)
+        {
+            p.volumes_done.push(*volume);
+            p.volumes_done.sort_unstable();
+            state.put_pending(&manifest.channel, p)?;
         }
     }
     progress.finish();
 
     // 5. A cut whose every volume is written becomes an exported snapshot.
-    let mut finished = opts.snapshot.is_some();
-    if pending.is_some()
-        && let Some(p) = state.pending(&manifest.channel)?
-        && p.manifest == manifest_digest
-        && (1..=volumes).all(|v| p.volumes_done.contains(&v))
-    {
+    let remaining: Vec<u32> = pending.as_ref().map_or(Vec::new(), |p| {
+        (1..=volumes)
+            .filter(|v| !p.volumes_done.contains(v))
+            .collect()
+    });
+    let finished = opts.snapshot.is_some() || remaining.is_empty();
+    if pending.is_some() && remaining.is_empty() {
         state.finish_export(
             &manifest.channel,
             manifest.sequence,
@@ -537,14 +536,7 @@ pub fn export(
                 bytes: bytes_total,
             },
         )?;
-        finished = true;
     }
-    let remaining: Vec<u32> = match state.pending(&manifest.channel)? {
-        Some(p) if p.manifest == manifest_digest => (1..=volumes)
-            .filter(|v| !p.volumes_done.contains(v))
-            .collect(),
-        _ => Vec::new(),
-    };
     Ok(ExportReport {
         snapshot: manifest.name(),
         channel: manifest.channel.clone(),
@@ -1351,9 +1343,7 @@ impl Filesystem {
 /// The filesystem's allocation unit under a drive path (`statfs(2)` `f_bsize`), 4096 when
 /// it cannot be read.
 pub fn allocation_unit(path: &Path) -> u64 {
-    path.ancestors()
-        .find(|p| p.exists())
-        .and_then(|p| rustix::fs::statfs(p).ok())
+    statfs_nearest(path)
         .map(|s| s.f_bsize as u64)
         .filter(|b| *b > 0)
         .unwrap_or(4096)
@@ -1365,18 +1355,23 @@ pub fn allocation_unit(path: &Path) -> u64 {
 pub fn detect_filesystem(path: &Path) -> Filesystem {
     const MSDOS_SUPER_MAGIC: u64 = 0x4d44;
     const EXFAT_SUPER_MAGIC: u64 = 0x2011_BAB0;
-    let Some(existing) = path.ancestors().find(|p| p.exists()) else {
-        return Filesystem::Unknown;
-    };
-    match rustix::fs::statfs(existing) {
+    match statfs_nearest(path) {
         #[allow(clippy::unnecessary_cast)]
-        Ok(s) => match s.f_type as u64 {
+        Some(s) => match s.f_type as u64 {
             MSDOS_SUPER_MAGIC => Filesystem::Fat,
             EXFAT_SUPER_MAGIC => Filesystem::ExFat,
             _ => Filesystem::Other,
         },
-        Err(_) => Filesystem::Unknown,
+        None => Filesystem::Unknown,
     }
+}
+
+/// `statfs(2)` of the nearest existing ancestor of `path` (a drive directory may not
+/// exist yet), `None` when there is none or the call fails.
+fn statfs_nearest(path: &Path) -> Option<rustix::fs::StatFs> {
+    path.ancestors()
+        .find(|p| p.exists())
+        .and_then(|p| rustix::fs::statfs(p).ok())
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
