@@ -2,7 +2,8 @@
 # Installs what the test suite drives: real Debian tools to build and sign the fixture
 # APT repositories, openssl to check drive signatures and sign test tokens/signatures,
 # curl, the OCI upstream and clients (docker-registry = CNCF distribution, skopeo, umoci,
-# podman), and uv (pip is assumed).
+# podman), uv (pip is assumed), and the benchmark peers that `bench/run.sh --smoke` starts
+# (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it).
 # Idempotent; runs as root (or through sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -10,7 +11,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_root apt-get update
 as_root apt-get install -y --no-install-recommends \
   dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
-  docker-registry skopeo umoci podman dosfstools mtools
+  docker-registry skopeo umoci podman dosfstools mtools \
+  nginx-light aptly wrk iproute2
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv

@@ -395,6 +395,81 @@ impl Manifest {
     }
 }
 
+/// The part of a [`Manifest`] a server routes requests by: channel, sequence and, per
+/// artifact, kind, path, digest, size and media type. Every other field (`meta`,
+/// `sources`, `upstream`, …) is skipped while parsing, so reading a 100,000-artifact
+/// manifest allocates little: paths and media types are borrowed from the input when
+/// they contain no JSON escapes (docs/media-format.md §Manifest). Parse a manifest whose
+/// signature or digest was already checked.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RouteView<'a> {
+    /// Must be [`MANIFEST_VERSION`] ([`RouteView::from_slice`] checks).
+    pub manifest_version: u64,
+    /// The snapshot's channel.
+    pub channel: String,
+    /// The snapshot's sequence number.
+    pub sequence: u64,
+    /// The artifacts, in manifest order.
+    #[serde(borrow)]
+    pub artifacts: Vec<RouteArtifact<'a>>,
+}
+
+/// One artifact of a [`RouteView`]: the routing fields of an [`Artifact`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct RouteArtifact<'a> {
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// Logical path (the URL path it is served at, without the leading `/`).
+    #[serde(borrow)]
+    pub path: std::borrow::Cow<'a, str>,
+    /// SHA-256 of the content.
+    pub digest: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// HTTP `Content-Type`, when the manifest sets one.
+    #[serde(default, borrow, deserialize_with = "borrowed_opt")]
+    pub media_type: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Deserializes an optional string borrowing from the input where it can (serde's
+/// `borrow` attribute does not reach through `Option`).
+fn borrowed_opt<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'b>(#[serde(borrow)] std::borrow::Cow<'b, str>);
+    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
+}
+
+impl<'a> RouteView<'a> {
+    /// Parses the routing fields of manifest JSON `bytes`.
+    ///
+    /// Errors: larger than [`MAX_MANIFEST_BYTES`], not JSON of the manifest's shape
+    /// ([`ManifestError::Malformed`]), another `manifest_version`
+    /// ([`ManifestError::UnknownVersion`]), an unsafe path ([`ManifestError::Invalid`]).
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Self, ManifestError> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::TooLarge(bytes.len() as u64));
+        }
+        let v: RouteView<'a> =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        if v.manifest_version != MANIFEST_VERSION as u64 {
+            return Err(ManifestError::UnknownVersion {
+                found: v.manifest_version,
+            });
+        }
+        for a in &v.artifacts {
+            crate::path::validate(&a.path).map_err(|e| ManifestError::Invalid(e.to_string()))?;
+        }
+        Ok(v)
+    }
+
+    /// The snapshot's name, `<channel>/<sequence>`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.channel, self.sequence)
+    }
+}
+
 /// Checks a channel name: `[a-z0-9][a-z0-9._-]*`, at most 64 bytes.
 pub fn validate_channel(channel: &str) -> Result<(), String> {
     let ok = !channel.is_empty()
@@ -476,6 +551,44 @@ mod tests {
         let bytes = m.to_bytes();
         assert!(String::from_utf8_lossy(&bytes).contains("upstream_sha1_bound_signers"));
         assert_eq!(Manifest::from_slice(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn route_view_reads_the_routing_fields_and_borrows_them() {
+        let mut m = sample();
+        m.artifacts[0].media_type = Some("application/vnd.debian.binary-package".into());
+        let bytes = m.to_bytes();
+        let v = RouteView::from_slice(&bytes).unwrap();
+        assert_eq!(v.name(), "cube-stable/3");
+        assert_eq!(v.artifacts.len(), 1);
+        let a = &v.artifacts[0];
+        assert_eq!(a.kind, ArtifactKind::Deb);
+        assert_eq!(a.path, "apt/debian/pool/main/j/jq/jq_1.6_amd64.deb");
+        assert_eq!(a.digest, Digest::of(b"x"));
+        assert_eq!(a.size, 1);
+        assert_eq!(
+            a.media_type.as_deref(),
+            Some("application/vnd.debian.binary-package")
+        );
+        // No escapes in the JSON: the strings point into the input, nothing was copied.
+        assert!(matches!(a.path, std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(a.media_type, Some(std::borrow::Cow::Borrowed(_))));
+
+        let mut j: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        j["manifest_version"] = 2.into();
+        let err = RouteView::from_slice(&serde_json::to_vec(&j).unwrap()).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::UnknownVersion { found: 2 }),
+            "{err}"
+        );
+        let mut j: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        j["artifacts"][0]["path"] = "apt/../../etc/passwd".into();
+        let err = RouteView::from_slice(&serde_json::to_vec(&j).unwrap()).unwrap_err();
+        assert!(matches!(err, ManifestError::Invalid(_)), "{err}");
+        assert!(matches!(
+            RouteView::from_slice(b"{\"manifest_version\": 1}").unwrap_err(),
+            ManifestError::Malformed(_)
+        ));
     }
 
     #[test]

@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use formats::digest::Digest;
-use formats::snapshot::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest};
+use formats::snapshot::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest, RouteView};
 use store::{Cas, Index};
 
 /// File name of the index database inside a store.
@@ -26,8 +27,9 @@ pub struct Entry {
     pub digest: Digest,
     /// Size in bytes, as listed in the manifest (and verified at import).
     pub size: u64,
-    /// `Content-Type` from the manifest, when it sets one.
-    pub media_type: Option<String>,
+    /// `Content-Type` from the manifest, when it sets one (shared between the entries
+    /// that use the same type).
+    pub media_type: Option<Arc<str>>,
 }
 
 /// The routing table of one snapshot.
@@ -39,8 +41,8 @@ pub struct Live {
     pub channel: String,
     /// The snapshot's sequence number.
     pub sequence: u64,
-    /// Logical path (no leading `/`) → file.
-    pub routes: HashMap<String, Entry>,
+    /// Logical path (no leading `/`) → file. About 150 bytes per artifact with the path.
+    pub routes: HashMap<Box<str>, Entry>,
     /// OCI content discovery, precomputed: repositories and their tags.
     pub oci: OciCatalog,
 }
@@ -66,19 +68,26 @@ impl OciCatalog {
     /// `oci-blob`, `oci-referrers`). Paths that do not have the form
     /// `v2/<repository>/<manifests|blobs|referrers>/<reference>` are ignored.
     pub fn from_manifest(m: &Manifest) -> OciCatalog {
+        OciCatalog::from_artifacts(m.artifacts.iter().map(|a| (a.kind, a.path.as_str())))
+    }
+
+    /// Builds the catalog from `(kind, logical path)` pairs (see [`OciCatalog::from_manifest`]).
+    pub fn from_artifacts<'a>(
+        artifacts: impl IntoIterator<Item = (ArtifactKind, &'a str)>,
+    ) -> OciCatalog {
         let mut tags: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for a in &m.artifacts {
-            let resource = match a.kind {
+        for (kind, path) in artifacts {
+            let resource = match kind {
                 ArtifactKind::OciManifest | ArtifactKind::OciTag => "manifests",
                 ArtifactKind::OciBlob => "blobs",
                 ArtifactKind::OciReferrers => "referrers",
                 _ => continue,
             };
-            let Some((repo, reference)) = split_oci_path(&a.path, resource) else {
+            let Some((repo, reference)) = split_oci_path(path, resource) else {
                 continue;
             };
             let set = tags.entry(repo).or_default();
-            if a.kind == ArtifactKind::OciTag {
+            if kind == ArtifactKind::OciTag {
                 set.insert(reference);
             }
         }
@@ -125,16 +134,17 @@ pub fn split_oci_path<'a>(path: &'a str, resource: &str) -> Option<(&'a str, &'a
 impl Live {
     /// Builds the table from a parsed manifest.
     pub fn from_manifest(m: &Manifest) -> Live {
+        let mut types = MediaTypes::default();
         let routes = m
             .artifacts
             .iter()
             .map(|a| {
                 (
-                    a.path.clone(),
+                    a.path.as_str().into(),
                     Entry {
                         digest: a.digest,
                         size: a.size,
-                        media_type: a.media_type.clone(),
+                        media_type: types.intern(a.media_type.as_deref()),
                     },
                 )
             })
@@ -148,9 +158,50 @@ impl Live {
         }
     }
 
+    /// Builds the table from the routing fields of a manifest (the lean path [`load`]
+    /// uses). The paths are copied one after another, so the long-lived table sits in
+    /// one compact stretch of the heap.
+    pub fn from_view(v: RouteView<'_>) -> Live {
+        let name = v.name();
+        let oci = OciCatalog::from_artifacts(v.artifacts.iter().map(|a| (a.kind, a.path.as_ref())));
+        let mut types = MediaTypes::default();
+        let mut routes = HashMap::with_capacity(v.artifacts.len());
+        for a in v.artifacts {
+            let entry = Entry {
+                digest: a.digest,
+                size: a.size,
+                media_type: types.intern(a.media_type.as_deref()),
+            };
+            routes.insert(Box::<str>::from(a.path.as_ref()), entry);
+        }
+        Live {
+            name,
+            channel: v.channel,
+            sequence: v.sequence,
+            routes,
+            oci,
+        }
+    }
+
     /// The file at logical path `path`, if the snapshot has one.
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.routes.get(path)
+    }
+}
+
+/// One shared copy of each distinct media type of a snapshot (a few dozen at most).
+#[derive(Default)]
+struct MediaTypes(HashMap<String, Arc<str>>);
+
+impl MediaTypes {
+    fn intern(&mut self, t: Option<&str>) -> Option<Arc<str>> {
+        let t = t?;
+        if let Some(a) = self.0.get(t) {
+            return Some(a.clone());
+        }
+        let a: Arc<str> = Arc::from(t);
+        self.0.insert(t.to_owned(), a.clone());
+        Some(a)
     }
 }
 
@@ -228,8 +279,17 @@ pub fn load_named(store: &Path, name: &str) -> Result<Option<Live>, LiveError> {
     from_record(store, &record).map(Some)
 }
 
-/// Reads (re-hashing) and parses the manifest blob of `record` into a routing table.
+/// Reads (re-hashing) the manifest blob of `record` and parses its routing fields
+/// ([`RouteView`]: `meta` and the sources are skipped) into a routing table. Afterwards
+/// the allocator is asked to return the freed parse buffers to the system
+/// ([`release_free_memory`]).
 fn from_record(store: &Path, record: &store::SnapshotRecord) -> Result<Live, LiveError> {
+    let live = parse_record(store, record);
+    release_free_memory();
+    live
+}
+
+fn parse_record(store: &Path, record: &store::SnapshotRecord) -> Result<Live, LiveError> {
     let cas = Cas::at(store);
     let bytes = cas
         .read_bytes(&record.manifest, MAX_MANIFEST_BYTES)
@@ -238,11 +298,23 @@ fn from_record(store: &Path, record: &store::SnapshotRecord) -> Result<Live, Liv
             digest: record.manifest,
             source: Box::new(source),
         })?;
-    let manifest = Manifest::from_slice(&bytes).map_err(|source| LiveError::Parse {
+    let view = RouteView::from_slice(&bytes).map_err(|source| LiveError::Parse {
         name: record.name.clone(),
         source,
     })?;
-    Ok(Live::from_manifest(&manifest))
+    Ok(Live::from_view(view))
+}
+
+/// Returns freed heap memory to the operating system (glibc `malloc_trim(0)`): parsing a
+/// large manifest leaves freed pages below the long-lived routing table that the
+/// allocator would otherwise keep, so the resident size would stay at the parse peak.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's arenas; it takes no
+    // pointers and is thread-safe (it locks each arena).
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Contents of `STORE/current.gen` (trimmed), `None` when absent or unreadable.

@@ -5,6 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::Fixture;
@@ -332,4 +333,108 @@ fn empty_store_answers_503() {
     });
     // Serving did not create the store.
     assert!(!fx.store.exists());
+}
+
+/// Small blobs come from the in-memory cache (filled after a digest check), large ones are
+/// streamed in pooled frames: both give exact bytes and ranges, across frame boundaries;
+/// a damaged small blob is refused (never cached, never served), a truncated large one too.
+#[test]
+fn small_blobs_are_checked_and_large_blobs_stream_in_frames() {
+    const BIG: &str = "apt/cuda/big_1.0_amd64.deb";
+    const SMALL: &str = "apt/cuda/small_1.0_amd64.deb";
+    const BAD: &str = "apt/cuda/bad_1.0_amd64.deb";
+    let fx = Fixture::new();
+    // 1 MiB + 3 bytes: four full 256 KiB frames and a short one.
+    let big: Vec<u8> = (0..(1u32 << 20) + 3)
+        .map(|i| (i * 31 % 253) as u8)
+        .collect();
+    let small = b"small blob, served from memory\n".to_vec();
+    let bad = b"this one will be damaged in the store\n".to_vec();
+    let f = vec![
+        (BIG, big.as_slice()),
+        (SMALL, small.as_slice()),
+        (BAD, bad.as_slice()),
+    ];
+    let drive = fx.drive("drive1", 1, &f);
+    fx.import(&drive, &[]).unwrap();
+    // Same size, one byte flipped: only a digest check can tell.
+    let cas = store::Cas::at(&fx.store);
+    let bad_path = cas.blob_path(&formats::digest::Digest::of(&bad));
+    let mut damaged = bad.clone();
+    damaged[0] ^= 1;
+    std::fs::set_permissions(&bad_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&bad_path, &damaged).unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let handle =
+            mirror_server::serve::start_with(fx.store.clone(), "127.0.0.1:0".parse().unwrap(), 2)
+                .await
+                .unwrap();
+        let base = format!("http://{}", handle.addr);
+        let client = reqwest::Client::new();
+        for _ in 0..3 {
+            let r = client.get(format!("{base}/{BIG}")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.bytes().await.unwrap().as_ref(), big.as_slice());
+            let r = client.get(format!("{base}/{SMALL}")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.bytes().await.unwrap().as_ref(), small.as_slice());
+        }
+        // A range across the first frame boundary, and the last bytes.
+        let lo = 256 * 1024 - 5;
+        let r = client
+            .get(format!("{base}/{BIG}"))
+            .header(RANGE, format!("bytes={lo}-{}", lo + 9))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(r.bytes().await.unwrap().as_ref(), &big[lo..lo + 10]);
+        let r = client
+            .get(format!("{base}/{BIG}"))
+            .header(RANGE, "bytes=-4")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.bytes().await.unwrap().as_ref(), &big[big.len() - 4..]);
+        let r = client
+            .get(format!("{base}/{SMALL}"))
+            .header(RANGE, "bytes=6-9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            r.headers()[CONTENT_RANGE],
+            format!("bytes 6-9/{}", small.len()).as_str()
+        );
+        assert_eq!(r.bytes().await.unwrap().as_ref(), &small[6..10]);
+        assert_eq!(
+            handle.state.small.usage().0,
+            1,
+            "only the good small blob is cached"
+        );
+
+        // The damaged small blob: refused every time, with a message that says what to do.
+        for _ in 0..2 {
+            let r = client.get(format!("{base}/{BAD}")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let text = r.text().await.unwrap();
+            assert!(
+                text.contains("damaged") && text.contains("re-import"),
+                "{text}"
+            );
+        }
+        assert_eq!(handle.state.small.usage().0, 1);
+
+        // A truncated large blob: refused before any byte is sent.
+        let big_path = cas.blob_path(&formats::digest::Digest::of(&big));
+        std::fs::set_permissions(&big_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&big_path, &big[..1000]).unwrap();
+        let r = client.get(format!("{base}/{BIG}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(r.text().await.unwrap().contains("damaged"));
+        handle.shutdown().await;
+    });
 }

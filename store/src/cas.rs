@@ -225,7 +225,14 @@ impl Cas {
     }
 
     /// Stores a small in-memory blob (an index, a page, a manifest) and returns its digest.
+    /// A blob already present with the same digest and size is left alone (the rule
+    /// [`BlobWriter::commit`] applies), so storing unchanged bytes again writes and fsyncs
+    /// nothing: a re-sync that regenerates the same pages touches no file.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, CasError> {
+        let d = Digest::of(bytes);
+        if matches!(self.contains(&d), Ok(Some(n)) if n == bytes.len() as u64) {
+            return Ok(d);
+        }
         let tmp = self.tmp_dir();
         let mut w = self.writer().map_err(io_err(&tmp))?;
         w.write_all(bytes).map_err(io_err(&tmp))?;
@@ -788,8 +795,11 @@ mod tests {
             cas.blob_path(&d)
                 .ends_with(format!("blobs/sha256/{}", d.hex()))
         );
-        // Putting it again is a no-op.
+        // Putting it again is a no-op: the same file (inode) stays, nothing is rewritten.
+        use std::os::unix::fs::MetadataExt;
+        let ino = fs::metadata(cas.blob_path(&d)).unwrap().ino();
         assert_eq!(cas.put_bytes(b"hello").unwrap(), d);
+        assert_eq!(fs::metadata(cas.blob_path(&d)).unwrap().ino(), ino);
         assert_eq!(cas.iter_digests().unwrap(), vec![d]);
         assert!(tmp_is_empty(&cas));
     }

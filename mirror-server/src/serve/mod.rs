@@ -29,6 +29,7 @@ pub mod health;
 pub mod oci;
 pub mod simple;
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ pub struct AppState {
     held: Mutex<HeldCache>,
     /// Request and byte counters.
     pub metrics: Metrics,
+    /// Bytes of small blobs, served from memory.
+    pub small: files::SmallBlobs,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             live: RwLock::new(live.map(Arc::new)),
             held: Mutex::new(HeldCache::default()),
             metrics: Metrics::default(),
+            small: files::SmallBlobs::default(),
         }
     }
 
@@ -177,36 +181,64 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// Shared state (for tests and embedding).
     pub state: Arc<AppState>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    workers: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
     reloader: tokio::task::JoinHandle<()>,
 }
 
 impl ServerHandle {
     /// Stops accepting, lets in-flight requests finish, stops the reload task.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
         self.reloader.abort();
-        match (&mut self.server).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "server stopped with an error"),
-            Err(e) => tracing::warn!(error = %e, "server task failed"),
+        let workers = self.workers;
+        let joined = tokio::task::spawn_blocking(move || {
+            workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+        })
+        .await;
+        for r in joined.into_iter().flatten() {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "server stopped with an error"),
+                Err(_) => tracing::warn!("server worker thread panicked"),
+            }
         }
     }
 }
 
+/// Number of serving threads [`start`] uses: one per available CPU, at most 16.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+}
+
 /// Binds `listen`, loads the store's current snapshot and serves it until
-/// [`ServerHandle::shutdown`].
+/// [`ServerHandle::shutdown`], with [`default_workers`] serving threads.
 ///
 /// Errors: the address cannot be bound, or the store's index or current manifest cannot be
 /// read (a store with nothing imported is fine: content routes answer `503`).
 pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerHandle> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    start_with(store, listen, default_workers()).await
+}
+
+/// Like [`start`], with `workers` serving threads (at least 1).
+///
+/// Each thread runs its own single-threaded async runtime and its own listening socket on
+/// the same address (`SO_REUSEPORT`: the kernel spreads new connections across them), the
+/// way nginx runs one event loop per worker process: a request is parsed, answered and
+/// written by one thread, with no cross-thread wake-ups. The reload task runs on the
+/// caller's runtime; all threads share one [`AppState`].
+pub async fn start_with(
+    store: PathBuf,
+    listen: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<ServerHandle> {
+    let first = reuseport_socket(listen)
+        .and_then(|s| {
+            s.bind(listen)?;
+            s.listen(1024)
+        })
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr().context("listener address")?;
+    let addr = first.local_addr().context("listener address")?;
     let generation = reload_key(&store);
     let initial = {
         let s = store.clone();
@@ -216,33 +248,89 @@ pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerH
             .with_context(|| format!("cannot load the current snapshot of {}", store.display()))?
     };
     match &initial {
-        Some(l) => tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, "serving"),
-        None => tracing::info!(%addr, "serving; no snapshot imported yet"),
+        Some(l) => {
+            tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, workers, "serving")
+        }
+        None => tracing::info!(%addr, workers, "serving; no snapshot imported yet"),
     }
     let state = Arc::new(AppState::new(store, initial));
-    let app = router(state.clone());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    // TCP_NODELAY: headers and body go out as separate writes; with Nagle's algorithm the
-    // body would wait for the client's delayed ACK (~40 ms per small response).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut first = Some(first.into_std().context("listener")?);
+    let mut threads = Vec::new();
+    for i in 0..workers.max(1) {
+        let listener = match first.take() {
+            Some(l) => l,
+            None => {
+                let s = reuseport_socket(addr)
+                    .and_then(|s| {
+                        s.bind(addr)?;
+                        s.listen(1024)
+                    })
+                    .with_context(|| format!("cannot listen on {addr} (worker {i})"))?;
+                s.into_std().context("listener")?
+            }
+        };
+        let app = router(state.clone());
+        let rx = rx.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("serve-{i}"))
+            .spawn(move || serve_thread(listener, app, rx))
+            .context("cannot start a serving thread")?;
+        threads.push(t);
+    }
     let reloader = tokio::spawn(reload_loop(state.clone(), generation));
     Ok(ServerHandle {
         addr,
         state,
-        shutdown: Some(tx),
-        server,
+        shutdown: tx,
+        workers: threads,
         reloader,
+    })
+}
+
+/// Blocking-pool threads per serving thread (cache fills, streamed reads, snapshot
+/// loads): enough to keep a disk busy, few enough that each thread's allocator arena and
+/// stack do not add up under load.
+const BLOCKING_THREADS: usize = 8;
+
+/// A TCP socket for `addr`'s family with `SO_REUSEADDR` and `SO_REUSEPORT` set.
+fn reuseport_socket(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let s = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.set_reuseport(true)?;
+    Ok(s)
+}
+
+/// One serving thread: a single-threaded runtime accepting on `listener` until `stop`
+/// turns true, then finishing in-flight requests.
+fn serve_thread(
+    listener: std::net::TcpListener,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()?;
+    rt.block_on(async move {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        // TCP_NODELAY: headers and body go out as separate writes; with Nagle's algorithm
+        // the body would wait for the client's delayed ACK (~40 ms per small response).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
     })
 }
 
@@ -370,9 +458,15 @@ pub enum PathReject {
 /// Turns a raw request path (`/apt/cuda/./x%2b1.deb`) into a logical path
 /// (`apt/cuda/x+1.deb`): percent-decodes each segment (apt sends `%2b` for `+`), drops `.`
 /// segments (apt asks for `flat/./x.deb`), refuses `..`, and changes nothing else (an empty
-/// segment stays and simply matches no file).
-pub fn logical_path(raw: &str) -> Result<String, PathReject> {
+/// segment stays and simply matches no file). A path with nothing to decode or drop (the
+/// usual case) is borrowed, not copied.
+pub fn logical_path(raw: &str) -> Result<Cow<'_, str>, PathReject> {
     let rest = raw.strip_prefix('/').unwrap_or(raw);
+    let plain =
+        !rest.contains(['%', '\\', '\0']) && !rest.split('/').any(|seg| seg == "." || seg == "..");
+    if plain {
+        return Ok(Cow::Borrowed(rest));
+    }
     let mut out: Vec<String> = Vec::new();
     for seg in rest.split('/') {
         let dec = percent_encoding::percent_decode_str(seg)
@@ -389,7 +483,7 @@ pub fn logical_path(raw: &str) -> Result<String, PathReject> {
             _ => out.push(dec.into_owned()),
         }
     }
-    Ok(out.join("/"))
+    Ok(Cow::Owned(out.join("/")))
 }
 
 fn bad_request(r: PathReject) -> Response {
@@ -411,12 +505,12 @@ pub(crate) async fn serve_logical(
     };
     let ct = entry
         .media_type
-        .clone()
-        .unwrap_or_else(|| guess(logical).to_owned());
+        .as_deref()
+        .unwrap_or_else(|| guess(logical));
     files::blob_response(
         state,
         entry,
-        &ct,
+        ct,
         req.method == Method::HEAD,
         &req.headers,
         &[],

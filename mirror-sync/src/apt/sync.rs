@@ -177,7 +177,12 @@ pub async fn sync(
             let bytes = fetch_index(f, &dir, &entry, release.acquire_by_hash())
                 .await
                 .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
-            let digest = f.cas().put_bytes(&bytes)?;
+            // check_index verified the bytes against this SHA256 already.
+            let known = match entry.hash_kind {
+                HashKind::Sha256 => Digest::from_hex(&entry.hash_hex).ok(),
+                HashKind::Sha512 => None,
+            };
+            let digest = put_once(f, &bytes, known)?;
             provenance.push(Artifact {
                 kind: ArtifactKind::UpstreamIndex,
                 upstream: Some(up.name.clone()),
@@ -438,6 +443,22 @@ fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String),
     out
 }
 
+/// Stores `bytes` in the store unless a blob with their digest and size is already
+/// there (a re-sync of an unchanged upstream then writes no temp file and makes no
+/// fsync; a regular file of the right size is trusted, as [`Fetcher::fetch_to_store`]
+/// and [`store::BlobWriter::commit`] do). `known` is the
+/// bytes' SHA-256 when the caller has already checked it (an index verified against
+/// the Release's SHA256); otherwise it is computed here.
+///
+/// Errors: the store cannot be read or written.
+fn put_once(f: &Fetcher, bytes: &[u8], known: Option<Digest>) -> anyhow::Result<Digest> {
+    let digest = known.unwrap_or_else(|| Digest::of(bytes));
+    if f.cas().contains(&digest)? == Some(bytes.len() as u64) {
+        return Ok(digest);
+    }
+    Ok(f.cas().put_bytes(bytes)?)
+}
+
 struct VerifiedRelease {
     release: Release,
     artifacts: Vec<Artifact>,
@@ -457,7 +478,7 @@ async fn fetch_release(
     const MAX_RELEASE: u64 = 64 * 1024 * 1024;
     let mut artifacts = Vec::new();
     let mut keep = |f: &Fetcher, name: &str, url: &Url, body: &[u8]| -> anyhow::Result<()> {
-        let digest = f.cas().put_bytes(body)?;
+        let digest = put_once(f, body, None)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::UpstreamRelease,
             upstream: Some(upstream.to_owned()),
@@ -591,6 +612,34 @@ pub fn index_dir(st: &AptIndexState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_once_leaves_a_stored_blob_alone() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let cas = std::sync::Arc::new(store::Cas::open(dir.path()).unwrap());
+        let f = Fetcher::new(
+            cas.clone(),
+            1,
+            1,
+            std::time::Duration::from_secs(5),
+            crate::progress::Progress::hidden(),
+        )
+        .unwrap();
+        let body = b"Origin: Example\n";
+        let d = put_once(&f, body, None).unwrap();
+        assert_eq!(d, Digest::of(body));
+        let ino = std::fs::metadata(cas.blob_path(&d)).unwrap().ino();
+        // Again, with the digest given: the same file, not a rewritten one.
+        assert_eq!(put_once(&f, body, Some(d)).unwrap(), d);
+        assert_eq!(std::fs::metadata(cas.blob_path(&d)).unwrap().ino(), ino);
+        // A file of another size under a blob's name (a torn write) is replaced.
+        let other = b"Origin: Other\n";
+        let d2 = Digest::of(other);
+        std::fs::write(cas.blob_path(&d2), &other[..4]).unwrap();
+        assert_eq!(put_once(&f, other, Some(d2)).unwrap(), d2);
+        assert_eq!(std::fs::read(cas.blob_path(&d2)).unwrap(), other);
+    }
 
     #[test]
     fn sha512_only_entries_map_to_stored_digests() {

@@ -5,9 +5,11 @@
 //!    URL), choose the newest version matching each requirement for each target
 //!    (`python` × `platforms`), read its core metadata, and queue the `Requires-Dist`
 //!    entries whose markers hold for that target (extras only when asked for).
-//!    Core metadata comes from the PEP 658/714 `.metadata` sidecar — advertised (hash
-//!    checked) or not (indexes that have sidecars their HTML does not advertise) — or
-//!    else from the file itself.
+//!    Core metadata comes from the store when an earlier sync kept it (the blob named by
+//!    the advertised sidecar hash, or the file itself), so a re-sync asks upstream for
+//!    project pages only; else from the PEP 658/714 `.metadata` sidecar — advertised
+//!    (hash checked) or not (indexes that have sidecars their HTML does not advertise) —
+//!    or else from the file itself.
 //! 2. **Download** every kept file of every chosen version concurrently, each checked
 //!    against the index's sha256 while it streams into the store.
 //! 3. **Core metadata** for every wheel is the `METADATA` member of the wheel itself
@@ -427,12 +429,16 @@ async fn core_metadata_for(
     let (fe, parsed) = *cands
         .first()
         .ok_or_else(|| anyhow!("no file of this release installs on the target"))?;
-    // 1. The sidecar: advertised (hash checked) or probed.
-    let meta_url = Url::parse(&format!("{}.metadata", fe.url)).context("metadata URL")?;
     let advertised_sha = match &fe.core_metadata {
         CoreMetadataRef::Hashes(h) => h.get("sha256").cloned(),
         _ => None,
     };
+    // 0. Already in the store (a re-sync): no request.
+    if let Some(found) = stored_metadata(f, fe, parsed, advertised_sha.as_deref()).await? {
+        return Ok(found);
+    }
+    // 1. The sidecar: advertised (hash checked) or probed.
+    let meta_url = Url::parse(&format!("{}.metadata", fe.url)).context("metadata URL")?;
     if let Some(doc) = f.get_optional(&meta_url, None, MAX_METADATA).await? {
         if let Some(want) = &advertised_sha {
             let got = Digest::of(&doc.body).hex();
@@ -471,6 +477,55 @@ async fn core_metadata_for(
         metadata,
         sidecar: None,
     })
+}
+
+/// Core metadata of `fe` from the store alone, as a re-sync finds it: the blob whose
+/// sha256 the index advertises for the `.metadata` file (PEP 658/714; content-addressed,
+/// so those are the sidecar's exact bytes, kept by an earlier sync as the wheel's
+/// `METADATA`), else, for a wheel, the wheel itself when the store holds it under the
+/// index's sha256 (and size, where the index gives one). Not for an sdist: its served
+/// `.metadata` is the upstream sidecar, which only a request finds. `Ok(None)` when
+/// nothing fits: the caller asks upstream.
+///
+/// Errors: a stored blob that cannot be read or no longer hashes to its name, or core
+/// metadata that does not parse.
+async fn stored_metadata(
+    f: &Fetcher,
+    fe: &FileEntry,
+    parsed: &DistFilename,
+    advertised_sha: Option<&str>,
+) -> anyhow::Result<Option<MetadataFound>> {
+    if let Some(d) = advertised_sha.and_then(|h| Digest::from_hex(h).ok())
+        && f.cas().contains(&d)?.is_some()
+    {
+        let cas = f.cas().clone();
+        let body = tokio::task::spawn_blocking(move || cas.read_bytes(&d, MAX_METADATA)).await??;
+        let metadata = CoreMetadata::parse(&body)
+            .map_err(|e| anyhow!("{}.metadata (stored): {e}", fe.filename))?;
+        return Ok(Some(MetadataFound {
+            metadata,
+            sidecar: Some((fe.filename.clone(), body)),
+        }));
+    }
+    if !matches!(parsed, DistFilename::Wheel(_)) {
+        return Ok(None);
+    }
+    let Some(d) = sha256_of(fe).and_then(|h| Digest::from_hex(h).ok()) else {
+        return Ok(None);
+    };
+    match f.cas().contains(&d)? {
+        Some(size) if fe.size.is_none_or(|s| s == size) => {}
+        _ => return Ok(None),
+    }
+    let cas = f.cas().clone();
+    let filename = fe.filename.clone();
+    let bytes =
+        tokio::task::spawn_blocking(move || extract_metadata(&cas, &d, &filename, true)).await??;
+    let metadata = CoreMetadata::parse(&bytes).map_err(|e| anyhow!("{}: {e}", fe.filename))?;
+    Ok(Some(MetadataFound {
+        metadata,
+        sidecar: None,
+    }))
 }
 
 /// Reads the core metadata out of a stored wheel (`*.dist-info/METADATA`) or sdist

@@ -1,0 +1,155 @@
+//! Writes a synthetic, validly signed snapshot drive with many small artifacts, for the
+//! memory benchmark (bench/pairs/09-memory.sh): ARTIFACTS `.deb`-like files at Debian-pool
+//! paths (`apt/bench/pool/main/<l>/<name>/<name>_<version>_amd64.deb`) with the metadata
+//! the APT sync records (name, version, architecture, suite, component, upstream URL,
+//! dependencies), so the manifest and the server's routing table have the size of a real
+//! snapshot of that many packages. The blobs themselves are tiny (64–575 bytes, distinct).
+//!
+//! Writes `OUT/drive/` (blobs, signed manifest, both SBOMs), `OUT/trusted/bench.pub` (the
+//! signing key's public half, for `mirror-server import --trusted-keys`) and
+//! `OUT/paths.txt`: one line per package, its URL path and the SHA-256 (hex) of its bytes,
+//! separated by a space (`/apt/bench/pool/… 3be8…`).
+//!
+//! `cargo run --release -p mirror-server --example make-snapshot -- OUT ARTIFACTS`
+//!
+//! The artifacts carry no `upstream` (no upstream APT source is declared), so import's
+//! upstream-provenance step has nothing to check; every other import check applies.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use formats::digest::Digest;
+use formats::snapshot::{
+    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SBOM_CYCLONEDX_PATH,
+    SBOM_SPDX_PATH, SIGNATURE_FILE, SIGNER_FILE,
+};
+
+/// Name stems, combined pairwise to give package names of realistic length.
+const STEMS: [&str; 16] = [
+    "python3", "libgtk", "perl", "texlive", "golang", "node", "fonts", "ruby", "libqt5", "gir1.2",
+    "libboost", "r-cran", "php", "libghc", "xserver", "openjdk",
+];
+const PARTS: [&str; 12] = [
+    "core", "render", "utils", "data", "common", "dev", "doc", "extra", "plugins", "tools",
+    "runtime", "bin",
+];
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, out, count] = args.as_slice() else {
+        anyhow::bail!("usage: make-snapshot OUT ARTIFACTS");
+    };
+    let out = PathBuf::from(out);
+    let count: u64 = count.parse()?;
+    let drive = out.join("drive");
+    let blobs = drive.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs)?;
+    let key = keys::snapshot::SigningKey::generate();
+    let trusted = out.join("trusted");
+    std::fs::create_dir_all(&trusted)?;
+    std::fs::write(trusted.join("bench.pub"), key.public_key().to_pem())?;
+    let mut paths = std::io::BufWriter::new(std::fs::File::create(out.join("paths.txt"))?);
+
+    let mut artifacts = Vec::with_capacity(count as usize + 2);
+    let mut body = Vec::with_capacity(1024);
+    for i in 0..count {
+        let stem = STEMS[(i % 16) as usize];
+        let part = PARTS[((i / 16) % 12) as usize];
+        let name = format!("{stem}-{part}{i}");
+        let version = format!("{}.{}.{}-{}", 1 + i % 9, i % 50, i % 7, 1 + i % 3);
+        let letter = if name.starts_with("lib") {
+            &name[..4]
+        } else {
+            &name[..1]
+        };
+        let pool = format!("pool/main/{letter}/{name}/{name}_{version}_amd64.deb");
+        let path = format!("apt/bench/{pool}");
+        // Distinct content per artifact: a header line, then xorshift64 bytes.
+        body.clear();
+        writeln!(body, "bench package {i}")?;
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (i + 1);
+        let len = 64 + (i % 512) as usize;
+        while body.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            body.extend_from_slice(&x.to_le_bytes());
+        }
+        body.truncate(len);
+        let digest = Digest::of(&body);
+        std::fs::write(blobs.join(digest.hex()), &body)?;
+        writeln!(paths, "/{path} {}", digest.hex())?;
+        let mut depends = vec!["libc6 (>= 2.36)".to_owned()];
+        if i > 0 {
+            let prev = format!(
+                "{}-{}{}",
+                STEMS[((i - 1) % 16) as usize],
+                PARTS[(((i - 1) / 16) % 12) as usize],
+                i - 1
+            );
+            depends.push(format!("{prev} (>= 1.0)"));
+        }
+        depends.push(format!("{stem}-common | {stem}-minimal"));
+        artifacts.push(Artifact {
+            kind: ArtifactKind::Deb,
+            upstream: None,
+            path,
+            digest,
+            size: len as u64,
+            media_type: Some("application/vnd.debian.binary-package".into()),
+            meta: Meta {
+                name: Some(name),
+                version: Some(version),
+                architecture: Some("amd64".into()),
+                suite: Some("bookworm".into()),
+                component: Some("main".into()),
+                upstream_url: Some(format!("http://archive.example/debian/{pool}")),
+                depends,
+                ..Meta::default()
+            },
+        });
+    }
+    paths.flush()?;
+    let mut m = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        channel: "bench".into(),
+        sequence: 1,
+        created: "2026-11-21T00:00:00Z".into(),
+        base: None,
+        generator: "make-snapshot".into(),
+        signer: key.public_key().key_id(),
+        sources: vec![],
+        artifacts,
+    };
+    for (path, bytes) in [
+        (SBOM_CYCLONEDX_PATH, formats::sbom::cyclonedx(&m)),
+        (SBOM_SPDX_PATH, formats::sbom::spdx(&m)),
+    ] {
+        let d = Digest::of(&bytes);
+        std::fs::write(blobs.join(d.hex()), &bytes)?;
+        m.artifacts.push(Artifact {
+            kind: ArtifactKind::Sbom,
+            upstream: None,
+            path: path.into(),
+            digest: d,
+            size: bytes.len() as u64,
+            media_type: Some("application/json".into()),
+            meta: Meta::default(),
+        });
+    }
+    m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    let bytes = m.to_bytes();
+    let snap = drive.join("snapshots/bench/1");
+    std::fs::create_dir_all(&snap)?;
+    std::fs::write(snap.join(MANIFEST_FILE), &bytes)?;
+    std::fs::write(snap.join(SIGNATURE_FILE), key.sign(&bytes))?;
+    std::fs::write(snap.join(SIGNER_FILE), key.public_key().to_pem())?;
+    println!(
+        "{}: {} artifacts, manifest {} bytes; trusted keys in {}",
+        drive.display(),
+        count,
+        bytes.len(),
+        trusted.display()
+    );
+    Ok(())
+}
