@@ -86,9 +86,17 @@ echo "# bench/run.sh — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $mode"
 echo
 echo "| # | workload | unit | mirror | peer | peer median | ratio | target | |"
 echo "|---|---|---|---|---|---|---|---|---|"
+row=0
 while IFS=$'\t' read -r id workload unit ours peer peer_name ratio target verdict note; do
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-    "$id" "$workload${note:+ ($note)}" "$unit" "$ours" "$peer_name" "$peer" "$ratio" "$target" "$verdict"
+  row=$((row + 1))
+  printf '| %s | %s%s | %s | %s | %s | %s | %s | %s | %s |\n' "$id" "$workload" \
+    "${note:+ [$row]}" "$unit" "$ours" "$peer_name" "$peer" "$ratio" "$target" "$verdict"
+done < "$BENCH_RESULTS"
+echo
+row=0
+while IFS=$'\t' read -r _ _ _ _ _ _ _ _ _ note; do
+  row=$((row + 1))
+  [ -n "$note" ] && echo "- [$row] $note"
 done < "$BENCH_RESULTS"
 echo
 echo "total $(( $(date +%s) - start )) s" >&2

@@ -351,6 +351,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "MIRROR_SERVER_LISTEN")]
     pub listen: SocketAddr,
+    /// Serving threads, each with its own event loop and listening socket (default: one
+    /// per CPU).
+    #[arg(long, env = "MIRROR_SERVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
 }
 
 /// Entry point of the binary: parses `std::env::args_os`, runs, reports errors.
@@ -916,7 +920,10 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let handle = crate::serve::start(a.store, a.listen).await?;
+        let workers = a
+            .workers
+            .map_or_else(crate::serve::default_workers, usize::from);
+        let handle = crate::serve::start_with(a.store, a.listen, workers).await?;
         eprintln!("mirror-server listening on http://{}", handle.addr);
         wait_for_signal().await;
         handle.shutdown().await;

@@ -1,10 +1,8 @@
 //! `/healthz` (JSON liveness with the live snapshot) and `/metrics` (Prometheus text
 //! exposition format 0.0.4).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
@@ -14,21 +12,63 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
-/// Request and byte counters.
-#[derive(Debug, Default)]
+/// The route classes counted, in `/metrics` order (see [`super::route_class`]).
+pub const CLASSES: [&str; 7] = [
+    "apt",
+    "simple",
+    "oci",
+    "snapshots",
+    "files",
+    "health",
+    "metrics",
+];
+
+/// Status codes counted individually: 100–599 (others are counted as 599).
+const STATUSES: usize = 500;
+
+/// Request and byte counters: one atomic per (route class, status), so counting takes no
+/// lock on the request path.
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    requests: Box<[AtomicU64]>,
     bytes: AtomicU64,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: (0..CLASSES.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+fn slot(class: usize, status: u16) -> usize {
+    class * STATUSES + usize::from(status.clamp(100, 599) - 100)
+}
+
 impl Metrics {
-    /// Counts one answered request of route class `class` with HTTP `status`.
+    /// Counts one answered request of route class `class` (one of [`CLASSES`]; others
+    /// count as `files`) with HTTP `status`.
     pub fn count(&self, class: &'static str, status: u16) {
-        let mut m = match self.requests.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        *m.entry((class, status)).or_insert(0) += 1;
+        let c = CLASSES.iter().position(|k| *k == class).unwrap_or(4);
+        self.requests[slot(c, status)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every non-zero counter: (class, status, count), by class then status.
+    pub fn snapshot(&self) -> Vec<(&'static str, u16, u64)> {
+        let mut out = Vec::new();
+        for (c, class) in CLASSES.iter().enumerate() {
+            for st in 0..STATUSES {
+                let n = self.requests[c * STATUSES + st].load(Ordering::Relaxed);
+                if n > 0 {
+                    out.push((*class, (st + 100) as u16, n));
+                }
+            }
+        }
+        out
     }
 
     /// Adds `n` bytes of response body started (`GET` of blobs).
@@ -38,14 +78,9 @@ impl Metrics {
 
     /// Requests counted for (`class`, `status`).
     pub fn requests(&self, class: &str, status: u16) -> u64 {
-        let m = match self.requests.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        m.iter()
-            .filter(|((c, s), _)| *c == class && *s == status)
-            .map(|(_, n)| *n)
-            .sum()
+        CLASSES.iter().position(|k| *k == class).map_or(0, |c| {
+            self.requests[slot(c, status)].load(Ordering::Relaxed)
+        })
     }
 
     /// Body bytes served so far.
@@ -78,17 +113,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         "# HELP mirror_http_requests_total HTTP requests answered, by route class and status.\n",
     );
     out.push_str("# TYPE mirror_http_requests_total counter\n");
-    {
-        let m = match state.metrics.requests.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        for ((class, status), n) in m.iter() {
-            let _ = writeln!(
-                out,
-                "mirror_http_requests_total{{route=\"{class}\",status=\"{status}\"}} {n}"
-            );
-        }
+    for (class, status, n) in state.metrics.snapshot() {
+        let _ = writeln!(
+            out,
+            "mirror_http_requests_total{{route=\"{class}\",status=\"{status}\"}} {n}"
+        );
     }
     out.push_str("# HELP mirror_http_response_bytes_total Bytes of blob bodies served.\n");
     out.push_str("# TYPE mirror_http_response_bytes_total counter\n");
@@ -125,4 +154,26 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_by_class_and_status() {
+        let m = Metrics::default();
+        m.count("oci", 200);
+        m.count("oci", 200);
+        m.count("apt", 404);
+        m.count("unknown", 999); // counted as files/599
+        assert_eq!(m.requests("oci", 200), 2);
+        assert_eq!(m.requests("apt", 404), 1);
+        assert_eq!(m.requests("files", 599), 1);
+        assert_eq!(m.requests("nope", 200), 0);
+        assert_eq!(
+            m.snapshot(),
+            vec![("apt", 404, 1), ("oci", 200, 2), ("files", 599, 1)]
+        );
+    }
 }
