@@ -181,19 +181,29 @@ bench_wrk() {
     END {printf "%s %.3f %.0f\n", r, p, b}' <<<"$out"
 }
 
-# bench_nginx ROOT: starts nginx serving directory ROOT on a free port (2 workers,
-# sendfile, keep-alive without a request limit, no access log): the peer at its best.
-# Prints the port. BENCH_NGINX_ACCESS_LOG=FILE logs each request to FILE instead.
+# bench_nginx ROOT [SERVER_CONFIG]: starts nginx serving directory ROOT on a free port
+# (2 workers, sendfile, keep-alive without a request limit, no access log): the peer at
+# its best. SERVER_CONFIG is added inside the server block (locations, headers). Prints
+# the port. Options, from the environment:
+#   BENCH_NGINX_PORT=P         listen on P instead of a free port
+#   BENCH_NGINX_ACCESS_LOG=F   log each request to F (nginx's "combined" format, or
+#   BENCH_NGINX_LOG_FORMAT=S   this log_format string)
 bench_nginx() {
   bench_need nginx nginx-light
-  local root=$1 port dir
-  port=$(bench_free_port)
+  local root=$1 extra=${2:-} port dir
+  port=${BENCH_NGINX_PORT:-$(bench_free_port)}
   dir="$BENCH_WORK/nginx-$port"
   mkdir -p "$dir"
   local user_line=""
   [ "$(id -u)" -eq 0 ] && user_line="user root;"
   local access="access_log off;"
-  [ -n "${BENCH_NGINX_ACCESS_LOG:-}" ] && access="access_log $BENCH_NGINX_ACCESS_LOG;"
+  if [ -n "${BENCH_NGINX_ACCESS_LOG:-}" ]; then
+    if [ -n "${BENCH_NGINX_LOG_FORMAT:-}" ]; then
+      access="log_format bench '$BENCH_NGINX_LOG_FORMAT'; access_log $BENCH_NGINX_ACCESS_LOG bench;"
+    else
+      access="access_log $BENCH_NGINX_ACCESS_LOG;"
+    fi
+  fi
   cat > "$dir/nginx.conf" <<NGX
 $user_line
 worker_processes 2;
@@ -219,6 +229,7 @@ http {
     listen 127.0.0.1:$port;
     root $root;
     autoindex on;
+$extra
   }
 }
 NGX

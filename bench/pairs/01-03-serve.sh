@@ -55,29 +55,7 @@ python3 "$BENCH_ROOT/fixtures/pypi/make_index.py" "$UP/pypi" >/dev/null
 UP_PORT=$(bench_nginx "$UP")
 
 bench_log "building a ${LAYER_MIB} MiB image and pushing it to docker-registry"
-python3 - "$W/layout" "$LAYER_MIB" <<'PY'
-import hashlib, json, os, sys
-root, mib = sys.argv[1], int(sys.argv[2])
-b = os.path.join(root, "blobs", "sha256"); os.makedirs(b)
-def put_file(write):
-    h = hashlib.sha256(); tmp = os.path.join(b, "tmp"); n = 0
-    with open(tmp, "wb") as f:
-        for chunk in write():
-            h.update(chunk); f.write(chunk); n += len(chunk)
-    os.rename(tmp, os.path.join(b, h.hexdigest())); return h.hexdigest(), n
-def put(data): return put_file(lambda: [data])
-lh, ls = put_file(lambda: (os.urandom(1 << 20) for _ in range(mib)))
-cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:" + lh]}}).encode()
-ch, cs = put(cfg)
-man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + ch, "size": cs},
-  "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + lh, "size": ls}]}).encode()
-mh, ms = put(man)
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-  "digest": "sha256:" + mh, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "1"}}]},
-  open(os.path.join(root, "index.json"), "w"))
-open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
+python3 "$BENCH_ROOT/bench/oci/make-layout.py" "$W/layout" 1 $((LAYER_MIB << 20))
 RP=$(bench_registry "$W/registry")
 skopeo copy -q --dest-tls-verify=false "oci:$W/layout:1" "docker://127.0.0.1:$RP/bench/big:1"
 rm -rf "$W/layout"

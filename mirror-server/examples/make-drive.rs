@@ -8,11 +8,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use formats::digest::{Digest, Hasher};
-use formats::snapshot::{
-    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SBOM_CYCLONEDX_PATH,
-    SBOM_SPDX_PATH, SIGNATURE_FILE, SIGNER_FILE,
-};
+use formats::digest::Hasher;
+use formats::snapshot::{Artifact, ArtifactKind, Meta};
+
+mod common;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -23,13 +22,8 @@ fn main() -> anyhow::Result<()> {
     let total: u64 = size_mib.parse::<u64>()? * 1024 * 1024;
     let files: u64 = files.parse()?;
     let per_file = total / files.max(1);
-    let drive = out.join("drive");
-    let blobs = drive.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs)?;
-    let key = keys::snapshot::SigningKey::generate();
-    let trusted = out.join("trusted");
-    std::fs::create_dir_all(&trusted)?;
-    std::fs::write(trusted.join("bench.pub"), key.public_key().to_pem())?;
+    let d = common::Drive::create(&out)?;
+    let (drive, blobs, trusted) = (&d.root, &d.blobs, &d.trusted);
 
     let mut artifacts = Vec::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -65,40 +59,7 @@ fn main() -> anyhow::Result<()> {
             meta: Meta::default(),
         });
     }
-    let mut m = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        channel: "bench".into(),
-        sequence: 1,
-        created: "2026-11-21T00:00:00Z".into(),
-        base: None,
-        generator: "make-drive".into(),
-        signer: key.public_key().key_id(),
-        sources: vec![],
-        artifacts,
-    };
-    for (path, bytes) in [
-        (SBOM_CYCLONEDX_PATH, formats::sbom::cyclonedx(&m)),
-        (SBOM_SPDX_PATH, formats::sbom::spdx(&m)),
-    ] {
-        let d = Digest::of(&bytes);
-        std::fs::write(blobs.join(d.hex()), &bytes)?;
-        m.artifacts.push(Artifact {
-            kind: ArtifactKind::Sbom,
-            upstream: None,
-            path: path.into(),
-            digest: d,
-            size: bytes.len() as u64,
-            media_type: Some("application/json".into()),
-            meta: Meta::default(),
-        });
-    }
-    m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    let bytes = m.to_bytes();
-    let snap = drive.join("snapshots/bench/1");
-    std::fs::create_dir_all(&snap)?;
-    std::fs::write(snap.join(MANIFEST_FILE), &bytes)?;
-    std::fs::write(snap.join(SIGNATURE_FILE), key.sign(&bytes))?;
-    std::fs::write(snap.join(SIGNER_FILE), key.public_key().to_pem())?;
+    d.seal("make-drive", artifacts)?;
     println!(
         "{}: {} files, {} MiB; trusted keys in {}",
         drive.display(),

@@ -19,10 +19,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use formats::digest::Digest;
-use formats::snapshot::{
-    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SBOM_CYCLONEDX_PATH,
-    SBOM_SPDX_PATH, SIGNATURE_FILE, SIGNER_FILE,
-};
+use formats::snapshot::{Artifact, ArtifactKind, Meta};
+
+mod common;
 
 /// Name stems, combined pairwise to give package names of realistic length.
 const STEMS: [&str; 16] = [
@@ -41,13 +40,8 @@ fn main() -> anyhow::Result<()> {
     };
     let out = PathBuf::from(out);
     let count: u64 = count.parse()?;
-    let drive = out.join("drive");
-    let blobs = drive.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs)?;
-    let key = keys::snapshot::SigningKey::generate();
-    let trusted = out.join("trusted");
-    std::fs::create_dir_all(&trusted)?;
-    std::fs::write(trusted.join("bench.pub"), key.public_key().to_pem())?;
+    let d = common::Drive::create(&out)?;
+    let (drive, blobs, trusted) = (&d.root, &d.blobs, &d.trusted);
     let mut paths = std::io::BufWriter::new(std::fs::File::create(out.join("paths.txt"))?);
 
     let mut artifacts = Vec::with_capacity(count as usize + 2);
@@ -110,45 +104,12 @@ fn main() -> anyhow::Result<()> {
         });
     }
     paths.flush()?;
-    let mut m = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        channel: "bench".into(),
-        sequence: 1,
-        created: "2026-11-21T00:00:00Z".into(),
-        base: None,
-        generator: "make-snapshot".into(),
-        signer: key.public_key().key_id(),
-        sources: vec![],
-        artifacts,
-    };
-    for (path, bytes) in [
-        (SBOM_CYCLONEDX_PATH, formats::sbom::cyclonedx(&m)),
-        (SBOM_SPDX_PATH, formats::sbom::spdx(&m)),
-    ] {
-        let d = Digest::of(&bytes);
-        std::fs::write(blobs.join(d.hex()), &bytes)?;
-        m.artifacts.push(Artifact {
-            kind: ArtifactKind::Sbom,
-            upstream: None,
-            path: path.into(),
-            digest: d,
-            size: bytes.len() as u64,
-            media_type: Some("application/json".into()),
-            meta: Meta::default(),
-        });
-    }
-    m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    let bytes = m.to_bytes();
-    let snap = drive.join("snapshots/bench/1");
-    std::fs::create_dir_all(&snap)?;
-    std::fs::write(snap.join(MANIFEST_FILE), &bytes)?;
-    std::fs::write(snap.join(SIGNATURE_FILE), key.sign(&bytes))?;
-    std::fs::write(snap.join(SIGNER_FILE), key.public_key().to_pem())?;
+    let manifest_len = d.seal("make-snapshot", artifacts)?;
     println!(
         "{}: {} artifacts, manifest {} bytes; trusted keys in {}",
         drive.display(),
         count,
-        bytes.len(),
+        manifest_len,
         trusted.display()
     );
     Ok(())

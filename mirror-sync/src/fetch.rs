@@ -1,6 +1,11 @@
-//! HTTP fetching for every upstream: one reqwest client (rustls), bounded parallelism,
+//! HTTP fetching for every upstream: reqwest clients (rustls), bounded parallelism,
 //! retries with exponential backoff, and streaming into the content-addressed store with
 //! the hash checked while the bytes arrive.
+//!
+//! The system's CA roots are loaded only when a run first needs TLS (see [`Clients`]): a
+//! run against plain-http upstreams never reads them, which is a few milliseconds of every
+//! re-sync. `https` requests are made exactly as before, by a client with the platform
+//! verifier (`rustls-platform-verifier`, system roots).
 //!
 //! Downloads whose SHA-256 is known beforehand resume: the bytes go to the store's
 //! partial file for that digest ([`store::Cas::resume_writer`]), which outlives a cut
@@ -13,7 +18,8 @@
 //! [`redact`] first.
 
 use std::io::Write as _;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -31,7 +37,7 @@ pub const MAX_INDEX_BYTES: u64 = 512 * 1024 * 1024;
 /// Shared fetcher for one command run.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    clients: Arc<Clients>,
     retries: u32,
     cas: Arc<Cas>,
     limit: Arc<tokio::sync::Semaphore>,
@@ -73,6 +79,128 @@ pub fn redact(u: &Url) -> String {
     u.to_string()
 }
 
+/// Most redirects followed for one request, as reqwest's default policy
+/// (`redirect::Policy::limited(10)`).
+const MAX_REDIRECTS: usize = 10;
+
+/// The HTTP clients of a run: one that never makes a TLS handshake, for `http://` URLs, and
+/// one with the system's CA roots, built on first need (reading and parsing the roots
+/// takes milliseconds, a large share of a re-sync with nothing to do).
+///
+/// A request is sent as it was with one client: an `https` URL goes to the TLS client. An
+/// `http` URL goes to the plain client, whose redirect policy follows only plain-http hops
+/// within reqwest's default limit of 10; anything else (a redirect to `https`, an 11th hop,
+/// another scheme) is handed over: the same request is sent again from the start by the
+/// TLS client, whose default policy then decides as before (so the errors are reqwest's
+/// own), and later `http` requests of the run go to the TLS client directly. When a proxy
+/// for `http` URLs is itself reached over `https` (`HTTP_PROXY`/`ALL_PROXY`), every request
+/// goes to the TLS client.
+struct Clients {
+    /// No CA roots (an empty root store), never asked to make a TLS handshake.
+    plain: reqwest::Client,
+    /// `false` when a proxy needs TLS: the plain client is not used then.
+    plain_usable: bool,
+    /// Set when a plain request was handed over: later `http` requests skip the plain try.
+    handed_over: AtomicBool,
+    /// The TLS client, or why it could not be built (no CA roots on this system).
+    tls: OnceLock<Result<reqwest::Client, String>>,
+    /// Set once [`Fetcher::http`] has warned that the TLS client could not be built.
+    warned: AtomicBool,
+    /// Connect and read timeout of both clients.
+    timeout: Duration,
+}
+
+/// The error the plain client's redirect policy returns for a hop it does not take.
+#[derive(Debug)]
+struct HandOver;
+
+impl std::fmt::Display for HandOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("redirect not followed by the client without CA roots")
+    }
+}
+
+impl std::error::Error for HandOver {}
+
+/// Whether `e` is the plain client's hand-over of a redirect (see [`Clients`]).
+fn is_hand_over(e: &reqwest::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = src {
+        if err.is::<HandOver>() {
+            return true;
+        }
+        src = err.source();
+    }
+    false
+}
+
+/// Whether a proxy setting (the value of `HTTP_PROXY` or `ALL_PROXY`) names a proxy that is
+/// reached over TLS (`https://…`, any case).
+fn proxy_needs_tls(value: &str) -> bool {
+    value
+        .trim()
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+}
+
+/// A client builder with the settings common to both clients.
+fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("mirror-sync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+}
+
+impl Clients {
+    /// Builds the plain client (cheap: no file is read). Errors: reqwest cannot build it.
+    fn new(timeout: Duration) -> anyhow::Result<Clients> {
+        let plain = client_builder(timeout)
+            .tls_certs_only(Vec::new())
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.url().scheme() == "http" && attempt.previous().len() <= MAX_REDIRECTS {
+                    attempt.follow()
+                } else {
+                    attempt.error(HandOver)
+                }
+            }))
+            .build()
+            .context("cannot build the HTTP client")?;
+        // The variables reqwest reads for the proxy of `http` URLs (hyper-util's matcher).
+        let plain_usable = !["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .any(|v| proxy_needs_tls(&v));
+        Ok(Clients {
+            plain,
+            plain_usable,
+            handed_over: AtomicBool::new(false),
+            tls: OnceLock::new(),
+            warned: AtomicBool::new(false),
+            timeout,
+        })
+    }
+
+    /// The TLS client, built (system CA roots loaded) on the first call. Errors: the roots
+    /// cannot be loaded (none on this system) or reqwest cannot build the client.
+    fn tls(&self) -> anyhow::Result<&reqwest::Client> {
+        self.tls
+            .get_or_init(|| {
+                client_builder(self.timeout)
+                    .build()
+                    .map_err(|e| format!("{:#}", anyhow!(e)))
+            })
+            .as_ref()
+            .map_err(|e| anyhow!("cannot build the HTTPS client: {e}"))
+    }
+
+    /// Whether a request for `url` is tried with the plain client first.
+    fn plain_first(&self, url: &Url) -> bool {
+        self.plain_usable
+            && url.scheme() == "http"
+            && !self.handed_over.load(AtomicOrdering::Relaxed)
+    }
+}
+
 fn transient(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
@@ -80,8 +208,10 @@ fn transient(status: StatusCode) -> bool {
 }
 
 impl Fetcher {
-    /// Builds the client. `concurrency` bounds simultaneous downloads; `retries` is the
+    /// Builds the fetcher. `concurrency` bounds simultaneous downloads; `retries` is the
     /// number of attempts per request; `timeout` applies to connecting and to each read.
+    /// The system's CA roots are not read here but on the first request that needs TLS.
+    /// Errors: reqwest cannot build its client.
     pub fn new(
         cas: Arc<Cas>,
         concurrency: usize,
@@ -89,14 +219,8 @@ impl Fetcher {
         timeout: Duration,
         progress: Progress,
     ) -> anyhow::Result<Fetcher> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("mirror-sync/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout)
-            .read_timeout(timeout)
-            .build()
-            .context("cannot build the HTTP client")?;
         Ok(Fetcher {
-            client,
+            clients: Arc::new(Clients::new(timeout)?),
             retries: retries.max(1),
             cas,
             limit: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
@@ -120,10 +244,28 @@ impl Fetcher {
         &self.progress
     }
 
-    /// The shared HTTP client (rustls, user agent and timeouts set), for protocols that
-    /// build their own requests (the OCI registry client adds auth and `Accept`).
+    /// The shared HTTP client (rustls with the system's CA roots, user agent and timeouts
+    /// set), for protocols that build their own requests (the OCI registry client adds auth
+    /// and `Accept`). The roots are loaded on the first call. When they cannot be loaded (a
+    /// system without CA certificates) a warning saying why is printed once and the client
+    /// without roots is returned: plain `http` works, every `https` handshake fails as an
+    /// unknown issuer, and a redirect to `https` is an error.
     pub fn http(&self) -> &reqwest::Client {
-        &self.client
+        match self.clients.tls() {
+            Ok(c) => c,
+            Err(e) => {
+                if !self.clients.warned.swap(true, AtomicOrdering::Relaxed) {
+                    self.progress.println(&format!("warning: {e:#}"));
+                }
+                &self.clients.plain
+            }
+        }
+    }
+
+    /// Whether this run has built its TLS client (loaded the system's CA roots), for tests
+    /// and diagnostics.
+    pub fn tls_loaded(&self) -> bool {
+        self.clients.tls.get().is_some()
     }
 
     /// Attempts per request, as configured (`[sync] retries`, at least 1).
@@ -359,13 +501,43 @@ impl Fetcher {
         }
     }
 
-    fn request(&self, url: &Url, accept: Option<&str>) -> reqwest::RequestBuilder {
+    /// Sends `GET url` (credentials in its userinfo as basic auth, `Accept` when given,
+    /// `Range: bytes=<offset>-` when `offset > 0`) through the client the URL needs (see
+    /// [`Clients`]). Errors: transport errors, and the TLS client cannot be built.
+    async fn send_get(
+        &self,
+        url: &Url,
+        accept: Option<&str>,
+        offset: u64,
+    ) -> anyhow::Result<reqwest::Response> {
+        let clients = &self.clients;
+        if clients.plain_first(url) {
+            match Self::request(&clients.plain, url, accept, offset)
+                .send()
+                .await
+            {
+                Err(e) if is_hand_over(&e) => {
+                    clients.handed_over.store(true, AtomicOrdering::Relaxed)
+                }
+                other => return Ok(other?),
+            }
+        }
+        let tls = clients.tls()?;
+        Ok(Self::request(tls, url, accept, offset).send().await?)
+    }
+
+    fn request(
+        client: &reqwest::Client,
+        url: &Url,
+        accept: Option<&str>,
+        offset: u64,
+    ) -> reqwest::RequestBuilder {
         let mut clean = url.clone();
         let user = url.username().to_owned();
         let pass = url.password().map(str::to_owned);
         let _ = clean.set_username("");
         let _ = clean.set_password(None);
-        let mut rb = self.client.get(clean);
+        let mut rb = client.get(clean);
         if !user.is_empty() {
             let user = percent_encoding::percent_decode_str(&user)
                 .decode_utf8_lossy()
@@ -379,6 +551,9 @@ impl Fetcher {
         }
         if let Some(a) = accept {
             rb = rb.header(reqwest::header::ACCEPT, a);
+        }
+        if offset > 0 {
+            rb = rb.header(reqwest::header::RANGE, format!("bytes={offset}-"));
         }
         rb
     }
@@ -400,6 +575,10 @@ impl Fetcher {
     ) -> anyhow::Result<Option<Fetched>> {
         let _permit = self.limit.acquire().await?;
         let shown = redact(url);
+        if url.scheme() != "http" {
+            // No CA roots is not worth retrying.
+            self.clients.tls().with_context(|| format!("GET {shown}"))?;
+        }
         let mut last_err = None;
         for attempt in 0..self.retries {
             if attempt > 0 {
@@ -408,10 +587,10 @@ impl Fetcher {
             self.stats
                 .requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let resp = match self.request(url, accept).send().await {
+            let resp = match self.send_get(url, accept, 0).await {
                 Ok(r) => r,
                 Err(e) => {
-                    last_err = Some(anyhow!(e).context(format!("GET {shown}")));
+                    last_err = Some(e.context(format!("GET {shown}")));
                     continue;
                 }
             };
@@ -491,12 +670,12 @@ impl Fetcher {
         label: &str,
     ) -> anyhow::Result<(Digest, u64)> {
         let shown = redact(url);
+        if url.scheme() != "http" {
+            // No CA roots is not worth retrying.
+            self.clients.tls().with_context(|| format!("GET {shown}"))?;
+        }
         self.fetch_response_to_store(&shown, expected, label, |offset| {
-            let mut rb = self.request(url, None);
-            if offset > 0 {
-                rb = rb.header(reqwest::header::RANGE, format!("bytes={offset}-"));
-            }
-            async move { rb.send().await.map_err(anyhow::Error::from) }
+            self.send_get(url, None, offset)
         })
         .await
     }
@@ -858,5 +1037,131 @@ mod tests {
             (d2, 10)
         );
         assert_eq!(seen.lock().unwrap().clone(), vec![None]);
+    }
+
+    /// A server answering every request with `respond(path)` (a whole HTTP/1.1 response),
+    /// one request per connection. Returns its address and the paths asked for.
+    async fn answering_server(
+        respond: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).into_owned();
+                let path = text.split(' ').nth(1).unwrap_or("").to_owned();
+                seen2.lock().unwrap().push(path.clone());
+                let _ = sock.write_all(respond(&path).as_bytes()).await;
+            }
+        });
+        (addr, seen)
+    }
+
+    fn redirect_to(location: &str) -> String {
+        format!(
+            "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+    }
+
+    /// Plain-http requests, redirects between http URLs included, never load the CA roots.
+    #[tokio::test]
+    async fn plain_http_never_loads_the_ca_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let f = fetcher(&cas, 1);
+        let (addr, seen) = answering_server(|path| match path {
+            "/old" => redirect_to("/new"),
+            _ => "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello".into(),
+        })
+        .await;
+        let got = f
+            .get(
+                &Url::parse(&format!("http://{addr}/old")).unwrap(),
+                None,
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(&got.body[..], b"hello");
+        assert_eq!(got.url.path(), "/new");
+        let (d, _) = fetch_url(&f, &format!("http://{addr}/blob"), &Expected::default())
+            .await
+            .unwrap();
+        assert_eq!(cas.read_bytes(&d, 100).unwrap(), b"hello");
+        assert_eq!(seen.lock().unwrap().clone(), ["/old", "/new", "/blob"]);
+        assert!(!f.tls_loaded());
+    }
+
+    /// An http URL redirected to https is sent again by the TLS client, which follows the
+    /// redirect and makes the handshake (here with a server that does not speak TLS).
+    #[tokio::test]
+    async fn a_redirect_to_https_goes_to_the_tls_client() {
+        use tokio::io::AsyncReadExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let f = fetcher(&cas, 1);
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_addr = tls_listener.local_addr().unwrap();
+        let hello = tokio::spawn(async move {
+            let (mut sock, _) = tls_listener.accept().await.unwrap();
+            let mut first = [0u8; 1];
+            sock.read_exact(&mut first).await.unwrap();
+            first[0]
+        });
+        let (addr, seen) =
+            answering_server(move |_| redirect_to(&format!("https://{tls_addr}/file"))).await;
+        let err = f
+            .get(
+                &Url::parse(&format!("http://{addr}/file")).unwrap(),
+                None,
+                100,
+            )
+            .await
+            .unwrap_err();
+        assert!(!format!("{err:#}").contains("without CA roots"), "{err:#}");
+        // 0x16: a TLS handshake record (the ClientHello).
+        assert_eq!(hello.await.unwrap(), 0x16);
+        assert!(f.tls_loaded());
+        // Once by the plain client, once again by the TLS client.
+        assert_eq!(seen.lock().unwrap().clone(), ["/file", "/file"]);
+    }
+
+    /// A redirect loop ends with reqwest's own error after its default 10 hops.
+    #[tokio::test]
+    async fn a_redirect_loop_ends_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Arc::new(Cas::open(dir.path()).unwrap());
+        let f = fetcher(&cas, 1);
+        let (addr, _) = answering_server(|_| redirect_to("/again")).await;
+        let err = f
+            .get(
+                &Url::parse(&format!("http://{addr}/loop")).unwrap(),
+                None,
+                100,
+            )
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("too many redirects"), "{err:#}");
+    }
+
+    #[test]
+    fn proxies_reached_over_tls_are_recognised() {
+        assert!(proxy_needs_tls("https://proxy.example:3128"));
+        assert!(proxy_needs_tls(" HTTPS://proxy.example"));
+        assert!(!proxy_needs_tls("http://proxy.example:3128"));
+        assert!(!proxy_needs_tls("proxy.example:3128"));
+        assert!(!proxy_needs_tls("socks5h://proxy.example"));
+        assert!(!proxy_needs_tls(""));
     }
 }

@@ -13,7 +13,10 @@ use std::path::Path;
 use anyhow::Context;
 use formats::digest::Digest;
 use formats::snapshot::{Artifact, Source};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError,
+    Value,
+};
 use serde::{Deserialize, Serialize};
 
 const UPSTREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("upstreams");
@@ -119,7 +122,10 @@ pub struct State {
 }
 
 impl State {
-    /// Opens (creating if needed) the state database in `store_dir`.
+    /// Opens (creating if needed) the state database in `store_dir`. The tables are created
+    /// by one write transaction when one is missing (a new store); an existing store is only
+    /// read here. Errors: the directory cannot be created, the file cannot be opened (another
+    /// `mirror-sync` holds it) or is not a redb database of this layout.
     pub fn open(store_dir: &Path) -> anyhow::Result<State> {
         std::fs::create_dir_all(store_dir)
             .with_context(|| format!("cannot create store {}", store_dir.display()))?;
@@ -130,15 +136,25 @@ impl State {
                 path.display()
             )
         })?;
-        let w = db.begin_write()?;
-        {
-            w.open_table(UPSTREAMS)?;
-            w.open_table(CHANNELS)?;
-            w.open_table(SNAPSHOTS)?;
-            w.open_table(PENDING)?;
-            w.open_table(PARTS)?;
+        let complete = {
+            let r = db.begin_read()?;
+            has_table(&r, UPSTREAMS)?
+                && has_table(&r, CHANNELS)?
+                && has_table(&r, SNAPSHOTS)?
+                && has_table(&r, PENDING)?
+                && has_table(&r, PARTS)?
+        };
+        if !complete {
+            let w = db.begin_write()?;
+            {
+                w.open_table(UPSTREAMS)?;
+                w.open_table(CHANNELS)?;
+                w.open_table(SNAPSHOTS)?;
+                w.open_table(PENDING)?;
+                w.open_table(PARTS)?;
+            }
+            w.commit()?;
         }
-        w.commit()?;
         Ok(State { db })
     }
 
@@ -270,6 +286,19 @@ impl State {
             out.push(serde_json::from_slice(v.value())?);
         }
         Ok(out)
+    }
+}
+
+/// Whether table `t` exists in the snapshot `r` (with these key and value types).
+/// Errors: it exists with other types, or the read fails.
+fn has_table<K: Key + 'static, V: Value + 'static>(
+    r: &ReadTransaction,
+    t: TableDefinition<K, V>,
+) -> anyhow::Result<bool> {
+    match r.open_table(t) {
+        Ok(_) => Ok(true),
+        Err(TableError::TableDoesNotExist(_)) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
