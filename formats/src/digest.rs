@@ -28,7 +28,18 @@ impl Digest {
     /// The 64 lowercase hex digits, without the `sha256:` prefix (the file name under
     /// `blobs/sha256/`).
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        self.hex_ascii().as_str().to_owned()
+    }
+
+    /// The 64 lowercase hex digits, on the stack (no allocation).
+    fn hex_ascii(&self) -> HexDigits {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+        }
+        HexDigits(out)
     }
 
     /// Parses bare 64-digit lowercase hex (no algorithm prefix).
@@ -61,9 +72,20 @@ impl FromStr for Digest {
     }
 }
 
+/// 64 ASCII hex digits.
+struct HexDigits([u8; 64]);
+
+impl HexDigits {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and a–f are ever written, so this never fails.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
+        f.write_str("sha256:")?;
+        f.write_str(self.hex_ascii().as_str())
     }
 }
 
@@ -130,6 +152,12 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(s.parse::<Digest>().unwrap(), d);
+        let abc = Digest::of(b"abc");
+        assert_eq!(
+            abc.hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Digest::from_hex(&abc.hex()).unwrap(), abc);
     }
 
     #[test]

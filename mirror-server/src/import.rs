@@ -1507,8 +1507,10 @@ fn rollback_check(
     Ok((Some(live_name), forced))
 }
 
-/// Copies and hashes every job into `staging` over up to 8 threads. Returns the error of
-/// the first failing job (in manifest order) if any fails.
+/// Copies and hashes every job into `staging` over two threads per CPU (at least 2, at
+/// most 8): each blob ends with an fsync that waits on the disk, and a second thread per
+/// CPU keeps reading and hashing meanwhile. Returns the error of the first failing job
+/// (in manifest order) if any fails.
 fn copy_all(
     jobs: &[Job],
     staging: &Cas,
@@ -1521,7 +1523,8 @@ fn copy_all(
     }
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, 8)
+        .saturating_mul(2)
+        .clamp(2, 8)
         .min(jobs.len());
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
