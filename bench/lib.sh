@@ -17,7 +17,7 @@
 
 set -euo pipefail
 BENCH_ROOT=${BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-BENCH_BIN=${BENCH_BIN:-$BENCH_ROOT/target/release}
+BENCH_BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$BENCH_ROOT/target}/release}
 BENCH_SMOKE=${BENCH_SMOKE:-0}
 if [ "$BENCH_SMOKE" = 1 ]; then
   BENCH_RUNS=${BENCH_RUNS:-1}

@@ -36,14 +36,15 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 if [ -z "$BIN" ]; then
   if [ "$SMOKE" = 1 ]; then
     (cd "$ROOT" && cargo build --locked -q -p mirror-sync -p mirror-server --bins --examples)
-    BIN=$ROOT/target/debug
+    BIN=$TARGET/debug
   else
     echo "building release binaries…" >&2
     (cd "$ROOT" && cargo build --release --locked -q -p mirror-sync -p mirror-server --bins --examples)
-    BIN=$ROOT/target/release
+    BIN=$TARGET/release
   fi
 fi
 export BENCH_ROOT=$ROOT BENCH_BIN=$BIN BENCH_SMOKE=$SMOKE
