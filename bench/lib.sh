@@ -283,6 +283,16 @@ $2
 T
 }
 
+# bench_oci_table PORT IMAGE...: an [[oci]] table (name "local") for the docker-registry
+# on 127.0.0.1:PORT with IMAGEs, referrers off; for bench_mirror_config's SECTIONS.
+bench_oci_table() {
+  local port=$1; shift
+  local images
+  images=$(printf '"%s", ' "$@")
+  printf '[[oci]]\nname = "local"\nregistry = "127.0.0.1:%s"\nurl = "http://127.0.0.1:%s"\nimages = [%s]\nreferrers = false\n' \
+    "$port" "$port" "${images%, }"
+}
+
 # bench_publish DIR SERVER_STORE: syncs DIR/mirror.toml, exports a full drive to
 # DIR/drive and imports it into SERVER_STORE (the whole product path).
 bench_publish() {

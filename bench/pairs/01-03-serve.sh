@@ -75,12 +75,7 @@ keyring = \"$W/upstream-keyring.gpg\"
 name = \"pypi\"
 url = \"http://127.0.0.1:$UP_PORT/pypi/simple/\"
 projects = [\"cube-client\"]
-[[oci]]
-name = \"local\"
-registry = \"127.0.0.1:$RP\"
-url = \"http://127.0.0.1:$RP\"
-images = [\"bench/big:1\"]
-referrers = false"
+$(bench_oci_table "$RP" bench/big:1)"
 # The server accepts an upstream signature only from a keyring installed in its trust store.
 mkdir -p "$W/m/keys/trusted/upstream"
 cp "$W/upstream-keyring.gpg" "$W/m/keys/trusted/upstream/"

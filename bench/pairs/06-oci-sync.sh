@@ -68,14 +68,9 @@ $REG:
   images:
 $(for r in "${REPOS[@]}"; do printf '    bench/%s: ["1"]\n' "$r"; done)
 Y
-images=""
-for r in "${REPOS[@]}"; do images+="${images:+, }\"bench/$r:1\""; done
-bench_mirror_config "$W/ours" "[[oci]]
-name = \"local\"
-registry = \"$REG\"
-url = \"http://$REG\"
-images = [$images]
-referrers = false"
+images=()
+for r in "${REPOS[@]}"; do images+=("bench/$r:1"); done
+bench_mirror_config "$W/ours" "$(bench_oci_table "$RP" "${images[@]}")"
 
 # log_lines: lines in the registry's access log so far (combined log format lines).
 log_lines() { grep -c '^127\.0\.0\.1 - ' "$LOG" || true; }

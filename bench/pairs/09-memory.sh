@@ -146,12 +146,7 @@ layer=$(python3 "$HERE/memory/static-oci.py" "$W/upstream" "$size" "$BENCH_CACHE
 bench_nginx "$W/upstream" > "$W/nginx.port"
 nginx_pid=$BENCH_LAST_PID
 nport=$(cat "$W/nginx.port")
-bench_mirror_config "$W/sync" "[[oci]]
-name = \"local\"
-registry = \"127.0.0.1:$nport\"
-url = \"http://127.0.0.1:$nport\"
-images = [\"big/artifact:v1\"]
-referrers = false"
+bench_mirror_config "$W/sync" "$(bench_oci_table "$nport" big/artifact:v1)"
 for i in $(bench_runs); do
   rm -rf "$W/sync/store"
   t0=$(bench_now)

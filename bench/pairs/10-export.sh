@@ -21,13 +21,7 @@ python3 "$BENCH_ROOT/bench/oci/make-layout.py" "$W/layout" "$LAYERS" $((UNIT_KIB
 RP=$(bench_registry "$W/registry")
 skopeo copy -q --dest-tls-verify=false "oci:$W/layout:1" "docker://127.0.0.1:$RP/bench/big:1"
 rm -rf "$W/layout"
-bench_mirror_config "$W/m" "
-[[oci]]
-name = \"local\"
-registry = \"127.0.0.1:$RP\"
-url = \"http://127.0.0.1:$RP\"
-images = [\"bench/big:1\"]
-referrers = false"
+bench_mirror_config "$W/m" "$(bench_oci_table "$RP" bench/big:1)"
 "$BENCH_BIN/mirror-sync" --quiet sync --config "$W/m/mirror.toml" >/dev/null
 "$BENCH_BIN/mirror-sync" --quiet export --config "$W/m/mirror.toml" --to "$W/first" >/dev/null
 rm -rf "$W/first" "$W/registry"
