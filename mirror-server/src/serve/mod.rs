@@ -174,7 +174,9 @@ impl AppState {
     }
 }
 
-/// A running server. Drop does not stop it; call [`ServerHandle::shutdown`].
+/// A running server. Dropping it stops the serving threads in the background (their
+/// stop signal closes); [`ServerHandle::shutdown`] also waits for them and the in-flight
+/// requests to finish.
 #[derive(Debug)]
 pub struct ServerHandle {
     /// The address the listener is bound to (useful with port 0).
