@@ -3,10 +3,11 @@
 #
 #   bench/run.sh [--smoke] [--runs N] [--only 1,4,9] [--json FILE] [--bin DIR] [--keep]
 #
-# Builds the release binaries, installs the peers (nginx, docker-registry, aptly,
-# bandersnatch, skopeo, wrk) when missing, starts them on 127.0.0.1, and runs each pair
-# script in bench/pairs/ in order. Every pair measures both sides in this run,
-# interleaved A B A B, and reports the medians of N runs (default 5) and their ratio.
+# Builds the release binaries, installs the missing peers (bench/install-peers.sh:
+# nginx, docker-registry, aptly, bandersnatch, skopeo, wrk), and runs each pair script
+# in bench/pairs/ in order; the pairs start the peers on 127.0.0.1. Every pair measures
+# both sides in this run, interleaved A B A B, and reports the medians of N runs
+# (default 5) and their ratio.
 # Prints a Markdown table: workload, our median, the peer's median, ratio, target, met.
 #
 #   --smoke     checks the harness itself (tiny workloads, 1 run, 1 s loads, the debug
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --json) JSON=$2; shift ;;
     --bin) BIN=$2; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -47,6 +48,8 @@ if [ -z "$BIN" ]; then
     BIN=$TARGET/release
   fi
 fi
+echo "installing the peers that are missing…" >&2
+"$ROOT/bench/install-peers.sh"
 export BENCH_ROOT=$ROOT BENCH_BIN=$BIN BENCH_SMOKE=$SMOKE
 [ -n "$RUNS" ] && export BENCH_RUNS=$RUNS
 TOP=$(mktemp -d "${TMPDIR:-/tmp}/mirror-bench.XXXXXX")

@@ -17,3 +17,5 @@ if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1;
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
 fi
+# The benchmark peers (bandersnatch into its venv), so `bench/run.sh --smoke` installs nothing.
+"$(dirname "$0")/../bench/install-peers.sh"
