@@ -188,6 +188,18 @@ log_since() { tail -n +"$(($1 + 1))" "$LOG"; }
 # dist_files: distribution files fetched (200) in the log lines on stdin, sorted.
 dist_files() { awk '$1 == "GET" && $3 == 200 && $2 ~ /^\/packages\/.*\.whl$/ {n = split($2, p, "/"); print p[n]}' | sort; }
 
+# measure KEY NAME CMD...: times CMD as sample KEY; its access-log lines go to NAME.log
+# and the distribution files it fetched to NAME.files (in BENCH_WORK).
+measure() {
+  local key=$1 name=$2 from to
+  shift 2
+  from=$(log_mark)
+  bench_record "$key" "$(bench_wall "$@")"
+  to=$(log_mark)
+  log_since "$from" | head -n $((to - from)) > "$BENCH_WORK/$name.log"
+  dist_files < "$BENCH_WORK/$name.log" > "$BENCH_WORK/$name.files"
+}
+
 ms_sync() { "$BENCH_BIN/mirror-sync" --quiet sync --config "$MS/mirror.toml"; }
 bs_sync() { "$BS_BIN/bandersnatch" -c "$BS/bandersnatch.conf" mirror; }
 
@@ -195,22 +207,12 @@ RESYNC_REQS=""
 for run in $(bench_runs); do
   # A: mirror-sync, first sync into an empty store.
   rm -rf "$MS/store"
-  m0=$(log_mark)
-  t=$(bench_wall ms_sync); bench_record ms "$t"
-  m1=$(log_mark)
-  log_since "$m0" | head -n $((m1 - m0)) | dist_files > "$BENCH_WORK/ms.files"
-  log_since "$m0" | head -n $((m1 - m0)) > "$BENCH_WORK/ms.log"
+  measure ms ms ms_sync
   # A': the same again with nothing changed (row 7).
-  t=$(bench_wall ms_sync); bench_record resync "$t"
-  m2=$(log_mark)
-  log_since "$m1" | head -n $((m2 - m1)) > "$BENCH_WORK/resync.log"
+  measure resync resync ms_sync
   # B: bandersnatch into an empty directory.
   rm -rf "$BS/mirror"
-  b0=$(log_mark)
-  t=$(bench_wall bs_sync); bench_record bs "$t"
-  b1=$(log_mark)
-  log_since "$b0" | head -n $((b1 - b0)) | dist_files > "$BENCH_WORK/bs.files"
-  log_since "$b0" | head -n $((b1 - b0)) > "$BENCH_WORK/bs.log"
+  measure bs bs bs_sync
   # Context for the note: bandersnatch's Python start-up alone.
   t=$(bench_wall "$BS_BIN/bandersnatch" --version); bench_record bs_start "$t"
   bench_log "run $run: mirror-sync $(bench_samples ms | awk '{print $NF}') s (re-sync $(bench_samples resync | awk '{print $NF}') s), bandersnatch $(bench_samples bs | awk '{print $NF}') s"
