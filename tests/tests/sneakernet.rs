@@ -505,11 +505,20 @@ fn kill_when(child: &mut std::process::Child, ready: impl Fn() -> bool) -> bool 
     }
 }
 
+/// Regular files under `dir` (not `*.partial`), counted while another process writes
+/// there: a directory not created yet, or an entry renamed away mid-walk, counts as
+/// nothing (the poll simply runs again).
 fn count_files(dir: &Path) -> usize {
-    files_under(dir)
-        .iter()
-        .filter(|(p, _)| !p.ends_with(".partial"))
-        .count()
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(&e.path()),
+            Ok(t) if t.is_file() && !e.file_name().to_string_lossy().ends_with(".partial") => 1,
+            _ => 0,
+        })
+        .sum()
 }
 
 #[test]
