@@ -73,10 +73,7 @@ N_UP=$(wc -l < "$UPLIST")
 
 LOG=$W/access.log
 : > "$LOG"
-# bench_nginx must not run inside $(...): nginx keeps that pipe open, and the PID would
-# be lost. It writes its port to a file instead.
-BENCH_NGINX_ACCESS_LOG=$LOG bench_nginx "$UP/www" > "$W/nginx.port"
-PORT=$(cat "$W/nginx.port")
+PORT=$(BENCH_NGINX_ACCESS_LOG=$LOG bench_nginx "$UP/www")
 URL=http://127.0.0.1:$PORT/
 
 # Lines of the access log so far (nginx logs when a response is done: wait a moment).

@@ -131,8 +131,7 @@ SERVER_CONFIG='
       try_files /pypi/$1/index.json =404;
     }
     location /packages/ { }'
-# bench_nginx must not run inside $(...) here: the port is fixed already (the pages
-# carry absolute URLs).
+# The port was chosen before the pages were written (they carry absolute URLs).
 BENCH_NGINX_PORT=$PORT BENCH_NGINX_ACCESS_LOG=$LOG \
   BENCH_NGINX_LOG_FORMAT='$request_method $request_uri $status $body_bytes_sent' \
   bench_nginx "$WEB" "${SERVER_CONFIG/SERIAL/$SERIAL}" >/dev/null

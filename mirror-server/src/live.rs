@@ -1,7 +1,7 @@
 //! The live routing table: which blob answers which logical path.
 //!
-//! Built from the current snapshot of a store (`index.redb` → manifest blob →
-//! [`formats::snapshot::Manifest`]) and swapped in whole, so a request sees exactly one
+//! Built from the current snapshot of a store (`index.redb` → manifest blob → its routing
+//! fields, [`formats::snapshot::RouteView`]) and swapped in whole, so a request sees exactly one
 //! snapshot. The generation file `STORE/current.gen` (a decimal counter that `import`,
 //! `rollback` and `gc` rewrite atomically after each commit) tells running servers to
 //! rebuild the table. [`load_named`] builds the table of any held snapshot (for
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use formats::digest::Digest;
-use formats::snapshot::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest, RouteView};
+use formats::snapshot::{ArtifactKind, MAX_MANIFEST_BYTES, RouteView};
 use store::{Cas, Index};
 
 /// File name of the index database inside a store.
@@ -64,14 +64,9 @@ pub struct OciCatalog {
 }
 
 impl OciCatalog {
-    /// Builds the catalog from a manifest's OCI artifacts (kinds `oci-manifest`, `oci-tag`,
-    /// `oci-blob`, `oci-referrers`). Paths that do not have the form
-    /// `v2/<repository>/<manifests|blobs|referrers>/<reference>` are ignored.
-    pub fn from_manifest(m: &Manifest) -> OciCatalog {
-        OciCatalog::from_artifacts(m.artifacts.iter().map(|a| (a.kind, a.path.as_str())))
-    }
-
-    /// Builds the catalog from `(kind, logical path)` pairs (see [`OciCatalog::from_manifest`]).
+    /// Builds the catalog from a manifest's `(kind, logical path)` pairs, using the OCI
+    /// kinds (`oci-manifest`, `oci-tag`, `oci-blob`, `oci-referrers`). Paths that do not
+    /// have the form `v2/<repository>/<manifests|blobs|referrers>/<reference>` are ignored.
     pub fn from_artifacts<'a>(
         artifacts: impl IntoIterator<Item = (ArtifactKind, &'a str)>,
     ) -> OciCatalog {
@@ -132,32 +127,6 @@ pub fn split_oci_path<'a>(path: &'a str, resource: &str) -> Option<(&'a str, &'a
 }
 
 impl Live {
-    /// Builds the table from a parsed manifest.
-    pub fn from_manifest(m: &Manifest) -> Live {
-        let mut types = MediaTypes::default();
-        let routes = m
-            .artifacts
-            .iter()
-            .map(|a| {
-                (
-                    a.path.as_str().into(),
-                    Entry {
-                        digest: a.digest,
-                        size: a.size,
-                        media_type: types.intern(a.media_type.as_deref()),
-                    },
-                )
-            })
-            .collect();
-        Live {
-            name: m.name(),
-            channel: m.channel.clone(),
-            sequence: m.sequence,
-            routes,
-            oci: OciCatalog::from_manifest(m),
-        }
-    }
-
     /// Builds the table from the routing fields of a manifest (the lean path [`load`]
     /// uses). The paths are copied one after another, so the long-lived table sits in
     /// one compact stretch of the heap.
@@ -327,7 +296,7 @@ pub fn generation(store: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use formats::snapshot::{Artifact, MANIFEST_VERSION, Meta};
+    use formats::snapshot::{Artifact, MANIFEST_VERSION, Manifest, Meta};
 
     fn artifact(kind: ArtifactKind, path: &str) -> Artifact {
         Artifact {
@@ -379,7 +348,8 @@ mod tests {
                 artifact(ArtifactKind::Deb, "v2/docker.io/library/c/manifests/1.0"),
             ],
         };
-        let live = Live::from_manifest(&m);
+        let bytes = m.to_bytes();
+        let live = Live::from_view(RouteView::from_slice(&bytes).unwrap());
         assert_eq!(
             live.oci.repositories,
             [

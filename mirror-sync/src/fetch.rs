@@ -501,6 +501,15 @@ impl Fetcher {
         }
     }
 
+    /// Builds the TLS client up front when `url` needs it, so that a system without CA
+    /// roots fails at once instead of once per retry. Errors: that build fails (`GET shown`).
+    fn tls_ready(&self, url: &Url, shown: &str) -> anyhow::Result<()> {
+        if url.scheme() != "http" {
+            self.clients.tls().with_context(|| format!("GET {shown}"))?;
+        }
+        Ok(())
+    }
+
     /// Sends `GET url` (credentials in its userinfo as basic auth, `Accept` when given,
     /// `Range: bytes=<offset>-` when `offset > 0`) through the client the URL needs (see
     /// [`Clients`]). Errors: transport errors, and the TLS client cannot be built.
@@ -575,10 +584,7 @@ impl Fetcher {
     ) -> anyhow::Result<Option<Fetched>> {
         let _permit = self.limit.acquire().await?;
         let shown = redact(url);
-        if url.scheme() != "http" {
-            // No CA roots is not worth retrying.
-            self.clients.tls().with_context(|| format!("GET {shown}"))?;
-        }
+        self.tls_ready(url, &shown)?;
         let mut last_err = None;
         for attempt in 0..self.retries {
             if attempt > 0 {
@@ -670,10 +676,7 @@ impl Fetcher {
         label: &str,
     ) -> anyhow::Result<(Digest, u64)> {
         let shown = redact(url);
-        if url.scheme() != "http" {
-            // No CA roots is not worth retrying.
-            self.clients.tls().with_context(|| format!("GET {shown}"))?;
-        }
+        self.tls_ready(url, &shown)?;
         self.fetch_response_to_store(&shown, expected, label, |offset| {
             self.send_get(url, None, offset)
         })

@@ -9,7 +9,6 @@
 //! blocking-pool reader, so memory stays flat and a blob is never read whole.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
@@ -196,29 +195,15 @@ enum Unservable {
     Io(#[from] std::io::Error),
 }
 
-/// Reads a small blob whole and checks its size and SHA-256 against `entry`.
+/// Reads a small blob whole, checked against its digest ([`store::Cas::read_bytes`]; at
+/// most the snapshot's size for it).
 fn load_small(cas: &store::Cas, entry: &Entry) -> Result<Bytes, Unservable> {
-    let (mut file, size) = cas.open_blob(&entry.digest).map_err(Unservable::Missing)?;
-    if size != entry.size {
-        return Err(Unservable::Damaged(format!(
-            "{size} bytes, the snapshot says {}",
-            entry.size
-        )));
+    match cas.read_bytes(&entry.digest, entry.size) {
+        Ok(b) => Ok(Bytes::from(b)),
+        Err(e @ store::CasError::Missing(_)) => Err(Unservable::Missing(e)),
+        Err(store::CasError::Io { source, .. }) => Err(Unservable::Io(source)),
+        Err(e) => Err(Unservable::Damaged(e.to_string())),
     }
-    let mut buf = Vec::with_capacity(size as usize);
-    (&mut file).take(size + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 != size {
-        return Err(Unservable::Damaged(format!(
-            "read {} bytes, the snapshot says {size}",
-            buf.len()
-        )));
-    }
-    if Digest::of(&buf) != entry.digest {
-        return Err(Unservable::Damaged(
-            "content does not match its digest".into(),
-        ));
-    }
-    Ok(Bytes::from(buf))
 }
 
 /// Where a response body comes from.

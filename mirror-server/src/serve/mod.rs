@@ -234,13 +234,17 @@ pub async fn start_with(
     listen: SocketAddr,
     workers: usize,
 ) -> anyhow::Result<ServerHandle> {
-    let first = reuseport_socket(listen)
-        .and_then(|s| {
-            s.bind(listen)?;
-            s.listen(1024)
-        })
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    // Every serving thread's socket is bound before any thread starts (port 0 resolves
+    // with the first one).
+    let first = reuseport_listener(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = first.local_addr().context("listener address")?;
+    let mut listeners = vec![first];
+    for i in 1..workers.max(1) {
+        listeners.push(
+            reuseport_listener(addr)
+                .with_context(|| format!("cannot listen on {addr} (worker {i})"))?,
+        );
+    }
     let generation = reload_key(&store);
     let initial = {
         let s = store.clone();
@@ -257,21 +261,8 @@ pub async fn start_with(
     }
     let state = Arc::new(AppState::new(store, initial));
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut first = Some(first.into_std().context("listener")?);
     let mut threads = Vec::new();
-    for i in 0..workers.max(1) {
-        let listener = match first.take() {
-            Some(l) => l,
-            None => {
-                let s = reuseport_socket(addr)
-                    .and_then(|s| {
-                        s.bind(addr)?;
-                        s.listen(1024)
-                    })
-                    .with_context(|| format!("cannot listen on {addr} (worker {i})"))?;
-                s.into_std().context("listener")?
-            }
-        };
+    for (i, listener) in listeners.into_iter().enumerate() {
         let app = router(state.clone());
         let rx = rx.clone();
         let t = std::thread::Builder::new()
@@ -295,8 +286,9 @@ pub async fn start_with(
 /// stack do not add up under load.
 const BLOCKING_THREADS: usize = 8;
 
-/// A TCP socket for `addr`'s family with `SO_REUSEADDR` and `SO_REUSEPORT` set.
-fn reuseport_socket(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+/// A listening socket on `addr` with `SO_REUSEADDR` and `SO_REUSEPORT` set (so that every
+/// serving thread can have one on the same address), backlog 1024.
+fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let s = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -304,7 +296,8 @@ fn reuseport_socket(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> 
     };
     s.set_reuseaddr(true)?;
     s.set_reuseport(true)?;
-    Ok(s)
+    s.bind(addr)?;
+    s.listen(1024)?.into_std()
 }
 
 /// One serving thread: a single-threaded runtime accepting on `listener` until `stop`

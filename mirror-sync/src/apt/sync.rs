@@ -443,18 +443,17 @@ fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String),
     out
 }
 
-/// Stores `bytes` in the store unless a blob with their digest and size is already
-/// there (a re-sync of an unchanged upstream then writes no temp file and makes no
-/// fsync; a regular file of the right size is trusted, as [`Fetcher::fetch_to_store`]
-/// and [`store::BlobWriter::commit`] do). `known` is the
-/// bytes' SHA-256 when the caller has already checked it (an index verified against
-/// the Release's SHA256); otherwise it is computed here.
+/// Stores `bytes` ([`store::Cas::put_bytes`], which leaves a blob already present
+/// alone). `known` is the bytes' SHA-256 when the caller has already checked it (an index
+/// verified against the Release's SHA256): a blob already stored under it with this size
+/// is then found without hashing the bytes again (a large `Packages` on every re-sync).
 ///
 /// Errors: the store cannot be read or written.
 fn put_once(f: &Fetcher, bytes: &[u8], known: Option<Digest>) -> anyhow::Result<Digest> {
-    let digest = known.unwrap_or_else(|| Digest::of(bytes));
-    if f.cas().contains(&digest)? == Some(bytes.len() as u64) {
-        return Ok(digest);
+    if let Some(d) = known
+        && f.cas().contains(&d)? == Some(bytes.len() as u64)
+    {
+        return Ok(d);
     }
     Ok(f.cas().put_bytes(bytes)?)
 }
@@ -478,7 +477,7 @@ async fn fetch_release(
     const MAX_RELEASE: u64 = 64 * 1024 * 1024;
     let mut artifacts = Vec::new();
     let mut keep = |f: &Fetcher, name: &str, url: &Url, body: &[u8]| -> anyhow::Result<()> {
-        let digest = put_once(f, body, None)?;
+        let digest = f.cas().put_bytes(body)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::UpstreamRelease,
             upstream: Some(upstream.to_owned()),
