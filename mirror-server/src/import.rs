@@ -17,6 +17,13 @@
 //! 3. refuse an unknown `manifest_version`, then verify the signature over the exact bytes
 //!    against the trusted-keys directory, then validate the manifest fully (safe, unique
 //!    paths; duplicate JSON keys refused);
+//!    3b. the prerequisites ([`crate::preflight`]), before the store is touched or a blob
+//!    read: the trusted-keys directory loads and verifies the signature, every upstream
+//!    keyring the APT sources need is installed and holds a key that signed that upstream
+//!    at sync time, every `--policy` cosign key loads, and the store's filesystem has room
+//!    for the blobs the store lacks. All unmet ones are refused together
+//!    ([`ImportError::Prerequisites`], each with its fix); a failed signature alone stays
+//!    [`ImportError::Untrusted`];
 //! 4. take the store lock ([`crate::lifecycle::lock_store`]), sweep staging left by a killed
 //!    import, and apply anti-rollback: refuse a sequence not newer than the live one on the
 //!    channel (or the live snapshot itself) unless `--allow-downgrade` (audited as forced);
