@@ -1020,10 +1020,11 @@ fn keyrings_with_trust_packets_several_keys_and_armor_agree_with_gpgv() {
     }
 }
 
-/// A key whose first signing subkey expired, with a valid signing subkey added later (the
-/// usual rotation of archive keys): signatures by the valid subkey verify, a signature made
-/// now by the expired one is refused — the same answers as gpgv, through a keyring file
-/// with trust packets.
+/// A key whose first signing subkey expired and whose second was revoked, with a valid
+/// signing subkey added later (the usual rotation of archive keys): signatures by the valid
+/// subkey verify, signatures made now by the expired or the revoked one are refused — the
+/// same answers as gpgv, through a keyring file with trust packets, a keybox and a plain
+/// export.
 #[test]
 fn expired_subkey_next_to_a_valid_one_agrees_with_gpgv() {
     if !have_gnupg("expired_subkey_next_to_a_valid_one_agrees_with_gpgv") {
@@ -1050,6 +1051,47 @@ fn expired_subkey_next_to_a_valid_one_agrees_with_gpgv() {
         "sign",
         "1y",
     ]));
+    // A second signing subkey, revoked (no reason given: a hard revocation).
+    run_ok(
+        gpg.gpg()
+            .args(["--quick-add-key", &primary, "ed25519", "sign", "never"]),
+    );
+    {
+        use std::io::Write as _;
+        let mut child = gpg
+            .gpg()
+            .args(["--command-fd", "0", "--edit-key", &primary])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"key 2\nrevkey\ny\n0\n\ny\nsave\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let colons = String::from_utf8_lossy(
+        &run_ok(gpg.gpg().args(["--with-colons", "--list-keys", &primary])).stdout,
+    )
+    .into_owned();
+    let subs = fingerprints_from_colons(&colons, "sub");
+    assert_eq!(subs.len(), 2, "{colons}");
+    let revoked_fpr = subs[1].clone();
+    assert_eq!(
+        colons.lines().filter(|l| l.starts_with("sub:r:")).count(),
+        1,
+        "{colons}"
+    );
+    // The valid signing subkey, added last.
     run_ok(
         gpg.gpg()
             .args(["--quick-add-key", &primary, "ed25519", "sign", "never"]),
@@ -1118,9 +1160,30 @@ fn expired_subkey_next_to_a_valid_one_agrees_with_gpgv() {
     )
     .unwrap();
 
+    // And one made with the revoked subkey.
+    let revoked_sub = secret
+        .secret_subkeys
+        .iter()
+        .find(|s| format!("{:X}", s.key.fingerprint()) == revoked_fpr)
+        .expect("the revoked subkey");
+    let by_revoked = dir.join("InRelease.revoked");
+    fs::write(
+        &by_revoked,
+        CleartextSignedMessage::sign(
+            rand::thread_rng(),
+            RELEASE.strip_suffix('\n').unwrap(),
+            &revoked_sub.key,
+            &Password::empty(),
+        )
+        .unwrap()
+        .to_armored_string(Default::default())
+        .unwrap(),
+    )
+    .unwrap();
+
     for ring_file in [&with_trust, &kbx, &export] {
         let ring = Keyring::load(ring_file).unwrap();
-        for (inrelease, accept) in [(&good, true), (&late, false)] {
+        for (inrelease, accept) in [(&good, true), (&late, false), (&by_revoked, false)] {
             assert_eq!(
                 gpgv_accepts(&gpg, ring_file, &[inrelease]),
                 accept,
@@ -1132,7 +1195,10 @@ fn expired_subkey_next_to_a_valid_one_agrees_with_gpgv() {
             assert_eq!(ours.is_ok(), accept, "{}: {ours:?}", inrelease.display());
             match ours {
                 Ok(v) => assert_eq!(v.signer_fingerprints, vec![primary.clone()]),
-                Err(e) => assert!(e.to_string().contains("expired"), "{e}"),
+                Err(e) => assert!(
+                    e.to_string().contains("expired") || e.to_string().contains("revoked"),
+                    "{e}"
+                ),
             }
         }
     }
