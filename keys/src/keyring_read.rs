@@ -400,6 +400,43 @@ mod tests {
     }
 
     #[test]
+    fn damaged_keyrings_never_panic() {
+        let key = crate::openpgp::RepoSigningKey::generate("Fuzz <f@mirror.invalid>").unwrap();
+        let mut good = key.public_binary().unwrap();
+        // A trust packet between two copies, so both paths (skip, assemble) are exercised.
+        good.extend_from_slice(&[0xb0, 2, 0, 0]);
+        good.extend(key.public_binary().unwrap());
+        assert_eq!(read_keyring(&good).unwrap().keys.len(), 2);
+        // Every truncation, and every single byte flipped three ways.
+        for len in 0..good.len() {
+            let _ = read_keyring(good.get(..len).unwrap());
+        }
+        for i in 0..good.len() {
+            for x in [0x01u8, 0x80, 0xff] {
+                let mut d = good.clone();
+                d[i] ^= x;
+                let _ = read_keyring(&d);
+            }
+        }
+        // The same inside a keybox frame.
+        let mut kbx = vec![0, 0, 0, 32, 1, 1, 0, 0];
+        kbx.extend_from_slice(b"KBXf");
+        kbx.resize(32, 0);
+        let blob_len = u32::try_from(16 + good.len()).unwrap();
+        kbx.extend_from_slice(&blob_len.to_be_bytes());
+        kbx.extend_from_slice(&[2, 1, 0, 0]);
+        kbx.extend_from_slice(&16u32.to_be_bytes());
+        kbx.extend_from_slice(&u32::try_from(good.len()).unwrap().to_be_bytes());
+        kbx.extend_from_slice(&good);
+        assert_eq!(read_keyring(&kbx).unwrap().keys.len(), 2);
+        for i in 0..48 {
+            let mut d = kbx.clone();
+            d[i] ^= 0xff;
+            let _ = read_keyring(&d);
+        }
+    }
+
+    #[test]
     fn keybox_blobs_outside_the_file_are_refused() {
         // Header blob (type 1, KBXf), then an OpenPGP blob claiming a key block past its end.
         let mut data = vec![0, 0, 0, 32, 1, 1, 0, 0];
