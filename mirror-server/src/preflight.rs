@@ -138,22 +138,37 @@ pub fn upstream_keyrings(
 
 /// Prerequisite 3: every cosign key of every rule of the `--policy` file at `path` (TOML
 /// `[verify]` table, see [`crate::import::load_policy`]) exists and loads. Returns the
-/// unmet ones; a policy file that cannot be read or parsed is one unmet prerequisite.
+/// unmet ones; a policy file that cannot be read or parsed is one unmet prerequisite (the
+/// rules' syntax is checked in full by [`crate::import::load_policy`] afterwards).
 pub fn policy_keys(path: &Path) -> Vec<Prerequisite> {
     #[derive(serde::Deserialize)]
     struct File {
         #[serde(default)]
         verify: std::collections::BTreeMap<String, keys::cosign::VerifyRule>,
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return vec![Prerequisite {
-            what: format!("policy file {} cannot be read", path.display()),
-            fix: "give --policy the path of the site's cosign policy (TOML [verify] table)".into(),
-        }];
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Prerequisite {
+                what: format!("policy file {} cannot be read: {e}", path.display()),
+                fix: "give --policy the path of the site's cosign policy (TOML [verify] table)"
+                    .into(),
+            }];
+        }
     };
-    let Ok(file) = toml::from_str::<File>(&text) else {
-        // Its syntax error is reported by load_policy, with the line.
-        return Vec::new();
+    let file = match toml::from_str::<File>(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            let reason = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            return vec![Prerequisite {
+                what: format!("policy file {}: {reason}", path.display()),
+                fix: "correct it: a TOML [verify] table, e.g. \"nvcr.io/nvidia/*\" = { keys = [\"nvidia-cosign.pub\"], required = true }".into(),
+            }];
+        }
     };
     let base = path
         .parent()
@@ -280,6 +295,35 @@ mod tests {
         assert!(free_space(store, 1, 1, MIN_SPACE_MARGIN).is_some());
         assert!(free_space(store, 0, 0, MIN_SPACE_MARGIN).is_none());
         assert_eq!(space_margin(1000 << 30), 10 << 30);
+    }
+
+    #[test]
+    fn policy_keys_lists_every_missing_key_on_one_line_each() {
+        let tmp = tempfile::tempdir().unwrap();
+        let policy = tmp.path().join("policy.toml");
+        let missing = policy_keys(&policy);
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].what.contains("cannot be read"), "{}", missing[0]);
+        fs_write(&policy, "[verify\n\"x\" = 1\n");
+        let bad = policy_keys(&policy);
+        assert_eq!(bad.len(), 1);
+        assert!(!bad[0].to_string().contains('\n'), "{}", bad[0]);
+        fs_write(
+            &policy,
+            "[verify]\n\"a/*\" = { keys = [\"a.pub\", \"b.pub\"], required = true }\n\"c/*\" = { keys = [\"/nonexistent/c.pub\"] }\n",
+        );
+        let keys = policy_keys(&policy);
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(
+            keys[0]
+                .fix
+                .contains(&tmp.path().join("a.pub").display().to_string())
+        );
+        assert!(keys[2].what.contains("/nonexistent/c.pub"), "{}", keys[2]);
+    }
+
+    fn fs_write(p: &Path, text: &str) {
+        std::fs::write(p, text).unwrap();
     }
 
     #[test]
