@@ -140,7 +140,8 @@ pub enum VerifyError {
         /// Primary fingerprints (upper-case hex) of the keys in the keyring.
         keyring_fingerprints: Vec<String>,
         /// Signatures that matched a key cryptographically but were refused, with the reason
-        /// (expired or revoked key, weak hash, …).
+        /// (expired or revoked key, weak hash, …), followed by what reading the keyring
+        /// skipped ([`crate::openpgp::Keyring::notes`]).
         rejected: Vec<String>,
     },
 }

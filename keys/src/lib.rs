@@ -17,6 +17,7 @@
 pub mod cosign;
 mod error;
 mod fsutil;
+mod keyring_read;
 pub mod openpgp;
 pub mod snapshot;
 

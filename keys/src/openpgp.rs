@@ -78,7 +78,8 @@ pub const REPO_PUBLIC_KEYRING_FILE: &str = "repo.pub.gpg";
 
 const SECRET_EXPECTED: &str =
     "OpenPGP secret key (armored, \"-----BEGIN PGP PRIVATE KEY BLOCK-----\")";
-const KEYRING_EXPECTED: &str = "OpenPGP public keyring (binary .gpg or armored .asc)";
+const KEYRING_EXPECTED: &str =
+    "OpenPGP public keyring (binary .gpg, armored .asc, or GnuPG keybox .kbx)";
 
 fn pgp_err(operation: &'static str) -> impl FnOnce(pgp::errors::Error) -> KeyError {
     move |e| KeyError::OpenPgp {
@@ -371,66 +372,57 @@ pub struct Verified {
 #[derive(Clone)]
 pub struct Keyring {
     keys: Vec<SignedPublicKey>,
+    /// What the reader skipped (unreadable keys, subkeys, user IDs, damaged regions).
+    notes: Vec<String>,
 }
 
 impl Keyring {
-    /// Parses a keyring: binary (`.gpg`, several concatenated transferable public keys, as
-    /// `gpg --export` writes) or armored (`.asc`, one or more
-    /// `-----BEGIN PGP PUBLIC KEY BLOCK-----` blocks). The first byte decides: binary OpenPGP
-    /// packets have the high bit set.
+    /// Parses a keyring as `gpgv --keyring` and APT's `signed-by=` read it:
+    ///
+    /// - binary (`.gpg`): several concatenated transferable public keys (RFC 9580 §10.1),
+    ///   as `gpg --export` writes them, including GnuPG's trust packets (tag 12, written by
+    ///   `gpg --export-options backup` and present in distribution keyrings such as
+    ///   `ubuntu-archive-keyring.gpg`), marker and padding packets, which are skipped;
+    /// - armored (`.asc`): one or more `-----BEGIN PGP PUBLIC KEY BLOCK-----` blocks, each
+    ///   with one or more keys;
+    /// - a GnuPG keybox (`.kbx`, magic `KBXf`), which `gpgv` reads (APT's `signed-by=`
+    ///   does not).
+    ///
+    /// Keys with expired or revoked subkeys, third-party certifications and SHA-1
+    /// bindings load; validity is decided per signature by [`Keyring::verify_inrelease`].
+    /// A key, subkey, user ID or signature that does not parse (an unknown algorithm, a
+    /// damaged packet) is skipped as GnuPG skips it, and noted ([`Keyring::notes`]).
     ///
     /// # Errors
-    /// [`KeyError::Invalid`] if the data does not parse, holds a secret key, or holds no key.
+    /// [`KeyError::Invalid`] if the data is empty, is not OpenPGP data, holds secret key
+    /// material, or holds no usable public key (the reason lists what was skipped).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         Self::from_bytes_with_origin(bytes, "keyring data")
     }
 
     fn from_bytes_with_origin(bytes: &[u8], origin: &str) -> Result<Self, KeyError> {
-        let invalid = |reason: String| KeyError::Invalid {
-            origin: origin.to_string(),
-            expected: KEYRING_EXPECTED,
-            reason,
-        };
-        let first = bytes
-            .iter()
-            .copied()
-            .find(|b| !b.is_ascii_whitespace())
-            .ok_or_else(|| invalid("the keyring is empty".into()))?;
+        let read =
+            crate::keyring_read::read_keyring(bytes).map_err(|reason| KeyError::Invalid {
+                origin: origin.to_string(),
+                expected: KEYRING_EXPECTED,
+                reason,
+            })?;
+        Ok(Keyring {
+            keys: read.keys,
+            notes: read
+                .notes
+                .into_iter()
+                .map(|n| format!("{origin}: {n}"))
+                .collect(),
+        })
+    }
 
-        let mut keys = Vec::new();
-        if first & 0x80 != 0 {
-            let parsed =
-                SignedPublicKey::from_bytes_many(bytes).map_err(|e| invalid(e.to_string()))?;
-            for key in parsed {
-                keys.push(key.map_err(|e| invalid(e.to_string()))?);
-            }
-        } else {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| invalid("neither binary OpenPGP data nor ASCII armor".into()))?;
-            if text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
-                return Err(invalid(
-                    "it contains a secret key; a keyring must hold only public keys".into(),
-                ));
-            }
-            const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
-            let starts: Vec<usize> = text.match_indices(BEGIN).map(|(i, _)| i).collect();
-            if starts.is_empty() {
-                return Err(invalid(format!("no \"{BEGIN}\" block found")));
-            }
-            for (n, &start) in starts.iter().enumerate() {
-                let end = starts.get(n + 1).copied().unwrap_or(text.len());
-                let block = text.get(start..end).unwrap_or_default();
-                let (parsed, _headers) = SignedPublicKey::from_armor_many_buf(block.as_bytes())
-                    .map_err(|e| invalid(format!("armor block {}: {e}", n + 1)))?;
-                for key in parsed {
-                    keys.push(key.map_err(|e| invalid(format!("armor block {}: {e}", n + 1)))?);
-                }
-            }
-        }
-        if keys.is_empty() {
-            return Err(invalid("no public key found".into()));
-        }
-        Ok(Keyring { keys })
+    /// What reading the keyring skipped, one line each, prefixed with the file (or "keyring
+    /// data"): keys, subkeys or user IDs that do not parse, damaged regions. Empty for a
+    /// clean keyring. Listed again in [`VerifyError::NoValidSignature`] when no key
+    /// verifies a signature.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Loads a keyring file (see [`Keyring::from_bytes`]).
@@ -536,6 +528,7 @@ impl Keyring {
                     ids.push(id);
                 }
             }
+            rejected.extend(self.notes.iter().cloned());
             return Err(VerifyError::NoValidSignature {
                 signature_key_ids: ids,
                 keyring_fingerprints: self.fingerprints(),
@@ -929,6 +922,7 @@ mod tests {
         grafted.public_subkeys = a.to_public_key().public_subkeys;
         let ring = Keyring {
             keys: vec![grafted],
+            notes: Vec::new(),
         };
         let err = ring
             .verify_inrelease(&sign_with_subkey(&a, "Origin: A\n"))

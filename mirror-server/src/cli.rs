@@ -320,7 +320,9 @@ pub struct ImportArgs {
     /// The server's store directory.
     #[arg(long, env = "MIRROR_SERVER_STORE")]
     pub store: PathBuf,
-    /// Directory of trusted ed25519 public keys (*.pub / *.pem, PEM).
+    /// The trust bundle written by `mirror-sync keys bundle`: trusted ed25519 snapshot keys
+    /// (*.pub / *.pem, PEM) and, in upstream/, the upstream APT keyrings. Checked, with
+    /// the store's free space, before anything is copied.
     #[arg(long, env = "MIRROR_SERVER_TRUSTED_KEYS")]
     pub trusted_keys: PathBuf,
     /// Snapshot to import, CHANNEL/SEQ, when the drive holds several.

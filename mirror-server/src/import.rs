@@ -17,6 +17,13 @@
 //! 3. refuse an unknown `manifest_version`, then verify the signature over the exact bytes
 //!    against the trusted-keys directory, then validate the manifest fully (safe, unique
 //!    paths; duplicate JSON keys refused);
+//!    3b. the prerequisites ([`crate::preflight`]), before the store is touched or a blob
+//!    read: the trusted-keys directory loads and verifies the signature, every upstream
+//!    keyring the APT sources need is installed and holds a key that signed that upstream
+//!    at sync time, every `--policy` cosign key loads, and the store's filesystem has room
+//!    for the blobs the store lacks. All unmet ones are refused together
+//!    ([`ImportError::Prerequisites`], each with its fix); a failed signature alone stays
+//!    [`ImportError::Untrusted`];
 //! 4. take the store lock ([`crate::lifecycle::lock_store`]), sweep staging left by a killed
 //!    import, and apply anti-rollback: refuse a sequence not newer than the live one on the
 //!    channel (or the live snapshot itself) unless `--allow-downgrade` (audited as forced);
@@ -67,6 +74,7 @@ use store::cas::{describe_type, open_regular};
 use store::{Cas, CasError, Expected, Index, SnapshotRecord};
 
 use crate::live::INDEX_FILE;
+use crate::preflight::{self, Prerequisite};
 
 /// File name of the append-only audit log inside a store (JSON lines, hash-chained).
 pub const AUDIT_LOG: &str = crate::audit::AUDIT_LOG;
@@ -222,6 +230,18 @@ pub enum ImportError {
     /// The trusted-keys directory cannot be loaded.
     #[error("trusted keys: {0}")]
     TrustedKeys(#[source] keys::KeyError),
+    /// Trust anchors or free space the import needs are missing, found before anything was
+    /// copied (module docs, step 3b; [`crate::preflight`]). Lists every unmet one, each with
+    /// its fix.
+    #[error(
+        "import refused before copying anything: {} prerequisite(s) not met: {}; the store is unchanged",
+        unmet.len(),
+        unmet.iter().enumerate().map(|(i, p)| format!("({}) {p}", i + 1)).collect::<Vec<_>>().join(" ")
+    )]
+    Prerequisites {
+        /// The unmet prerequisites, the manifest signature first if it failed.
+        unmet: Vec<Prerequisite>,
+    },
     /// A signed manifest that breaks a rule (or sits in the wrong directory).
     #[error("{}: {reason}", path.display())]
     InvalidManifest {
@@ -845,8 +865,21 @@ fn import_inner(
     snapshot_name: &mut Option<String>,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
-    let trusted = TrustedKeys::load_dir(&opts.trusted_keys).map_err(ImportError::TrustedKeys)?;
-    let policy = opts.policy.as_deref().map(load_policy).transpose()?;
+    // Trust prerequisites are gathered, not returned one by one: step 3b reports them all.
+    let mut unmet: Vec<Prerequisite> = Vec::new();
+    let trusted = match TrustedKeys::load_dir(&opts.trusted_keys) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            unmet.push(Prerequisite {
+                what: ImportError::TrustedKeys(e).to_string(),
+                fix: preflight::bundle_fix("keys/trusted/", &opts.trusted_keys),
+            });
+            None
+        }
+    };
+    if let Some(p) = &opts.policy {
+        unmet.extend(preflight::policy_keys(p));
+    }
 
     // 1. Locate the snapshot directory.
     let (dir_channel, dir_seq, snap_dir) = locate(&opts.drive, opts.snapshot.as_deref())?;
@@ -878,34 +911,84 @@ fn import_inner(
             found: *found,
         });
     }
-    let signer = match trusted.verify(&manifest_bytes, &sig) {
-        Ok(key) => key.key_id(),
-        Err(keys::SignatureError::Length { len }) => {
-            return Err(ImportError::BadSignature {
-                path: sig_path,
-                reason: format!(
-                    "signature is {len} bytes; an ed25519 signature is exactly 64 bytes"
-                ),
-            });
+    let mut untrusted: Option<ImportError> = None;
+    let signer = match &trusted {
+        None => None,
+        Some(trusted) => match trusted.verify(&manifest_bytes, &sig) {
+            Ok(key) => Some(key.key_id()),
+            Err(keys::SignatureError::Length { len }) => {
+                return Err(ImportError::BadSignature {
+                    path: sig_path,
+                    reason: format!(
+                        "signature is {len} bytes; an ed25519 signature is exactly 64 bytes"
+                    ),
+                });
+            }
+            Err(_) => {
+                untrusted = Some(ImportError::Untrusted {
+                    path: manifest_path.clone(),
+                    dir: opts.trusted_keys.clone(),
+                    trusted: trusted.keys().map(|(_, k)| k.key_id()).collect(),
+                });
+                None
+            }
+        },
+    };
+    let manifest = match parsed {
+        Ok(m) => m,
+        // An unverified manifest that does not even parse: the signature is the news.
+        Err(_) if untrusted.is_some() || trusted.is_none() => {
+            return Err(refuse_prerequisites(unmet, untrusted, opts, None));
         }
-        Err(_) => {
-            return Err(ImportError::Untrusted {
-                path: manifest_path,
-                dir: opts.trusted_keys.clone(),
-                trusted: trusted.keys().map(|(_, k)| k.key_id()).collect(),
+        Err(e) => {
+            return Err(ImportError::InvalidManifest {
+                path: manifest_path.clone(),
+                reason: e.to_string(),
             });
         }
     };
+
+    // 3b. Every other trust prerequisite, and free space, before anything is copied or the
+    //     store is touched: the upstream keyrings the APT sources need, the policy keys
+    //     (above), and room on the store's filesystem for the blobs it lacks.
+    let verified = signer.is_some();
+    unmet.extend(preflight::upstream_keyrings(
+        &manifest,
+        &opts.trusted_keys,
+        !verified,
+    ));
+    if verified {
+        let media = trusted.as_ref().and_then(|t| {
+            read_media(&snap_dir, t, &Digest::of(&manifest_bytes), &manifest.name())
+                .ok()
+                .flatten()
+        });
+        let (needed, blobs) =
+            bytes_to_write(&manifest, &opts.store, &manifest_bytes, media.as_ref());
+        match preflight::available_bytes(&opts.store) {
+            Ok(available) => {
+                unmet.extend(preflight::free_space(&opts.store, needed, blobs, available));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell the free space of the store's filesystem")
+            }
+        }
+    }
+    let (Some(trusted), Some(signer), true) = (trusted, signer, unmet.is_empty()) else {
+        return Err(refuse_prerequisites(
+            unmet,
+            untrusted,
+            opts,
+            Some(&manifest.signer),
+        ));
+    };
+
     let signer_key_file = trusted
         .keys()
         .find(|(_, k)| k.key_id() == signer)
         .and_then(|(p, _)| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let manifest = parsed.map_err(|e| ImportError::InvalidManifest {
-        path: manifest_path.clone(),
-        reason: e.to_string(),
-    })?;
     if manifest.channel != dir_channel || manifest.sequence != dir_seq {
         return Err(ImportError::InvalidManifest {
             path: manifest_path,
@@ -915,6 +998,7 @@ fn import_inner(
             ),
         });
     }
+    let policy = opts.policy.as_deref().map(load_policy).transpose()?;
     let name = manifest.name();
     *snapshot_name = Some(name.clone());
 
@@ -1309,6 +1393,76 @@ fn import_inner(
         generation,
         provenance,
     })
+}
+
+/// The refusal for unmet prerequisites (step 3b): the manifest signature failure alone
+/// stays [`ImportError::Untrusted`] (it may be tampering, not a missing key); anything
+/// else is [`ImportError::Prerequisites`], listing the signature failure first.
+/// `drive_signer` is the key id the (unverified) manifest says signed it.
+fn refuse_prerequisites(
+    mut unmet: Vec<Prerequisite>,
+    untrusted: Option<ImportError>,
+    opts: &ImportOptions,
+    drive_signer: Option<&str>,
+) -> ImportError {
+    match untrusted {
+        Some(e) if unmet.is_empty() => e,
+        Some(e) => {
+            let signed_by = drive_signer
+                .map(|s| format!(" (the manifest names {s} as its signer)"))
+                .unwrap_or_default();
+            unmet.insert(
+                0,
+                Prerequisite {
+                    what: format!("{e}{signed_by}"),
+                    fix: preflight::bundle_fix("keys/trusted/snapshot.pub", &opts.trusted_keys),
+                },
+            );
+            ImportError::Prerequisites { unmet }
+        }
+        None => ImportError::Prerequisites { unmet },
+    }
+}
+
+/// Bytes this import would write into the store's filesystem, and how many blobs: every
+/// distinct blob of `manifest` the store at `store` lacks and no earlier run of this import
+/// staged already; a blob split into parts on the drive counts twice (its parts are staged,
+/// then joined). One `stat` per blob; no blob is read.
+fn bytes_to_write(
+    manifest: &Manifest,
+    store: &Path,
+    manifest_bytes: &[u8],
+    media: Option<&Media>,
+) -> (u64, u64) {
+    let main = Cas::at(store);
+    let staged = Cas::at(&main.tmp_dir().join(format!(
+        "{RESUME_PREFIX}{}",
+        Digest::of(manifest_bytes).hex()
+    )));
+    let mut seen: BTreeSet<Digest> = BTreeSet::new();
+    let (mut bytes, mut blobs) = (0u64, 0u64);
+    for a in &manifest.artifacts {
+        if !seen.insert(a.digest) {
+            continue;
+        }
+        let have = |cas: &Cas| cas.contains(&a.digest).ok().flatten() == Some(a.size);
+        if have(&main) || have(&staged) {
+            continue;
+        }
+        let split = media
+            .and_then(|m| m.blob(&a.digest))
+            .is_some_and(|e| !e.parts.is_empty());
+        bytes = bytes.saturating_add(if split {
+            a.size.saturating_mul(2)
+        } else {
+            a.size
+        });
+        blobs += 1;
+    }
+    (
+        bytes.saturating_add(manifest_bytes.len() as u64 + SIGNATURE_LEN as u64),
+        blobs,
+    )
 }
 
 /// The `[verify]` table of a `--policy` file.

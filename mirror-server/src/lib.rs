@@ -5,6 +5,8 @@
 //! - [`serve`]: the read-only HTTP server (APT, PEP 503/691, plain files, health, metrics)
 //!   over the live snapshot, switching snapshots without a restart.
 //! - [`live`]: the routing table built from the store's current snapshot.
+//! - [`preflight`]: the import prerequisites (trust anchors, free space) checked before
+//!   anything is copied.
 //! - [`lifecycle`]: the store lock, the generation counter, stale staging, rollback, pins
 //!   and the list of held snapshots.
 //! - [`gc`]: garbage collection of old snapshots and unreferenced blobs.
@@ -19,6 +21,7 @@ pub mod gc;
 pub mod import;
 pub mod lifecycle;
 pub mod live;
+pub mod preflight;
 pub mod provenance;
 pub mod receipt;
 pub mod sbom;

@@ -182,7 +182,7 @@ pub fn check_apt(
         };
         let debs: Vec<&Artifact> = of_source(ArtifactKind::Deb).collect();
         let releases: Vec<&Artifact> = of_source(ArtifactKind::UpstreamRelease).collect();
-        if debs.is_empty() && releases.is_empty() {
+        if !needs_keyring(manifest, up) {
             continue;
         }
         let keyring_path = keyring_path(up, source.upstream_keyring.as_deref(), keyrings_dir)?;
@@ -252,7 +252,19 @@ pub fn check_apt(
     Ok(report)
 }
 
-fn keyring_path(
+/// Does APT source `upstream` of `manifest` carry anything whose provenance [`check_apt`]
+/// verifies (a `.deb` or an upstream Release file), and so need its upstream keyring?
+pub(crate) fn needs_keyring(manifest: &Manifest, upstream: &str) -> bool {
+    manifest.artifacts.iter().any(|a| {
+        matches!(a.kind, ArtifactKind::Deb | ArtifactKind::UpstreamRelease)
+            && a.upstream.as_deref() == Some(upstream)
+    })
+}
+
+/// The installed keyring file `dir/name` of APT source `upstream`.
+///
+/// Errors: no name, a name that is not a plain file name, or no regular file there.
+pub(crate) fn keyring_path(
     upstream: &str,
     name: Option<&str>,
     dir: &Path,

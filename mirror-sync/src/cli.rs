@@ -522,6 +522,9 @@ struct BundleKeyring {
     upstreams: Vec<String>,
     path: PathBuf,
     fingerprints: Vec<String>,
+    /// What reading the keyring skipped (keys, subkeys or user IDs it cannot use).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<String>,
 }
 
 fn keys_bundle(
@@ -573,6 +576,7 @@ fn keys_bundle(
                             upstreams: vec![up.name.clone()],
                             path: upstream_dir.join(&name),
                             fingerprints: ring.fingerprints(),
+                            skipped: ring.notes().to_vec(),
                         },
                     ),
                 );
@@ -610,6 +614,9 @@ fn keys_bundle(
                 ));
                 for f in &k.fingerprints {
                     s.push_str(&format!("    {f}\n"));
+                }
+                for n in &k.skipped {
+                    s.push_str(&format!("    skipped: {n}\n"));
                 }
             }
             s
