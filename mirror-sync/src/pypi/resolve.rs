@@ -346,6 +346,7 @@ fn solve_targets(
             pages: RefCell::default(),
             pinned: RefCell::default(),
             pre_ok: RefCell::default(),
+            seen: RefCell::default(),
         };
         let shown = format!("python {}.{} on {}", t.python.0, t.python.1, t.platform);
         match pubgrub::resolve(&provider, Pkg::Root, Version::new([0u64])) {
@@ -403,6 +404,10 @@ struct Provider<'a> {
     pinned: RefCell<HashSet<(String, Version)>>,
     /// Projects some requirement names a pre-release of.
     pre_ok: RefCell<HashSet<String>>,
+    /// Order in which projects were first required (breadth-first from the root, each
+    /// release's requirements in metadata order): earlier ones are decided first, as pip
+    /// and uv do.
+    seen: RefCell<HashMap<String, usize>>,
 }
 
 type Deps = pubgrub::Map<Pkg, Vs>;
@@ -463,6 +468,11 @@ impl Provider<'_> {
         parent: Option<(&str, &Version)>,
     ) -> Result<(), String> {
         let name = normalize(req.name.as_ref());
+        {
+            let mut seen = self.seen.borrow_mut();
+            let next = seen.len();
+            seen.entry(name.clone()).or_insert(next);
+        }
         let range = match &req.version_or_url {
             None => Vs::full(),
             Some(VersionOrUrl::VersionSpecifier(specs)) => {
@@ -529,7 +539,7 @@ impl DependencyProvider for Provider<'_> {
     type VS = Vs;
     type M = String;
     type Err = FetchFailed;
-    type Priority = (u32, u8);
+    type Priority = (u32, u8, std::cmp::Reverse<usize>);
 
     fn prioritize(
         &self,
@@ -537,13 +547,20 @@ impl DependencyProvider for Provider<'_> {
         range: &Vs,
         stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Root first, then exact pins, then the packages that conflicted most.
+        // The packages that conflicted most, then root, then exact pins, then in the
+        // order they were first required.
         let rank = match package {
             Pkg::Root => 2,
             _ if range.0.as_singleton().is_some() => 1,
             _ => 0,
         };
-        (stats.conflict_count(), rank)
+        let order = match package {
+            Pkg::Root => 0,
+            Pkg::Project(n) | Pkg::Extra(n, _) => {
+                self.seen.borrow().get(n).copied().unwrap_or(usize::MAX)
+            }
+        };
+        (stats.conflict_count(), rank, std::cmp::Reverse(order))
     }
 
     fn choose_version(&self, package: &Pkg, range: &Vs) -> Result<Option<Version>, FetchFailed> {
