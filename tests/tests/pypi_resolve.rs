@@ -502,3 +502,41 @@ fn a_bound_project_never_comes_from_another_index() {
         names(0)
     );
 }
+
+/// An index without `.metadata` sidecars: wheels are downloaded whole to read their
+/// metadata. Each is counted once, in the resolving phase's own counter, and a first
+/// sync reports nothing "already in the store".
+#[test]
+fn metadata_downloads_are_counted_once() {
+    let Some(env) = Env::new(&[("main", "resolve")]) else {
+        return;
+    };
+    for e in std::fs::read_dir(env.root("main").join("packages")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "metadata") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let config = env.config(&format!(
+        "[[pypi]]\nname = \"main\"\nurl = \"{}\"\nprojects = [\"app\", \"lib\"]\npython = [\"3.12\"]\nplatforms = [\"manylinux_2_28_x86_64\"]\n",
+        env.url("main")
+    ));
+    let (r, first) = mirror_e2e::product::sync_json(&config);
+    r.expect("sync");
+    let report = &first["upstreams"][0]["report"];
+    let kept = report["files"].as_u64().unwrap();
+    assert_eq!(kept, 4, "{first}");
+    assert!(report["metadata_bytes"].as_u64().unwrap() > 0, "{first}");
+    assert_eq!(first["files_deduplicated"], 0, "{first}");
+    assert_eq!(first["bytes_deduplicated"], 0, "{first}");
+    // Every kept file was downloaded exactly once (to read its metadata).
+    assert_eq!(first["files_fetched"].as_u64().unwrap(), kept, "{first}");
+    let (r, again) = mirror_e2e::product::sync_json(&config);
+    r.expect("re-sync");
+    assert_eq!(again["files_fetched"], 0, "{again}");
+    assert_eq!(
+        again["files_deduplicated"].as_u64().unwrap(),
+        kept,
+        "{again}"
+    );
+}

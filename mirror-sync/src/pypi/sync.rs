@@ -424,6 +424,9 @@ pub async fn plan(f: &Fetcher, cfg: &Config) -> anyhow::Result<PypiPlan> {
     Ok(out)
 }
 
+/// What [`keep_file`] gives: the file's artifacts and an optional warning.
+type Kept = (Vec<Artifact>, Option<String>);
+
 /// Result of one table's part of [`sync_all`].
 pub type UpstreamResult = anyhow::Result<(UpstreamState, PypiReport)>;
 
@@ -467,7 +470,7 @@ pub async fn sync_all(
     f.progress()
         .start_phase(&format!("pypi: downloading {} files", pending.len()), total);
     let fetched_now = &fetched_now;
-    let results: Vec<(usize, anyhow::Result<(Vec<Artifact>, Option<String>)>)> =
+    let results: Vec<(usize, anyhow::Result<Kept>)> =
         futures_util::stream::iter(jobs.iter().copied())
             .map(|j| async move {
                 let up = &uni.ups[j.upstream].name;
@@ -479,7 +482,9 @@ pub async fn sync_all(
             .buffer_unordered(64)
             .collect()
             .await;
-    let mut per: BTreeMap<usize, (Vec<Artifact>, Vec<String>, Vec<String>)> = BTreeMap::new();
+    // Per table: artifacts, warnings, errors.
+    type Outcome = (Vec<Artifact>, Vec<String>, Vec<String>);
+    let mut per: BTreeMap<usize, Outcome> = BTreeMap::new();
     for (u, r) in results {
         let e = per.entry(u).or_default();
         match r {
@@ -658,7 +663,12 @@ pub async fn core_metadata_for(
             DistFilename::Sdist(_) => true,
         })
         .collect();
-    cands.sort_by_key(|(_, p)| matches!(p, DistFilename::Sdist(_)));
+    // The file pip would install there first (so a file downloaded for its metadata is
+    // the one kept), sdists last.
+    cands.sort_by_key(|(_, p)| match p {
+        DistFilename::Wheel(w) => (0, select::wheel_rank(w, target)),
+        DistFilename::Sdist(_) => (1, None),
+    });
     let (fe, parsed) = *cands
         .first()
         .ok_or_else(|| anyhow!("no file of this release installs on the target"))?;
@@ -846,7 +856,7 @@ async fn keep_file(
     upstream: &str,
     job: &Job,
     fetched_now: &HashSet<Digest>,
-) -> anyhow::Result<(Vec<Artifact>, Option<String>)> {
+) -> anyhow::Result<Kept> {
     let (project, fe, parsed) = (job.project.as_str(), &job.fe, &job.parsed);
     let release_meta = job.meta.as_deref();
     let want = Digest::from_hex(&job.sha256).map_err(|e| anyhow!("sha256 {}: {e}", job.sha256))?;
