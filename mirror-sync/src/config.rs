@@ -937,4 +937,27 @@ referrers = false
         .unwrap_err();
         assert!(format!("{err:#}").contains("invalid channel"), "{err:#}");
     }
+    #[test]
+    fn pypi_routing_and_lock_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = load_preset(
+            dir.path(),
+            "[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/simple/\"\nprojects = [\"torch==2.5.1\"]\n\n[[pypi]]\nname = \"cu\"\nurl = \"http://127.0.0.1:9/cu/\"\nexplicit = true\nbind = [\"Torch\"]\nrequirements = [\"locks/r.txt\"]\nlock = [\"pylock.toml\"]\n",
+        )
+        .unwrap();
+        assert!(ok.pypi[1].explicit && ok.pypi[1].bind == ["Torch"]);
+        assert!(ok.pypi[1].projects.is_empty());
+        assert_eq!(ok.pypi[1].requirements, [PathBuf::from("locks/r.txt")]);
+        let e = |body: &str| err_of(load_preset(dir.path(), body));
+        let m = e(
+            "[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nprojects = [\"x\"]\nexplicit = true\n",
+        );
+        assert!(m.contains("bind is empty"), "{m}");
+        let m = e(
+            "[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nprojects = [\"x\"]\nbind = [\"torch\"]\n[[pypi]]\nname = \"b\"\nurl = \"http://127.0.0.1:9/b/\"\nbind = [\"TORCH\"]\n",
+        );
+        assert!(m.contains("bound to both") && m.contains("torch"), "{m}");
+        let m = e("[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n");
+        assert!(m.contains("nothing to mirror"), "{m}");
+    }
 }
