@@ -380,16 +380,27 @@ fn solve_targets(
     Ok(out)
 }
 
-/// PubGrub's text with the root package worded for people.
+/// PubGrub's text with the root package worded for people: "you asked for lib >=2"
+/// instead of "the configuration ==0 depends on lib >=2", "app" instead of "app *" (any
+/// version), and "app cannot be used" instead of "the configuration, app * are
+/// incompatible".
 fn render_report(text: &str) -> String {
     let root0 = format!("{ROOT_NAME} ==0");
-    text.replace(&format!("{root0} depends on"), "you asked for")
+    let text = text
+        .replace(&format!("{root0} depends on"), "you asked for")
         .replace(&format!("{ROOT_NAME} depends on"), "you asked for")
         .replace(
             &format!("{root0} is forbidden"),
             "the requirements cannot be met",
         )
-        .replace(&root0, ROOT_NAME)
+        .replace(&root0, ROOT_NAME);
+    let any_version = regex::Regex::new(r"(\S) \*([ ,.;]|$)").expect("valid regex");
+    let text = any_version.replace_all(&text, "$1$2");
+    let with_root = regex::Regex::new(&format!(r"{ROOT_NAME}, ([^,.]+?) are incompatible"))
+        .expect("valid regex");
+    with_root
+        .replace_all(&text, "$1 cannot be used together with your requirements")
+        .into_owned()
 }
 
 struct Provider<'a> {
@@ -667,6 +678,15 @@ impl DependencyProvider for Provider<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_wording_without_root_version() {
+        let t = "Because app * depends on lib <2 and the configuration ==0 depends on lib >=2, the configuration, app * are incompatible.\nAnd because the configuration ==0 depends on app *, the configuration ==0 is forbidden.";
+        assert_eq!(
+            render_report(t),
+            "Because app depends on lib <2 and you asked for lib >=2, app cannot be used together with your requirements.\nAnd because you asked for app, the requirements cannot be met."
+        );
+    }
 
     #[test]
     fn report_wording() {
