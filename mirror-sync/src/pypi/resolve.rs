@@ -249,6 +249,7 @@ impl Cache {
             version,
             &uni.targets[target],
             &uni.policies[rp.upstream],
+            true,
         )
         .await
         .map_err(|e| {
@@ -264,6 +265,51 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Reads the core metadata of several releases concurrently (the solver's likely next
+    /// picks), for `target`, from the store or sidecars only: a guess never downloads a
+    /// whole file. Failures are not reported here: the solver asks for a release again
+    /// when it needs it, and that request reports them (or reads the file itself).
+    pub async fn prefetch_metadata(
+        &mut self,
+        f: &Fetcher,
+        uni: &Universe,
+        items: Vec<(String, Version)>,
+        target: usize,
+    ) {
+        let todo: Vec<(String, Version, Arc<RoutedPage>)> = items
+            .into_iter()
+            .filter(|k| !self.metadata.contains_key(k))
+            .filter_map(|(p, v)| {
+                let rp = self.pages.get(&p).cloned().flatten()?;
+                Some((p, v, rp))
+            })
+            .collect();
+        let got: Vec<Option<((String, Version), usize, MetadataFound)>> =
+            futures_util::stream::iter(todo)
+                .map(|(p, v, rp)| async move {
+                    let m = core_metadata_for(
+                        f,
+                        &rp.page,
+                        &v,
+                        &uni.targets[target],
+                        &uni.policies[rp.upstream],
+                        false,
+                    )
+                    .await
+                    .ok()?;
+                    Some(((p, v), rp.upstream, m))
+                })
+                .buffer_unordered(8)
+                .collect()
+                .await;
+        for (k, up, m) in got.into_iter().flatten() {
+            *self.metadata_bytes.entry(up).or_default() += m.fetched_bytes;
+            self.metadata.insert(k, Arc::new(m));
+        }
+    }
+}
+
 /// A request from the solver thread to the async side.
 enum Ask {
     Pages(
@@ -276,6 +322,8 @@ enum Ask {
         usize,
         oneshot::Sender<Result<Arc<MetadataFound>, String>>,
     ),
+    /// Read these releases' metadata concurrently, for the target; reply when done.
+    Prefetch(Vec<(String, Version)>, usize, oneshot::Sender<()>),
 }
 
 /// A fetch failed while the solver was running.
@@ -310,6 +358,10 @@ pub async fn resolve(
                     .await
                     .map_err(|e| format!("{e:#}"));
                 let _ = reply.send(r);
+            }
+            Ask::Prefetch(items, t, reply) => {
+                cache.prefetch_metadata(f, &uni, items, t).await;
+                let _ = reply.send(());
             }
             Ask::Metadata(p, v, t, reply) => {
                 let r = cache
@@ -532,6 +584,10 @@ impl Provider<'_> {
         Ok(())
     }
 
+    /// Fetches the pages of every dependency at once, then the core metadata sidecars of
+    /// the version each would most likely get (the newest candidate its range admits),
+    /// all concurrently: the solver then finds them in the cache instead of waiting for
+    /// one request after another.
     fn prefetch(&self, deps: &Deps) -> Result<(), FetchFailed> {
         let names: Vec<String> = deps
             .keys()
@@ -540,7 +596,24 @@ impl Provider<'_> {
                 Pkg::Root => None,
             })
             .collect();
-        self.ask_pages(names)
+        self.ask_pages(names)?;
+        let mut guesses = Vec::new();
+        for (p, range) in deps {
+            if let Pkg::Project(n) = p
+                && let Some(v) = self.choose_version(p, range)?
+            {
+                guesses.push((n.clone(), v));
+            }
+        }
+        if guesses.is_empty() {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Ask::Prefetch(guesses, self.target, reply))
+            .map_err(|_| FetchFailed("the sync stopped".into()))?;
+        rx.blocking_recv()
+            .map_err(|_| FetchFailed("the sync stopped".into()))
     }
 }
 

@@ -635,8 +635,9 @@ fn sha256_of(fe: &FileEntry) -> Option<&str> {
 }
 
 /// Core metadata of `version` of the project on `page`, from a file installable on
-/// `target` (wheels first): from the store, else the PEP 658/714 sidecar (advertised,
-/// hash checked, or probed), else the file itself (downloaded into the store).
+/// `target` (the wheel pip would install there first): from the store, else the PEP
+/// 658/714 sidecar (advertised, hash checked, or probed), else — when `whole_file` — the
+/// file itself (downloaded into the store).
 ///
 /// Errors: no file of the release installs on the target, an advertised sidecar is
 /// missing or has another hash, a download fails, the metadata does not parse.
@@ -646,6 +647,7 @@ pub async fn core_metadata_for(
     version: &Version,
     target: &Target,
     policy: &FilePolicy,
+    whole_file: bool,
 ) -> anyhow::Result<MetadataFound> {
     // Candidate files of this version that the target can install, wheels first.
     let mut cands: Vec<(&FileEntry, &DistFilename)> = page
@@ -703,7 +705,11 @@ pub async fn core_metadata_for(
     } else if !matches!(fe.core_metadata, CoreMetadataRef::Absent) {
         bail!("{}: advertised by the index but missing", redact(&meta_url));
     }
-    // 2. The file itself (it is kept anyway).
+    // 2. The file itself (kept when this version is chosen), unless only cheap sources
+    //    are wanted (a speculative prefetch).
+    if !whole_file {
+        bail!("{}: no sidecar; the file itself is needed", fe.filename);
+    }
     let sha = sha256_of(fe).ok_or_else(|| anyhow!("{}: the index gives no sha256", fe.filename))?;
     let expected = Expected {
         digest: Some(Digest::from_hex(sha).map_err(|e| anyhow!("{}: {e}", fe.filename))?),
