@@ -285,24 +285,25 @@ impl Cache {
                 Some((p, v, rp))
             })
             .collect();
-        let got: Vec<Option<((String, Version), usize, MetadataFound)>> =
-            futures_util::stream::iter(todo)
-                .map(|(p, v, rp)| async move {
-                    let m = core_metadata_for(
-                        f,
-                        &rp.page,
-                        &v,
-                        &uni.targets[target],
-                        &uni.policies[rp.upstream],
-                        false,
-                    )
-                    .await
-                    .ok()?;
-                    Some(((p, v), rp.upstream, m))
-                })
-                .buffer_unordered(8)
-                .collect()
-                .await;
+        // ((project, version), serving table, metadata) per release read.
+        type Read = ((String, Version), usize, MetadataFound);
+        let got: Vec<Option<Read>> = futures_util::stream::iter(todo)
+            .map(|(p, v, rp)| async move {
+                let m = core_metadata_for(
+                    f,
+                    &rp.page,
+                    &v,
+                    &uni.targets[target],
+                    &uni.policies[rp.upstream],
+                    false,
+                )
+                .await
+                .ok()?;
+                Some(((p, v), rp.upstream, m))
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
         for (k, up, m) in got.into_iter().flatten() {
             *self.metadata_bytes.entry(up).or_default() += m.fetched_bytes;
             self.metadata.insert(k, Arc::new(m));
