@@ -279,6 +279,17 @@ fn a_conflict_is_reported_with_its_chain() {
         err.contains("python 3.12 on manylinux_2_17_x86_64"),
         "{err}"
     );
+    // A project no index has is named with the indexes asked.
+    let missing = env.config(&format!(
+        "[[pypi]]\nname = \"main\"\nurl = \"{}\"\nprojects = [\"app\", \"no-such-project\"]\npython = [\"3.12\"]\nplatforms = [\"manylinux_2_17_x86_64\"]\n",
+        env.url("main")
+    ));
+    let err = format!("{:#}", plan_of(&missing).unwrap_err());
+    assert!(
+        err.contains("not found on any index")
+            && err.contains("no-such-project (asked [[pypi]] main)"),
+        "{err}"
+    );
     // And the sync fails without writing a state.
     assert!(sync_cli(&["sync", "--config", s(&config)]).is_err());
     assert!(env.synced("main").is_empty());

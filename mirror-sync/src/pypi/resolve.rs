@@ -415,8 +415,31 @@ fn solve_targets(
             Err(PubGrubError::NoSolution(mut tree)) => {
                 tree.collapse_no_versions();
                 let text = render_report(&DefaultStringReporter::report(&tree));
+                let mut missing: Vec<String> = provider
+                    .pages
+                    .borrow()
+                    .iter()
+                    .filter(|(_, p)| p.is_none())
+                    .map(|(n, _)| {
+                        let asked: Vec<&str> = uni
+                            .route(n)
+                            .into_iter()
+                            .map(|i| uni.ups[i].name.as_str())
+                            .collect();
+                        format!("{n} (asked [[pypi]] {})", asked.join(", "))
+                    })
+                    .collect();
+                missing.sort();
+                let missing = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "\nnot found on any index that may serve them: {}",
+                        missing.join("; ")
+                    )
+                };
                 bail!(
-                    "[[pypi]]: no set of versions satisfies the requirements for {shown}:\n{text}\n(a version counts only when the index has a file for this target; relax a requirement or bind the project to another index)"
+                    "[[pypi]]: no set of versions satisfies the requirements for {shown}:\n{text}{missing}\n(a version counts only when the index has a file for this target; relax a requirement or bind the project to another index)"
                 );
             }
             Err(PubGrubError::ErrorChoosingVersion { package, source }) => {
