@@ -400,6 +400,7 @@ fn solve_targets(
             pinned: RefCell::default(),
             pre_ok: RefCell::default(),
             seen: RefCell::default(),
+            prefetched: RefCell::default(),
         };
         let shown = format!("python {}.{} on {}", t.python.0, t.python.1, t.platform);
         match pubgrub::resolve(&provider, Pkg::Root, Version::new([0u64])) {
@@ -495,6 +496,8 @@ struct Provider<'a> {
     /// release's requirements in metadata order): earlier ones are decided first, as pip
     /// and uv do.
     seen: RefCell<HashMap<String, usize>>,
+    /// Projects whose likely version's metadata was already prefetched (once each).
+    prefetched: RefCell<HashSet<String>>,
 }
 
 type Deps = pubgrub::Map<Pkg, Vs>;
@@ -609,8 +612,8 @@ impl Provider<'_> {
     }
 
     /// Fetches the pages of every dependency at once, then the core metadata sidecars of
-    /// the version each would most likely get (the newest candidate its range admits),
-    /// all concurrently: the solver then finds them in the cache instead of waiting for
+    /// the version each new one would most likely get (the newest candidate its range
+    /// admits; once per project and target), all concurrently: the solver then finds them in the cache instead of waiting for
     /// one request after another.
     fn prefetch(&self, deps: &Deps) -> Result<(), FetchFailed> {
         let names: Vec<String> = deps
@@ -624,6 +627,7 @@ impl Provider<'_> {
         let mut guesses = Vec::new();
         for (p, range) in deps {
             if let Pkg::Project(n) = p
+                && self.prefetched.borrow_mut().insert(n.clone())
                 && let Some(v) = self.choose_version(p, range)?
             {
                 guesses.push((n.clone(), v));

@@ -2,11 +2,14 @@
 //!
 //! A sync is configured with Python versions (`"3.11"`) and wheel platform tags
 //! (`"manylinux_2_17_x86_64"`, `"win_amd64"`, `"any"`…). Their product gives the
-//! [`Target`]s. For each requirement and target, [`choose_version`] picks the release
-//! pip would install (PEP 440 ordering and pre-release rules, PEP 592 yanked handling,
-//! `Requires-Python`, wheel tags); [`applicable_requirements`] evaluates the release's
-//! `Requires-Dist` markers (PEP 508) on that target to close the selection; and
-//! [`keep_file`] decides which files of a chosen release go onto the mirror.
+//! [`Target`]s. [`installable`] says whether a file can be installed on a target (wheel
+//! tags, `Requires-Python`, PEP 592 yanked handling), which makes its version a candidate
+//! for the resolver ([`crate::pypi::resolve`]); [`files_for_target`] picks the files of a
+//! pinned release that a target takes (the wheel pip prefers, [`wheel_rank`]); and
+//! [`keep_file`] decides which files fit the configured platforms at all.
+//! [`choose_version`] (the newest candidate for one requirement alone) and
+//! [`applicable_requirements`] (a release's `Requires-Dist` whose markers hold on a
+//! target) are the single-requirement building blocks.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
