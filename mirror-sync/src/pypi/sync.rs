@@ -137,7 +137,6 @@ struct Selection {
     uni: Arc<Universe>,
     cache: Cache,
     jobs: Vec<Job>,
-    warnings: Vec<String>,
 }
 
 /// The configured requirements of every table. Errors: not PEP 508, or a direct URL.
@@ -371,12 +370,7 @@ async fn select_files(f: &Fetcher, cfg: &Config) -> anyhow::Result<Selection> {
     jobs.sort_by(|a, b| {
         (a.upstream, &a.project, &a.fe.filename).cmp(&(b.upstream, &b.project, &b.fe.filename))
     });
-    Ok(Selection {
-        uni,
-        cache,
-        jobs,
-        warnings: Vec::new(),
-    })
+    Ok(Selection { uni, cache, jobs })
 }
 
 fn shown_target(t: &Target) -> String {
@@ -517,9 +511,8 @@ pub async fn sync_all(
             files: mine.len(),
             bytes: 0,
             metadata_bytes: sel.cache.metadata_bytes.get(&i).copied().unwrap_or(0),
-            warnings: sel.warnings.clone(),
+            warnings,
         };
-        report.warnings.extend(warnings);
         if !errors.is_empty() {
             let n = errors.len();
             errors.truncate(5);
