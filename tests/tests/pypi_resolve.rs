@@ -478,6 +478,7 @@ fn a_bound_project_never_comes_from_another_index() {
     };
     // Control: unbound, the first index that has `lib` wins (uv's first-index).
     let unbound = plan_of(&env.config(&tables(""))).unwrap();
+    // (`app` is named in main's projects, so it comes from main.)
     let evil: BTreeSet<String> = unbound.upstreams[0]
         .files
         .iter()
@@ -491,6 +492,9 @@ fn a_bound_project_never_comes_from_another_index() {
     let main = env.synced("main");
     assert!(main.contains("lib-1.5-py3-none-any.whl"), "{main:?}");
     assert!(!main.iter().any(|f| f.contains("1.9")), "{main:?}");
+    // `app`, named in main's projects, comes from main although evil, the first index,
+    // offers a higher version.
+    assert!(main.contains("app-1.0-py3-none-any.whl"), "{main:?}");
 
     // An explicit index serves only its bound projects.
     let explicit = format!(

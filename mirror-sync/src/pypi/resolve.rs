@@ -2,9 +2,10 @@
 //! target, as pip or uv would install them, with the PubGrub algorithm (`pubgrub` crate).
 //!
 //! **Universe and routing.** All `[[pypi]]` tables form one universe. A project listed in
-//! some table's `bind` is taken from that index only ([`Universe::route`]); any other
-//! project from the first non-`explicit` index, in configuration order, that has a page
-//! for it (uv's `first-index` strategy). An index never serves a project bound elsewhere,
+//! some table's `bind` is taken from that index only ([`Universe::route`]), and so is a
+//! project named in a non-`explicit` table's `projects` (unless bound elsewhere); any
+//! other project (a dependency) from the first non-`explicit` index, in configuration
+//! order, that has a page for it (uv's `first-index` strategy). An index never serves a project bound elsewhere,
 //! and an `explicit` index serves nothing but its bound projects, so a higher version on
 //! another index can never replace a bound project (no dependency confusion).
 //!
@@ -105,7 +106,8 @@ pub struct Universe {
     pub ups: Vec<PypiUpstream>,
     /// Their base URLs.
     pub bases: Vec<Url>,
-    /// Bound project (normalized) → index of its table.
+    /// Bound project (normalized) → index of its table: the table whose `bind` lists
+    /// it, else the first non-`explicit` table whose `projects` names it.
     pub bound: HashMap<String, usize>,
     /// Every target of every table, without duplicates.
     pub targets: Vec<Target>,
@@ -140,6 +142,18 @@ impl Universe {
                 }
             }
         }
+        // A project a table asks for by name comes from that table's index, unless a
+        // `bind` sends it elsewhere.
+        for (i, up) in cfg.pypi.iter().enumerate() {
+            if up.explicit {
+                continue;
+            }
+            for spec in &up.projects {
+                if let Ok(req) = Requirement::<VerbatimUrl>::from_str(spec) {
+                    bound.entry(normalize(req.name.as_ref())).or_insert(i);
+                }
+            }
+        }
         let policies = cfg
             .pypi
             .iter()
@@ -159,7 +173,8 @@ impl Universe {
     }
 
     /// The tables that may serve `project` (normalized), in the order they are asked: the
-    /// table it is bound to alone, else every non-`explicit` table in configuration order.
+    /// table it is bound to alone (by `bind`, or by being named in that table's
+    /// `projects`), else every non-`explicit` table in configuration order.
     pub fn route(&self, project: &str) -> Vec<usize> {
         match self.bound.get(project) {
             Some(&i) => vec![i],
