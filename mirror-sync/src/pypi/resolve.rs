@@ -416,6 +416,7 @@ fn solve_targets(
             pre_ok: RefCell::default(),
             seen: RefCell::default(),
             prefetched: RefCell::default(),
+            usable: RefCell::default(),
         };
         let shown = format!("python {}.{} on {}", t.python.0, t.python.1, t.platform);
         match pubgrub::resolve(&provider, Pkg::Root, Version::new([0u64])) {
@@ -513,7 +514,13 @@ struct Provider<'a> {
     seen: RefCell<HashMap<String, usize>>,
     /// Projects whose likely version's metadata was already prefetched (once each).
     prefetched: RefCell<HashSet<String>>,
+    /// Per project: see [`Provider::usable`].
+    usable: RefCell<HashMap<String, Usable>>,
 }
+
+/// Versions with a file installable on the target, and whether an unyanked one is among
+/// them, in ascending version order.
+type Usable = Arc<Vec<(Version, bool)>>;
 
 type Deps = pubgrub::Map<Pkg, Vs>;
 
@@ -542,6 +549,25 @@ impl Provider<'_> {
             have.insert(n, p);
         }
         Ok(())
+    }
+
+    /// The versions of `name` with a file installable on this target, each with whether
+    /// an unyanked one is among them (computed once per project and target).
+    fn usable(&self, name: &str, rp: &RoutedPage) -> Usable {
+        if let Some(u) = self.usable.borrow().get(name) {
+            return u.clone();
+        }
+        let target = &self.uni.targets[self.target];
+        let policy = &self.uni.policies[rp.upstream];
+        let mut by_version: BTreeMap<Version, bool> = BTreeMap::new();
+        for (fe, parsed) in rp.files() {
+            if select::installable(fe, parsed, target, policy, true) {
+                *by_version.entry(parsed.version().clone()).or_default() |= fe.yanked.is_none();
+            }
+        }
+        let u = Arc::new(by_version.into_iter().collect::<Vec<_>>());
+        self.usable.borrow_mut().insert(name.to_owned(), u.clone());
+        u
     }
 
     fn page(&self, name: &str) -> Result<Option<Arc<RoutedPage>>, FetchFailed> {
@@ -698,18 +724,15 @@ impl DependencyProvider for Provider<'_> {
         let Some(rp) = self.page(name)? else {
             return Ok(None);
         };
-        let target = &self.uni.targets[self.target];
-        let policy = &self.uni.policies[rp.upstream];
+        let usable = self.usable(name, &rp);
         let pinned = self.pinned.borrow();
         let mut best_final: Option<&Version> = None;
         let mut best_any: Option<&Version> = None;
-        for (fe, parsed) in rp.files() {
-            let v = parsed.version();
+        for (v, unyanked) in usable.iter() {
             if !range.contains(v) {
                 continue;
             }
-            let yanked_ok = pinned.contains(&(name.clone(), v.clone()));
-            if !select::installable(fe, parsed, target, policy, yanked_ok) {
+            if !unyanked && !pinned.contains(&(name.clone(), v.clone())) {
                 continue;
             }
             if !v.any_prerelease() && best_final.is_none_or(|b| v > b) {
