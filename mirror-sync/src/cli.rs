@@ -706,8 +706,27 @@ fn sync(
                 }
             }
         }
-        for up in cfg.pypi.iter().filter(|u| wanted(&u.name)) {
-            match crate::pypi::sync::sync(&fetcher, &cfg, up).await {
+        // PyPI: one universe over every [[pypi]] table (resolution spans them all);
+        // the wanted tables' files are downloaded and their states written.
+        let pypi_results = if cfg.pypi.iter().any(|u| wanted(&u.name)) {
+            match crate::pypi::sync::sync_all(&fetcher, &cfg, &wanted).await {
+                Ok(r) => r,
+                Err(e) => {
+                    progress.println(&format!("error: {e:#}"));
+                    failed.extend(
+                        cfg.pypi
+                            .iter()
+                            .filter(|u| wanted(&u.name))
+                            .map(|u| u.name.clone()),
+                    );
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        for (name, result) in pypi_results {
+            match result {
                 Ok((st, rep)) => {
                     state.put_upstream(&st)?;
                     lines.push(format!(
@@ -725,7 +744,7 @@ fn sync(
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
-                    failed.push(up.name.clone());
+                    failed.push(name);
                 }
             }
         }

@@ -134,9 +134,29 @@ pub struct PypiUpstream {
     pub name: String,
     /// Simple index URL (ends in `/simple/` usually).
     pub url: String,
-    /// PEP 508 requirements (`requests>=2.31`, `vllm[audio]==0.6.3`), closed under
-    /// `Requires-Dist`.
+    /// PEP 508 requirements (`requests>=2.31`, `vllm[audio]==0.6.3`). The requirements of
+    /// every `[[pypi]]` table are resolved together, per target, into one consistent set
+    /// of pins ([`crate::pypi::resolve`]). May be empty when another table lists them.
+    #[serde(default)]
     pub projects: Vec<String>,
+    /// Serve only the projects in [`PypiUpstream::bind`] from this index (uv's
+    /// `explicit = true` indexes): it is never searched for any other project.
+    #[serde(default)]
+    pub explicit: bool,
+    /// Projects bound to this index (`["torch", "triton"]`, PEP 503 names): they are taken
+    /// from this index only, never from another one (no dependency confusion). A project
+    /// may be bound to one index at most.
+    #[serde(default)]
+    pub bind: Vec<String>,
+    /// pip requirements files in hash-checking mode (`name==1.0 --hash=sha256:<hex>`),
+    /// relative to the config file: every line pinned and hashed, nothing else resolved
+    /// ([`crate::pypi::lock`]).
+    #[serde(default)]
+    pub requirements: Vec<PathBuf>,
+    /// PEP 751 lock files (`pylock.toml`), relative to the config file: exactly the listed
+    /// files are taken, each checked against its listed hashes ([`crate::pypi::lock`]).
+    #[serde(default)]
+    pub lock: Vec<PathBuf>,
     /// Wheel platform tags to keep (`manylinux_2_17_x86_64`, `any`, …).
     #[serde(default = "default_platforms")]
     pub platforms: Vec<String>,
@@ -368,17 +388,40 @@ impl Config {
                 check_keyring_fingerprints(a, &self.resolve(&a.keyring))?;
             }
         }
+        let mut bound: BTreeMap<String, String> = BTreeMap::new();
+        if !self.pypi.is_empty()
+            && self
+                .pypi
+                .iter()
+                .all(|p| p.projects.is_empty() && p.requirements.is_empty() && p.lock.is_empty())
+        {
+            bail!(
+                "[[pypi]]: nothing to mirror; list requirements in projects (or lock files in requirements / lock) of at least one [[pypi]] table"
+            );
+        }
         for p in &self.pypi {
             validate_name(&p.name)?;
             if !names.insert(p.name.clone()) {
                 bail!("duplicate upstream name {:?}", p.name);
             }
             check_url(&p.url).with_context(|| format!("[[pypi]] {}", p.name))?;
-            if p.projects.is_empty() {
+            if p.explicit && p.bind.is_empty() {
                 bail!(
-                    "[[pypi]] {}: projects is empty; list the requirements to mirror",
+                    "[[pypi]] {}: explicit = true serves only bound projects, but bind is empty; list them, e.g. bind = [\"torch\"]",
                     p.name
                 );
+            }
+            for b in &p.bind {
+                if !formats::pypi::name::is_valid_project_name(b) {
+                    bail!("[[pypi]] {}: bind: {b:?} is not a project name", p.name);
+                }
+                let n = formats::pypi::name::normalize(b);
+                if let Some(other) = bound.insert(n.clone(), p.name.clone()) {
+                    bail!(
+                        "project {n} is bound to both [[pypi]] {other} and [[pypi]] {}; bind it to one index",
+                        p.name
+                    );
+                }
             }
             if p.python.is_empty() || p.platforms.is_empty() {
                 bail!(
@@ -893,5 +936,28 @@ referrers = false
         ))
         .unwrap_err();
         assert!(format!("{err:#}").contains("invalid channel"), "{err:#}");
+    }
+    #[test]
+    fn pypi_routing_and_lock_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = load_preset(
+            dir.path(),
+            "[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/simple/\"\nprojects = [\"torch==2.5.1\"]\n\n[[pypi]]\nname = \"cu\"\nurl = \"http://127.0.0.1:9/cu/\"\nexplicit = true\nbind = [\"Torch\"]\nrequirements = [\"locks/r.txt\"]\nlock = [\"pylock.toml\"]\n",
+        )
+        .unwrap();
+        assert!(ok.pypi[1].explicit && ok.pypi[1].bind == ["Torch"]);
+        assert!(ok.pypi[1].projects.is_empty());
+        assert_eq!(ok.pypi[1].requirements, [PathBuf::from("locks/r.txt")]);
+        let e = |body: &str| err_of(load_preset(dir.path(), body));
+        let m = e(
+            "[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nprojects = [\"x\"]\nexplicit = true\n",
+        );
+        assert!(m.contains("bind is empty"), "{m}");
+        let m = e(
+            "[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nprojects = [\"x\"]\nbind = [\"torch\"]\n[[pypi]]\nname = \"b\"\nurl = \"http://127.0.0.1:9/b/\"\nbind = [\"TORCH\"]\n",
+        );
+        assert!(m.contains("bound to both") && m.contains("torch"), "{m}");
+        let m = e("[[pypi]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n");
+        assert!(m.contains("nothing to mirror"), "{m}");
     }
 }

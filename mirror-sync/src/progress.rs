@@ -56,6 +56,20 @@ impl Progress {
         }
     }
 
+    /// Starts a phase with its own counter: the total bar restarts at 0 with `total`
+    /// bytes expected, or with no total (`None`: no percentage or eta is shown, so the
+    /// bar never claims to be done while the phase's work is unknown).
+    pub fn start_phase(&self, msg: &str, total: Option<u64>) {
+        if let Some(i) = &self.inner {
+            i.total.reset();
+            match total {
+                Some(t) => i.total.set_length(t),
+                None => i.total.unset_length(),
+            }
+            i.total.set_message(msg.to_owned());
+        }
+    }
+
     /// Adds to the expected total bytes.
     pub fn add_total(&self, bytes: u64) {
         if let Some(i) = &self.inner {

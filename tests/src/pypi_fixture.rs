@@ -40,6 +40,32 @@ pub fn build_pypi_upstream(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// Writes the fixture set `set` of `make_index.py` (`"cube"`, `"resolve"`, `"attacker"`;
+/// see the script) into `dir`, laid out as [`build_pypi_upstream`]'s.
+///
+/// Errors: `python3` is missing or the script fails.
+pub fn build_pypi_set(dir: &Path, set: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    run_checked(
+        Command::new("python3")
+            .arg(make_index_script())
+            .arg(dir)
+            .arg(set),
+    )
+    .with_context(|| format!("building the PyPI fixture set {set} with make_index.py"))?;
+    Ok(dir.to_path_buf())
+}
+
+/// Lowercase hex sha256 of `packages/<filename>` in a fixture index written to `root`.
+///
+/// Panics when the file is missing (a fixture bug).
+pub fn package_sha256(root: &Path, filename: &str) -> String {
+    use sha2::Digest as _;
+    let path = root.join("packages").join(filename);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    hex::encode(sha2::Sha256::digest(&bytes))
+}
+
 /// Wheel and sdist file names a resolver should fetch for `cube-client` on CPython 3.11
 /// linux x86_64 (no extras): the closure a mirror of `cube-client` must serve.
 pub const CUBE_CLIENT_CLOSURE_CP311: &[&str] = &[

@@ -61,6 +61,17 @@ pub fn world_in(parent: &std::path::Path) -> Option<World> {
     let keys = tmp.path().join("keys");
     sync_cli(&["keys", "generate", "--out", s(&keys)]).expect("keys generate");
     let config = tmp.path().join("mirror.toml");
+    // A hash-checking requirements file pinning the yanked cube-client 2.1.0 (PEP 592).
+    let yanked = "cube_client-2.1.0-py3-none-any.whl";
+    std::fs::create_dir_all(tmp.path().join("locks")).unwrap();
+    std::fs::write(
+        tmp.path().join("locks/yanked.txt"),
+        format!(
+            "cube-client==2.1.0 \\\n    --hash=sha256:{}\n",
+            crate::pypi_fixture::package_sha256(&pypi_root, yanked)
+        ),
+    )
+    .unwrap();
     std::fs::write(
         &config,
         format!(
@@ -91,7 +102,8 @@ keyring = "{keyring}"
 [[pypi]]
 name = "fixture-pypi"
 url = "{pypi}/simple/"
-projects = ["cube-client", "cube-client==2.1.0"]   # 2.1.0 is yanked: kept only because pinned
+projects = ["cube-client"]
+requirements = ["locks/yanked.txt"]   # cube-client 2.1.0 is yanked: kept only because a lock pins it
 platforms = ["manylinux_2_17_x86_64", "any"]
 python = ["3.11", "3.12"]
 sdists = true

@@ -1,5 +1,10 @@
-//! PyPI upstreams: read PEP 503/691 project pages, select files for the configured
-//! targets, close the selection under `Requires-Dist`, and fetch and verify the files.
+//! PyPI upstreams: read PEP 503/691 project pages, resolve the configured requirements
+//! per target into one consistent set of pins (PubGrub, [`resolve`]), take lock-file
+//! inputs as pinned ([`lock`]), route each project to one index, and fetch and verify
+//! the files ([`sync`]).
 
+pub mod lock;
+pub mod ranges;
+pub mod resolve;
 pub mod select;
 pub mod sync;

@@ -2,11 +2,14 @@
 //!
 //! A sync is configured with Python versions (`"3.11"`) and wheel platform tags
 //! (`"manylinux_2_17_x86_64"`, `"win_amd64"`, `"any"`…). Their product gives the
-//! [`Target`]s. For each requirement and target, [`choose_version`] picks the release
-//! pip would install (PEP 440 ordering and pre-release rules, PEP 592 yanked handling,
-//! `Requires-Python`, wheel tags); [`applicable_requirements`] evaluates the release's
-//! `Requires-Dist` markers (PEP 508) on that target to close the selection; and
-//! [`keep_file`] decides which files of a chosen release go onto the mirror.
+//! [`Target`]s. [`installable`] says whether a file can be installed on a target (wheel
+//! tags, `Requires-Python`, PEP 592 yanked handling), which makes its version a candidate
+//! for the resolver ([`crate::pypi::resolve`]); [`files_for_target`] picks the files of a
+//! pinned release that a target takes (the wheel pip prefers, [`wheel_rank`]); and
+//! [`keep_file`] decides which files fit the configured platforms at all.
+//! [`choose_version`] (the newest candidate for one requirement alone) and
+//! [`applicable_requirements`] (a release's `Requires-Dist` whose markers hold on a
+//! target) are the single-requirement building blocks.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -199,8 +202,10 @@ pub fn keep_file(f: &FileEntry, parsed: &DistFilename, policy: &FilePolicy) -> b
     }
 }
 
-/// Whether `f` can be installed on `target` as pip would choose it.
-fn installable(
+/// Whether `f` can be installed on `target` as pip would choose it: not yanked (unless
+/// `allow_yanked`, PEP 592), `Requires-Python` admits the target, a wheel compatible
+/// with the target or an sdist when `policy.sdists`, and [`keep_file`] keeps it.
+pub fn installable(
     f: &FileEntry,
     parsed: &DistFilename,
     target: &Target,
@@ -214,6 +219,117 @@ fn installable(
             DistFilename::Sdist(_) => policy.sdists,
         }
         && keep_file(f, parsed, policy)
+}
+
+/// pip's preference for a wheel on `target`: the position of its best tag in
+/// `packaging.tags.sys_tags()` order for CPython, as a sortable key (smaller is
+/// preferred). The groups, in order: `cp3Y-cp3Y-<plat>`, `cp3Y-abi3-<plat>`,
+/// `cp3Y-none-<plat>`, `cp3x-abi3-<plat>` (x from Y-1 down), `py3Y`/`py3`/`py3x`-`none-<plat>`,
+/// `cp3Y-none-any`, then `py3Y`/`py3`/`py3x`-`none-any`; within a group the platforms in
+/// [`compatible_platforms`] order (the target's own tag first). `None` when the wheel
+/// is not compatible with the target ([`wheel_is_compatible`]).
+pub fn wheel_rank(
+    w: &formats::pypi::filename::WheelFilename,
+    target: &Target,
+) -> Option<(u32, u32, usize)> {
+    if !wheel_is_compatible(w, target) {
+        return None;
+    }
+    let (major, minor) = (u32::from(target.python.0), u32::from(target.python.1));
+    let cp = format!("cp{major}{minor}");
+    let plats: Vec<String> = compatible_platforms(&target.platform)
+        .into_iter()
+        .filter(|p| p != "any")
+        .collect();
+    // packaging's _py_interpreter_range order: py3Y, py3, py3(Y-1) … py30.
+    let py_rank = |py: &str| -> Option<u32> {
+        let digits = py.strip_prefix("py")?;
+        if digits == major.to_string() {
+            return Some(1);
+        }
+        let rest = digits.strip_prefix(&major.to_string())?;
+        let x: u32 = rest.parse().ok()?;
+        match x {
+            x if x == minor => Some(0),
+            x if x < minor => Some(1 + (minor - x)),
+            _ => None,
+        }
+    };
+    let cp_minor =
+        |py: &str| -> Option<u32> { py.strip_prefix(&format!("cp{major}"))?.parse().ok() };
+    let mut best: Option<(u32, u32, usize)> = None;
+    for py in &w.python_tags {
+        for abi in &w.abi_tags {
+            for plat in &w.platform_tags {
+                let rank = if plat == "any" {
+                    if abi != "none" {
+                        None
+                    } else if *py == cp {
+                        Some((5, 0, 0))
+                    } else {
+                        py_rank(py).map(|k| (6, k, 0))
+                    }
+                } else {
+                    let Some(pi) = plats.iter().position(|p| p == plat) else {
+                        continue;
+                    };
+                    if *py == cp && *abi == cp {
+                        Some((0, 0, pi))
+                    } else if *py == cp && abi == "abi3" {
+                        Some((1, 0, pi))
+                    } else if *py == cp && abi == "none" {
+                        Some((2, 0, pi))
+                    } else if abi == "abi3" {
+                        cp_minor(py)
+                            .filter(|x| (2..minor).contains(x))
+                            .map(|x| (3, minor - x, pi))
+                    } else if abi == "none" {
+                        py_rank(py).map(|k| (4, k, pi))
+                    } else {
+                        None
+                    }
+                };
+                if let Some(r) = rank {
+                    best = Some(best.map_or(r, |b| b.min(r)));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// The files of one release that a target takes, as indexes into `files`: the wheel pip
+/// would install there (best [`wheel_rank`]), else the sdist pip would build; plus the
+/// sdist when `policy.sdists` (the configuration asks for sdists too). Only files
+/// [`installable`] on `target` count (`allow_yanked` as there). Empty when none is.
+pub fn files_for_target(
+    files: &[(&FileEntry, &DistFilename)],
+    target: &Target,
+    policy: &FilePolicy,
+    allow_yanked: bool,
+) -> Vec<usize> {
+    let usable: Vec<usize> = (0..files.len())
+        .filter(|&i| installable(files[i].0, files[i].1, target, policy, allow_yanked))
+        .collect();
+    let best_wheel = usable
+        .iter()
+        .filter_map(|&i| match files[i].1 {
+            DistFilename::Wheel(w) => wheel_rank(w, target).map(|r| (r, i)),
+            DistFilename::Sdist(_) => None,
+        })
+        .min()
+        .map(|(_, i)| i);
+    let sdist = usable
+        .iter()
+        .copied()
+        .find(|&i| matches!(files[i].1, DistFilename::Sdist(_)));
+    let mut out: Vec<usize> = best_wheel.into_iter().collect();
+    if (best_wheel.is_none() || policy.sdists)
+        && let Some(s) = sdist
+    {
+        out.push(s);
+    }
+    out
 }
 
 /// Chooses the release to mirror for a requirement on one target, as pip would.
@@ -595,6 +711,46 @@ mod tests {
             Some(v("3.0"))
         );
         assert_eq!(choose_version(&[], &spec(""), &target, &sdists), None);
+    }
+
+    #[test]
+    fn wheel_preference_follows_pip_tag_order() {
+        let target = t("3.12", "manylinux_2_28_x86_64");
+        let rank = |n: &str| match DistFilename::parse(n, None).unwrap() {
+            DistFilename::Wheel(w) => wheel_rank(&w, &target),
+            DistFilename::Sdist(_) => None,
+        };
+        let own = rank("x-1-cp312-cp312-manylinux_2_28_x86_64.whl").unwrap();
+        let older = rank("x-1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl").unwrap();
+        let abi3 = rank("x-1-cp39-abi3-manylinux_2_28_x86_64.whl").unwrap();
+        let pure = rank("x-1-py3-none-any.whl").unwrap();
+        assert!(
+            own < older && older < abi3 && abi3 < pure,
+            "{own:?} {older:?} {abi3:?} {pure:?}"
+        );
+        assert_eq!(rank("x-1-cp311-cp311-manylinux_2_28_x86_64.whl"), None);
+        assert_eq!(rank("x-1-cp312-cp312-manylinux_2_34_x86_64.whl"), None);
+
+        let p = policy(&["3.12"], &["manylinux_2_28_x86_64"], false);
+        let names = [
+            "x-1-py3-none-any.whl",
+            "x-1-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "x-1-cp312-cp312-manylinux_2_28_x86_64.whl",
+            "x-1.tar.gz",
+        ];
+        let owned: Vec<(FileEntry, DistFilename)> = names.iter().map(|n| file(n)).collect();
+        let refs: Vec<(&FileEntry, &DistFilename)> = owned.iter().map(|(f, d)| (f, d)).collect();
+        assert_eq!(files_for_target(&refs, &target, &p, false), [2]);
+        let with_sdists = policy(&["3.12"], &["manylinux_2_28_x86_64"], true);
+        assert_eq!(
+            files_for_target(&refs, &target, &with_sdists, false),
+            [2, 3]
+        );
+        assert_eq!(
+            files_for_target(&refs[3..], &target, &with_sdists, false),
+            [0]
+        );
+        assert!(files_for_target(&refs[3..], &target, &p, false).is_empty());
     }
 
     #[test]

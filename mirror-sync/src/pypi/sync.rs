@@ -1,22 +1,31 @@
-//! Sync of one `[[pypi]]` upstream (any PEP 503/691 simple index).
+//! Sync of the `[[pypi]]` upstreams (any PEP 503/691 simple indexes), as one universe.
 //!
-//! 1. **Resolve**, in waves: fetch each needed project page once (PEP 691 JSON when the
+//! 1. **Select** ([`plan`] stops here): resolve the configured `projects` of every table
+//!    together, per target, into one consistent set of pins ([`crate::pypi::resolve`]:
+//!    PubGrub, index routing, markers, extras), and add the lock-file inputs as pinned
+//!    ([`crate::pypi::lock`]). Project pages are fetched once (PEP 691 JSON when the
 //!    index offers it, else PEP 503 HTML; relative file URLs resolved against the page
-//!    URL), choose the newest version matching each requirement for each target
-//!    (`python` × `platforms`), read its core metadata, and queue the `Requires-Dist`
-//!    entries whose markers hold for that target (extras only when asked for).
-//!    Core metadata comes from the store when an earlier sync kept it (the blob named by
-//!    the advertised sidecar hash, or the file itself), so a re-sync asks upstream for
-//!    project pages only; else from the PEP 658/714 `.metadata` sidecar — advertised
-//!    (hash checked) or not (indexes that have sidecars their HTML does not advertise) —
-//!    or else from the file itself.
-//! 2. **Download** every kept file of every chosen version concurrently, each checked
-//!    against the index's sha256 while it streams into the store.
+//!    URL). Core metadata is read only for the versions the solver tries: from the store
+//!    when an earlier sync kept it (the blob named by the advertised sidecar hash, or
+//!    the file itself), else from the PEP 658/714 `.metadata` sidecar — advertised (hash
+//!    checked) or not — or else from the file itself. For each target and pinned release
+//!    the file pip would install there is kept ([`select::files_for_target`]), plus the
+//!    sdist when the table has `sdists = true`.
+//! 2. **Download** every kept file concurrently, each checked against its sha256 (the
+//!    index's, or the lock file's) while it streams into the store. A file already
+//!    downloaded in step 1 to read its metadata is not downloaded or counted again.
 //! 3. **Core metadata** for every wheel is the `METADATA` member of the wheel itself
 //!    (PEP 658 requires the sidecar to be exactly that file); an upstream sidecar that
 //!    differs is reported and not used.
+//!
+//! Each file is recorded under the upstream it came from; the served `/simple/` merges
+//! them into one index (a project comes from one index only, so nothing collides).
+//!
+//! Progress has two phases with their own counters: "resolving" (project pages, metadata
+//! sidecars and whole files read for their metadata; no total is known in advance) and
+//! "downloading" (the kept files; the total is the sizes the index announces, PEP 700).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read as _;
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -25,16 +34,18 @@ use anyhow::{Context, anyhow, bail};
 use formats::digest::Digest;
 use formats::pypi::filename::DistFilename;
 use formats::pypi::metadata::CoreMetadata;
-use formats::pypi::name::normalize;
 use formats::pypi::simple::{self, CoreMetadataRef, FileEntry, ProjectPage};
 use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
 use futures_util::StreamExt as _;
-use pep440_rs::{Version, VersionSpecifiers};
+use pep440_rs::Version;
+use pep508_rs::{Requirement, VerbatimUrl};
 use store::{Cas, Expected};
 use url::Url;
 
-use crate::config::{Config, PypiUpstream};
+use crate::config::Config;
 use crate::fetch::{self, Fetcher, redact};
+use crate::pypi::lock::{self, LockedFiles};
+use crate::pypi::resolve::{self, Cache, Universe};
 use crate::pypi::select::{self, FilePolicy, Target};
 use crate::state::UpstreamState;
 
@@ -51,7 +62,7 @@ pub const MAX_PAGE: u64 = 128 * 1024 * 1024;
 pub struct PypiReport {
     /// Upstream name.
     pub name: String,
-    /// Projects in the closure.
+    /// Projects taken from this index.
     pub projects: usize,
     /// Releases (project, version) kept.
     pub releases: usize,
@@ -59,296 +70,505 @@ pub struct PypiReport {
     pub files: usize,
     /// Their total size in bytes.
     pub bytes: u64,
+    /// Bytes downloaded from this index to read core metadata during resolution
+    /// (sidecars, and whole files where no sidecar exists), counted once.
+    pub metadata_bytes: u64,
     /// Problems that did not stop the sync (e.g. a sidecar that differs from the wheel).
     pub warnings: Vec<String>,
 }
 
-struct Page {
-    page: ProjectPage,
-    parsed: Vec<Option<DistFilename>>,
+/// What a sync would fetch, per upstream: the output of [`plan`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PypiPlan {
+    /// Per `[[pypi]]` table, in configuration order (tables that serve nothing included).
+    pub upstreams: Vec<PlannedUpstream>,
+    /// Bytes downloaded while resolving (core metadata; pages not counted).
+    pub metadata_bytes: u64,
+}
+
+/// The files one upstream would serve.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PlannedUpstream {
+    /// The table's `name`.
+    pub name: String,
+    /// The files, sorted by project then file name.
+    pub files: Vec<PlannedFile>,
+}
+
+/// One file a sync would keep.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedFile {
+    /// Project, normalized (PEP 503).
+    pub project: String,
+    /// Release version.
+    pub version: String,
+    /// File name (wheel or sdist).
+    pub filename: String,
+    /// Size in bytes as the index announces it (PEP 700); `None` when it does not.
+    pub size: Option<u64>,
+    /// The sha256 it is checked against (lowercase hex).
+    pub sha256: String,
+    /// Whether the store already holds it (nothing to download).
+    pub in_store: bool,
+}
+
+/// A project page as fetched: the parsed page, the parsed file names (same order;
+/// `None` for names that do not parse) and the provenance artifact of the page itself.
+pub struct Page {
+    /// The parsed page.
+    pub page: ProjectPage,
+    /// `DistFilename::parse` of each file, in page order.
+    pub parsed: Vec<Option<DistFilename>>,
     provenance: Artifact,
 }
 
-#[derive(Clone)]
-struct Need {
+/// One file to keep.
+struct Job {
+    upstream: usize,
     project: String,
-    specifiers: VersionSpecifiers,
-    extras: Vec<String>,
-    target: usize,
-    why: String,
+    fe: FileEntry,
+    parsed: DistFilename,
+    /// sha256 to check the download against (lowercase hex).
+    sha256: String,
+    meta: Option<Arc<MetadataFound>>,
 }
 
-/// Syncs one PyPI upstream into the store; returns the state `export` needs.
-pub async fn sync(
-    f: &Fetcher,
-    _cfg: &Config,
-    up: &PypiUpstream,
-) -> anyhow::Result<(UpstreamState, PypiReport)> {
-    let base = fetch::base_url(&up.url)?;
-    let targets = select::targets(&up.python, &up.platforms)
-        .map_err(|e| anyhow!("[[pypi]] {}: {e}", up.name))?;
-    let policy = FilePolicy {
-        platforms: up.platforms.clone(),
-        targets: targets.clone(),
-        sdists: up.sdists,
-    };
-    let mut report = PypiReport {
-        name: up.name.clone(),
-        ..PypiReport::default()
-    };
+struct Selection {
+    uni: Arc<Universe>,
+    cache: Cache,
+    jobs: Vec<Job>,
+}
 
-    // Initial requirements, for every target whose environment the marker admits.
-    let mut wave: Vec<Need> = Vec::new();
-    for spec in &up.projects {
-        let req = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(spec)
-            .map_err(|e| anyhow!("[[pypi]] {}: invalid requirement {spec:?}: {e}", up.name))?;
-        let specifiers = match &req.version_or_url {
-            None => VersionSpecifiers::empty(),
-            Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.clone(),
-            Some(pep508_rs::VersionOrUrl::Url(_)) => {
+/// The configured requirements of every table. Errors: not PEP 508, or a direct URL.
+fn root_requirements(cfg: &Config) -> anyhow::Result<Vec<Requirement<VerbatimUrl>>> {
+    let mut out = Vec::new();
+    for up in &cfg.pypi {
+        for spec in &up.projects {
+            let req = Requirement::<VerbatimUrl>::from_str(spec)
+                .map_err(|e| anyhow!("[[pypi]] {}: invalid requirement {spec:?}: {e}", up.name))?;
+            if matches!(req.version_or_url, Some(pep508_rs::VersionOrUrl::Url(_))) {
                 bail!(
                     "[[pypi]] {}: {spec:?}: direct URL requirements are not supported; name a version",
                     up.name
-                )
+                );
             }
-        };
-        for (ti, t) in targets.iter().enumerate() {
-            if !req.marker.evaluate(&select::marker_env(t), &[]) {
-                continue;
-            }
-            wave.push(Need {
-                project: normalize(req.name.as_ref()),
-                specifiers: specifiers.clone(),
-                extras: req.extras.iter().map(|e| e.to_string()).collect(),
-                target: ti,
-                why: format!("configured {spec:?}"),
-            });
+            out.push(req);
         }
     }
+    Ok(out)
+}
 
-    let mut pages: HashMap<String, Arc<Page>> = HashMap::new();
-    let mut chosen: BTreeMap<String, BTreeSet<Version>> = BTreeMap::new();
-    let mut metadata: HashMap<(String, Version), Arc<MetadataFound>> = HashMap::new();
-    let mut seen: HashSet<(String, String, Vec<String>, usize)> = HashSet::new();
-
-    while !wave.is_empty() {
-        f.progress().phase(&format!(
-            "{}: resolving ({} projects)",
-            up.name,
-            chosen.len()
-        ));
-        wave.retain(|n| {
-            let mut ex = n.extras.clone();
-            ex.sort();
-            seen.insert((n.project.clone(), n.specifiers.to_string(), ex, n.target))
-        });
-        // Pages, concurrently.
-        let missing: BTreeSet<String> = wave
-            .iter()
-            .map(|n| n.project.clone())
-            .filter(|p| !pages.contains_key(p))
-            .collect();
-        let base = &base;
-        let fetched: Vec<anyhow::Result<(String, Page)>> = futures_util::stream::iter(missing)
-            .map(|p| async move {
-                let page = fetch_page(f, base, &p, &up.name).await?;
-                Ok((p, page))
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-        for r in fetched {
-            let (p, page) = r?;
-            pages.insert(p, Arc::new(page));
+/// Resolves and selects every file to keep, for all tables.
+async fn select_files(f: &Fetcher, cfg: &Config) -> anyhow::Result<Selection> {
+    let uni = Arc::new(Universe::new(cfg)?);
+    let roots = root_requirements(cfg)?;
+    let mut cache = Cache::default();
+    f.progress().start_phase("pypi: resolving", None);
+    let pins = if roots.is_empty() {
+        vec![resolve::Pins::new(); uni.targets.len()]
+    } else {
+        resolve::resolve(f, uni.clone(), roots, &mut cache).await?
+    };
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut taken: HashSet<(usize, String)> = HashSet::new();
+    let mut push = |jobs: &mut Vec<Job>, job: Job| {
+        if taken.insert((job.upstream, job.fe.filename.clone())) {
+            jobs.push(job);
         }
-        // Versions.
-        let mut need_meta: Vec<(String, Version, usize)> = Vec::new();
-        let mut chosen_now: Vec<(Need, Version)> = Vec::new();
-        for n in &wave {
-            let page = &pages[&n.project];
-            let files: Vec<(FileEntry, DistFilename)> = page
-                .page
-                .files
-                .iter()
-                .zip(&page.parsed)
-                .filter_map(|(fe, p)| p.clone().map(|p| (fe.clone(), p)))
-                .collect();
-            let t = &targets[n.target];
-            let v = select::choose_version(&files, &n.specifiers, t, &policy).ok_or_else(|| {
-                let mut avail: Vec<String> = files.iter().map(|(_, d)| d.version().to_string()).collect();
-                avail.dedup();
-                avail.truncate(20);
-                anyhow!(
-                    "[[pypi]] {}: no release of {} matches {:?} with a file for python {}.{} on {} (needed by {}); versions listed upstream: {}",
-                    up.name,
-                    n.project,
-                    n.specifiers.to_string(),
-                    t.python.0,
-                    t.python.1,
-                    t.platform,
-                    n.why,
-                    if avail.is_empty() { "none".into() } else { avail.join(", ") }
-                )
-            })?;
-            chosen
-                .entry(n.project.clone())
-                .or_default()
-                .insert(v.clone());
-            if !metadata.contains_key(&(n.project.clone(), v.clone())) {
-                need_meta.push((n.project.clone(), v.clone(), n.target));
+    };
+    for (ti, pins) in pins.iter().enumerate() {
+        let target = &uni.targets[ti];
+        for (project, version) in pins {
+            let Some(Some(rp)) = cache.pages.get(project).cloned() else {
+                bail!("[[pypi]]: {project} was resolved but its page is gone");
+            };
+            let policy = &uni.policies[rp.upstream];
+            let files: Vec<(&FileEntry, &DistFilename)> =
+                rp.files().filter(|(_, p)| p.version() == version).collect();
+            let mut chosen = select::files_for_target(&files, target, policy, false);
+            if chosen.is_empty() {
+                chosen = select::files_for_target(&files, target, policy, true);
             }
-            chosen_now.push((n.clone(), v));
-        }
-        need_meta.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        need_meta.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-        // Core metadata, concurrently.
-        let found: Vec<anyhow::Result<((String, Version), MetadataFound)>> =
-            futures_util::stream::iter(need_meta)
-                .map(|(p, v, ti)| {
-                    let page = pages[&p].clone();
-                    let target = targets[ti].clone();
-                    let policy = &policy;
-                    async move {
-                        let m = core_metadata_for(f, &page, &v, &target, policy)
-                            .await
-                            .with_context(|| {
-                                format!("[[pypi]] {}: core metadata of {p} {v}", up.name)
-                            })?;
-                        Ok(((p, v), m))
-                    }
-                })
-                .buffer_unordered(16)
-                .collect()
-                .await;
-        for r in found {
-            let (k, m) = r?;
-            metadata.insert(k, Arc::new(m));
-        }
-        // Next wave: dependencies.
-        let mut next = Vec::new();
-        for (n, v) in chosen_now {
-            let m = &metadata[&(n.project.clone(), v.clone())];
-            let reqs = select::applicable_requirements(
-                &m.metadata.requires_dist,
-                &targets[n.target],
-                &n.extras,
-            )
-            .map_err(|e| anyhow!("[[pypi]] {}: {} {v}: {e}", up.name, n.project))?;
-            for r in reqs {
-                let specifiers = match &r.version_or_url {
-                    None => VersionSpecifiers::empty(),
-                    Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.clone(),
-                    Some(pep508_rs::VersionOrUrl::Url(_)) => {
-                        report.warnings.push(format!(
-                            "{} {v} requires {r} by URL; not mirrored",
-                            n.project
-                        ));
-                        continue;
-                    }
-                };
-                next.push(Need {
-                    project: normalize(r.name.as_ref()),
-                    specifiers,
-                    extras: r.extras.iter().map(|e| e.to_string()).collect(),
-                    target: n.target,
-                    why: format!("{} {v}", n.project),
-                });
+            if chosen.is_empty() {
+                bail!(
+                    "[[pypi]] {}: {project} {version} was resolved for {} but no file of it installs there",
+                    uni.ups[rp.upstream].name,
+                    shown_target(target)
+                );
             }
-        }
-        wave = next;
-    }
-
-    // Files to keep.
-    f.progress().phase(&format!("{}: downloading", up.name));
-    let mut jobs: Vec<(String, FileEntry, DistFilename, Option<Arc<MetadataFound>>)> = Vec::new();
-    for (project, versions) in &chosen {
-        let page = &pages[project];
-        for (fe, parsed) in page.page.files.iter().zip(&page.parsed) {
-            let Some(parsed) = parsed else { continue };
-            if !versions.contains(parsed.version()) || !select::keep_file(fe, parsed, &policy) {
-                continue;
-            }
-            let m = metadata
-                .get(&(project.clone(), parsed.version().clone()))
+            let meta = cache
+                .metadata
+                .get(&(project.clone(), version.clone()))
                 .cloned();
-            jobs.push((project.clone(), fe.clone(), parsed.clone(), m));
+            for i in chosen {
+                let (fe, parsed) = files[i];
+                let sha = sha256_of(fe).map(str::to_ascii_lowercase).ok_or_else(|| {
+                    anyhow!(
+                        "[[pypi]] {}: {}: the index gives no sha256 for this file; refusing to mirror it unverified",
+                        uni.ups[rp.upstream].name,
+                        fe.filename
+                    )
+                })?;
+                push(
+                    &mut jobs,
+                    Job {
+                        upstream: rp.upstream,
+                        project: project.clone(),
+                        fe: fe.clone(),
+                        parsed: parsed.clone(),
+                        sha256: sha,
+                        meta: meta.clone(),
+                    },
+                );
+            }
         }
-        report.releases += versions.len();
     }
-    report.projects = chosen.len();
-    report.files = jobs.len();
-    // Sizes the index announces (PEP 700); the report counts what arrived.
-    f.progress()
-        .add_total(jobs.iter().filter_map(|j| j.1.size).sum());
+    // Lock-file inputs: pinned, nothing resolved.
+    for up in &cfg.pypi {
+        if up.requirements.is_empty() && up.lock.is_empty() {
+            continue;
+        }
+        let reqs: Vec<std::path::PathBuf> =
+            up.requirements.iter().map(|p| cfg.resolve(p)).collect();
+        let locks: Vec<std::path::PathBuf> = up.lock.iter().map(|p| cfg.resolve(p)).collect();
+        let pkgs = lock::load(
+            &reqs.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+            &locks.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+        )
+        .with_context(|| format!("[[pypi]] {}", up.name))?;
+        let names: Vec<String> = pkgs.iter().map(|p| p.project.clone()).collect();
+        cache.pages(f, &uni, &names).await?;
+        for lp in pkgs {
+            let applicable: Vec<&Target> = uni
+                .targets
+                .iter()
+                .filter(|t| {
+                    lp.marker
+                        .as_ref()
+                        .is_none_or(|m| m.evaluate(&select::marker_env(t), &[]))
+                })
+                .collect();
+            if applicable.is_empty() {
+                continue;
+            }
+            let Some(Some(rp)) = cache.pages.get(&lp.project).cloned() else {
+                let routes: Vec<&str> = uni
+                    .route(&lp.project)
+                    .into_iter()
+                    .map(|i| uni.ups[i].name.as_str())
+                    .collect();
+                bail!(
+                    "{}: project {} is not on any index that may serve it ([[pypi]] {})",
+                    lp.origin,
+                    lp.project,
+                    routes.join(", ")
+                );
+            };
+            let index_name = &uni.ups[rp.upstream].name;
+            let policy = &uni.policies[rp.upstream];
+            let fits = |fe: &FileEntry, p: &DistFilename| {
+                applicable
+                    .iter()
+                    .any(|t| select::installable(fe, p, t, policy, true))
+            };
+            let files: Vec<(&FileEntry, &DistFilename)> = rp
+                .files()
+                .filter(|(_, p)| *p.version() == lp.version)
+                .collect();
+            let mut picked: Vec<(&FileEntry, &DistFilename, String)> = Vec::new();
+            match &lp.files {
+                LockedFiles::Hashes(hashes) => {
+                    let listed: Vec<(&FileEntry, &DistFilename, String)> = files
+                        .iter()
+                        .filter_map(|(fe, p)| {
+                            let sha = sha256_of(fe)?.to_ascii_lowercase();
+                            hashes.contains(&sha).then_some((*fe, *p, sha))
+                        })
+                        .collect();
+                    if listed.is_empty() {
+                        let found: Vec<String> = files
+                            .iter()
+                            .map(|(fe, _)| {
+                                format!(
+                                    "{} (sha256 {})",
+                                    fe.filename,
+                                    sha256_of(fe).unwrap_or("not given")
+                                )
+                            })
+                            .collect();
+                        bail!(
+                            "{}: no file of {} {} on [[pypi]] {index_name} has one of the listed hashes ({}); the index has: {}. The lock file and the index disagree: a wrong hash, or the file was replaced upstream",
+                            lp.origin,
+                            lp.project,
+                            lp.version,
+                            hashes.join(", "),
+                            if found.is_empty() {
+                                "no file of that version".into()
+                            } else {
+                                found.join(", ")
+                            }
+                        );
+                    }
+                    picked.extend(listed.into_iter().filter(|(fe, p, _)| fits(fe, p)));
+                }
+                LockedFiles::Files(list) => {
+                    for lf in list {
+                        let Some((fe, p)) = files.iter().find(|(fe, _)| fe.filename == lf.filename)
+                        else {
+                            bail!(
+                                "{}: {} is not listed on [[pypi]] {index_name} for {} {}",
+                                lp.origin,
+                                lf.filename,
+                                lp.project,
+                                lp.version
+                            );
+                        };
+                        if let Some(index_sha) = sha256_of(fe)
+                            && !index_sha.eq_ignore_ascii_case(&lf.sha256)
+                        {
+                            bail!(
+                                "{}: {}: the lock file lists sha256 {} but [[pypi]] {index_name} gives {index_sha}; the lock file and the index disagree",
+                                lp.origin,
+                                lf.filename,
+                                lf.sha256
+                            );
+                        }
+                        if fits(fe, p) {
+                            picked.push((*fe, *p, lf.sha256.clone()));
+                        }
+                    }
+                }
+            }
+            if picked.is_empty() {
+                bail!(
+                    "{}: none of the listed files of {} {} installs on a configured target ({})",
+                    lp.origin,
+                    lp.project,
+                    lp.version,
+                    applicable
+                        .iter()
+                        .map(|t| shown_target(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            for (fe, p, sha) in picked {
+                push(
+                    &mut jobs,
+                    Job {
+                        upstream: rp.upstream,
+                        project: lp.project.clone(),
+                        fe: fe.clone(),
+                        parsed: p.clone(),
+                        sha256: sha,
+                        meta: None,
+                    },
+                );
+            }
+        }
+    }
+    jobs.sort_by(|a, b| {
+        (a.upstream, &a.project, &a.fe.filename).cmp(&(b.upstream, &b.project, &b.fe.filename))
+    });
+    Ok(Selection { uni, cache, jobs })
+}
 
-    let results: Vec<anyhow::Result<(Vec<Artifact>, Option<String>)>> =
-        futures_util::stream::iter(jobs)
-            .map(|(project, fe, parsed, m)| async move {
-                keep_file(f, &up.name, &project, &fe, &parsed, m.as_deref())
+fn shown_target(t: &Target) -> String {
+    format!("python {}.{} on {}", t.python.0, t.python.1, t.platform)
+}
+
+/// Resolves every `[[pypi]]` table and lists, per table, the files a sync would keep,
+/// with their sizes, without downloading any distribution beyond what core metadata
+/// needs (sidecars, or whole files for indexes without them) and without writing the
+/// state. For `mirror-sync plan`.
+///
+/// Returns a [`PypiPlan`]: one [`PlannedUpstream`] per table in configuration order,
+/// each with its [`PlannedFile`]s (`size` from the index, PEP 700; `in_store` when no
+/// download is needed).
+///
+/// Errors: as [`sync_all`]'s resolution (a conflict with its chain, an unreachable
+/// index, a lock file that does not match the index).
+pub async fn plan(f: &Fetcher, cfg: &Config) -> anyhow::Result<PypiPlan> {
+    let sel = select_files(f, cfg).await?;
+    let mut out = PypiPlan {
+        upstreams: cfg
+            .pypi
+            .iter()
+            .map(|u| PlannedUpstream {
+                name: u.name.clone(),
+                files: Vec::new(),
+            })
+            .collect(),
+        metadata_bytes: sel.cache.metadata_bytes.values().sum(),
+    };
+    for j in &sel.jobs {
+        let in_store = match Digest::from_hex(&j.sha256) {
+            Ok(d) => f.cas().contains(&d)?.is_some(),
+            Err(_) => false,
+        };
+        out.upstreams[j.upstream].files.push(PlannedFile {
+            project: j.project.clone(),
+            version: j.parsed.version().to_string(),
+            filename: j.fe.filename.clone(),
+            size: j.fe.size,
+            sha256: j.sha256.clone(),
+            in_store,
+        });
+    }
+    Ok(out)
+}
+
+/// What [`keep_file`] gives: the file's artifacts and an optional warning.
+type Kept = (Vec<Artifact>, Option<String>);
+
+/// Result of one table's part of [`sync_all`].
+pub type UpstreamResult = anyhow::Result<(UpstreamState, PypiReport)>;
+
+/// Syncs the `[[pypi]]` tables that `wanted` accepts (by name) into the store: resolve
+/// all tables as one universe, then download what the wanted ones serve.
+///
+/// Returns, per wanted table in configuration order, its name and the state `export`
+/// needs with its report, or the download errors of that table (verified files are kept
+/// in the store; a re-run resumes).
+///
+/// Errors (for all tables at once): the resolution fails (a conflict, with its chain),
+/// a lock file is invalid or disagrees with the index, an index cannot be read.
+pub async fn sync_all(
+    f: &Fetcher,
+    cfg: &Config,
+    wanted: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<Vec<(String, UpstreamResult)>> {
+    let sel = select_files(f, cfg).await?;
+    let uni = &sel.uni;
+    // Files downloaded whole during resolution: already in the store, already counted.
+    let fetched_now: HashSet<Digest> = sel
+        .cache
+        .metadata
+        .values()
+        .filter_map(|m| m.downloaded)
+        .collect();
+    let jobs: Vec<&Job> = sel
+        .jobs
+        .iter()
+        .filter(|j| wanted(&uni.ups[j.upstream].name))
+        .collect();
+    let pending: Vec<&&Job> = jobs
+        .iter()
+        .filter(|j| {
+            Digest::from_hex(&j.sha256)
+                .map(|d| !fetched_now.contains(&d))
+                .unwrap_or(true)
+        })
+        .collect();
+    let total = pending.iter().map(|j| j.fe.size).sum::<Option<u64>>();
+    f.progress()
+        .start_phase(&format!("pypi: downloading {} files", pending.len()), total);
+    let fetched_now = &fetched_now;
+    let results: Vec<(usize, anyhow::Result<Kept>)> =
+        futures_util::stream::iter(jobs.iter().copied())
+            .map(|j| async move {
+                let up = &uni.ups[j.upstream].name;
+                let r = keep_file(f, up, j, fetched_now)
                     .await
-                    .with_context(|| format!("[[pypi]] {}: {}", up.name, fe.filename))
+                    .with_context(|| format!("[[pypi]] {up}: {}", j.fe.filename));
+                (j.upstream, r)
             })
             .buffer_unordered(64)
             .collect()
             .await;
-    let mut artifacts = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
+    // Per table: artifacts, warnings, errors.
+    type Outcome = (Vec<Artifact>, Vec<String>, Vec<String>);
+    let mut per: BTreeMap<usize, Outcome> = BTreeMap::new();
+    for (u, r) in results {
+        let e = per.entry(u).or_default();
         match r {
             Ok((a, warn)) => {
-                artifacts.extend(a);
-                report.warnings.extend(warn);
+                e.0.extend(a);
+                e.1.extend(warn);
             }
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(err) => e.2.push(format!("{err:#}")),
         }
     }
-    if !errors.is_empty() {
-        let n = errors.len();
-        errors.truncate(5);
-        bail!(
-            "[[pypi]] {}: {n} of {} files failed (verified files are kept; re-run to resume):\n  {}",
-            up.name,
-            report.files,
-            errors.join("\n  ")
-        );
+    let mut out = Vec::new();
+    for (i, up) in cfg.pypi.iter().enumerate() {
+        if !wanted(&up.name) {
+            continue;
+        }
+        let (mut artifacts, warnings, mut errors) = per.remove(&i).unwrap_or_default();
+        let mine: Vec<&&Job> = jobs.iter().filter(|j| j.upstream == i).collect();
+        let mut report = PypiReport {
+            name: up.name.clone(),
+            projects: mine
+                .iter()
+                .map(|j| &j.project)
+                .collect::<BTreeSet<_>>()
+                .len(),
+            releases: mine
+                .iter()
+                .map(|j| (&j.project, j.parsed.version()))
+                .collect::<BTreeSet<_>>()
+                .len(),
+            files: mine.len(),
+            bytes: 0,
+            metadata_bytes: sel.cache.metadata_bytes.get(&i).copied().unwrap_or(0),
+            warnings,
+        };
+        if !errors.is_empty() {
+            let n = errors.len();
+            errors.truncate(5);
+            out.push((
+                up.name.clone(),
+                Err(anyhow!(
+                    "[[pypi]] {}: {n} of {} files failed (verified files are kept; re-run to resume):\n  {}",
+                    up.name,
+                    report.files,
+                    errors.join("\n  ")
+                )),
+            ));
+            continue;
+        }
+        report.bytes = artifacts
+            .iter()
+            .filter(|a| a.kind.is_package())
+            .map(|a| a.size)
+            .sum();
+        artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+        let projects: BTreeSet<&String> = mine.iter().map(|j| &j.project).collect();
+        let mut prov: Vec<Artifact> = projects
+            .into_iter()
+            .filter_map(|p| sel.cache.pages.get(p).cloned().flatten())
+            .map(|rp| rp.page.provenance.clone())
+            .collect();
+        prov.sort_by(|a, b| a.path.cmp(&b.path));
+        artifacts.extend(prov);
+        let state = UpstreamState {
+            name: up.name.clone(),
+            synced_at: crate::now_rfc3339(),
+            source: Source::new(&up.name, SourceKind::Pypi, &redact(&uni.bases[i])),
+            artifacts,
+            apt_indexes: vec![],
+            apt_suites: vec![],
+        };
+        out.push((up.name.clone(), Ok((state, report))));
     }
-    report.bytes = artifacts
-        .iter()
-        .filter(|a| a.kind.is_package())
-        .map(|a| a.size)
-        .sum();
-    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut prov: Vec<Artifact> = chosen.keys().map(|p| pages[p].provenance.clone()).collect();
-    prov.sort_by(|a, b| a.path.cmp(&b.path));
-    artifacts.extend(prov);
-
-    let state = UpstreamState {
-        name: up.name.clone(),
-        synced_at: crate::now_rfc3339(),
-        source: Source::new(&up.name, SourceKind::Pypi, &redact(&base)),
-        artifacts,
-        apt_indexes: vec![],
-        apt_suites: vec![],
-    };
-    Ok((state, report))
+    Ok(out)
 }
 
-async fn fetch_page(
+/// Fetches the page of `project` from one index. `Ok(None)` when the index has no such
+/// project (404/410). The page's bytes go into the store (provenance).
+///
+/// Errors: another failure status, a transport failure after the retries, a page that
+/// does not parse.
+pub async fn fetch_page(
     f: &Fetcher,
     base: &Url,
     project: &str,
     upstream: &str,
-) -> anyhow::Result<Page> {
+) -> anyhow::Result<Option<Page>> {
     let url = fetch::join(base, &format!("{project}/"))?;
-    let doc = f
-        .get_optional(&url, Some(ACCEPT), MAX_PAGE)
-        .await?
-        .ok_or_else(|| {
-            anyhow!(
-                "[[pypi]] {upstream}: project {project} not found at {}",
-                redact(&url)
-            )
-        })?;
+    let Some(doc) = f.get_optional(&url, Some(ACCEPT), MAX_PAGE).await? else {
+        return Ok(None);
+    };
     let is_json = doc
         .content_type
         .as_deref()
@@ -384,30 +604,43 @@ async fn fetch_page(
             ..Meta::default()
         },
     };
-    Ok(Page {
+    Ok(Some(Page {
         page,
         parsed,
         provenance,
-    })
+    }))
 }
 
 /// Core metadata of a release, and which file of it gave it.
-struct MetadataFound {
-    metadata: CoreMetadata,
+pub struct MetadataFound {
+    /// The parsed core metadata.
+    pub metadata: CoreMetadata,
     /// The file whose upstream `.metadata` sidecar was used, and the sidecar's bytes.
     sidecar: Option<(String, Vec<u8>)>,
+    /// Bytes downloaded in this sync to get it (0 when the store had it).
+    pub fetched_bytes: u64,
+    /// The file downloaded whole to read it, when that was needed (its digest).
+    pub downloaded: Option<Digest>,
 }
 
 fn sha256_of(fe: &FileEntry) -> Option<&str> {
     fe.hashes.get("sha256").map(String::as_str)
 }
 
-async fn core_metadata_for(
+/// Core metadata of `version` of the project on `page`, from a file installable on
+/// `target` (the wheel pip would install there first): from the store, else the PEP
+/// 658/714 sidecar (advertised, hash checked, or probed), else — when `whole_file` — the
+/// file itself (downloaded into the store).
+///
+/// Errors: no file of the release installs on the target, an advertised sidecar is
+/// missing or has another hash, a download fails, the metadata does not parse.
+pub async fn core_metadata_for(
     f: &Fetcher,
     page: &Page,
     version: &Version,
     target: &Target,
     policy: &FilePolicy,
+    whole_file: bool,
 ) -> anyhow::Result<MetadataFound> {
     // Candidate files of this version that the target can install, wheels first.
     let mut cands: Vec<(&FileEntry, &DistFilename)> = page
@@ -425,7 +658,12 @@ async fn core_metadata_for(
             DistFilename::Sdist(_) => true,
         })
         .collect();
-    cands.sort_by_key(|(_, p)| matches!(p, DistFilename::Sdist(_)));
+    // The file pip would install there first (so a file downloaded for its metadata is
+    // the one kept), sdists last.
+    cands.sort_by_key(|(_, p)| match p {
+        DistFilename::Wheel(w) => (0, select::wheel_rank(w, target)),
+        DistFilename::Sdist(_) => (1, None),
+    });
     let (fe, parsed) = *cands
         .first()
         .ok_or_else(|| anyhow!("no file of this release installs on the target"))?;
@@ -454,18 +692,24 @@ async fn core_metadata_for(
         return Ok(MetadataFound {
             metadata,
             sidecar: Some((fe.filename.clone(), doc.body.to_vec())),
+            fetched_bytes: doc.body.len() as u64,
+            downloaded: None,
         });
     } else if !matches!(fe.core_metadata, CoreMetadataRef::Absent) {
         bail!("{}: advertised by the index but missing", redact(&meta_url));
     }
-    // 2. The file itself (it is kept anyway).
+    // 2. The file itself (kept when this version is chosen), unless only cheap sources
+    //    are wanted (a speculative prefetch).
+    if !whole_file {
+        bail!("{}: no sidecar; the file itself is needed", fe.filename);
+    }
     let sha = sha256_of(fe).ok_or_else(|| anyhow!("{}: the index gives no sha256", fe.filename))?;
     let expected = Expected {
         digest: Some(Digest::from_hex(sha).map_err(|e| anyhow!("{}: {e}", fe.filename))?),
         size: fe.size,
         sha512_hex: None,
     };
-    let (digest, _) = f.fetch_to_store(&fe.url, &expected, &fe.filename).await?;
+    let (digest, size) = f.fetch_to_store(&fe.url, &expected, &fe.filename).await?;
     let cas = f.cas().clone();
     let is_wheel = matches!(parsed, DistFilename::Wheel(_));
     let filename = fe.filename.clone();
@@ -476,6 +720,8 @@ async fn core_metadata_for(
     Ok(MetadataFound {
         metadata,
         sidecar: None,
+        fetched_bytes: size,
+        downloaded: Some(digest),
     })
 }
 
@@ -505,6 +751,8 @@ async fn stored_metadata(
         return Ok(Some(MetadataFound {
             metadata,
             sidecar: Some((fe.filename.clone(), body)),
+            fetched_bytes: 0,
+            downloaded: None,
         }));
     }
     if !matches!(parsed, DistFilename::Wheel(_)) {
@@ -525,6 +773,8 @@ async fn stored_metadata(
     Ok(Some(MetadataFound {
         metadata,
         sidecar: None,
+        fetched_bytes: 0,
+        downloaded: None,
     }))
 }
 
@@ -596,23 +846,41 @@ pub fn extract_metadata(
 }
 
 /// Downloads one kept file and builds its artifacts (the file, and its core metadata).
+///
+/// The download is checked against `job.sha256` (the index's or the lock file's); a file
+/// in `fetched_now` (downloaded whole in this sync to read its metadata) is taken from
+/// the store without another request or count.
 async fn keep_file(
     f: &Fetcher,
     upstream: &str,
-    project: &str,
-    fe: &FileEntry,
-    parsed: &DistFilename,
-    release_meta: Option<&MetadataFound>,
-) -> anyhow::Result<(Vec<Artifact>, Option<String>)> {
-    let sha = sha256_of(fe).ok_or_else(|| {
-        anyhow!("the index gives no sha256 for this file; refusing to mirror it unverified")
-    })?;
+    job: &Job,
+    fetched_now: &HashSet<Digest>,
+) -> anyhow::Result<Kept> {
+    let (project, fe, parsed) = (job.project.as_str(), &job.fe, &job.parsed);
+    let release_meta = job.meta.as_deref();
+    let want = Digest::from_hex(&job.sha256).map_err(|e| anyhow!("sha256 {}: {e}", job.sha256))?;
     let expected = Expected {
-        digest: Some(Digest::from_hex(sha).map_err(|e| anyhow!("{e}"))?),
+        digest: Some(want),
         size: fe.size,
         sha512_hex: None,
     };
-    let (digest, size) = f.fetch_to_store(&fe.url, &expected, &fe.filename).await?;
+    let stored = if fetched_now.contains(&want) {
+        f.cas().contains(&want)?.map(|size| (want, size))
+    } else {
+        None
+    };
+    let (digest, size) = match stored {
+        Some(v) => v,
+        None => f
+            .fetch_to_store(&fe.url, &expected, &fe.filename)
+            .await
+            .map_err(|e| {
+                e.context(format!(
+                    "{}: fetching and checking against sha256 {} failed; nothing unverified was kept",
+                    fe.filename, job.sha256
+                ))
+            })?,
+    };
     let is_wheel = matches!(parsed, DistFilename::Wheel(_));
     let mut warning = None;
     // Core metadata: from the wheel itself; for an sdist, only an upstream sidecar.
