@@ -11,10 +11,13 @@
 //! - [`verify`]: re-hash every blob and check every held snapshot.
 //! - [`audit`]: the store's hash-chained audit log.
 //! - [`receipt`]: signed site receipts (what this site holds) for catch-up drives.
+//! - [`client_config`]: the apt, pip, uv, containerd, Docker and podman configuration
+//!   `client-config` prints for everything the live snapshot serves.
 //! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|receipt|client-config`).
 
 pub mod audit;
 pub mod cli;
+pub mod client_config;
 pub mod gc;
 pub mod import;
 pub mod lifecycle;
