@@ -248,7 +248,8 @@ pub struct GcArgs {
 blob a held snapshot references that is missing, and every snapshot whose manifest blob does \
 not parse, each with the snapshots and paths using it; exits 1 if there is any. Orphan blobs \
 and stale staging directories are reported as information (gc removes them). Hashes on all \
-cores; progress on stderr when it is a terminal."
+cores; progress on stderr (a bar on a terminal, else a plain line every \
+MIRROR_PROGRESS_INTERVAL seconds, default 10)."
 )]
 pub struct VerifyArgs {
     /// The server's store directory.
@@ -466,9 +467,22 @@ fn json_output(command: &Command) -> Option<JsonTo> {
 /// line, `causes` the same chain split, outermost first.
 pub fn error_json(e: &anyhow::Error) -> String {
     let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    // One line, like `{e:#}`, but a cause whose text the previous one already contains
+    // is not repeated (as in the `caused by:` lines).
+    let mut error = String::new();
+    let mut last = "";
+    for c in &causes {
+        if error.is_empty() {
+            error.push_str(c);
+        } else if !last.contains(c.as_str()) {
+            error.push_str(": ");
+            error.push_str(c);
+        }
+        last = c;
+    }
     serde_json::json!({
         "ok": false,
-        "error": format!("{e:#}"),
+        "error": error,
         "causes": causes,
     })
     .to_string()
@@ -721,7 +735,7 @@ fn run_gc(a: GcArgs) -> anyhow::Result<()> {
 fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
     let r = crate::verify::verify(&crate::verify::VerifyOptions {
         store: a.store.clone(),
-        progress: !a.json && std::io::stderr().is_terminal(),
+        progress: !a.json,
         threads: a.threads,
     })?;
     if a.json {
@@ -941,7 +955,7 @@ fn run_import(a: ImportArgs) -> anyhow::Result<()> {
         snapshot: a.snapshot,
         allow_downgrade: a.allow_downgrade,
         policy: a.policy,
-        progress: !a.quiet && !a.json && std::io::stderr().is_terminal(),
+        progress: !a.quiet && !a.json,
     };
     let summary = import(&opts)?;
     if a.json {

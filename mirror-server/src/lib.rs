@@ -7,6 +7,8 @@
 //! - [`live`]: the routing table built from the store's current snapshot.
 //! - [`lifecycle`]: the store lock, the generation counter, stale staging, rollback, pins
 //!   and the list of held snapshots.
+//! - [`progress`]: byte progress of `import` and `verify` (bars on a terminal, plain
+//!   periodic lines otherwise).
 //! - [`gc`]: garbage collection of old snapshots and unreferenced blobs.
 //! - [`verify`]: re-hash every blob and check every held snapshot.
 //! - [`audit`]: the store's hash-chained audit log.
@@ -22,6 +24,7 @@ pub mod gc;
 pub mod import;
 pub mod lifecycle;
 pub mod live;
+pub mod progress;
 pub mod provenance;
 pub mod receipt;
 pub mod sbom;

@@ -276,9 +276,22 @@ pub fn main() -> ExitCode {
 /// line, `causes` the same chain split, outermost first.
 pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
     let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    // One line, like `{e:#}`, but a cause whose text the previous one already contains
+    // is not repeated (as in the `caused by:` lines).
+    let mut error = String::new();
+    let mut last = "";
+    for c in &causes {
+        if error.is_empty() {
+            error.push_str(c);
+        } else if !last.contains(c.as_str()) {
+            error.push_str(": ");
+            error.push_str(c);
+        }
+        last = c;
+    }
     serde_json::json!({
         "ok": false,
-        "error": format!("{e:#}"),
+        "error": error,
         "causes": causes,
     })
 }

@@ -75,3 +75,50 @@ fn sync_off_a_terminal_prints_periodic_progress_lines() {
         assert!(!stderr.contains("progress: "), "{flag}: {stderr}");
     }
 }
+
+#[test]
+fn export_and_import_off_a_terminal_print_progress_lines() {
+    let Some(w) = world() else { return };
+    let (ok, _, stderr) = sync_piped(&["--quiet", "sync", "--config", s(&w.config)], "0.02");
+    assert!(ok, "{stderr}");
+    let drive = w.path("drive");
+    let (ok, _, stderr) = sync_piped(
+        &["export", "--config", s(&w.config), "--to", s(&drive)],
+        "0.02",
+    );
+    assert!(ok, "{stderr}");
+    let last = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .last()
+        .unwrap_or_else(|| panic!("no progress line from export:\n{stderr}"));
+    assert!(last.starts_with("progress: finished: "), "{last}");
+    let (done, total) = pair(last, "bytes");
+    assert_eq!(done, total, "{last}");
+
+    let server = workspace_bin("mirror-server").expect("cargo build -p mirror-server first");
+    let out = Command::new(server)
+        .arg("import")
+        .arg(&drive)
+        .arg("--store")
+        .arg(w.path("server-store"))
+        .arg("--trusted-keys")
+        .arg(w.keys.join("trusted"))
+        .env("MIRROR_PROGRESS_INTERVAL", "0.02")
+        .env_remove("MIRROR_SERVER_STORE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let last = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: verifying cube-test/1: bytes "))
+        .last()
+        .unwrap_or_else(|| panic!("no progress line from import:\n{stderr}"));
+    for field in [", rate ", "/s, eta ", ", elapsed "] {
+        assert!(last.contains(field), "{field:?} missing from {last:?}");
+    }
+    let (done, total) = pair(last, "bytes");
+    assert_eq!(done, total, "{last}");
+}
