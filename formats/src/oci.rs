@@ -1478,9 +1478,8 @@ mod tests {
     #[test]
     fn referrer_artifact_type_is_config_media_type_when_missing() {
         // A cosign-style signature: subject, no artifactType, a simple-signing layer.
-        let subject = format!(
-            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{HEX_A}","size":10}}"#
-        );
+        let subject =
+            format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{HEX_A}","size":10}}"#);
         let manifest = |artifact_type: &str| {
             format!(
                 r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}",{artifact_type}

@@ -588,11 +588,7 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
     if let Some(dir) = &a.write {
         let written = crate::client_config::write_files(&config, live.as_ref(), &store, dir)?;
         if !a.json {
-            eprintln!(
-                "wrote {} files under {}",
-                written.len(),
-                dir.display()
-            );
+            eprintln!("wrote {} files under {}", written.len(), dir.display());
         }
     }
     if a.json {

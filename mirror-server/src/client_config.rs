@@ -234,7 +234,10 @@ pub fn apt_repos(
 
 /// The deb822 stanza of `repo` (sources.list(5)), ending in a newline.
 pub fn deb822_stanza(repo: &AptRepo, keyring_path: &str) -> String {
-    let mut s = format!("# {} (served at /apt/{}/)\nTypes: deb\nURIs: {}\n", repo.name, repo.name, repo.uri);
+    let mut s = format!(
+        "# {} (served at /apt/{}/)\nTypes: deb\nURIs: {}\n",
+        repo.name, repo.name, repo.uri
+    );
     if repo.flat {
         s.push_str("Suites: /\n");
     } else {
@@ -562,7 +565,12 @@ pub fn write_files(
         })?;
         let bytes = store::Cas::at(store)
             .read_bytes(&entry.digest, MAX_KEY_BYTES)
-            .with_context(|| format!("cannot read {REPO_KEY_PATH} (blob {}) from the store", entry.digest))?;
+            .with_context(|| {
+                format!(
+                    "cannot read {REPO_KEY_PATH} (blob {}) from the store",
+                    entry.digest
+                )
+            })?;
         put(under(&k.keyring_path), &bytes)?;
     }
     Ok(written)
@@ -584,7 +592,11 @@ mod tests {
             suites: if flat {
                 vec![]
             } else {
-                vec!["noble".into(), "noble-security".into(), "noble-updates".into()]
+                vec![
+                    "noble".into(),
+                    "noble-security".into(),
+                    "noble-updates".into(),
+                ]
             },
             components: if flat {
                 vec![]
@@ -620,7 +632,10 @@ mod tests {
     #[test]
     fn flat_repository() {
         let s = deb822_stanza(&repo(true), "/k.gpg");
-        assert!(s.contains("URIs: http://m:8080/apt/ubuntu/\nSuites: /\n"), "{s}");
+        assert!(
+            s.contains("URIs: http://m:8080/apt/ubuntu/\nSuites: /\n"),
+            "{s}"
+        );
         assert!(!s.contains("Components"), "{s}");
         assert_eq!(
             one_line(&repo(true), "/k.gpg"),
@@ -640,7 +655,10 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(shell_quote("/etc/apt/keyrings/mirror.gpg"), "/etc/apt/keyrings/mirror.gpg");
+        assert_eq!(
+            shell_quote("/etc/apt/keyrings/mirror.gpg"),
+            "/etc/apt/keyrings/mirror.gpg"
+        );
         assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
     }
 }

@@ -65,7 +65,10 @@ fn failed_json_commands_print_an_error_document() {
     assert_eq!(code, Some(1));
     let v = error_doc(&stdout);
     assert!(
-        v["error"].as_str().unwrap().contains("no snapshot imported yet"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("no snapshot imported yet"),
         "{v}"
     );
 

@@ -916,8 +916,5 @@ fn client_config_for_served_registries() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to configure"));
     let e: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(e["ok"], json!(false));
-    assert!(
-        e["error"].as_str().unwrap().contains("--store"),
-        "{e}"
-    );
+    assert!(e["error"].as_str().unwrap().contains("--store"), "{e}");
 }

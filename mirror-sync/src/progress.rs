@@ -134,11 +134,7 @@ impl Plain {
 
     /// One progress line (without the trailing newline).
     fn line(&self) -> String {
-        let phase = self
-            .phase
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default();
+        let phase = self.phase.lock().map(|p| p.clone()).unwrap_or_default();
         let done = self.bytes_done.load(Ordering::Relaxed) + self.streaming_bytes();
         let total = self.bytes_total.load(Ordering::Relaxed);
         let files_total = self.files_total.load(Ordering::Relaxed);
@@ -396,7 +392,12 @@ mod tests {
         let bar = p.file_bar("f", Some(3000));
         bar.inc(500);
         let line = p.plain_line().unwrap();
-        assert!(line.starts_with("progress: up: downloading: files 1/4, bytes 1.46 KiB/3.91 KiB, rate "), "{line}");
+        assert!(
+            line.starts_with(
+                "progress: up: downloading: files 1/4, bytes 1.46 KiB/3.91 KiB, rate "
+            ),
+            "{line}"
+        );
         assert!(line.contains(", eta "), "{line}");
         assert!(line.contains(", elapsed "), "{line}");
         bar.finish_and_clear();
@@ -406,7 +407,10 @@ mod tests {
         }
         let line = p.plain_line().unwrap();
         // Never more files done than announced; streaming bytes not counted twice.
-        assert!(line.contains("files 4/4, bytes 3.91 KiB/3.91 KiB"), "{line}");
+        assert!(
+            line.contains("files 4/4, bytes 3.91 KiB/3.91 KiB"),
+            "{line}"
+        );
         assert!(line.contains("eta 0s"), "{line}");
         p.finish();
         assert!(Progress::hidden().plain_line().is_none());

@@ -174,8 +174,15 @@ keyring = "bad-keyring.gpg"
     assert!(unreachable.contains("127.0.0.1:9"), "{v}");
     let badkey = v["errors"]["badkey"].as_str().unwrap();
     assert!(badkey.contains("bad-keyring.gpg"), "{v}");
-    assert!(error.contains("unreachable: ") && error.contains("badkey: "), "{v}");
+    assert!(
+        error.contains("unreachable: ") && error.contains("badkey: "),
+        "{v}"
+    );
     // The summary's shape is kept.
-    assert_eq!(v["failed"], serde_json::json!(["badkey", "unreachable"]), "{v}");
+    assert_eq!(
+        v["failed"],
+        serde_json::json!(["badkey", "unreachable"]),
+        "{v}"
+    );
     assert!(v["upstreams"].as_array().unwrap().is_empty(), "{v}");
 }

@@ -43,8 +43,7 @@ fn scrub(cmd: &mut Command) -> &mut Command {
 /// with `Packages` (+ `.gz`, `.xz`), a `Release` made by apt-ftparchive and signed like the
 /// `stable` one.
 fn add_updates_suite(up: &AptUpstream) {
-    let spec =
-        DebSpec::new("cube-update", "1.1-1", "amd64").field("Depends", "libcube1 (>= 1.2)");
+    let spec = DebSpec::new("cube-update", "1.1-1", "amd64").field("Depends", "libcube1 (>= 1.2)");
     build_deb(&spec, &up.standard.join("pool-updates/main/c/cube-update")).unwrap();
     let suite_dir = up.standard.join("dists").join(UPDATES);
     let bin_dir = suite_dir.join("main/binary-amd64");
@@ -56,8 +55,18 @@ fn add_updates_suite(up: &AptUpstream) {
     )
     .unwrap();
     std::fs::write(bin_dir.join("Packages"), &packages).unwrap();
-    run_checked(Command::new("gzip").args(["-9nk", "Packages"]).current_dir(&bin_dir)).unwrap();
-    run_checked(Command::new("xz").args(["-k", "Packages"]).current_dir(&bin_dir)).unwrap();
+    run_checked(
+        Command::new("gzip")
+            .args(["-9nk", "Packages"])
+            .current_dir(&bin_dir),
+    )
+    .unwrap();
+    run_checked(
+        Command::new("xz")
+            .args(["-k", "Packages"])
+            .current_dir(&bin_dir),
+    )
+    .unwrap();
     let release = run_checked(
         Command::new("apt-ftparchive")
             .args([
@@ -91,7 +100,12 @@ fn add_updates_suite(up: &AptUpstream) {
 /// `mirror-server ARGS` (the built binary), its stdout and the whole output.
 fn server_bin(args: &[&str]) -> Output {
     let bin = workspace_bin("mirror-server").expect("cargo build -p mirror-server first");
-    run_command(Command::new(bin).args(args).env_remove("MIRROR_SERVER_STORE")).unwrap()
+    run_command(
+        Command::new(bin)
+            .args(args)
+            .env_remove("MIRROR_SERVER_STORE"),
+    )
+    .unwrap()
 }
 
 /// The printed file of kind `kind`.
@@ -187,9 +201,11 @@ fn apt_pip_and_uv_work_from_the_printed_client_config() {
 
     // The printed commands install the key where Signed-By says.
     for cmd in v["commands"].as_array().unwrap() {
-        run_command(scrub(Command::new("sh").args(["-c", cmd.as_str().unwrap()])))
-            .unwrap()
-            .assert_success();
+        run_command(scrub(
+            Command::new("sh").args(["-c", cmd.as_str().unwrap()]),
+        ))
+        .unwrap()
+        .assert_success();
     }
     assert_eq!(
         std::fs::read(&keyring).unwrap(),
@@ -318,7 +334,11 @@ fn apt_pip_and_uv_work_from_the_printed_client_config() {
         "{}",
         text.stdout
     );
-    assert!(text.stdout.contains("### uv: /etc/uv/uv.toml\n"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("### uv: /etc/uv/uv.toml\n"),
+        "{}",
+        text.stdout
+    );
 
     // --write DIR: every file under DIR at its suggested path, the key at the keyring path.
     let written = w.path("written");
@@ -354,7 +374,10 @@ fn client_config_refuses_a_store_with_nothing_imported() {
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["ok"], Value::Bool(false));
     assert!(
-        v["error"].as_str().unwrap().contains("mirror-server import"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("mirror-server import"),
         "{v}"
     );
 }

@@ -15,9 +15,9 @@ use std::process::Command;
 use formats::snapshot::ArtifactKind;
 use mirror_e2e::oci_fixture::{
     COSIGN_SIMPLESIGNING, Descriptor, KeyPair, OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST,
-    OciLayout, Registry, SBOM_ARTIFACT_TYPE, Seeded, cosign_sign, cosign_sign_naming,
-    curl_request, generate_p256_keypair, referrers_fallback_tag, seed_registry, skopeo,
-    skopeo_inspect, skopeo_push,
+    OciLayout, Registry, SBOM_ARTIFACT_TYPE, Seeded, cosign_sign, cosign_sign_naming, curl_request,
+    generate_p256_keypair, referrers_fallback_tag, seed_registry, skopeo, skopeo_inspect,
+    skopeo_push,
 };
 use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
 use mirror_e2e::{Output, find_in_path, require_tools, run_command};
@@ -920,7 +920,11 @@ fn referrers_follow_the_distribution_spec() {
     let server = format!("127.0.0.1:{}", addr.port());
     let (status, all, _) = referrers(&server, &repo, &subject.digest, None);
     assert_eq!(status, 200);
-    assert_eq!(all.get(&att.digest).map(String::as_str), Some(ATT_CONFIG), "{all:?}");
+    assert_eq!(
+        all.get(&att.digest).map(String::as_str),
+        Some(ATT_CONFIG),
+        "{all:?}"
+    );
     assert_eq!(
         all.get(&hidden.digest).map(String::as_str),
         Some(ONLY_FALLBACK),
@@ -953,7 +957,11 @@ fn referrers_follow_the_distribution_spec() {
         assert_eq!(r.status, 404, "GET {bad}");
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["errors"][0]["code"], "MANIFEST_UNKNOWN", "{v}");
-        assert_eq!(curl_request("HEAD", &url, &[], None).unwrap().status, 404, "HEAD {bad}");
+        assert_eq!(
+            curl_request("HEAD", &url, &[], None).unwrap().status,
+            404,
+            "HEAD {bad}"
+        );
     }
     for bad in ["sha256:zz", "sha256:1234"] {
         let url = format!("http://{server}/v2/{repo}/manifests/{bad}");
@@ -961,7 +969,11 @@ fn referrers_follow_the_distribution_spec() {
         assert_eq!(r.status, 400, "GET {bad}");
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["errors"][0]["code"], "DIGEST_INVALID", "{v}");
-        assert_eq!(curl_request("HEAD", &url, &[], None).unwrap().status, 400, "HEAD {bad}");
+        assert_eq!(
+            curl_request("HEAD", &url, &[], None).unwrap().status,
+            400,
+            "HEAD {bad}"
+        );
     }
     rt.block_on(handle.shutdown());
 }

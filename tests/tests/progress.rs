@@ -89,8 +89,7 @@ fn export_and_import_off_a_terminal_print_progress_lines() {
     assert!(ok, "{stderr}");
     let last = stderr
         .lines()
-        .filter(|l| l.starts_with("progress: "))
-        .last()
+        .rfind(|l| l.starts_with("progress: "))
         .unwrap_or_else(|| panic!("no progress line from export:\n{stderr}"));
     assert!(last.starts_with("progress: finished: "), "{last}");
     let (done, total) = pair(last, "bytes");
@@ -113,8 +112,7 @@ fn export_and_import_off_a_terminal_print_progress_lines() {
     assert!(out.status.success(), "{stderr}");
     let last = stderr
         .lines()
-        .filter(|l| l.starts_with("progress: verifying cube-test/1: bytes "))
-        .last()
+        .rfind(|l| l.starts_with("progress: verifying cube-test/1: bytes "))
         .unwrap_or_else(|| panic!("no progress line from import:\n{stderr}"));
     for field in [", rate ", "/s, eta ", ", elapsed "] {
         assert!(last.contains(field), "{field:?} missing from {last:?}");

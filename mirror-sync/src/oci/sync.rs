@@ -260,9 +260,7 @@ impl Ctx<'_> {
             // an upstream referrers list (or fallback index) gave only fills in for an
             // index, which has no config.
             let artifact_type = if subject.is_some() {
-                parsed
-                    .referrer_artifact_type()
-                    .or(w.artifact_type.clone())
+                parsed.referrer_artifact_type().or(w.artifact_type.clone())
             } else {
                 parsed.artifact_type.clone().filter(|t| !t.is_empty())
             };
@@ -782,7 +780,11 @@ mod tests {
             oci::OCI_INDEX,
             &fallback,
         );
-        add(format!("{m}{}", Digest::of(&sbom)), oci::OCI_MANIFEST, &sbom);
+        add(
+            format!("{m}{}", Digest::of(&sbom)),
+            oci::OCI_MANIFEST,
+            &sbom,
+        );
         for blob in [
             &sbom_body,
             &sbom_config,
