@@ -143,7 +143,7 @@ pub struct FullClientConfig {
 }
 
 /// The APT repositories of `live`: every `apt/<name>/dists/<suite>/Release` and
-/// `apt/<name>/Release` route, with components and architectures read from those
+/// `apt/<name>/Release` route that has its `InRelease` beside it, with components and architectures read from those
 /// `Release` files (blobs of the store at `store`). Sorted by name; suites sorted.
 ///
 /// Errors: a `Release` blob cannot be read or does not parse.
@@ -161,6 +161,11 @@ pub fn apt_repos(
         let Some(dir) = rest.strip_suffix("/Release") else {
             continue;
         };
+        // A repository root (suite or flat) has the signed InRelease export writes next to
+        // its Release; a per-component `…/binary-<arch>/Release` has not.
+        if live.get(&format!("apt/{dir}/InRelease")).is_none() {
+            continue;
+        }
         match dir.split_once('/') {
             None => found.entry(dir).or_default().0 = true,
             Some((name, tail)) => {
@@ -651,6 +656,69 @@ mod tests {
         assert_eq!(t["python-downloads"].as_str(), Some("never"));
         assert_eq!(t["index"][0]["url"].as_str(), Some("http://m/simple/"));
         assert_eq!(t["index"][0]["default"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn repositories_of_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = store::Cas::open(dir.path()).unwrap();
+        let mut routes = std::collections::HashMap::new();
+        let mut add = |path: &str, text: &str| {
+            let digest = cas.put_bytes(text.as_bytes()).unwrap();
+            routes.insert(
+                Box::<str>::from(path),
+                crate::live::Entry {
+                    digest,
+                    size: text.len() as u64,
+                    media_type: None,
+                },
+            );
+        };
+        let release = |suite: &str, comps: &str| {
+            format!(
+                "Suite: {suite}\nArchitectures: amd64 all\nComponents: {comps}\nSHA256:\n {} 0 main/binary-amd64/Packages\n",
+                "0".repeat(64)
+            )
+        };
+        for (suite, comps) in [
+            ("noble", "main restricted"),
+            ("noble-updates", "main universe"),
+        ] {
+            add(
+                &format!("apt/ubuntu/dists/{suite}/Release"),
+                &release(suite, comps),
+            );
+            add(&format!("apt/ubuntu/dists/{suite}/InRelease"), "signed");
+        }
+        // A per-component Release (no InRelease beside it) is not a suite.
+        add(
+            "apt/ubuntu/dists/noble/main/binary-amd64/Release",
+            "Component: main\n",
+        );
+        let flat = format!(
+            "Architectures: amd64\nSHA256:\n {} 0 Packages\n",
+            "0".repeat(64)
+        );
+        add("apt/cuda/Release", &flat);
+        add("apt/cuda/InRelease", "signed");
+        let live = Live {
+            name: "c/1".into(),
+            channel: "c".into(),
+            sequence: 1,
+            routes,
+            oci: crate::live::OciCatalog::default(),
+        };
+        let repos = apt_repos(&live, dir.path(), "http://m").unwrap();
+        assert_eq!(repos.len(), 2, "{repos:?}");
+        assert_eq!(repos[0].name, "cuda");
+        assert!(repos[0].flat);
+        assert_eq!(repos[0].uri, "http://m/apt/cuda/");
+        assert_eq!(repos[0].architectures, ["amd64"]);
+        assert_eq!(repos[1].name, "ubuntu");
+        assert!(!repos[1].flat);
+        assert_eq!(repos[1].suites, ["noble", "noble-updates"]);
+        assert_eq!(repos[1].components, ["main", "restricted", "universe"]);
+        assert_eq!(repos[1].architectures, ["amd64"]);
     }
 
     #[test]

@@ -94,6 +94,13 @@ fn export_and_import_off_a_terminal_print_progress_lines() {
     assert!(last.starts_with("progress: finished: "), "{last}");
     let (done, total) = pair(last, "bytes");
     assert_eq!(done, total, "{last}");
+    // Every blob written onto the drive is one file of the total.
+    let (done, total) = pair(last, "files");
+    assert_eq!(done, total, "{last}");
+    let blobs = std::fs::read_dir(drive.join("blobs/sha256"))
+        .unwrap()
+        .count();
+    assert_eq!(total, blobs.to_string(), "{last}");
 
     let server = workspace_bin("mirror-server").expect("cargo build -p mirror-server first");
     let out = Command::new(server)
