@@ -28,7 +28,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::live::Live;
-use crate::serve::oci::client_config::{ClientConfig as OciClientConfig, client_config};
+use crate::serve::oci::client_config::{
+    ClientConfig as OciClientConfig, client_config, parse_base_url,
+};
 
 /// Where the deb822 sources file goes.
 pub const APT_SOURCES_PATH: &str = "/etc/apt/sources.list.d/mirror.sources";
@@ -347,27 +349,17 @@ pub fn build(
     } else {
         format!("http://{}", opts.base_url)
     };
-    // Validates the URL (scheme, no credentials, no path) and normalises it.
+    let base = parse_base_url(&given)?;
+    let base_url = base.origin.clone();
     let mut registries: Vec<String> = opts.registries.to_vec();
     if let Some(l) = live {
         registries.extend(crate::serve::oci::client_config::served_registries(&l.oci));
     }
-    let oci = match client_config(&given, &registries) {
-        Ok(c) => Some(c),
-        Err(crate::serve::oci::client_config::ClientConfigError::NoRegistries) => {
-            // Only validate the URL.
-            client_config(&given, &["validation.invalid".to_owned()])?;
-            None
-        }
-        Err(e) => return Err(e.into()),
+    let oci = if registries.is_empty() {
+        None
+    } else {
+        Some(client_config(&given, &registries)?)
     };
-    let base = url::Url::parse(&given).map_err(|e| {
-        crate::serve::oci::client_config::ClientConfigError::ListenUrl {
-            url: given.clone(),
-            reason: e.to_string(),
-        }
-    })?;
-    let base_url = given.trim_end_matches('/').to_owned();
     let mut files = Vec::new();
     let mut commands = Vec::new();
     let mut notes = Vec::new();
@@ -436,14 +428,7 @@ pub fn build(
     let pypi_index_url = serves_simple.then(|| format!("{base_url}/simple/"));
     match &pypi_index_url {
         Some(index) => {
-            let loopback = match base.host() {
-                Some(url::Host::Ipv4(a)) => a.is_loopback(),
-                Some(url::Host::Ipv6(a)) => a.is_loopback(),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-            let trusted = (base.scheme() == "http" && !loopback)
-                .then(|| base.host_str().unwrap_or_default().to_owned());
+            let trusted = (base.insecure && !base.loopback).then(|| base.host.clone());
             files.push(ClientFile {
                 kind: "pip".into(),
                 path: PIP_CONF_PATH.into(),
@@ -719,6 +704,44 @@ mod tests {
         assert_eq!(repos[1].suites, ["noble", "noble-updates"]);
         assert_eq!(repos[1].components, ["main", "restricted", "universe"]);
         assert_eq!(repos[1].architectures, ["amd64"]);
+    }
+
+    #[test]
+    fn base_url_forms_and_nothing_served() {
+        let opts = |base_url| Options {
+            base_url,
+            keyring_path: DEFAULT_KEYRING_PATH,
+            registries: &[],
+        };
+        let c = build(
+            None,
+            Path::new("/nonexistent"),
+            &opts("mirror.example:8080"),
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://mirror.example:8080");
+        assert!(c.files.is_empty() && c.commands.is_empty() && c.oci.is_none());
+        assert_eq!(c.notes.len(), 3, "{:?}", c.notes);
+        let c = build(None, Path::new("/nonexistent"), &opts("https://m.example/")).unwrap();
+        assert_eq!(c.base_url, "https://m.example");
+        for bad in ["ftp://x", "http://x/sub", "http://u:p@x"] {
+            assert!(
+                build(None, Path::new("/nonexistent"), &opts(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        let regs = ["registry.example:5000".to_owned()];
+        let c = build(
+            None,
+            Path::new("/nonexistent"),
+            &Options {
+                registries: &regs,
+                ..opts("http://m:8080")
+            },
+        )
+        .unwrap();
+        let kinds: Vec<&str> = c.files.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["containerd", "podman"]);
     }
 
     #[test]
