@@ -386,15 +386,37 @@ pub struct ServeArgs {
 
 /// Entry point of the binary: parses `std::env::args_os`, runs, reports errors.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(std::env::args_os()) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if args.iter().any(|a| a == "--json") {
+                let rendered = e.render().to_string();
+                // The message paragraph (before the usage), on one line.
+                let joined = rendered
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let message = joined.trim_start_matches("error: ");
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ok": false,
+                        "error": message,
+                        "causes": [message],
+                        "usage": true,
+                    })
+                );
+            }
+            return ExitCode::from(2);
         }
     };
     let json_to = json_output(&cli.command);

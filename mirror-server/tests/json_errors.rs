@@ -77,3 +77,15 @@ fn failed_json_commands_print_an_error_document() {
     assert_eq!(code, Some(1));
     assert!(stdout.is_empty(), "{stdout}");
 }
+
+#[test]
+fn json_usage_error_is_a_json_document_too() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mirror-server"))
+        .args(["gc", "--json", "--keep", "many"])
+        .env_remove("MIRROR_SERVER_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = error_doc(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v["usage"], Value::Bool(true), "{v}");
+}

@@ -255,11 +255,13 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if args.iter().any(|a| a == "--json") {
+                println!("{}", usage_error_json(&e));
+            }
+            return ExitCode::from(2);
         }
     };
     match execute_reporting(cli, &mut std::io::stdout().lock()) {
@@ -293,6 +295,29 @@ pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
         "ok": false,
         "error": error,
         "causes": causes,
+    })
+}
+
+/// The `--json` document of a usage error (exit status 2): `{"ok": false, "error":
+/// "<clap's message>", "causes": ["<clap's message>"], "usage": true}`.
+pub fn usage_error_json(e: &clap::Error) -> serde_json::Value {
+    let rendered = e.render().to_string();
+    // The message paragraph (before the usage), on one line.
+    let message = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_owned();
+    serde_json::json!({
+        "ok": false,
+        "error": message,
+        "causes": [message],
+        "usage": true,
     })
 }
 

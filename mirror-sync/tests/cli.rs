@@ -186,3 +186,16 @@ keyring = "bad-keyring.gpg"
     );
     assert!(v["upstreams"].as_array().unwrap().is_empty(), "{v}");
 }
+
+#[test]
+fn json_usage_error_is_a_json_document_too() {
+    let out = bin().args(["--json", "sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_doc(&out.stdout);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["usage"], true, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("--config"), "{v}");
+    // Without --json, stdout stays empty.
+    let out = bin().args(["sync"]).output().unwrap();
+    assert!(out.stdout.is_empty());
+}
