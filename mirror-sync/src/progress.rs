@@ -12,9 +12,11 @@
 //!   ```
 //!
 //!   `files done/total` counts the files completed (downloaded, or found in the store)
-//!   since a total was announced with [`Progress::add_total_files`]; `bytes done/total`
-//!   also counts the bytes of files still streaming; `rate` is the mean since the run
-//!   started; `eta` is left out while the rate or the remaining bytes are unknown.
+//!   against the totals announced with [`Progress::add_total_files`] and
+//!   [`Progress::add_total`]; a file or bytes no announced total covers (index files,
+//!   pages) join the total as they complete, so done never exceeds total and nothing is
+//!   counted twice. `bytes` also counts files still streaming; `rate` is the mean since
+//!   the run started; `eta` is `unknown` while the rate or the remaining bytes are.
 //! - Nothing with `--quiet` or `--json` (the caller passes `want = false`).
 
 use std::io::IsTerminal as _;
@@ -136,7 +138,7 @@ impl Plain {
     fn line(&self) -> String {
         let phase = self.phase.lock().map(|p| p.clone()).unwrap_or_default();
         let done = self.bytes_done.load(Ordering::Relaxed) + self.streaming_bytes();
-        let total = self.bytes_total.load(Ordering::Relaxed);
+        let total = self.bytes_total.load(Ordering::Relaxed).max(done);
         let files_total = self.files_total.load(Ordering::Relaxed);
         let files_done = self.files_done.load(Ordering::Relaxed);
         let elapsed = self.started.elapsed().as_secs_f64();
@@ -287,27 +289,31 @@ impl Progress {
         }
     }
 
-    /// Counts bytes as done (downloaded or already present).
+    /// Counts bytes as done (downloaded or already present). Bytes that no announced
+    /// total covers (index files, pages, manifests fetched before a download phase
+    /// announces its total) are added to the total as they complete, so done never
+    /// exceeds the total and every byte is counted once.
     pub fn inc_done(&self, bytes: u64) {
         if let Some(i) = &self.inner {
             i.total.inc(bytes);
+            let pos = i.total.position();
+            if i.total.length().is_some_and(|len| pos > len) {
+                i.total.set_length(pos);
+            }
         }
         if let Some(p) = self.counters() {
-            p.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+            let done = p.bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            p.bytes_total.fetch_max(done, Ordering::Relaxed);
         }
     }
 
-    /// Counts one file as completed (downloaded, or found in the store). Completions
-    /// beyond the announced total ([`Progress::add_total_files`]) — index files fetched
-    /// before any total was announced — are not counted, so `files` never reads more done
-    /// than announced.
+    /// Counts one file as completed (downloaded, or found in the store). Like bytes, a
+    /// file no announced total covers ([`Progress::add_total_files`]) is added to the
+    /// total as it completes, so `files` never reads more done than total.
     pub fn file_done(&self) {
         if let Some(p) = self.counters() {
-            let _ = p
-                .files_done
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
-                    (d < p.files_total.load(Ordering::Relaxed)).then_some(d + 1)
-                });
+            let done = p.files_done.fetch_add(1, Ordering::Relaxed) + 1;
+            p.files_total.fetch_max(done, Ordering::Relaxed);
         }
     }
 
@@ -402,16 +408,24 @@ mod tests {
         assert!(line.contains(", elapsed "), "{line}");
         bar.finish_and_clear();
         p.inc_done(3000);
-        for _ in 0..10 {
+        for _ in 0..3 {
             p.file_done();
         }
         let line = p.plain_line().unwrap();
-        // Never more files done than announced; streaming bytes not counted twice.
+        // Streaming bytes are not counted twice once the file is done.
         assert!(
             line.contains("files 4/4, bytes 3.91 KiB/3.91 KiB"),
             "{line}"
         );
         assert!(line.contains("eta 0s"), "{line}");
+        // A file no total announced (an index) joins the total: done never exceeds it.
+        p.inc_done(1024);
+        p.file_done();
+        let line = p.plain_line().unwrap();
+        assert!(
+            line.contains("files 5/5, bytes 4.91 KiB/4.91 KiB"),
+            "{line}"
+        );
         p.finish();
         assert!(Progress::hidden().plain_line().is_none());
     }

@@ -67,6 +67,16 @@ fn sync_off_a_terminal_prints_periodic_progress_lines() {
     let (done, total) = pair(last, "files");
     assert_eq!(done, total, "{last}");
     assert!(total.parse::<u64>().unwrap() >= 8, "{last}");
+    // Every byte counted once: done equals total at the end, and never exceeds it before.
+    let (done, total) = pair(last, "bytes");
+    assert_eq!(done, total, "{last}");
+    for l in periodic {
+        let (d, t) = pair(l, "files");
+        assert!(
+            d.parse::<u64>().unwrap() <= t.parse::<u64>().unwrap(),
+            "{l}"
+        );
+    }
 
     // --json and --quiet: no progress lines.
     for flag in ["--json", "--quiet"] {
