@@ -73,31 +73,28 @@ for _ in $(seq 50); do
 done
 curl -fsS "http://127.0.0.1:$PORT/healthz"; echo
 
-APT_NAMES=$(python3 - "$MANIFEST" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))
-for s in m["sources"]:
-    if s["kind"] == "apt":
-        print(s["name"], "1" if s.get("flat") else "0", ",".join(s.get("suites", [])), " ".join(s.get("components", [])))
-PY
-)
-
-say "proving it with apt-get (isolated configuration) and pip"
+say "client configuration, as the server prints it (mirror-server client-config)"
 T=$WORK/clients
 rm -rf "$T"; mkdir -p "$T/etc/apt.conf.d" "$T/etc/preferences.d" "$T/etc/sources.list.d" "$T/etc/trusted.gpg.d" "$T/state/lists/partial" "$T/cache/archives/partial"
-touch "$T/status"
-curl -fsS "http://127.0.0.1:$PORT/keys/repo.gpg" -o "$T/repo.gpg"
-: > "$T/etc/sources.list"
-while read -r name flat suites comps; do
-  [ -n "$name" ] || continue
-  if [ "$flat" = 1 ]; then
-    echo "deb [signed-by=$T/repo.gpg] http://127.0.0.1:$PORT/apt/$name/ /" >> "$T/etc/sources.list"
-  else
-    for s in ${suites//,/ }; do
-      echo "deb [signed-by=$T/repo.gpg] http://127.0.0.1:$PORT/apt/$name $s $comps" >> "$T/etc/sources.list"
-    done
-  fi
-done <<< "$APT_NAMES"
+touch "$T/status" "$T/etc/sources.list"
+"$SERVER" client-config --store "$WORK/server-store" --base-url "http://127.0.0.1:$PORT" \
+  --keyring-path "$T/keyrings/mirror.gpg" --json > "$T/client-config.json"
+"$SERVER" client-config --store "$WORK/server-store" --base-url "http://127.0.0.1:$PORT"
+# Unedited: the key-install commands, then each file at a path the isolated clients read.
+python3 - "$T" <<'PY'
+import json, subprocess, sys
+t = sys.argv[1]
+c = json.load(open(f"{t}/client-config.json"))
+for cmd in c["commands"]:
+    subprocess.run(["sh", "-c", cmd], check=True)
+where = {"apt-sources": f"{t}/etc/sources.list.d/mirror.sources",
+         "pip": f"{t}/pip.conf", "uv": f"{t}/uv.toml"}
+for f in c["files"]:
+    if f["kind"] in where:
+        open(where[f["kind"]], "w").write(f["content"])
+PY
+
+say "proving it with apt-get (isolated configuration) and pip"
 cat > "$T/apt.conf" <<CONF
 Dir::Etc::main "/dev/null";
 Dir::Etc::Parts "$T/etc/apt.conf.d";
@@ -114,24 +111,25 @@ Debug::NoLocking "true";
 APT::Sandbox::User "root";
 Acquire::Languages "none";
 CONF
-cat "$T/etc/sources.list"
-if [ -n "$(cat "$T/etc/sources.list")" ]; then
+if [ -f "$T/etc/sources.list.d/mirror.sources" ]; then
+  cat "$T/etc/sources.list.d/mirror.sources"
   APT_CONFIG=$T/apt.conf apt-get update --error-on=any
   # shellcheck disable=SC2086
   APT_CONFIG=$T/apt.conf apt-get install -y --download-only $PACKAGES
   ls -l "$T/cache/archives/"*.deb
 fi
-env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null python3 -m pip download --no-cache-dir \
-  --index-url "http://127.0.0.1:$PORT/simple/" -d "$T/wheels" $PROJECTS
-ls -l "$T/wheels"
+if [ -f "$T/pip.conf" ]; then
+  # shellcheck disable=SC2086
+  env -u PIP_FIND_LINKS -u PIP_INDEX_URL PIP_CONFIG_FILE="$T/pip.conf" python3 -m pip download \
+    --no-cache-dir -d "$T/wheels" $PROJECTS
+  ls -l "$T/wheels"
+fi
 
 say "done — the mirror is serving on 127.0.0.1:$PORT"
 cat <<EOF2
-apt:  deb [signed-by=/etc/apt/keyrings/mirror.gpg] http://127.0.0.1:$PORT/apt/<name> <suite> <components>
-      (fetch the key once: curl -o /etc/apt/keyrings/mirror.gpg http://127.0.0.1:$PORT/keys/repo.gpg)
-      sources used above: $T/etc/sources.list
-pip:  pip install --index-url http://127.0.0.1:$PORT/simple/ $PROJECTS
-uv:   uv pip install --index-url http://127.0.0.1:$PORT/simple/ $PROJECTS
+clients: mirror-server client-config --store $WORK/server-store --base-url http://127.0.0.1:$PORT
+         prints the key-install commands, apt .sources (every suite), pip.conf and uv.toml
+         (--write DIR writes them under DIR; the copies used above are in $T)
 EOF2
 if [ "${KEEP_SERVING:-0}" = 1 ]; then
   trap - EXIT

@@ -525,6 +525,24 @@ impl ParsedManifest {
     pub fn blobs(&self) -> Vec<&Descriptor> {
         self.config.iter().chain(self.layers.iter()).collect()
     }
+
+    /// The `artifactType` this manifest has in a referrers list (distribution-spec v1.1
+    /// §Listing Referrers; image-spec v1.1 §Image Manifest `artifactType`): its own
+    /// top-level `artifactType` when set and non-empty, else — for an image manifest —
+    /// its **config** descriptor's `mediaType` ("if artifactType is empty or missing in an
+    /// image manifest, the value of artifactType MUST be set to the config descriptor
+    /// mediaType"). Never a layer's media type. `None` for an index without
+    /// `artifactType` (the spec leaves it empty there).
+    pub fn referrer_artifact_type(&self) -> Option<String> {
+        match &self.artifact_type {
+            Some(t) if !t.is_empty() => Some(t.clone()),
+            _ => self
+                .config
+                .as_ref()
+                .map(|c| c.media_type.clone())
+                .filter(|t| !t.is_empty()),
+        }
+    }
 }
 
 /// First pass over a manifest: fields that decide the type, without parsing descriptors.
@@ -687,6 +705,15 @@ const COSIGN_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
 /// suffix `sig` (signature), `att` (attestation) or `sbom`.
 pub fn cosign_tag(digest: &Digest, suffix: &str) -> String {
     format!("sha256-{}.{suffix}", digest.hex())
+}
+
+/// The referrers fallback tag of `digest` (distribution-spec v1.1 §Referrers Tag Schema):
+/// `<alg>-<hex>`, i.e. `sha256-<64 hex>`. On a registry without the referrers API
+/// (`GET /v2/<name>/referrers/<digest>` answers 404), clients push an image index under
+/// this tag whose `manifests` are the referrers of `digest`, and a client listing
+/// referrers MUST read it.
+pub fn referrers_tag(digest: &Digest) -> String {
+    format!("sha256-{}", digest.hex())
 }
 
 /// Inverse of [`cosign_tag`]: `Some((digest, suffix))` for `sha256-<64 hex>.<sig|att|sbom>`,
@@ -1438,6 +1465,51 @@ mod tests {
         ] {
             assert!(MANIFEST_ACCEPT.split(", ").any(|x| x == t), "{t}");
         }
+    }
+
+    #[test]
+    fn referrers_fallback_tag() {
+        let tag = referrers_tag(&d(HEX_A));
+        assert_eq!(tag, format!("sha256-{HEX_A}"));
+        assert!(is_valid_tag(&tag));
+        assert_eq!(parse_cosign_tag(&tag), None);
+    }
+
+    #[test]
+    fn referrer_artifact_type_is_config_media_type_when_missing() {
+        // A cosign-style signature: subject, no artifactType, a simple-signing layer.
+        let subject =
+            format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{HEX_A}","size":10}}"#);
+        let manifest = |artifact_type: &str| {
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}",{artifact_type}
+                "config":{{"mediaType":"application/vnd.example.config.v1+json","digest":"sha256:{HEX_B}","size":2}},
+                "layers":[{{"mediaType":"{COSIGN_SIMPLESIGNING}","digest":"sha256:{HEX_C}","size":3}}],
+                "subject":{subject}}}"#
+            )
+        };
+        let m = parse_manifest(manifest("").as_bytes(), None).unwrap();
+        assert_eq!(
+            m.referrer_artifact_type().as_deref(),
+            Some("application/vnd.example.config.v1+json")
+        );
+        let m = parse_manifest(manifest(r#""artifactType":"","#).as_bytes(), None).unwrap();
+        assert_eq!(
+            m.referrer_artifact_type().as_deref(),
+            Some("application/vnd.example.config.v1+json")
+        );
+        let m = parse_manifest(
+            manifest(r#""artifactType":"application/vnd.example.sbom","#).as_bytes(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            m.referrer_artifact_type().as_deref(),
+            Some("application/vnd.example.sbom")
+        );
+        let index = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);
+        let m = parse_manifest(index.as_bytes(), None).unwrap();
+        assert_eq!(m.referrer_artifact_type(), None);
     }
 
     #[test]

@@ -5,13 +5,16 @@
 //! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines;
 //! also when `verify` or `audit verify` finds a problem, after the report), 2 usage error.
 //! Every command that reports takes `--json` (one JSON value on stdout; for `receipt`,
-//! whose stdout is the receipt, on stderr).
+//! whose stdout is the receipt, on stderr). A command run with `--json` that fails before
+//! printing its document prints `{"ok": false, "error": "<the whole context chain>",
+//! "causes": […]}` there instead ([`error_json`]), besides the `error:` lines on stderr.
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -55,8 +58,10 @@ pub enum Command {
     /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
     #[command(subcommand)]
     Sbom(SbomCommand),
-    /// Print containerd hosts.toml, docker daemon.json and podman registries.conf entries
-    /// that point clients at this server's OCI registry.
+    /// Print the client configuration for everything the live snapshot serves: apt
+    /// sources (deb822 and one-line, every suite and component, Signed-By the repository
+    /// key), pip.conf and uv.toml, and containerd hosts.toml, docker daemon.json and podman
+    /// registries.conf when images are served.
     ClientConfig(ClientConfigArgs),
 }
 
@@ -95,16 +100,37 @@ pub enum SbomCommand {
 
 /// `mirror-server client-config`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Each file is printed after a `### <kind>: <path>` line, with its suggested \
+path; the commands before them install the repository key where the apt sources' Signed-By \
+says. --json prints {base_url, snapshot, apt, repo_key, pypi_index_url, oci, files: [{kind, \
+path, content}], commands, notes}. Nothing is refused because one ecosystem is not served: \
+its files are left out and a note says so.\n\n\
+Examples:\n  mirror-server client-config --store /srv/mirror --base-url http://mirror.cube:8080\n  \
+mirror-server client-config --store /srv/mirror --write /tmp/client   # then copy /tmp/client/etc onto the client"
+)]
 pub struct ClientConfigArgs {
-    /// The URL clients reach this server at.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    /// The URL clients reach this server at (`http(s)://host[:port]`; a bare `host:port`
+    /// means http).
+    #[arg(
+        long,
+        visible_aliases = ["base-url", "listen"],
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub listen_url: String,
-    /// The server's store directory: configure every registry its live snapshot serves.
+    /// The server's store directory: configure everything its live snapshot serves.
     #[arg(long, env = "MIRROR_SERVER_STORE")]
     pub store: Option<PathBuf>,
     /// An upstream registry, HOST or HOST:PORT, to configure in addition to the served ones.
     #[arg(long = "registry", value_name = "HOST[:PORT]")]
     pub registries: Vec<String>,
+    /// Where clients install the APT repository key: the `Signed-By:` path of the sources.
+    #[arg(long, value_name = "FILE", default_value = crate::client_config::DEFAULT_KEYRING_PATH)]
+    pub keyring_path: String,
+    /// Also write every file (and the repository key) under DIR, at DIR/<suggested path>.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
     /// Print the configuration as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -222,7 +248,8 @@ pub struct GcArgs {
 blob a held snapshot references that is missing, and every snapshot whose manifest blob does \
 not parse, each with the snapshots and paths using it; exits 1 if there is any. Orphan blobs \
 and stale staging directories are reported as information (gc removes them). Hashes on all \
-cores; progress on stderr when it is a terminal."
+cores; progress on stderr (a bar on a terminal, else a plain line every \
+MIRROR_PROGRESS_INTERVAL seconds, default 10)."
 )]
 pub struct VerifyArgs {
     /// The server's store directory.
@@ -361,24 +388,128 @@ pub struct ServeArgs {
 
 /// Entry point of the binary: parses `std::env::args_os`, runs, reports errors.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(std::env::args_os()) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if args.iter().any(|a| a == "--json") {
+                let rendered = e.render().to_string();
+                // The message paragraph (before the usage), on one line.
+                let joined = rendered
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let message = joined.trim_start_matches("error: ");
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ok": false,
+                        "error": message,
+                        "causes": [message],
+                        "usage": true,
+                    })
+                );
+            }
+            return ExitCode::from(2);
         }
     };
+    let json_to = json_output(&cli.command);
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", format_error(&e));
+            match json_to {
+                Some(JsonTo::Stdout) if !JSON_PRINTED.load(Ordering::SeqCst) => {
+                    println!("{}", error_json(&e));
+                }
+                Some(JsonTo::Stderr) => eprintln!("{}", error_json(&e)),
+                _ => {}
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// Set once a command has printed its `--json` document on stdout: a failure after that
+/// (`verify` finding problems after its report) does not print a second document.
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// Prints `value` as the command's `--json` document on stdout (one line, or pretty).
+fn print_json<T: serde::Serialize + ?Sized>(value: &T, pretty: bool) -> anyhow::Result<()> {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)?
+    } else {
+        serde_json::to_string(value)?
+    };
+    println!("{text}");
+    JSON_PRINTED.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Where a command's `--json` document goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonTo {
+    /// stdout (every command but `receipt`).
+    Stdout,
+    /// stderr (`receipt`, whose stdout is the receipt).
+    Stderr,
+}
+
+/// Where `command`'s `--json` document goes; `None` without `--json`.
+fn json_output(command: &Command) -> Option<JsonTo> {
+    let json = match command {
+        Command::Import(a) => a.json,
+        Command::Serve(_) => false,
+        Command::Snapshots(a) => a.json,
+        Command::Rollback(a) => a.json,
+        Command::Pin(a) => a.json,
+        Command::Unpin(a) => a.json,
+        Command::Gc(a) => a.json,
+        Command::Verify(a) => a.json,
+        Command::Audit(a) => match &a.command {
+            AuditCommand::Verify(v) => v.json,
+            AuditCommand::Show(v) => v.json,
+        },
+        Command::Receipt(a) => return a.json.then_some(JsonTo::Stderr),
+        Command::Sbom(SbomCommand::Diff { json, .. }) => *json,
+        Command::Sbom(SbomCommand::Show { .. }) => false,
+        Command::ClientConfig(a) => a.json,
+    };
+    json.then_some(JsonTo::Stdout)
+}
+
+/// The `--json` document of a failed command: `{"ok": false, "error": "<message>: <cause>:
+/// …", "causes": ["<message>", "<cause>", …]}` — `error` is the whole context chain on one
+/// line, `causes` the same chain split, outermost first.
+pub fn error_json(e: &anyhow::Error) -> String {
+    let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    // One line, like `{e:#}`, but a cause whose text the previous one already contains
+    // is not repeated (as in the `caused by:` lines).
+    let mut error = String::new();
+    let mut last = "";
+    for c in &causes {
+        if error.is_empty() {
+            error.push_str(c);
+        } else if !last.contains(c.as_str()) {
+            error.push_str(": ");
+            error.push_str(c);
+        }
+        last = c;
+    }
+    serde_json::json!({
+        "ok": false,
+        "error": error,
+        "causes": causes,
+    })
+    .to_string()
 }
 
 /// `error: <msg>` followed by one `  caused by: <cause>` line per source in the chain;
@@ -442,7 +573,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Sbom(SbomCommand::Diff { a, b, store, json }) => {
             let r = crate::sbom::diff(&a, &b, store.as_deref())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                print_json(&r, true)?;
             } else {
                 print!("{}", r.render());
             }
@@ -452,25 +583,42 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
-    use crate::serve::oci::client_config::{client_config, render_text, served_registries};
-    let mut registries = a.registries;
-    if let Some(store) = &a.store {
-        let live = crate::live::load(store)
-            .with_context(|| format!("cannot read the live snapshot of {}", store.display()))?;
-        match live {
-            Some(l) => registries.extend(served_registries(&l.oci)),
-            None if registries.is_empty() => anyhow::bail!(
-                "{}: no snapshot imported yet (run mirror-server import, or name registries with --registry)",
+    let live = match &a.store {
+        Some(store) => crate::live::load(store)
+            .with_context(|| format!("cannot read the live snapshot of {}", store.display()))?,
+        None => None,
+    };
+    if live.is_none() && a.registries.is_empty() {
+        match &a.store {
+            Some(store) => anyhow::bail!(
+                "{}: no snapshot imported yet, so nothing to configure (run mirror-server import first, or name registries with --registry)",
                 store.display()
             ),
-            None => {}
+            None => anyhow::bail!(
+                "nothing to configure: give the server's store with --store (or MIRROR_SERVER_STORE), or name registries with --registry"
+            ),
         }
     }
-    let config = client_config(&a.listen_url, &registries)?;
+    let store = a.store.clone().unwrap_or_default();
+    let config = crate::client_config::build(
+        live.as_ref(),
+        &store,
+        &crate::client_config::Options {
+            base_url: &a.listen_url,
+            keyring_path: &a.keyring_path,
+            registries: &a.registries,
+        },
+    )?;
+    if let Some(dir) = &a.write {
+        let written = crate::client_config::write_files(&config, live.as_ref(), &store, dir)?;
+        if !a.json {
+            eprintln!("wrote {} files under {}", written.len(), dir.display());
+        }
+    }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&config)?);
+        print_json(&config, true)?;
     } else {
-        print!("{}", render_text(&config));
+        print!("{}", crate::client_config::render_text(&config));
     }
     Ok(())
 }
@@ -478,7 +626,7 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
 fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
     let rows = crate::lifecycle::held_snapshots(&a.store)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        print_json(&rows, true)?;
         return Ok(());
     }
     println!(
@@ -517,7 +665,7 @@ fn run_rollback(a: RollbackArgs) -> anyhow::Result<()> {
         channel: a.channel,
     })?;
     if a.json {
-        println!("{}", serde_json::to_string(&s)?);
+        print_json(&s, false)?;
     } else {
         println!(
             "rolled back channel {}: {} -> {} (live and served at the root; generation {})",
@@ -536,7 +684,7 @@ fn run_rollback(a: RollbackArgs) -> anyhow::Result<()> {
 
 fn print_pin(s: &crate::lifecycle::PinSummary, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(s)?);
+        print_json(s, false)?;
         return Ok(());
     }
     match (s.pinned, s.changed) {
@@ -568,7 +716,7 @@ fn run_gc(a: GcArgs) -> anyhow::Result<()> {
         dry_run: a.dry_run,
     })?;
     if a.json {
-        println!("{}", serde_json::to_string(&s)?);
+        print_json(&s, false)?;
         return Ok(());
     }
     let (remove, delete) = if s.dry_run {
@@ -607,11 +755,11 @@ fn run_gc(a: GcArgs) -> anyhow::Result<()> {
 fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
     let r = crate::verify::verify(&crate::verify::VerifyOptions {
         store: a.store.clone(),
-        progress: !a.json && std::io::stderr().is_terminal(),
+        progress: !a.json,
         threads: a.threads,
     })?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        print_json(&r, true)?;
     } else {
         println!(
             "checked {} blobs ({}) of {} snapshots in {:.1} s",
@@ -654,7 +802,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
 fn run_audit_verify(a: AuditVerifyArgs) -> anyhow::Result<()> {
     let r = crate::audit::verify(&a.store)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        print_json(&r, true)?;
     } else if !r.exists {
         println!("{}: no audit log (nothing recorded yet)", r.path.display());
     } else if r.ok() {
@@ -693,7 +841,7 @@ fn run_audit_show(a: AuditShowArgs) -> anyhow::Result<()> {
                 None => serde_json::json!({ "line": l.line, "error": l.error }),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&out, true)?;
         return Ok(());
     }
     const SHOWN_ELSEWHERE: [&str; 6] = ["seq", "time", "actor", "event", "snapshot", "prev"];
@@ -827,11 +975,11 @@ fn run_import(a: ImportArgs) -> anyhow::Result<()> {
         snapshot: a.snapshot,
         allow_downgrade: a.allow_downgrade,
         policy: a.policy,
-        progress: !a.quiet && !a.json && std::io::stderr().is_terminal(),
+        progress: !a.quiet && !a.json,
     };
     let summary = import(&opts)?;
     if a.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        print_json(&summary, false)?;
     } else if !a.quiet {
         print!("{}", render_summary(&summary));
     }

@@ -98,7 +98,8 @@ pub struct ImportOptions {
     pub snapshot: Option<String>,
     /// Accept a snapshot that is not newer than the live one (recorded in the audit log).
     pub allow_downgrade: bool,
-    /// Draw a progress bar (bytes) on stderr.
+    /// Show progress (bytes) on stderr: a bar on a terminal, plain periodic lines
+    /// otherwise ([`crate::progress::byte_bar`]).
     pub progress: bool,
     /// Cosign signature policy file (`--policy`, see [`load_policy`]); `None`: no OCI
     /// signature check beyond the snapshot signature.
@@ -1238,20 +1239,9 @@ fn import_inner(
     let parts = Cas::open(&parts_root).map_err(io_at(&parts_root))?;
 
     let bytes_to_copy: u64 = jobs.iter().map(|j| j.size).sum();
-    let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new(bytes_to_copy);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        ) {
-            b.set_style(style.progress_chars("=> "));
-        }
-        b.set_message(format!("verifying {name}"));
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = crate::progress::byte_bar(opts.progress, bytes_to_copy, &format!("verifying {name}"));
     copy_all(&jobs, &staging, &parts, &users, &bar)?;
-    bar.finish_and_clear();
+    crate::progress::finish(&bar);
     if !volumes_needed.is_empty() {
         // Keep what was verified: the next run with the other volumes resumes from it.
         cleanup.staging = None;

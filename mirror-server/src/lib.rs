@@ -9,19 +9,25 @@
 //!   anything is copied.
 //! - [`lifecycle`]: the store lock, the generation counter, stale staging, rollback, pins
 //!   and the list of held snapshots.
+//! - [`progress`]: byte progress of `import` and `verify` (bars on a terminal, plain
+//!   periodic lines otherwise).
 //! - [`gc`]: garbage collection of old snapshots and unreferenced blobs.
 //! - [`verify`]: re-hash every blob and check every held snapshot.
 //! - [`audit`]: the store's hash-chained audit log.
 //! - [`receipt`]: signed site receipts (what this site holds) for catch-up drives.
+//! - [`client_config`]: the apt, pip, uv, containerd, Docker and podman configuration
+//!   `client-config` prints for everything the live snapshot serves.
 //! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|receipt|client-config`).
 
 pub mod audit;
 pub mod cli;
+pub mod client_config;
 pub mod gc;
 pub mod import;
 pub mod lifecycle;
 pub mod live;
 pub mod preflight;
+pub mod progress;
 pub mod provenance;
 pub mod receipt;
 pub mod sbom;

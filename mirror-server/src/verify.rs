@@ -38,7 +38,8 @@ use crate::live::INDEX_FILE;
 pub struct VerifyOptions {
     /// The store directory.
     pub store: PathBuf,
-    /// Draw a progress bar (bytes hashed) on stderr.
+    /// Show progress (bytes hashed) on stderr: a bar on a terminal, plain periodic lines
+    /// otherwise ([`crate::progress::byte_bar`]).
     pub progress: bool,
     /// Hashing threads; `None`: one per core.
     pub threads: Option<usize>,
@@ -303,18 +304,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
         .collect();
     jobs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let total: u64 = jobs.iter().map(|j| j.1).sum();
-    let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        ) {
-            b.set_style(style.progress_chars("=> "));
-        }
-        b.set_message("verifying blobs");
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = crate::progress::byte_bar(opts.progress, total, "verifying blobs");
     let threads = opts
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -338,7 +328,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
             });
         }
     });
-    bar.finish_and_clear();
+    crate::progress::finish(&bar);
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
 
     let mut report = VerifyReport {

@@ -466,13 +466,45 @@ fn invalid_digest_is_400_before_any_lookup() {
                 .contains("sha256"),
             "{v}"
         );
-        // A reference that is neither tag nor digest.
+        // A reference that is neither tag nor digest: the spec's endpoint table (end-3)
+        // allows only 200/404 for a manifest GET or HEAD, so it is an unknown manifest.
+        for bad in ["-bad", ".bad", "a+b", &"t".repeat(129)] {
+            let v = assert_error(
+                c.get(&format!("/v2/{REPO}/manifests/{bad}")).await,
+                StatusCode::NOT_FOUND,
+                "MANIFEST_UNKNOWN",
+            )
+            .await;
+            assert!(
+                v["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not a valid tag"),
+                "{v}"
+            );
+            let r = c
+                .client
+                .head(format!("{}/v2/{REPO}/manifests/{bad}", c.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "HEAD {bad}");
+        }
+        // In an unknown repository the name is what is unknown.
         assert_error(
-            c.get(&format!("/v2/{REPO}/manifests/-bad")).await,
-            StatusCode::BAD_REQUEST,
-            "MANIFEST_INVALID",
+            c.get("/v2/docker.io/nobody/nothing/manifests/-bad").await,
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
         )
         .await;
+        // A malformed digest reference stays 400, for GET and HEAD.
+        let r = c
+            .client
+            .head(format!("{}/v2/{REPO}/manifests/sha256:zz", c.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     });
 }
 
@@ -837,25 +869,52 @@ fn client_config_for_served_registries() {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     let v: Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    let oci = &v["oci"];
     assert_eq!(
-        v["registries"],
+        oci["registries"],
         json!(["127.0.0.1:5000", "docker.io", "ghcr.example"])
     );
-    assert_eq!(v["containerd"].as_array().unwrap().len(), 3);
+    assert_eq!(oci["containerd"].as_array().unwrap().len(), 3);
     assert_eq!(
-        v["docker"]["daemon_json"],
+        oci["docker"]["daemon_json"],
         json!({"registry-mirrors": ["http://127.0.0.1:8080"]})
     );
     let conf: toml::Value =
-        toml::from_str(v["podman"]["registries_conf"].as_str().unwrap()).unwrap();
+        toml::from_str(oci["podman"]["registries_conf"].as_str().unwrap()).unwrap();
     assert_eq!(conf["registry"].as_array().unwrap().len(), 3);
+    // Every file with its suggested path; an images-only snapshot gets no apt or pip files,
+    // and says so instead of refusing.
+    let kinds: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["containerd", "containerd", "containerd", "docker", "podman"]
+    );
+    assert_eq!(v["apt"], json!([]));
+    assert_eq!(v["pypi_index_url"], Value::Null);
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("no APT repository is served"), "{notes}");
+    assert!(notes.contains("no Python index is served"), "{notes}");
 
-    // Without a store and without --registry: a clear error.
+    // Without a store and without --registry: a clear error, and with --json a JSON
+    // error document on stdout.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mirror-server"))
-        .args(["client-config", "--listen-url", "http://127.0.0.1:8080"])
+        .args([
+            "client-config",
+            "--listen-url",
+            "http://127.0.0.1:8080",
+            "--json",
+        ])
         .env_remove("MIRROR_SERVER_STORE")
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no registries to configure"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to configure"));
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["ok"], json!(false));
+    assert!(e["error"].as_str().unwrap().contains("--store"), "{e}");
 }

@@ -1,6 +1,7 @@
 //! Command line of `mirror-sync` (thin: parsing, output and exit codes; the work lives in
 //! the library modules).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -254,20 +255,111 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if args.iter().any(|a| a == "--json") {
+                println!("{}", usage_error_json(&e));
+            }
+            return ExitCode::from(2);
         }
     };
-    match execute(cli, &mut std::io::stdout().lock()) {
+    match execute_reporting(cli, &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             print_error(&e);
             ExitCode::from(1)
         }
     }
+}
+
+/// The `--json` document of a failed command: `{"ok": false, "error": "<message>: <cause>:
+/// …", "causes": ["<message>", "<cause>", …]}` — `error` is the whole context chain on one
+/// line, `causes` the same chain split, outermost first.
+pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
+    let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    // One line, like `{e:#}`, but a cause whose text the previous one already contains
+    // is not repeated (as in the `caused by:` lines).
+    let mut error = String::new();
+    let mut last = "";
+    for c in &causes {
+        if error.is_empty() {
+            error.push_str(c);
+        } else if !last.contains(c.as_str()) {
+            error.push_str(": ");
+            error.push_str(c);
+        }
+        last = c;
+    }
+    serde_json::json!({
+        "ok": false,
+        "error": error,
+        "causes": causes,
+    })
+}
+
+/// The `--json` document of a usage error (exit status 2): `{"ok": false, "error":
+/// "<clap's message>", "causes": ["<clap's message>"], "usage": true}`.
+pub fn usage_error_json(e: &clap::Error) -> serde_json::Value {
+    let rendered = e.render().to_string();
+    // The message paragraph (before the usage), on one line.
+    let message = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_owned();
+    serde_json::json!({
+        "ok": false,
+        "error": message,
+        "causes": [message],
+        "usage": true,
+    })
+}
+
+/// A writer that remembers whether anything was written through it.
+struct Tracked<'a> {
+    inner: &'a mut dyn std::io::Write,
+    wrote: bool,
+}
+
+impl std::io::Write for Tracked<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.wrote |= n > 0;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Runs `cli`, writing its output to `out`; with `--json`, a failure that happens before
+/// the command printed its document prints [`error_json`] to `out` instead, so a script
+/// always reads one JSON document saying what failed. (A command that printed its
+/// document and then fails — `sync` with a failed upstream — carries `"ok": false` and
+/// the reasons in that document.)
+fn execute_reporting(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let json = cli.json;
+    let mut tracked = Tracked {
+        inner: &mut *out,
+        wrote: false,
+    };
+    let result = execute(cli, &mut tracked);
+    let wrote = tracked.wrote;
+    if let Err(e) = &result
+        && json
+        && !wrote
+    {
+        let _ = serde_json::to_writer_pretty(&mut *out, &error_json(e));
+        let _ = writeln!(out);
+    }
+    result
 }
 
 /// Prints `error: …` and each cause on its own line.
@@ -286,18 +378,18 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args).map_err(|e| anyhow::anyhow!("{e}"))?;
-    execute(cli, &mut std::io::stdout().lock())
+    execute_reporting(cli, &mut std::io::stdout().lock())
 }
 
-/// Like [`run`], but what the command prints on stdout (its summary, or its `--json`
-/// document) goes to `out`.
+/// Like [`run`], but what the command prints on stdout (its summary, its `--json`
+/// document, or with `--json` the [`error_json`] document of a failure) goes to `out`.
 pub fn run_to<I, T>(args: I, out: &mut dyn std::io::Write) -> anyhow::Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args).map_err(|e| anyhow::anyhow!("{e}"))?;
-    execute(cli, out)
+    execute_reporting(cli, out)
 }
 
 fn emit<T: Serialize>(
@@ -627,6 +719,15 @@ fn keys_bundle(
 
 #[derive(Serialize)]
 struct SyncSummary {
+    /// False when an upstream failed or an image was refused (then `error` says why).
+    ok: bool,
+    /// Why the run failed: every failed upstream with its whole error chain, and the
+    /// refused images; absent on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// Failed upstream name -> its whole error chain.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    errors: BTreeMap<String, String>,
     upstreams: Vec<serde_json::Value>,
     failed: Vec<String>,
     requests: u64,
@@ -676,6 +777,7 @@ fn sync(
     let mut failed = Vec::new();
     let mut lines = Vec::new();
     let mut refused: Vec<String> = Vec::new();
+    let mut errors: BTreeMap<String, String> = BTreeMap::new();
     rt.block_on(async {
         for up in cfg.apt.iter().filter(|u| wanted(&u.name)) {
             let previous = state.upstream(&up.name)?;
@@ -702,6 +804,7 @@ fn sync(
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
+                    errors.insert(up.name.clone(), format!("{e:#}"));
                     failed.push(up.name.clone());
                 }
             }
@@ -713,12 +816,10 @@ fn sync(
                 Ok(r) => r,
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
-                    failed.extend(
-                        cfg.pypi
-                            .iter()
-                            .filter(|u| wanted(&u.name))
-                            .map(|u| u.name.clone()),
-                    );
+                    for u in cfg.pypi.iter().filter(|u| wanted(&u.name)) {
+                        errors.insert(u.name.clone(), format!("{e:#}"));
+                        failed.push(u.name.clone());
+                    }
                     Vec::new()
                 }
             }
@@ -744,6 +845,7 @@ fn sync(
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
+                    errors.insert(name.clone(), format!("{e:#}"));
                     failed.push(name);
                 }
             }
@@ -783,6 +885,7 @@ fn sync(
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
+                    errors.insert(up.name.clone(), format!("{e:#}"));
                     failed.push(up.name.clone());
                 }
             }
@@ -791,7 +894,15 @@ fn sync(
     })?;
     progress.finish();
     let s = fetcher.stats();
+    let mut reasons: Vec<String> = errors
+        .iter()
+        .map(|(name, e)| format!("{name}: {e}"))
+        .collect();
+    reasons.extend(refused.iter().map(|r| format!("refused: {r}")));
     let summary = SyncSummary {
+        ok: reasons.is_empty(),
+        error: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        errors,
         upstreams,
         failed: failed.clone(),
         requests: s.requests.load(Ordering::Relaxed),

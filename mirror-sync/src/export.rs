@@ -400,7 +400,7 @@ pub fn export(
             );
         }
         progress.phase(&format!("volume {volume}/{volumes}: writing"));
-        progress.add_total(mine.iter().map(|f| f.size).sum());
+        progress.add_total_files(mine.len() as u64, mine.iter().map(|f| f.size).sum());
         // Files are written one after the other (removable media are fastest that way);
         // each one's fsync and rename run on a second thread so the next file's reading
         // and hashing overlaps the medium catching up. A file gets its final name only
@@ -425,6 +425,7 @@ pub fn export(
                     && md.len() == f.size
                 {
                     progress.inc_done(f.size);
+                    progress.file_done();
                     continue;
                 }
                 if let Some(parent) = dst.parent() {
@@ -442,6 +443,7 @@ pub fn export(
                 if tx.send((file, tmp, dst)).is_err() {
                     break; // the finisher failed; its error is reported below
                 }
+                progress.file_done();
                 n += 1;
                 b += f.size;
             }

@@ -390,6 +390,7 @@ impl Fetcher {
             .bytes_present
             .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
         self.progress.inc_done(size);
+        self.progress.file_done();
     }
 
     async fn try_fetch_response<F, Fut>(
@@ -488,6 +489,7 @@ impl Fetcher {
         match res {
             Ok((d, n)) => {
                 self.progress.inc_done(n);
+                self.progress.file_done();
                 Ok((d, n))
             }
             Err(store::CasError::Mismatch {

@@ -277,7 +277,7 @@ pub async fn sync(
         .unwrap_or_default();
     f.progress().phase(&format!("{}: downloading", up.name));
     let total: u64 = by_file.values().map(|&i| universe[i].size).sum();
-    f.progress().add_total(total);
+    f.progress().add_total_files(by_file.len() as u64, total);
     let mut jobs = Vec::new();
     for (file, &i) in &by_file {
         let e = &universe[i];

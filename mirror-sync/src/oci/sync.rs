@@ -255,26 +255,15 @@ impl Ctx<'_> {
                 .put_bytes(&m.bytes)
                 .with_context(|| format!("cannot store manifest {}", m.digest))?;
             let subject = w.subject.or(parsed.subject.as_ref().map(|s| s.digest));
-            let artifact_type = parsed
-                .artifact_type
-                .clone()
-                .or(w.artifact_type.clone())
-                .or_else(|| {
-                    w.cosign_sig
-                        .then(|| parsed.layers.first().map(|l| l.media_type.clone()))
-                        .flatten()
-                })
-                .or_else(|| {
-                    if subject.is_some() {
-                        parsed
-                            .layers
-                            .first()
-                            .map(|l| l.media_type.clone())
-                            .or(parsed.config.as_ref().map(|c| c.media_type.clone()))
-                    } else {
-                        None
-                    }
-                });
+            // distribution-spec v1.1 §Listing Referrers: the manifest's own artifactType,
+            // else (image manifests) its config's media type — never a layer's. The type
+            // an upstream referrers list (or fallback index) gave only fills in for an
+            // index, which has no config.
+            let artifact_type = if subject.is_some() {
+                parsed.referrer_artifact_type().or(w.artifact_type.clone())
+            } else {
+                parsed.artifact_type.clone().filter(|t| !t.is_empty())
+            };
             let mut meta = Meta {
                 platform: w.platform.clone(),
                 subject,
@@ -366,9 +355,34 @@ impl Ctx<'_> {
         Ok(walk)
     }
 
+    /// The referrers of `digest` that a client without the referrers API published under
+    /// the fallback tag `sha256-<hex>` (distribution-spec v1.1 §Referrers Tag Schema: when
+    /// the API answers 404 a client MUST read it): the `manifests` of the image index
+    /// tagged so. `None` when there is no such tag, or when it names something other than
+    /// an image index (then it is not a referrers list).
+    ///
+    /// Errors: the tag cannot be fetched (other than 404), or its manifest is malformed.
+    async fn referrers_from_fallback_tag(
+        &mut self,
+        repo: &str,
+        digest: &Digest,
+    ) -> anyhow::Result<Option<Vec<Descriptor>>> {
+        let tag = oci::referrers_tag(digest);
+        let Some(m) = self.client.get_manifest_optional(repo, &tag).await? else {
+            return Ok(None);
+        };
+        let parsed = oci::parse_manifest(&m.bytes, m.content_type.as_deref())
+            .with_context(|| format!("{}: referrers fallback tag {tag}", m.url))?;
+        if parsed.kind != ManifestKind::Index {
+            return Ok(None);
+        }
+        Ok(Some(parsed.manifests))
+    }
+
     /// Queues the referrers of `digest`: the OCI 1.1 referrers API where the registry
-    /// has it, and the cosign `sha256-<hex>.sig|att|sbom` tags (cosign writes those even
-    /// to registries with the API).
+    /// has it, else the referrers fallback tag `sha256-<hex>`
+    /// ([`Self::referrers_from_fallback_tag`]), and the cosign `sha256-<hex>.sig|att|sbom`
+    /// tags (cosign writes those even to registries with the API).
     async fn referrers_of(
         &mut self,
         image: &ImageRef,
@@ -377,7 +391,11 @@ impl Ctx<'_> {
         walk: &mut Walk,
     ) -> anyhow::Result<()> {
         let repo = &image.repository;
-        if let Some(list) = self.client.referrers(repo, digest).await? {
+        let listed = match self.client.referrers(repo, digest).await? {
+            Some(list) => Some(list),
+            None => self.referrers_from_fallback_tag(repo, digest).await?,
+        };
+        if let Some(list) = listed {
             for d in list {
                 queue.push_back(Work {
                     digest: d.digest,
@@ -552,15 +570,17 @@ pub async fn sync(
     // Blobs, concurrently; the Fetcher's semaphore bounds the downloads in flight.
     f.progress()
         .phase(&format!("{}: {} blobs", up.name, blobs.len()));
-    for (_, d, _) in blobs.values() {
-        f.progress().add_total(d.size);
-    }
+    f.progress().add_total_files(
+        blobs.len() as u64,
+        blobs.values().map(|(_, d, _)| d.size).sum(),
+    );
     report.blobs = blobs.len();
     report.bytes = blobs.values().map(|(_, d, _)| d.size).sum();
     let client = &ctx.client;
     let early = &ctx.fetched_early;
     for (_, d, _) in blobs.values().filter(|(_, d, _)| early.contains(&d.digest)) {
         f.progress().inc_done(d.size);
+        f.progress().file_done();
     }
     let todo = blobs
         .values()
@@ -718,6 +738,28 @@ mod tests {
             ),
         )
         .into_bytes();
+        // An OCI 1.1 referrer of the index published only through the referrers fallback
+        // tag `sha256-<hex>` (the test registry has no referrers API: 404).
+        let sbom_body = b"{\"sbom\":true}".to_vec();
+        let sbom_config = b"{\"empty\":false}".to_vec();
+        let sbom = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","artifactType":"application/vnd.example.sbom.v1+json","config":{},"layers":[{}],"subject":{}}}"#,
+            oci::OCI_MANIFEST,
+            desc_json("application/vnd.oci.empty.v1+json", &sbom_config, ""),
+            desc_json("application/vnd.example.sbom.v1+json", &sbom_body, ""),
+            desc_json(oci::OCI_INDEX, &index, ""),
+        )
+        .into_bytes();
+        let fallback = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}}"#,
+            oci::OCI_INDEX,
+            desc_json(
+                oci::OCI_MANIFEST,
+                &sbom,
+                r#","artifactType":"application/vnd.example.sbom.v1+json""#
+            ),
+        )
+        .into_bytes();
         let mut routes: HashMap<String, (String, Vec<u8>)> = HashMap::new();
         let mut add = |path: String, ct: &str, body: &[u8]| {
             routes.insert(path, (ct.to_owned(), body.to_vec()));
@@ -733,7 +775,19 @@ mod tests {
             oci::OCI_MANIFEST,
             &sig,
         );
+        add(
+            format!("{m}{}", oci::referrers_tag(&index_digest)),
+            oci::OCI_INDEX,
+            &fallback,
+        );
+        add(
+            format!("{m}{}", Digest::of(&sbom)),
+            oci::OCI_MANIFEST,
+            &sbom,
+        );
         for blob in [
+            &sbom_body,
+            &sbom_config,
             &cfg_amd,
             &layer_amd,
             &cfg_arm,
@@ -831,9 +885,23 @@ platforms = ["linux/arm64"]
         assert_eq!(sig_tag.digest, Digest::of(&sig));
         let sig_m = get(format!("v2/{served}/manifests/{}", Digest::of(&sig)));
         assert_eq!(sig_m.meta.subject, Some(index_digest));
+        // No artifactType in the signature manifest: the config's media type
+        // (distribution-spec §Listing Referrers), not the simple-signing layer's.
         assert_eq!(
             sig_m.meta.artifact_type.as_deref(),
-            Some(oci::COSIGN_SIMPLESIGNING)
+            Some("application/vnd.oci.image.config.v1+json")
+        );
+        // The referrer only the fallback tag lists was read, with its blobs.
+        let sbom_m = get(format!("v2/{served}/manifests/{}", Digest::of(&sbom)));
+        assert_eq!(sbom_m.meta.subject, Some(index_digest));
+        assert_eq!(
+            sbom_m.meta.artifact_type.as_deref(),
+            Some("application/vnd.example.sbom.v1+json")
+        );
+        get(format!("v2/{served}/blobs/{}", Digest::of(&sbom_body)));
+        assert_eq!(
+            cas.contains(&Digest::of(&sbom_body)).unwrap(),
+            Some(sbom_body.len() as u64)
         );
         assert_eq!(state.source.kind, SourceKind::Oci);
         assert_eq!(state.source.registry, Some(format!("127.0.0.1:{port}")));
@@ -844,9 +912,9 @@ platforms = ["linux/arm64"]
                 report.manifests,
                 report.referrers
             ),
-            (1, 2, 3, 1)
+            (1, 2, 4, 2)
         );
-        assert_eq!(report.blobs, 4);
+        assert_eq!(report.blobs, 6);
         assert_eq!(report.blobs_present, 0);
         assert_eq!(report.omitted_platforms.len(), 1);
         // Every path is a valid logical path, and no request carried credentials.
@@ -857,7 +925,7 @@ platforms = ["linux/arm64"]
 
         // Second run: everything is already in the store.
         let (_, again) = sync(&f, &cfg, &cfg.oci[0]).await.unwrap();
-        assert_eq!((again.blobs, again.blobs_present), (4, 4));
+        assert_eq!((again.blobs, again.blobs_present), (6, 6));
     }
 
     #[test]

@@ -108,16 +108,27 @@ pub fn served_registries(catalog: &OciCatalog) -> Vec<String> {
     v
 }
 
-/// Builds the configuration for clients of the mirror at `listen_url` (an `http` or
-/// `https` origin such as `http://127.0.0.1:8080`) pulling from `registries`
-/// (`host[:port]`, case-insensitive).
+/// A checked mirror base URL (see [`parse_base_url`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    /// `scheme://host[:port]`, no trailing `/` (`http://127.0.0.1:8080`).
+    pub origin: String,
+    /// `host[:port]` (`127.0.0.1:8080`).
+    pub authority: String,
+    /// The host alone (`127.0.0.1`, `mirror.example`, `[::1]`).
+    pub host: String,
+    /// True for plain `http`.
+    pub insecure: bool,
+    /// True when the host is a loopback address or `localhost`.
+    pub loopback: bool,
+}
+
+/// Checks the mirror's base URL: an `http` or `https` origin such as
+/// `http://127.0.0.1:8080` (a trailing `/` is fine), without credentials, path, query or
+/// fragment.
 ///
-/// Errors: [`ClientConfigError::ListenUrl`] (not http/https, credentials, a path, query or
-/// fragment), [`ClientConfigError::Registry`], [`ClientConfigError::NoRegistries`].
-pub fn client_config(
-    listen_url: &str,
-    registries: &[String],
-) -> Result<ClientConfig, ClientConfigError> {
+/// Errors: [`ClientConfigError::ListenUrl`] naming what is wrong.
+pub fn parse_base_url(listen_url: &str) -> Result<BaseUrl, ClientConfigError> {
     let bad = |reason: &str| ClientConfigError::ListenUrl {
         url: listen_url.to_owned(),
         reason: reason.to_owned(),
@@ -141,8 +152,37 @@ pub fn client_config(
         Some(p) => format!("{host}:{p}"),
         None => host.to_owned(),
     };
-    let origin = format!("{}://{authority}", url.scheme());
-    let insecure = url.scheme() == "http";
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    Ok(BaseUrl {
+        origin: format!("{}://{authority}", url.scheme()),
+        authority,
+        host: host.to_owned(),
+        insecure: url.scheme() == "http",
+        loopback,
+    })
+}
+
+/// Builds the configuration for clients of the mirror at `listen_url` (an `http` or
+/// `https` origin such as `http://127.0.0.1:8080`) pulling from `registries`
+/// (`host[:port]`, case-insensitive).
+///
+/// Errors: [`ClientConfigError::ListenUrl`] (see [`parse_base_url`]),
+/// [`ClientConfigError::Registry`], [`ClientConfigError::NoRegistries`].
+pub fn client_config(
+    listen_url: &str,
+    registries: &[String],
+) -> Result<ClientConfig, ClientConfigError> {
+    let BaseUrl {
+        origin,
+        authority,
+        insecure,
+        ..
+    } = parse_base_url(listen_url)?;
 
     let mut regs: Vec<String> = Vec::with_capacity(registries.len());
     for r in registries {

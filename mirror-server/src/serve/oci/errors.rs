@@ -17,7 +17,10 @@ pub enum ErrorCode {
     /// `DIGEST_INVALID` (400): the digest does not match the grammar, or uses an
     /// algorithm other than sha256.
     DigestInvalid,
-    /// `MANIFEST_INVALID` (400): the reference is neither a valid tag nor a digest.
+    /// `MANIFEST_INVALID` (400): an invalid manifest. A read-only registry has no push to
+    /// refuse, so no handler answers it today; a reference that is neither a valid tag nor
+    /// a digest is [`ErrorCode::ManifestUnknown`] (the spec's endpoint table allows only
+    /// 404 for a manifest `GET`/`HEAD`).
     ManifestInvalid,
     /// `MANIFEST_UNKNOWN` (404): the repository has no manifest with that tag or digest.
     ManifestUnknown,

@@ -28,8 +28,11 @@ pub enum Reference<'a> {
 /// Parses a manifest reference: anything with a `:` is a digest
 /// ([`formats::oci::parse_digest`]), anything else a tag ([`formats::oci::is_valid_tag`]).
 ///
-/// Errors: `400 DIGEST_INVALID` for a malformed or non-sha256 digest, `400
-/// MANIFEST_INVALID` for a string that is neither.
+/// Errors: `400 DIGEST_INVALID` for a malformed or non-sha256 digest; `404
+/// MANIFEST_UNKNOWN` for a string that is neither. The distribution-spec endpoint table
+/// (end-3, `GET`/`HEAD /v2/<name>/manifests/<reference>`) allows only 200 and 404 there,
+/// and no manifest can be tagged with a string that breaks the tag grammar, so a
+/// malformed tag is simply unknown; only a malformed digest earns a 400.
 pub fn parse_reference(reference: &str) -> Result<Reference<'_>, OciFailure> {
     if reference.contains(':') {
         return parse_digest(reference)
@@ -40,10 +43,11 @@ pub fn parse_reference(reference: &str) -> Result<Reference<'_>, OciFailure> {
         Ok(Reference::Tag(reference))
     } else {
         Err(OciFailure::new(
-            ErrorCode::ManifestInvalid,
+            ErrorCode::ManifestUnknown,
             format!(
-                "invalid reference {reference:?}: expected a tag \
-                 [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}} or a digest sha256:<64 hex digits>"
+                "manifest unknown: {reference:?} is not a valid tag \
+                 ([a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}) nor a digest (sha256:<64 hex digits>), \
+                 so no manifest has it"
             ),
         )
         .detail(serde_json::json!({ "reference": reference })))
@@ -69,9 +73,9 @@ pub async fn respond(state: &AppState, entry: &Entry, head: bool, req: &HeaderMa
     files::blob_response(state, entry, ct, head, req, &extra).await
 }
 
-/// The handler. Errors: `400 NAME_INVALID`, `400 DIGEST_INVALID`, `400 MANIFEST_INVALID`
-/// (grammar, checked first), `404 NAME_UNKNOWN` (no such repository), `404
-/// MANIFEST_UNKNOWN` (no such tag or digest in it).
+/// The handler. Errors: `400 NAME_INVALID`, `400 DIGEST_INVALID` (grammar, checked
+/// first), `404 NAME_UNKNOWN` (no such repository), `404 MANIFEST_UNKNOWN` (no such tag
+/// or digest in it, or a reference that is neither a valid tag nor a digest).
 pub async fn get(
     state: &AppState,
     live: &Live,
@@ -82,7 +86,14 @@ pub async fn get(
     req: &HeaderMap,
 ) -> Result<Response, OciFailure> {
     let repository = resolve_name(name, query.ns.as_deref(), &live.oci)?;
-    let reference = parse_reference(reference)?;
+    let reference = match parse_reference(reference) {
+        Ok(r) => r,
+        Err(e) if e.code == ErrorCode::ManifestUnknown => {
+            require_repository(live, &repository)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let Some(entry) = lookup(live, &repository, reference) else {
         require_repository(live, &repository)?;
         let shown = match reference {
@@ -120,13 +131,10 @@ mod tests {
                 .code,
             ErrorCode::DigestInvalid
         );
-        assert_eq!(
-            parse_reference(".bad").unwrap_err().code,
-            ErrorCode::ManifestInvalid
-        );
-        assert_eq!(
-            parse_reference(&"a".repeat(129)).unwrap_err().code,
-            ErrorCode::ManifestInvalid
-        );
+        for bad in [".bad", "-bad", "a/b", "", &"a".repeat(129)] {
+            let e = parse_reference(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ManifestUnknown, "{bad:?}");
+            assert_eq!(e.code.status(), axum::http::StatusCode::NOT_FOUND);
+        }
     }
 }

@@ -27,8 +27,9 @@
 //!
 //! Names, tags and digests are checked against the spec's grammar before any lookup:
 //! a bad name is `400 NAME_INVALID`, a bad digest (or an algorithm other than sha256) is
-//! `400 DIGEST_INVALID`, a reference that is neither tag nor digest is
-//! `400 MANIFEST_INVALID`.
+//! `400 DIGEST_INVALID`; a manifest reference that is neither a valid tag nor a digest is
+//! `404 MANIFEST_UNKNOWN` (distribution-spec endpoint table, end-3: a manifest `GET`/`HEAD`
+//! answers 200 or 404 only).
 //!
 //! All lookups go to the precomputed routing table ([`crate::live::Live`]): logical paths
 //! `v2/<repo>/manifests/<ref>`, `v2/<repo>/blobs/<digest>`, `v2/<repo>/referrers/<digest>`,

@@ -1,0 +1,755 @@
+//! What `mirror-server client-config` prints: the client configuration for everything the
+//! live snapshot serves, so that apt, pip, uv, containerd, Docker and podman work from the
+//! printed files as they are.
+//!
+//! - **APT**, per served repository `apt/<name>/`: one deb822 stanza (sources.list(5),
+//!   "DEB822-STYLE FORMAT") naming **every** suite served under `dists/` and every
+//!   component and architecture its served `Release` lists (`Architectures:` without
+//!   `all`, which apt adds itself), `Signed-By:` the keyring where the operator installs
+//!   the repository key (`/keys/repo.gpg` of the server, the same key as the build host's
+//!   `keys/repo.pub.gpg`). A flat repository is `URIs: <base>/apt/<name>/` with
+//!   `Suites: /` and no `Components:`. All stanzas go in one `mirror.sources` file; the
+//!   one-line form (`deb [signed-by=…] URI suite component…`, one line per suite) is
+//!   printed too, as `mirror.list` — install one of the two, not both.
+//! - **PyPI** (when `/simple/` is served): `pip.conf` (`[global] index-url = <base>/simple/`,
+//!   plus `trusted-host` for plain HTTP to a host other than loopback, which pip would
+//!   otherwise ignore) and `uv.toml` (one `[[index]]` with `default = true`, and
+//!   `python-downloads = "never"`, since an air-gapped host cannot fetch interpreters).
+//! - **OCI** (when images are served, or `--registry` names some):
+//!   [`crate::serve::oci::client_config`].
+//!
+//! The served layout read here is the one `mirror-sync export` renders
+//! (docs/media-format.md): `apt/<name>/dists/<suite>/Release` for a standard repository,
+//! `apt/<name>/Release` for a flat one, `simple/` for the Python index.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::live::Live;
+use crate::serve::oci::client_config::{
+    ClientConfig as OciClientConfig, client_config, parse_base_url,
+};
+
+/// Where the deb822 sources file goes.
+pub const APT_SOURCES_PATH: &str = "/etc/apt/sources.list.d/mirror.sources";
+/// Where the one-line sources file goes (the alternative to [`APT_SOURCES_PATH`]).
+pub const APT_LIST_PATH: &str = "/etc/apt/sources.list.d/mirror.list";
+/// Default keyring path of the repository key (`--keyring-path` changes it).
+pub const DEFAULT_KEYRING_PATH: &str = "/etc/apt/keyrings/mirror.gpg";
+/// Where pip's site-wide configuration goes.
+pub const PIP_CONF_PATH: &str = "/etc/pip.conf";
+/// Where uv's system-level configuration goes.
+pub const UV_TOML_PATH: &str = "/etc/uv/uv.toml";
+/// Logical path of the binary repository key in a snapshot.
+pub const REPO_KEY_PATH: &str = "keys/repo.gpg";
+/// Largest `Release` file read (a Debian `Release` is well under 1 MiB).
+const MAX_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest repository key read.
+const MAX_KEY_BYTES: u64 = 1024 * 1024;
+
+/// Why a client configuration cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConfigError {
+    /// The base URL is not an `http`/`https` origin, or a registry name is invalid.
+    #[error(transparent)]
+    Oci(#[from] crate::serve::oci::client_config::ClientConfigError),
+    /// A served `Release` file cannot be read from the store.
+    #[error(
+        "cannot read {path} (blob {digest}) of the live snapshot: {source}; run mirror-server verify, then re-import the snapshot"
+    )]
+    Release {
+        /// Logical path of the `Release`.
+        path: String,
+        /// Its blob.
+        digest: formats::digest::Digest,
+        /// The store error.
+        source: Box<store::CasError>,
+    },
+    /// A served `Release` file does not parse.
+    #[error("{path} of the live snapshot does not parse: {source}")]
+    ReleaseParse {
+        /// Logical path of the `Release`.
+        path: String,
+        /// The parse error.
+        source: formats::apt::AptFormatError,
+    },
+}
+
+/// One APT repository the snapshot serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AptRepo {
+    /// The `[[apt]]` name: the repository is served at `/apt/<name>/`.
+    pub name: String,
+    /// The repository URI clients use (`<base>/apt/<name>`; with a trailing `/` for a flat
+    /// repository).
+    pub uri: String,
+    /// True for a flat repository (`Suites: /`).
+    pub flat: bool,
+    /// The served suites (`dists/<suite>`), sorted; empty for a flat repository.
+    pub suites: Vec<String>,
+    /// The components of all suites, in first-seen order (`Components:` of each `Release`).
+    pub components: Vec<String>,
+    /// The architectures of all suites without `all`, in first-seen order; empty when the
+    /// `Release` files name none.
+    pub architectures: Vec<String>,
+}
+
+/// One file to install on a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientFile {
+    /// What it configures: `apt-sources`, `apt-list`, `pip`, `uv`, `containerd`, `docker`,
+    /// `podman`.
+    pub kind: String,
+    /// Suggested absolute path on the client.
+    pub path: String,
+    /// The file's content (UTF-8 text).
+    pub content: String,
+}
+
+/// The repository key clients install for `Signed-By:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoKey {
+    /// Where the key goes (the `Signed-By:` path).
+    pub keyring_path: String,
+    /// The URL the server offers it at (`<base>/keys/repo.gpg`, binary OpenPGP).
+    pub url: String,
+    /// Primary-key fingerprints (upper-case hex), to check against the build host's
+    /// `mirror-sync keys generate` output; empty when the key does not parse.
+    pub fingerprints: Vec<String>,
+}
+
+/// Everything `client-config` prints; `--json` prints this object.
+#[derive(Debug, Clone, Serialize)]
+pub struct FullClientConfig {
+    /// The base URL clients reach the server at (no trailing `/`).
+    pub base_url: String,
+    /// The live snapshot the configuration was made from (`<channel>/<sequence>`), if any.
+    pub snapshot: Option<String>,
+    /// The served APT repositories.
+    pub apt: Vec<AptRepo>,
+    /// The repository key (only when APT repositories are served).
+    pub repo_key: Option<RepoKey>,
+    /// The PEP 503 index URL (`<base>/simple/`) when the snapshot serves one.
+    pub pypi_index_url: Option<String>,
+    /// The OCI part (registries, containerd, Docker, podman) when images are served or
+    /// `--registry` names some.
+    pub oci: Option<OciClientConfig>,
+    /// Every file, in the order printed.
+    pub files: Vec<ClientFile>,
+    /// Shell commands to run before using the files (installing the repository key).
+    pub commands: Vec<String>,
+    /// What is not configured and why (`no APT repository is served`, …).
+    pub notes: Vec<String>,
+}
+
+/// The APT repositories of `live`: every `apt/<name>/dists/<suite>/Release` and
+/// `apt/<name>/Release` route that has its `InRelease` beside it, with components and architectures read from those
+/// `Release` files (blobs of the store at `store`). Sorted by name; suites sorted.
+///
+/// Errors: a `Release` blob cannot be read or does not parse.
+pub fn apt_repos(
+    live: &Live,
+    store: &Path,
+    base_url: &str,
+) -> Result<Vec<AptRepo>, ClientConfigError> {
+    // name -> (flat?, suite -> Release path)
+    let mut found: BTreeMap<&str, (bool, BTreeMap<&str, &str>)> = BTreeMap::new();
+    for path in live.routes.keys() {
+        let Some(rest) = path.strip_prefix("apt/") else {
+            continue;
+        };
+        let Some(dir) = rest.strip_suffix("/Release") else {
+            continue;
+        };
+        // A repository root (suite or flat) has the signed InRelease export writes next to
+        // its Release; a per-component `…/binary-<arch>/Release` has not.
+        if live.get(&format!("apt/{dir}/InRelease")).is_none() {
+            continue;
+        }
+        match dir.split_once('/') {
+            None => found.entry(dir).or_default().0 = true,
+            Some((name, tail)) => {
+                if let Some(suite) = tail.strip_prefix("dists/")
+                    && !suite.is_empty()
+                {
+                    found.entry(name).or_default().1.insert(suite, path);
+                }
+            }
+        }
+    }
+    let cas = store::Cas::at(store);
+    let mut out = Vec::new();
+    for (name, (flat_release, suites)) in found {
+        let mut components: Vec<String> = Vec::new();
+        let mut architectures: Vec<String> = Vec::new();
+        let flat = suites.is_empty() && flat_release;
+        let release_paths: Vec<String> = if flat {
+            vec![format!("apt/{name}/Release")]
+        } else {
+            suites.values().map(|p| (*p).to_owned()).collect()
+        };
+        for path in &release_paths {
+            let Some(entry) = live.get(path) else {
+                continue;
+            };
+            let bytes = cas
+                .read_bytes(&entry.digest, MAX_RELEASE_BYTES)
+                .map_err(|source| ClientConfigError::Release {
+                    path: path.clone(),
+                    digest: entry.digest,
+                    source: Box::new(source),
+                })?;
+            let text = String::from_utf8_lossy(&bytes);
+            let release = formats::apt::release::Release::parse(&text).map_err(|source| {
+                ClientConfigError::ReleaseParse {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            for c in release.components() {
+                if !components.contains(&c) {
+                    components.push(c);
+                }
+            }
+            for a in release.architectures() {
+                if a != "all" && !architectures.contains(&a) {
+                    architectures.push(a);
+                }
+            }
+        }
+        out.push(AptRepo {
+            name: name.to_owned(),
+            uri: if flat {
+                format!("{base_url}/apt/{name}/")
+            } else {
+                format!("{base_url}/apt/{name}")
+            },
+            flat,
+            suites: if flat {
+                Vec::new()
+            } else {
+                suites.keys().map(|s| (*s).to_owned()).collect()
+            },
+            components,
+            architectures,
+        });
+    }
+    Ok(out)
+}
+
+/// The deb822 stanza of `repo` (sources.list(5)), ending in a newline.
+pub fn deb822_stanza(repo: &AptRepo, keyring_path: &str) -> String {
+    let mut s = format!(
+        "# {} (served at /apt/{}/)\nTypes: deb\nURIs: {}\n",
+        repo.name, repo.name, repo.uri
+    );
+    if repo.flat {
+        s.push_str("Suites: /\n");
+    } else {
+        s.push_str(&format!("Suites: {}\n", repo.suites.join(" ")));
+        if !repo.components.is_empty() {
+            s.push_str(&format!("Components: {}\n", repo.components.join(" ")));
+        }
+    }
+    if !repo.architectures.is_empty() {
+        s.push_str(&format!(
+            "Architectures: {}\n",
+            repo.architectures.join(" ")
+        ));
+    }
+    s.push_str(&format!("Signed-By: {keyring_path}\n"));
+    s
+}
+
+/// The one-line form of `repo` (sources.list(5), "ONE-LINE-STYLE FORMAT"): one `deb` line
+/// per suite (`deb [signed-by=K arch=A] URI SUITE COMPONENT…`), or `deb [signed-by=K] URI/ /`
+/// for a flat repository. Each line ends in a newline.
+pub fn one_line(repo: &AptRepo, keyring_path: &str) -> String {
+    let mut options = format!("signed-by={keyring_path}");
+    if !repo.architectures.is_empty() {
+        options.push_str(&format!(" arch={}", repo.architectures.join(",")));
+    }
+    if repo.flat {
+        return format!("deb [{options}] {} /\n", repo.uri);
+    }
+    repo.suites
+        .iter()
+        .map(|s| {
+            format!(
+                "deb [{options}] {} {s} {}\n",
+                repo.uri,
+                repo.components.join(" ")
+            )
+        })
+        .collect()
+}
+
+/// `pip.conf` for the index at `index_url` (`<base>/simple/`). Plain HTTP to a host that is
+/// not loopback also gets `trusted-host` (pip ignores an insecure index otherwise).
+pub fn pip_conf(index_url: &str, trusted_host: Option<&str>) -> String {
+    let mut s = format!(
+        "# Install Python packages from the mirror (pip.conf(5): PIP_CONFIG_FILE, /etc/pip.conf).\n\
+         [global]\nindex-url = {index_url}\n"
+    );
+    if let Some(h) = trusted_host {
+        s.push_str(&format!("trusted-host = {h}\n"));
+    }
+    s
+}
+
+/// `uv.toml` for the index at `index_url`: the default index, and no interpreter downloads.
+pub fn uv_toml(index_url: &str) -> String {
+    format!(
+        "# Install Python packages from the mirror (uv: --config-file, /etc/uv/uv.toml).\n\
+         # No interpreter downloads: an air-gapped host uses the installed Python.\n\
+         python-downloads = \"never\"\n\
+         \n\
+         [[index]]\nurl = \"{index_url}\"\ndefault = true\n"
+    )
+}
+
+/// Quotes `s` for a POSIX shell when it holds anything but `[A-Za-z0-9_./:=@%+-]`.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+-".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Options of [`build`].
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// The URL clients reach the server at: `http(s)://host[:port]`, or `host:port`
+    /// (then `http://` is assumed).
+    pub base_url: &'a str,
+    /// Where the repository key is installed (the `Signed-By:` path).
+    pub keyring_path: &'a str,
+    /// Extra OCI registries (`host[:port]`) to configure.
+    pub registries: &'a [String],
+}
+
+/// Builds the configuration for everything `live` serves (nothing when `None`: then only
+/// the `--registry` OCI part, if any). `store` is the store the blobs are read from.
+///
+/// Errors: an invalid base URL or registry ([`ClientConfigError::Oci`]); a served
+/// `Release` that cannot be read or parsed.
+pub fn build(
+    live: Option<&Live>,
+    store: &Path,
+    opts: &Options<'_>,
+) -> Result<FullClientConfig, ClientConfigError> {
+    let given = if opts.base_url.contains("://") {
+        opts.base_url.to_owned()
+    } else {
+        format!("http://{}", opts.base_url)
+    };
+    let base = parse_base_url(&given)?;
+    let base_url = base.origin.clone();
+    let mut registries: Vec<String> = opts.registries.to_vec();
+    if let Some(l) = live {
+        registries.extend(crate::serve::oci::client_config::served_registries(&l.oci));
+    }
+    let oci = if registries.is_empty() {
+        None
+    } else {
+        Some(client_config(&given, &registries)?)
+    };
+    let mut files = Vec::new();
+    let mut commands = Vec::new();
+    let mut notes = Vec::new();
+
+    let apt = match live {
+        Some(l) => apt_repos(l, store, &base_url)?,
+        None => Vec::new(),
+    };
+    let mut repo_key = None;
+    if apt.is_empty() {
+        notes.push("no APT repository is served: no apt sources".to_owned());
+    } else {
+        let sources: Vec<String> = apt
+            .iter()
+            .map(|r| deb822_stanza(r, opts.keyring_path))
+            .collect();
+        files.push(ClientFile {
+            kind: "apt-sources".into(),
+            path: APT_SOURCES_PATH.into(),
+            content: format!(
+                "# apt sources for the mirror (deb822, sources.list(5)); every served suite.\n\
+                 # Install the repository key first (see the commands); use this file or\n\
+                 # {APT_LIST_PATH}, not both.\n\n{}",
+                sources.join("\n")
+            ),
+        });
+        let lines: String = apt.iter().map(|r| one_line(r, opts.keyring_path)).collect();
+        files.push(ClientFile {
+            kind: "apt-list".into(),
+            path: APT_LIST_PATH.into(),
+            content: format!(
+                "# The same sources in the one-line form (use this file or {APT_SOURCES_PATH}, not both).\n{lines}"
+            ),
+        });
+        let key_url = format!("{base_url}/{REPO_KEY_PATH}");
+        let fingerprints = live
+            .and_then(|l| l.get(REPO_KEY_PATH))
+            .and_then(|e| {
+                store::Cas::at(store)
+                    .read_bytes(&e.digest, MAX_KEY_BYTES)
+                    .ok()
+            })
+            .and_then(|b| keys::openpgp::Keyring::from_bytes(&b).ok())
+            .map(|k| k.fingerprints())
+            .unwrap_or_default();
+        let dir = Path::new(opts.keyring_path)
+            .parent()
+            .map(|p| p.display().to_string())
+            .filter(|p| !p.is_empty());
+        if let Some(d) = dir {
+            commands.push(format!("install -d -m 0755 {}", shell_quote(&d)));
+        }
+        commands.push(format!(
+            "curl -fsS -o {} {}",
+            shell_quote(opts.keyring_path),
+            shell_quote(&key_url)
+        ));
+        repo_key = Some(RepoKey {
+            keyring_path: opts.keyring_path.to_owned(),
+            url: key_url,
+            fingerprints,
+        });
+    }
+
+    let serves_simple = live.is_some_and(|l| l.routes.keys().any(|p| p.starts_with("simple/")));
+    let pypi_index_url = serves_simple.then(|| format!("{base_url}/simple/"));
+    match &pypi_index_url {
+        Some(index) => {
+            let trusted = (base.insecure && !base.loopback).then(|| base.host.clone());
+            files.push(ClientFile {
+                kind: "pip".into(),
+                path: PIP_CONF_PATH.into(),
+                content: pip_conf(index, trusted.as_deref()),
+            });
+            files.push(ClientFile {
+                kind: "uv".into(),
+                path: UV_TOML_PATH.into(),
+                content: uv_toml(index),
+            });
+        }
+        None => notes.push("no Python index is served: no pip.conf or uv.toml".to_owned()),
+    }
+
+    match &oci {
+        Some(c) => {
+            for h in &c.containerd {
+                files.push(ClientFile {
+                    kind: "containerd".into(),
+                    path: h.path.clone(),
+                    content: h.hosts_toml.clone(),
+                });
+            }
+            if let Some(d) = &c.docker {
+                let mut json = serde_json::to_string_pretty(&d.daemon_json).unwrap_or_default();
+                json.push('\n');
+                files.push(ClientFile {
+                    kind: "docker".into(),
+                    path: d.path.clone(),
+                    content: json,
+                });
+            }
+            files.push(ClientFile {
+                kind: "podman".into(),
+                path: c.podman.path.clone(),
+                content: c.podman.registries_conf.clone(),
+            });
+        }
+        None => notes.push(
+            "no OCI image is served: no containerd, Docker or podman configuration".to_owned(),
+        ),
+    }
+    Ok(FullClientConfig {
+        base_url,
+        snapshot: live.map(|l| l.name.clone()),
+        apt,
+        repo_key,
+        pypi_index_url,
+        oci,
+        files,
+        commands,
+        notes,
+    })
+}
+
+/// Renders the configuration as text: the commands, then each file preceded by a
+/// `### <kind>: <path>` line, then the notes (as `# note:` lines).
+pub fn render_text(c: &FullClientConfig) -> String {
+    let mut out = format!(
+        "# Client configuration for the mirror at {}{}\n",
+        c.base_url,
+        c.snapshot
+            .as_deref()
+            .map(|s| format!(" (live snapshot {s})"))
+            .unwrap_or_default()
+    );
+    if let Some(k) = &c.repo_key {
+        out.push_str(&format!(
+            "\n### apt repository key: {} (or copy keys/repo.pub.gpg from the build host)\n",
+            k.keyring_path
+        ));
+        for cmd in &c.commands {
+            out.push_str(&format!("{cmd}\n"));
+        }
+        if !k.fingerprints.is_empty() {
+            out.push_str(&format!("# fingerprint: {}\n", k.fingerprints.join(" ")));
+        }
+    }
+    for f in &c.files {
+        let label = match f.kind.as_str() {
+            "docker" => "docker (docker.io only)",
+            other => other,
+        };
+        out.push_str(&format!("\n### {label}: {}\n{}", f.path, f.content));
+    }
+    if !c.notes.is_empty() {
+        out.push('\n');
+        for n in &c.notes {
+            out.push_str(&format!("# note: {n}\n"));
+        }
+    }
+    out
+}
+
+/// Writes every file of `c` under `dir` (`dir` + the file's absolute path), creating
+/// directories, and the repository key (read from the live snapshot's `keys/repo.gpg`)
+/// at `dir` + its keyring path. Returns the paths written.
+///
+/// Errors: a file cannot be written, or the key cannot be read from the store.
+pub fn write_files(
+    c: &FullClientConfig,
+    live: Option<&Live>,
+    store: &Path,
+    dir: &Path,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context as _;
+    let under = |p: &str| dir.join(p.trim_start_matches('/'));
+    let mut written = Vec::new();
+    let mut put = |path: std::path::PathBuf, bytes: &[u8]| -> anyhow::Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+        Ok(())
+    };
+    for f in &c.files {
+        put(under(&f.path), f.content.as_bytes())?;
+    }
+    if let (Some(k), Some(l)) = (&c.repo_key, live) {
+        let entry = l.get(REPO_KEY_PATH).with_context(|| {
+            format!("the live snapshot has no {REPO_KEY_PATH}; copy keys/repo.pub.gpg from the build host to {}", k.keyring_path)
+        })?;
+        let bytes = store::Cas::at(store)
+            .read_bytes(&entry.digest, MAX_KEY_BYTES)
+            .with_context(|| {
+                format!(
+                    "cannot read {REPO_KEY_PATH} (blob {}) from the store",
+                    entry.digest
+                )
+            })?;
+        put(under(&k.keyring_path), &bytes)?;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(flat: bool) -> AptRepo {
+        AptRepo {
+            name: "ubuntu".into(),
+            uri: if flat {
+                "http://m:8080/apt/ubuntu/".into()
+            } else {
+                "http://m:8080/apt/ubuntu".into()
+            },
+            flat,
+            suites: if flat {
+                vec![]
+            } else {
+                vec![
+                    "noble".into(),
+                    "noble-security".into(),
+                    "noble-updates".into(),
+                ]
+            },
+            components: if flat {
+                vec![]
+            } else {
+                vec!["main".into(), "universe".into()]
+            },
+            architectures: vec!["amd64".into()],
+        }
+    }
+
+    #[test]
+    fn stanza_names_every_suite_and_component() {
+        let s = deb822_stanza(&repo(false), "/etc/apt/keyrings/mirror.gpg");
+        let lines: Vec<&str> = s.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "Types: deb",
+                "URIs: http://m:8080/apt/ubuntu",
+                "Suites: noble noble-security noble-updates",
+                "Components: main universe",
+                "Architectures: amd64",
+                "Signed-By: /etc/apt/keyrings/mirror.gpg",
+            ]
+        );
+        let one = one_line(&repo(false), "/k.gpg");
+        assert_eq!(one.lines().count(), 3);
+        assert!(one.starts_with(
+            "deb [signed-by=/k.gpg arch=amd64] http://m:8080/apt/ubuntu noble main universe\n"
+        ));
+    }
+
+    #[test]
+    fn flat_repository() {
+        let s = deb822_stanza(&repo(true), "/k.gpg");
+        assert!(
+            s.contains("URIs: http://m:8080/apt/ubuntu/\nSuites: /\n"),
+            "{s}"
+        );
+        assert!(!s.contains("Components"), "{s}");
+        assert_eq!(
+            one_line(&repo(true), "/k.gpg"),
+            "deb [signed-by=/k.gpg arch=amd64] http://m:8080/apt/ubuntu/ /\n"
+        );
+    }
+
+    #[test]
+    fn python_files() {
+        let p = pip_conf("http://m/simple/", Some("m"));
+        assert!(p.contains("[global]\nindex-url = http://m/simple/\ntrusted-host = m\n"));
+        let t: toml::Value = toml::from_str(&uv_toml("http://m/simple/")).unwrap();
+        assert_eq!(t["python-downloads"].as_str(), Some("never"));
+        assert_eq!(t["index"][0]["url"].as_str(), Some("http://m/simple/"));
+        assert_eq!(t["index"][0]["default"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn repositories_of_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = store::Cas::open(dir.path()).unwrap();
+        let mut routes = std::collections::HashMap::new();
+        let mut add = |path: &str, text: &str| {
+            let digest = cas.put_bytes(text.as_bytes()).unwrap();
+            routes.insert(
+                Box::<str>::from(path),
+                crate::live::Entry {
+                    digest,
+                    size: text.len() as u64,
+                    media_type: None,
+                },
+            );
+        };
+        let release = |suite: &str, comps: &str| {
+            format!(
+                "Suite: {suite}\nArchitectures: amd64 all\nComponents: {comps}\nSHA256:\n {} 0 main/binary-amd64/Packages\n",
+                "0".repeat(64)
+            )
+        };
+        for (suite, comps) in [
+            ("noble", "main restricted"),
+            ("noble-updates", "main universe"),
+        ] {
+            add(
+                &format!("apt/ubuntu/dists/{suite}/Release"),
+                &release(suite, comps),
+            );
+            add(&format!("apt/ubuntu/dists/{suite}/InRelease"), "signed");
+        }
+        // A per-component Release (no InRelease beside it) is not a suite.
+        add(
+            "apt/ubuntu/dists/noble/main/binary-amd64/Release",
+            "Component: main\n",
+        );
+        let flat = format!(
+            "Architectures: amd64\nSHA256:\n {} 0 Packages\n",
+            "0".repeat(64)
+        );
+        add("apt/cuda/Release", &flat);
+        add("apt/cuda/InRelease", "signed");
+        let live = Live {
+            name: "c/1".into(),
+            channel: "c".into(),
+            sequence: 1,
+            routes,
+            oci: crate::live::OciCatalog::default(),
+        };
+        let repos = apt_repos(&live, dir.path(), "http://m").unwrap();
+        assert_eq!(repos.len(), 2, "{repos:?}");
+        assert_eq!(repos[0].name, "cuda");
+        assert!(repos[0].flat);
+        assert_eq!(repos[0].uri, "http://m/apt/cuda/");
+        assert_eq!(repos[0].architectures, ["amd64"]);
+        assert_eq!(repos[1].name, "ubuntu");
+        assert!(!repos[1].flat);
+        assert_eq!(repos[1].suites, ["noble", "noble-updates"]);
+        assert_eq!(repos[1].components, ["main", "restricted", "universe"]);
+        assert_eq!(repos[1].architectures, ["amd64"]);
+    }
+
+    #[test]
+    fn base_url_forms_and_nothing_served() {
+        let opts = |base_url| Options {
+            base_url,
+            keyring_path: DEFAULT_KEYRING_PATH,
+            registries: &[],
+        };
+        let c = build(
+            None,
+            Path::new("/nonexistent"),
+            &opts("mirror.example:8080"),
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://mirror.example:8080");
+        assert!(c.files.is_empty() && c.commands.is_empty() && c.oci.is_none());
+        assert_eq!(c.notes.len(), 3, "{:?}", c.notes);
+        let c = build(None, Path::new("/nonexistent"), &opts("https://m.example/")).unwrap();
+        assert_eq!(c.base_url, "https://m.example");
+        for bad in ["ftp://x", "http://x/sub", "http://u:p@x"] {
+            assert!(
+                build(None, Path::new("/nonexistent"), &opts(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        let regs = ["registry.example:5000".to_owned()];
+        let c = build(
+            None,
+            Path::new("/nonexistent"),
+            &Options {
+                registries: &regs,
+                ..opts("http://m:8080")
+            },
+        )
+        .unwrap();
+        let kinds: Vec<&str> = c.files.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["containerd", "podman"]);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            shell_quote("/etc/apt/keyrings/mirror.gpg"),
+            "/etc/apt/keyrings/mirror.gpg"
+        );
+        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
+    }
+}
