@@ -282,6 +282,16 @@ impl Progress {
             }
             i.total.set_message(msg.to_owned());
         }
+        // Off a terminal the plain lines count the whole run: the phase's bytes join
+        // the run's total and its name replaces the phase shown.
+        if let Some(p) = self.counters() {
+            if let Ok(mut phase) = p.phase.lock() {
+                msg.clone_into(&mut phase);
+            }
+            if let Some(t) = total {
+                p.bytes_total.fetch_add(t, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Adds to the expected total bytes.

@@ -463,6 +463,7 @@ pub async fn sync_all(
     let total = pending.iter().map(|j| j.fe.size).sum::<Option<u64>>();
     f.progress()
         .start_phase(&format!("pypi: downloading {} files", pending.len()), total);
+    f.progress().add_total_files(pending.len() as u64, 0);
     let fetched_now = &fetched_now;
     let results: Vec<(usize, anyhow::Result<Kept>)> =
         futures_util::stream::iter(jobs.iter().copied())
