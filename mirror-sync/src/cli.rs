@@ -670,11 +670,19 @@ fn sync(
     let mut lines = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     rt.block_on(async {
-        for up in cfg.apt.iter().filter(|u| wanted(&u.name)) {
-            let previous = state.upstream(&up.name)?;
-            match crate::apt::sync::sync(&fetcher, &cfg, up, previous.as_ref()).await {
-                Ok((st, rep)) => {
-                    state.put_upstream(&st)?;
+        // APT: one universe over every [[apt]] upstream (phase 1 indexes, phase 2
+        // resolution, phase 3 downloads per upstream); see apt::sync.
+        let apt = crate::apt::sync::sync_all(&fetcher, &cfg, &state, &wanted).await?;
+        for w in &apt.unsatisfied {
+            progress.println(&format!("warning: {w}"));
+        }
+        if let Some((why, names)) = apt.blocked {
+            progress.println(&format!("error: {why}"));
+            failed.extend(names);
+        }
+        for (name, result) in apt.outcomes {
+            match result {
+                Ok((_, rep)) => {
                     lines.push(format!(
                         "apt  {:<16} {} packages selected of {} ({} files, {}){}",
                         rep.name,
@@ -688,14 +696,11 @@ fn sync(
                             format!("; {} unsatisfied dependencies", rep.unsatisfied.len())
                         }
                     ));
-                    for u in &rep.unsatisfied {
-                        progress.println(&format!("warning: [[apt]] {}: {u}", rep.name));
-                    }
                     upstreams.push(serde_json::json!({"kind": "apt", "report": rep}));
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
-                    failed.push(up.name.clone());
+                    failed.push(name);
                 }
             }
         }
