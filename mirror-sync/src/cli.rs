@@ -45,6 +45,10 @@ enum Command {
     Init(InitArgs),
     /// Fetch and verify every configured upstream into the local store.
     Sync(SyncArgs),
+    /// Show what `sync` would fetch, per upstream (files, bytes, already in the store,
+    /// unsatisfied dependencies), reading only the indexes: no package is downloaded and
+    /// nothing is written. Exit status 1 when the sync would fail.
+    Plan(ConfigArg),
     /// Cut a signed snapshot from the last sync and write it onto a drive: full, delta
     /// (--base), catch-up (--receipt), split for FAT32 (--max-file-size) or over several
     /// volumes (--volume-size).
@@ -357,6 +361,7 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync(a) => sync(out, &a, cli.json, cli.quiet),
+        Command::Plan(a) => plan(out, &a.config, cli.json, cli.quiet),
         Command::Export(a) => {
             let cfg = Config::load(&a.config)?;
             let progress = Progress::new(!cli.json, cli.quiet);
@@ -669,6 +674,7 @@ fn sync(
     let mut failed = Vec::new();
     let mut lines = Vec::new();
     let mut refused: Vec<String> = Vec::new();
+    let mut apt_blocked: Option<String> = None;
     rt.block_on(async {
         // APT: one universe over every [[apt]] upstream (phase 1 indexes, phase 2
         // resolution, phase 3 downloads per upstream); see apt::sync.
@@ -679,6 +685,7 @@ fn sync(
         if let Some((why, names)) = apt.blocked {
             progress.println(&format!("error: {why}"));
             failed.extend(names);
+            apt_blocked = Some(why);
         }
         for (name, result) in apt.outcomes {
             match result {
@@ -800,17 +807,51 @@ fn sync(
         quiet,
     )?;
     if !failed.is_empty() {
-        anyhow::bail!(
+        let e = anyhow::anyhow!(
             "{} upstream(s) failed: {} (the others were synced; their previous state is kept)",
             failed.len(),
             failed.join(", ")
         );
+        // The APT cause names every missing package or failing upstream at once.
+        return Err(match apt_blocked {
+            Some(why) => e.context(why),
+            None => e,
+        });
     }
     if !refused.is_empty() {
         anyhow::bail!(
             "{} image(s) refused by the signature policy and left out of the store's state (the rest was synced): {}",
             refused.len(),
             refused.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// `mirror-sync plan`: prints the [`crate::plan::PlanReport`] (human or `--json`), then
+/// fails when a sync of this configuration would fail.
+fn plan(
+    stdout: &mut dyn std::io::Write,
+    config: &std::path::Path,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let progress = Progress::new(!json, quiet);
+    let r = crate::plan::plan(&cfg, &progress)?;
+    emit(stdout, json, &r, || r.render(), quiet)?;
+    if r.would_fail() {
+        anyhow::bail!(
+            "a sync of {} would fail: {} request(s) in no source, {} upstream(s) whose indexes do not verify:\n  {}",
+            config.display(),
+            r.missing.len(),
+            r.failed.len(),
+            r.missing
+                .iter()
+                .chain(&r.failed)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
         );
     }
     Ok(())

@@ -773,7 +773,7 @@ pub async fn sync_all(
 
 /// `(file name, sha512)` → sha256 digest of every `.deb` of a previous sync whose
 /// stanza lists a SHA512.
-fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String), Digest> {
+pub fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String), Digest> {
     let by_path: HashMap<&str, Digest> = prev
         .artifacts
         .iter()

@@ -1,0 +1,279 @@
+//! `mirror-sync plan`: what a sync would fetch, from the indexes alone.
+//!
+//! A plan fetches and verifies the upstream indexes exactly as `sync` does (signatures,
+//! hashes), resolves the selection the same way, and reports per upstream how many files
+//! and bytes would be fetched and how much of that is already in the store. It downloads
+//! no package file and writes nothing: no blob, no state (the store is only read, and
+//! need not exist).
+//!
+//! The report is one type for every kind of upstream ([`UpstreamPlan`]): APT is planned
+//! fully; an upstream kind that has no resolve-only step yet is listed with
+//! [`UpstreamPlan::planned`] `false` and a note saying so.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::HumanBytes;
+use serde::Serialize;
+
+use crate::apt::sync::{self as apt_sync, AptUniverse, Selection};
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::progress::Progress;
+use crate::state::State;
+
+/// One file a sync would fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanFile {
+    /// Path the file gets in the snapshot (`apt/<upstream>/<Filename>`), the same as the
+    /// artifact path a sync records.
+    pub path: String,
+    /// Package (or project) name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Size in bytes, from the index.
+    pub size: u64,
+    /// SHA-256 from the index (lowercase hex); `None` for an index that lists only
+    /// SHA512.
+    pub sha256: Option<String>,
+    /// Already in the store (verified by an earlier sync), so not downloaded again.
+    pub in_store: bool,
+}
+
+/// The plan of one upstream.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpstreamPlan {
+    /// `apt`, `pypi` or `oci`.
+    pub kind: String,
+    /// Upstream name.
+    pub name: String,
+    /// Whether this upstream was planned; `false` when its kind has no plan yet, or its
+    /// indexes did not verify (see `note`).
+    pub planned: bool,
+    /// Why it was not planned, or a remark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Entries read from its indexes.
+    pub candidates: usize,
+    /// Packages selected from it.
+    pub selected: usize,
+    /// Files a sync would hold for it.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Of those, files already in the store.
+    pub present_files: usize,
+    /// Of those, bytes already in the store.
+    pub present_bytes: u64,
+    /// Every file, sorted by path.
+    pub items: Vec<PlanFile>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanReport {
+    /// One per configured upstream, in config order (APT, then PyPI, then OCI).
+    pub upstreams: Vec<UpstreamPlan>,
+    /// Files over all planned upstreams.
+    pub files: usize,
+    /// Bytes over all planned upstreams.
+    pub bytes: u64,
+    /// Bytes already in the store.
+    pub present_bytes: u64,
+    /// Bytes a sync would download (`bytes - present_bytes`).
+    pub to_fetch_bytes: u64,
+    /// Dependencies nothing satisfies (a sync warns about them), with their chains.
+    pub unsatisfied: Vec<String>,
+    /// Requests in no source (a sync fails on them).
+    pub missing: Vec<String>,
+    /// Upstreams whose indexes did not verify, with the reason (a sync fails on them).
+    pub failed: Vec<String>,
+}
+
+impl PlanReport {
+    /// Whether a sync of this configuration would fail (missing requests or failing
+    /// upstreams).
+    pub fn would_fail(&self) -> bool {
+        !self.missing.is_empty() || !self.failed.is_empty()
+    }
+
+    /// The human form: one line per upstream, the totals, then warnings and errors.
+    pub fn render(&self) -> String {
+        let mut s = String::from("plan (indexes only: nothing downloaded, nothing written)\n");
+        for u in &self.upstreams {
+            if !u.planned {
+                s.push_str(&format!(
+                    "{:<4} {:<16} not planned: {}\n",
+                    u.kind,
+                    u.name,
+                    u.note.as_deref().unwrap_or("")
+                ));
+                continue;
+            }
+            s.push_str(&format!(
+                "{:<4} {:<16} {} packages selected of {}: {} files, {} ({} files, {} already in the store; {} to fetch)\n",
+                u.kind,
+                u.name,
+                u.selected,
+                u.candidates,
+                u.files,
+                HumanBytes(u.bytes),
+                u.present_files,
+                HumanBytes(u.present_bytes),
+                HumanBytes(u.bytes - u.present_bytes),
+            ));
+        }
+        s.push_str(&format!(
+            "total: {} files, {}; {} already in the store; {} to fetch\n",
+            self.files,
+            HumanBytes(self.bytes),
+            HumanBytes(self.present_bytes),
+            HumanBytes(self.to_fetch_bytes)
+        ));
+        for w in &self.unsatisfied {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        for e in self.missing.iter().chain(&self.failed) {
+            s.push_str(&format!("error: {e}\n"));
+        }
+        s
+    }
+}
+
+/// Builds the plan of `cfg` (see the module docs). The store is read through
+/// [`store::Cas::at`] (nothing is created); the state database, when the store has one,
+/// is read only to know the files of SHA512-only indexes synced before.
+///
+/// # Errors
+/// The HTTP client or the async runtime cannot be built. Upstream failures are not
+/// errors: they are in [`PlanReport::failed`].
+pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
+    let store_dir = cfg.store_dir();
+    let cas = Arc::new(store::Cas::at(&store_dir));
+    let fetcher = Fetcher::new(
+        cas.clone(),
+        cfg.sync.concurrency,
+        cfg.sync.retries,
+        Duration::from_secs(cfg.sync.timeout_secs),
+        progress.clone(),
+    )?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (uni, failed) = rt.block_on(apt_sync::fetch_universe(&fetcher, cfg, false));
+    progress.finish();
+    let mut report = PlanReport {
+        failed: failed
+            .iter()
+            .map(|(_, e)| format!("{e:#}"))
+            .collect(),
+        ..PlanReport::default()
+    };
+    let sel = apt_sync::select(cfg, &uni)?;
+    // The previous state, only if the store already has one (never created here).
+    let state = if store_dir.join("state.redb").is_file() {
+        State::open(&store_dir).ok()
+    } else {
+        None
+    };
+    for up in &cfg.apt {
+        let k = uni
+            .upstreams
+            .iter()
+            .position(|fu| cfg.apt[fu.config_index].name == up.name);
+        let p = match k {
+            Some(k) => apt_plan(cfg, &uni, &sel, k, &cas, state.as_ref()),
+            None => UpstreamPlan {
+                kind: "apt".into(),
+                name: up.name.clone(),
+                planned: false,
+                note: Some("its indexes did not verify (see the errors below)".into()),
+                ..UpstreamPlan::default()
+            },
+        };
+        report.upstreams.push(p);
+    }
+    report.unsatisfied = sel.unsatisfied;
+    report.missing = sel.missing;
+    for p in &cfg.pypi {
+        report.upstreams.push(UpstreamPlan {
+            kind: "pypi".into(),
+            name: p.name.clone(),
+            planned: false,
+            note: Some(
+                "PyPI resolution is not planned yet; `mirror-sync sync` resolves it".into(),
+            ),
+            ..UpstreamPlan::default()
+        });
+    }
+    for o in &cfg.oci {
+        report.upstreams.push(UpstreamPlan {
+            kind: "oci".into(),
+            name: o.name.clone(),
+            planned: false,
+            note: Some(format!(
+                "images are not planned (sizes are known only from their manifests); configured: {}",
+                o.images.join(", ")
+            )),
+            ..UpstreamPlan::default()
+        });
+    }
+    for u in report.upstreams.iter().filter(|u| u.planned) {
+        report.files += u.files;
+        report.bytes += u.bytes;
+        report.present_bytes += u.present_bytes;
+    }
+    report.to_fetch_bytes = report.bytes - report.present_bytes;
+    Ok(report)
+}
+
+/// The plan of the APT upstream at `k` in [`AptUniverse::upstreams`].
+fn apt_plan(
+    cfg: &Config,
+    uni: &AptUniverse,
+    sel: &Selection,
+    k: usize,
+    cas: &store::Cas,
+    state: Option<&State>,
+) -> UpstreamPlan {
+    let fu = &uni.upstreams[k];
+    let us = &sel.upstreams[k];
+    let up = &cfg.apt[fu.config_index];
+    let known_sha512: HashMap<(String, String), formats::digest::Digest> = state
+        .and_then(|s| s.upstream(&up.name).ok().flatten())
+        .map(|prev| apt_sync::sha512_digests(&prev, &up.name))
+        .unwrap_or_default();
+    let mut p = UpstreamPlan {
+        kind: "apt".into(),
+        name: up.name.clone(),
+        planned: true,
+        note: us.error.clone(),
+        candidates: fu.candidates,
+        selected: us.selected,
+        ..UpstreamPlan::default()
+    };
+    for (file, &i) in &us.by_file {
+        let e = &uni.entries[i];
+        let in_store = apt_sync::expected_of(e, file, &known_sha512)
+            .ok()
+            .and_then(|x| x.digest)
+            .is_some_and(|d| cas.contains(&d).ok().flatten() == Some(e.size));
+        p.files += 1;
+        p.bytes += e.size;
+        if in_store {
+            p.present_files += 1;
+            p.present_bytes += e.size;
+        }
+        p.items.push(PlanFile {
+            path: format!("apt/{}/{file}", up.name),
+            name: e.name.clone(),
+            version: e.version.clone(),
+            size: e.size,
+            sha256: e.sha256.clone(),
+            in_store,
+        });
+    }
+    p
+}
