@@ -368,9 +368,11 @@ pub struct Selection {
 }
 
 /// Phase 2: resolves every fetched upstream's `packages` over the universe and maps the
-/// selected entries back to every index that lists an identical copy (same name,
-/// version, architecture, size and hash): a package listed in two suites, or by two
-/// upstreams, is served by each, and stored once (the store deduplicates).
+/// selected entries back to every index of the same upstream that lists an identical
+/// copy (same name, version, architecture, size and hash): a package listed in two
+/// suites of an upstream is served by both. A version several upstreams list is taken
+/// from the first in config order (apt's tie rule) and stored under that upstream only;
+/// a client configured with every served repository finds it there.
 ///
 /// # Errors
 /// An invalid request string in the configuration (all of them are listed).
@@ -460,10 +462,12 @@ pub fn select(cfg: &Config, uni: &AptUniverse) -> anyhow::Result<Selection> {
         let Some(picks) = chosen.get(&key) else {
             continue;
         };
-        if !picks.iter().any(|&j| j == i || same(&uni.entries[j], e)) {
+        let origin = uni.origin(i);
+        if !picks.iter().any(|&j| {
+            j == i || (uni.origin(j).upstream == origin.upstream && same(&uni.entries[j], e))
+        }) {
             continue;
         }
-        let origin = uni.origin(i);
         let us = &mut sel.upstreams[origin.upstream];
         triples[origin.upstream].insert(key);
         let file = e.filename.trim_start_matches("./").to_owned();
