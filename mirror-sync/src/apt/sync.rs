@@ -106,8 +106,11 @@ pub struct FetchedUpstream {
 
 /// The verified indexes of every fetched APT upstream (phase 1): one universe.
 ///
-/// Memory: the decompressed index texts are kept once; each entry keeps only its parsed
-/// fields (no paragraph) and its stanza is a byte range into its index's text.
+/// Memory: each entry keeps only its parsed fields (no paragraph) and its stanza is a
+/// byte range into its index's text. The decompressed texts are not kept: each index is
+/// kept as fetched (compressed, a tenth of the text for `Packages.xz`) and decompressed
+/// again, one at a time, when phase 3 copies the selected stanzas out of it. A plan
+/// keeps no index bytes at all.
 #[derive(Debug, Default)]
 pub struct AptUniverse {
     /// The entries of every index, upstream by upstream in config order.
@@ -116,17 +119,34 @@ pub struct AptUniverse {
     index_of: Vec<u32>,
     /// For each entry, its stanza's byte range in its index's text.
     ranges: Vec<Range<usize>>,
-    /// Decompressed text of each index.
-    texts: Vec<String>,
+    /// Each index as fetched (`Packages.xz`, `.gz` or plain), with its path (which says
+    /// the compression); empty bytes when not kept (a plan).
+    raw: Vec<(String, bytes::Bytes)>,
     indexes: Vec<IndexOrigin>,
     /// The upstreams that verified, in config order.
     pub upstreams: Vec<FetchedUpstream>,
 }
 
 impl AptUniverse {
-    /// The stanza of entry `i` exactly as upstream wrote it (no trailing blank line).
-    fn stanza(&self, i: usize) -> &str {
-        self.texts[self.index_of[i] as usize][self.ranges[i].clone()].trim_end()
+    /// The stanzas (exactly as upstream wrote them, no trailing blank line) of the
+    /// `wanted` entries, all of index `n`, decompressing the index once.
+    ///
+    /// Errors: the index was not kept (a plan), or no longer decompresses to the text the
+    /// entries were parsed from.
+    fn stanzas_of(&self, n: u32, wanted: &[usize]) -> anyhow::Result<Vec<(usize, String)>> {
+        let (path, bytes) = &self.raw[n as usize];
+        anyhow::ensure!(!bytes.is_empty() || wanted.is_empty(), "index {path} was not kept");
+        let text = decompress_index(path, bytes, MAX_PACKAGES_TEXT)
+            .with_context(|| format!("index {path}"))?;
+        wanted
+            .iter()
+            .map(|&i| {
+                let s = text
+                    .get(self.ranges[i].clone())
+                    .ok_or_else(|| anyhow!("index {path} changed in memory"))?;
+                Ok((i, s.trim_end().to_owned()))
+            })
+            .collect()
     }
 
     fn origin(&self, i: usize) -> &IndexOrigin {
@@ -148,12 +168,12 @@ pub async fn fetch_universe(
     let mut uni = AptUniverse::default();
     let mut failed = Vec::new();
     for (k, up) in cfg.apt.iter().enumerate() {
-        let mark = (uni.entries.len(), uni.texts.len(), uni.indexes.len());
+        let mark = (uni.entries.len(), uni.raw.len(), uni.indexes.len());
         if let Err(e) = fetch_upstream(f, cfg, k, up, store, &mut uni).await {
             uni.entries.truncate(mark.0);
             uni.index_of.truncate(mark.0);
             uni.ranges.truncate(mark.0);
-            uni.texts.truncate(mark.1);
+            uni.raw.truncate(mark.1);
             uni.indexes.truncate(mark.2);
             failed.push((up.name.clone(), e));
         }
@@ -302,7 +322,6 @@ async fn fetch_upstream(
             }
             let text = decompress_index(&entry.path, &bytes, MAX_PACKAGES_TEXT)
                 .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
-            drop(bytes);
             let oi = u32::try_from(uni.indexes.len()).context("too many indexes")?;
             let AptUniverse {
                 entries,
@@ -317,7 +336,11 @@ async fn fetch_upstream(
                 index_of.push(oi);
             })
             .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
-            uni.texts.push(text);
+            drop(text);
+            uni.raw.push((
+                entry.path.clone(),
+                if store { bytes } else { bytes::Bytes::new() },
+            ));
             uni.indexes.push(IndexOrigin {
                 upstream: upstream_pos,
                 suite: dist.clone(),
@@ -545,6 +568,16 @@ pub async fn download(
     let known_sha512 = previous
         .map(|p| sha512_digests(p, &up.name))
         .unwrap_or_default();
+    // The selected stanzas, one index decompressed at a time.
+    let mut stanza_text: HashMap<usize, String> = HashMap::new();
+    for (&n, entries) in &us.stanzas {
+        for (i, text) in uni
+            .stanzas_of(n, entries)
+            .with_context(|| format!("[[apt]] {}", up.name))?
+        {
+            stanza_text.insert(i, text);
+        }
+    }
     f.progress().phase(&format!("{}: downloading", up.name));
     let total: u64 = us.by_file.values().map(|&i| uni.entries[i].size).sum();
     f.progress().add_total(total);
@@ -561,7 +594,7 @@ pub async fn download(
         })?;
         let expected =
             expected_of(e, file, &known_sha512).map_err(|err| anyhow!("[[apt]] {}: {err}", up.name))?;
-        let stanza = formats::deb822::parse(uni.stanza(i))
+        let stanza = formats::deb822::parse(stanza_text.get(&i).map_or("", String::as_str))
             .ok()
             .and_then(|mut p| p.pop())
             .unwrap_or_default();
@@ -649,7 +682,11 @@ pub async fn download(
             stanzas: us
                 .stanzas
                 .get(&(n as u32))
-                .map(|v| v.iter().map(|&i| uni.stanza(i).to_owned()).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|i| stanza_text.get(i).cloned())
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
         .collect();
