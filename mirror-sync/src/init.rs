@@ -66,6 +66,9 @@ pub struct AptGuess {
     pub origin: String,
 }
 
+/// One enabled host source: where it was read (`file:line` or `file`) and the entry.
+pub type HostSource = (String, SourceEntry);
+
 /// An entry of the host's apt sources that `init` leaves out, with the reason (written
 /// as a comment into the generated configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +108,7 @@ fn supported_uri(uri: &str) -> Result<(), String> {
 /// not parse.
 ///
 /// Errors: a sources file exists but cannot be read.
-pub fn host_apt_sources_detailed(
-    root: &Path,
-) -> anyhow::Result<(Vec<(String, SourceEntry)>, Vec<Skipped>)> {
+pub fn host_apt_sources_detailed(root: &Path) -> anyhow::Result<(Vec<HostSource>, Vec<Skipped>)> {
     let etc = root.join("etc/apt");
     let mut files = Vec::new();
     let main = etc.join("sources.list");
@@ -158,12 +159,16 @@ pub fn host_apt_sources_detailed(
                 let origin = format!("{shown}:{}", n + 1);
                 // cdrom: URIs hold spaces inside [...], which the line grammar cannot
                 // split; recognise them before parsing.
-                if t.split_whitespace().nth(1).is_some_and(|w| w.starts_with("cdrom:")) {
+                if t.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|w| w.starts_with("cdrom:"))
+                {
                     skipped.push(Skipped {
                         origin,
                         entry: shorten(t),
-                        reason: "cdrom: URIs are not supported by mirror-sync (http and https only)"
-                            .into(),
+                        reason:
+                            "cdrom: URIs are not supported by mirror-sync (http and https only)"
+                                .into(),
                     });
                     continue;
                 }
@@ -373,7 +378,11 @@ pub fn resolve_keyrings(root: &Path, guesses: &mut [AptGuess]) {
                     .map(str::trim)
                     .filter(|t| !t.is_empty())
                     .collect();
-                let files: Vec<&str> = tokens.iter().copied().filter(|t| t.starts_with('/')).collect();
+                let files: Vec<&str> = tokens
+                    .iter()
+                    .copied()
+                    .filter(|t| t.starts_with('/'))
+                    .collect();
                 if let Some(f) = files.iter().find(|f| on_host(root, f).is_file()) {
                     g.keyring = Some(on_host(root, f).display().to_string());
                 } else if files.is_empty() {

@@ -165,10 +165,7 @@ pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
     let (uni, failed) = rt.block_on(apt_sync::fetch_universe(&fetcher, cfg, false));
     progress.finish();
     let mut report = PlanReport {
-        failed: failed
-            .iter()
-            .map(|(_, e)| format!("{e:#}"))
-            .collect(),
+        failed: failed.iter().map(|(_, e)| format!("{e:#}")).collect(),
         ..PlanReport::default()
     };
     let sel = apt_sync::select(cfg, &uni)?;
@@ -202,9 +199,7 @@ pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
             kind: "pypi".into(),
             name: p.name.clone(),
             planned: false,
-            note: Some(
-                "PyPI resolution is not planned yet; `mirror-sync sync` resolves it".into(),
-            ),
+            note: Some("PyPI resolution is not planned yet; `mirror-sync sync` resolves it".into()),
             ..UpstreamPlan::default()
         });
     }

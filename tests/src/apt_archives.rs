@@ -95,7 +95,11 @@ impl Archive {
         )
         .context("dpkg-scanpackages")?;
         fs::write(bin.join("Packages"), &packages)?;
-        let xz = run_checked(Command::new("xz").args(["-6", "-c"]).arg(bin.join("Packages")))?;
+        let xz = run_checked(
+            Command::new("xz")
+                .args(["-6", "-c"])
+                .arg(bin.join("Packages")),
+        )?;
         fs::write(bin.join("Packages.xz"), xz)?;
         let mut args: Vec<String> = vec![
             "-o".into(),
@@ -128,15 +132,30 @@ impl Archive {
             gpg(
                 &self.gnupg_home,
                 &[
-                    "--yes", "--local-user", &self.fingerprint, "--digest-algo", "SHA512",
-                    "--clearsign", "--output", &inrel, &rel,
+                    "--yes",
+                    "--local-user",
+                    &self.fingerprint,
+                    "--digest-algo",
+                    "SHA512",
+                    "--clearsign",
+                    "--output",
+                    &inrel,
+                    &rel,
                 ],
             )?;
             gpg(
                 &self.gnupg_home,
                 &[
-                    "--yes", "--local-user", &self.fingerprint, "--digest-algo", "SHA512",
-                    "--armor", "--detach-sign", "--output", &sig, &rel,
+                    "--yes",
+                    "--local-user",
+                    &self.fingerprint,
+                    "--digest-algo",
+                    "SHA512",
+                    "--armor",
+                    "--detach-sign",
+                    "--output",
+                    &sig,
+                    &rel,
                 ],
             )?;
             Ok(())

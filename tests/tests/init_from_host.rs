@@ -89,7 +89,10 @@ fn bookworm_one_line_sources_list() {
     assert_eq!(main.url, "http://archive.example.org/debian");
     assert_eq!(main.suites, strings(&["bookworm", "bookworm-updates"]));
     assert_eq!(main.components, strings(&["main", "non-free-firmware"]));
-    assert_eq!(main.keyring, keyring, "apt's default Debian keyring: {text}");
+    assert_eq!(
+        main.keyring, keyring,
+        "apt's default Debian keyring: {text}"
+    );
     assert_eq!(main.packages, strings(&["foo"]));
     let sec = &cfg.apt[1];
     assert_eq!(sec.name, "debian-security");
@@ -106,7 +109,8 @@ fn bookworm_one_line_sources_list() {
         "{text}"
     );
     assert_eq!(
-        text.matches("source packages (deb-src) are not mirrored").count(),
+        text.matches("source packages (deb-src) are not mirrored")
+            .count(),
         3,
         "{text}"
     );
@@ -192,7 +196,10 @@ fn noble_ubuntu_sources() {
         text.contains("keyring = \"\"   # EDIT: Signed-By names /usr/share/keyrings/ubuntu-archive-keyring.gpg, which is not on this host"),
         "{text}"
     );
-    let e = format!("{:#}", Config::load_with_host_root(&path, &root).unwrap_err());
+    let e = format!(
+        "{:#}",
+        Config::load_with_host_root(&path, &root).unwrap_err()
+    );
     assert!(e.contains("keyring is empty"), "{e}");
 }
 
@@ -236,7 +243,11 @@ fn the_generated_config_syncs_unedited() {
     let keyrings = root.join("usr/share/keyrings");
     std::fs::create_dir_all(root.join("etc/apt/sources.list.d")).unwrap();
     std::fs::create_dir_all(&keyrings).unwrap();
-    std::fs::write(root.join("etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n").unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=\"12\"\n",
+    )
+    .unwrap();
     std::fs::copy(&main.keyring, keyrings.join("debian-archive-keyring.gpg")).unwrap();
     std::fs::copy(&security.keyring, keyrings.join("test-security.gpg")).unwrap();
     std::fs::write(

@@ -484,7 +484,11 @@ impl<'u> Pass<'u> {
             shown.push(name(out[0]));
         }
         shown.push("…".to_owned());
-        shown.extend(out[out.len().saturating_sub(tail)..].iter().map(|&j| name(j)));
+        shown.extend(
+            out[out.len().saturating_sub(tail)..]
+                .iter()
+                .map(|&j| name(j)),
+        );
         shown
     }
 
@@ -1028,10 +1032,7 @@ mod tests {
         ]);
         let r = resolve_t(&u, &reqs(&["app", "unversioned"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "unversioned=1"]);
-        assert_eq!(
-            texts(&r),
-            ["app 1 depends on libabi (>= 2): no candidate"]
-        );
+        assert_eq!(texts(&r), ["app 1 depends on libabi (>= 2): no candidate"]);
     }
 
     #[test]
@@ -1308,7 +1309,10 @@ mod tests {
                     vec![stanza("foo", "2.0~bpo1", "amd64", &[])],
                 ),
             ],
-            &[("main", &["amd64"], &["foo"]), ("security", &["amd64"], &["foo"])],
+            &[
+                ("main", &["amd64"], &["foo"]),
+                ("security", &["amd64"], &["foo"]),
+            ],
         );
         let r = m.resolve();
         assert_eq!(m.picked(&r), ["libbar=2.0@main", "foo=1.1@security"]);
@@ -1353,10 +1357,7 @@ mod tests {
             ],
         );
         let r = m.resolve();
-        assert_eq!(
-            m.picked(&r),
-            ["app=1@main", "liba=1@main", "tool=1@other"]
-        );
+        assert_eq!(m.picked(&r), ["app=1@main", "liba=1@main", "tool=1@other"]);
         assert_eq!(
             texts(&r),
             [
@@ -1397,7 +1398,10 @@ mod tests {
                 ),
                 (0, DEFAULT_PRIORITY, vec![stanza("common", "1", "all", &[])]),
             ],
-            &[("amd", &["amd64"], &["lib"]), ("arm", &["arm64"], &["tool"])],
+            &[
+                ("amd", &["amd64"], &["lib"]),
+                ("arm", &["arm64"], &["tool"]),
+            ],
         );
         let r = m.resolve();
         // The amd64 lib of another universe does not satisfy an arm64 package; neither
@@ -1416,7 +1420,11 @@ mod tests {
     fn recommends_follow_the_requesting_source() {
         let mut m = multi(
             &[
-                (0, DEFAULT_PRIORITY, vec![stanza("pa", "1", "amd64", &["Recommends: rec"])]),
+                (
+                    0,
+                    DEFAULT_PRIORITY,
+                    vec![stanza("pa", "1", "amd64", &["Recommends: rec"])],
+                ),
                 (
                     1,
                     DEFAULT_PRIORITY,
@@ -1431,6 +1439,9 @@ mod tests {
         assert_eq!(m.picked(&m.resolve()), ["pa=1@one", "pb=1@two"]);
         // `two` asks for Recommends: `pa`, reached from `pb`, brings `rec` (from `two`).
         m.sources[1].with_recommends = true;
-        assert_eq!(m.picked(&m.resolve()), ["pa=1@one", "pb=1@two", "rec=1@two"]);
+        assert_eq!(
+            m.picked(&m.resolve()),
+            ["pa=1@one", "pb=1@two", "rec=1@two"]
+        );
     }
 }

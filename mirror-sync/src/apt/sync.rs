@@ -135,7 +135,10 @@ impl AptUniverse {
     /// entries were parsed from.
     fn stanzas_of(&self, n: u32, wanted: &[usize]) -> anyhow::Result<Vec<(usize, String)>> {
         let (path, bytes) = &self.raw[n as usize];
-        anyhow::ensure!(!bytes.is_empty() || wanted.is_empty(), "index {path} was not kept");
+        anyhow::ensure!(
+            !bytes.is_empty() || wanted.is_empty(),
+            "index {path} was not kept"
+        );
         let text = decompress_index(path, bytes, MAX_PACKAGES_TEXT)
             .with_context(|| format!("index {path}"))?;
         wanted
@@ -257,7 +260,10 @@ async fn fetch_upstream(
             }
         }
         let p = &release.paragraph;
-        let yes = |k: &str| p.get(k).is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
+        let yes = |k: &str| {
+            p.get(k)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"))
+        };
         let priority = resolve::release_priority(yes("NotAutomatic"), yes("ButAutomaticUpgrades"));
         suites_info.push(AptSuiteInfo {
             dist: dist.clone(),
@@ -592,8 +598,8 @@ pub async fn download(
                 up.name, e.name
             )
         })?;
-        let expected =
-            expected_of(e, file, &known_sha512).map_err(|err| anyhow!("[[apt]] {}: {err}", up.name))?;
+        let expected = expected_of(e, file, &known_sha512)
+            .map_err(|err| anyhow!("[[apt]] {}: {err}", up.name))?;
         let stanza = formats::deb822::parse(stanza_text.get(&i).map_or("", String::as_str))
             .ok()
             .and_then(|mut p| p.pop())
