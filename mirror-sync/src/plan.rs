@@ -144,7 +144,8 @@ impl PlanReport {
 
 /// Builds the plan of `cfg` (see the module docs). The store is read through
 /// [`store::Cas::at`] (nothing is created); the state database, when the store has one,
-/// is read only to know the files of SHA512-only indexes synced before.
+/// is opened read-only ([`State::upstream_read_only`]) to know the files of SHA512-only
+/// indexes synced before.
 ///
 /// # Errors
 /// The HTTP client or the async runtime cannot be built. Upstream failures are not
@@ -169,19 +170,13 @@ pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
         ..PlanReport::default()
     };
     let sel = apt_sync::select(cfg, &uni)?;
-    // The previous state, only if the store already has one (never created here).
-    let state = if store_dir.join("state.redb").is_file() {
-        State::open(&store_dir).ok()
-    } else {
-        None
-    };
     for up in &cfg.apt {
         let k = uni
             .upstreams
             .iter()
             .position(|fu| cfg.apt[fu.config_index].name == up.name);
         let p = match k {
-            Some(k) => apt_plan(cfg, &uni, &sel, k, &cas, state.as_ref()),
+            Some(k) => apt_plan(cfg, &uni, &sel, k, &cas),
             None => UpstreamPlan {
                 kind: "apt".into(),
                 name: up.name.clone(),
@@ -231,15 +226,18 @@ fn apt_plan(
     sel: &Selection,
     k: usize,
     cas: &store::Cas,
-    state: Option<&State>,
 ) -> UpstreamPlan {
     let fu = &uni.upstreams[k];
     let us = &sel.upstreams[k];
     let up = &cfg.apt[fu.config_index];
-    let known_sha512: HashMap<(String, String), formats::digest::Digest> = state
-        .and_then(|s| s.upstream(&up.name).ok().flatten())
-        .map(|prev| apt_sync::sha512_digests(&prev, &up.name))
-        .unwrap_or_default();
+    // The previous sync, read-only, for the files of SHA512-only indexes; unreadable
+    // (another mirror-sync writing) only means those count as not in the store.
+    let known_sha512: HashMap<(String, String), formats::digest::Digest> =
+        State::upstream_read_only(&cfg.store_dir(), &up.name)
+            .ok()
+            .flatten()
+            .map(|prev| apt_sync::sha512_digests(&prev, &up.name))
+            .unwrap_or_default();
     let mut p = UpstreamPlan {
         kind: "apt".into(),
         name: up.name.clone(),

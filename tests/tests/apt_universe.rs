@@ -1,7 +1,9 @@
 //! APT resolution over one universe of every `[[apt]]` upstream, offline: a main archive
 //! and a separately signed security archive (own key, own upstream), built from real
 //! `.deb` files with dpkg-deb, dpkg-scanpackages, apt-ftparchive and gpg. A security
-//! update depends on a library only the main archive has; `mirror-sync plan` reports
+//! update depends on a library only the main archive has, and a backports suite
+//! (`NotAutomatic`, `ButAutomaticUpgrades`) holds a newer copy that apt would not take;
+//! `mirror-sync plan` reports
 //! the selection without downloading or writing anything; `sync`, `export`, `import`
 //! and `serve` follow, and a real isolated `apt-get` downloads exactly that selection
 //! from the mirror. A second scenario checks that every missing request and every
@@ -15,7 +17,7 @@ use mirror_e2e::apt_archives::Archive;
 use mirror_e2e::apt_client::IsolatedApt;
 use mirror_e2e::apt_fixture::DebSpec;
 use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
-use mirror_e2e::{StaticServer, require_tools};
+use mirror_e2e::{StaticServer, require_tools, tree_digest};
 use serde_json::Value;
 
 fn main_packages() -> Vec<DebSpec> {
@@ -33,10 +35,20 @@ fn security_packages() -> Vec<DebSpec> {
     vec![DebSpec::new("foo", "1.1", "amd64").field("Depends", "libbar (>= 2)")]
 }
 
+/// A backports suite (`NotAutomatic: yes`, `ButAutomaticUpgrades: yes`: apt priority
+/// 100) with a newer libbar, which apt does not take for foo.
+fn backports_packages() -> Vec<DebSpec> {
+    vec![
+        DebSpec::new("libbar", "3.0-1~bpo1", "amd64"),
+        DebSpec::new("bp-tool", "1.0", "amd64").field("Depends", "libbar (>= 3)"),
+    ]
+}
+
 struct Universe {
     tmp: tempfile::TempDir,
     main: Archive,
     security: Archive,
+    backports: Archive,
     _server: StaticServer,
     url: String,
 }
@@ -46,16 +58,22 @@ impl Universe {
         self.tmp.path().join(p)
     }
 
-    /// mirror.toml with the two archives as two upstreams, requesting `main_req` and
-    /// `sec_req`.
-    fn config(&self, name: &str, main_req: &[&str], sec_req: &[&str]) -> PathBuf {
+    /// mirror.toml with the archives as upstreams, requesting `main_req`, `sec_req` and
+    /// (when given, else no backports upstream) `bp_req`.
+    fn config(
+        &self,
+        name: &str,
+        main_req: &[&str],
+        sec_req: &[&str],
+        bp_req: Option<&[&str]>,
+    ) -> PathBuf {
         let list = |r: &[&str]| {
             r.iter()
                 .map(|x| format!("{x:?}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let text = format!(
+        let mut text = format!(
             r#"store = "store-{name}"
 channel = "cube-test"
 
@@ -87,6 +105,23 @@ keyring = "{sk}"
             mk = self.main.keyring.display(),
             sk = self.security.keyring.display(),
         );
+        if let Some(bp) = bp_req {
+            text.push_str(&format!(
+                r#"
+[[apt]]
+name = "backports"
+url = "{url}/backports/www/"
+suites = ["stable-backports"]
+components = ["main"]
+architectures = ["amd64"]
+packages = [{b}]
+keyring = "{bk}"
+"#,
+                url = self.url,
+                b = list(bp),
+                bk = self.backports.keyring.display(),
+            ));
+        }
         let p = self.path(&format!("{name}.toml"));
         std::fs::write(&p, text).unwrap();
         p
@@ -125,6 +160,14 @@ fn universe() -> Option<Universe> {
         &[],
     )
     .expect("security archive");
+    let backports = Archive::build(
+        &tmp.path().join("up/backports"),
+        "stable-backports",
+        "Test Backports Archive <backports@example.invalid>",
+        &backports_packages(),
+        &[("NotAutomatic", "yes"), ("ButAutomaticUpgrades", "yes")],
+    )
+    .expect("backports archive");
     assert_ne!(main.fingerprint, security.fingerprint);
     let server = StaticServer::start(&tmp.path().join("up")).expect("archive server");
     let url = server.url.clone();
@@ -133,6 +176,7 @@ fn universe() -> Option<Universe> {
         tmp,
         main,
         security,
+        backports,
         _server: server,
         url,
     })
@@ -177,12 +221,23 @@ fn upstream<'a>(plan: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn a_security_update_resolves_against_the_main_archive() {
     let Some(u) = universe() else { return };
-    let config = u.config("ok", &["foo"], &["foo"]);
+    let config = u.config("ok", &["foo"], &["foo"], Some(&["bp-tool"]));
     let store = u.path("store-ok");
     let foo = DebSpec::new("foo", "1.1", "amd64");
     let libbar = DebSpec::new("libbar", "2.0-1", "amd64");
     let size = |p: PathBuf| std::fs::metadata(p).unwrap().len();
+    let [bp_libbar, bp_tool] = backports_packages().try_into().unwrap();
+    // foo 1.1 from security with libbar 2.0 from main (apt's candidate: priority 500
+    // beats the backport's 100), and bp-tool with the libbar 3.0 backport it needs.
     let want: BTreeSet<(String, u64)> = [
+        (
+            "apt/backports/pool/main/b/bp-tool/bp-tool_1.0_amd64.deb".to_owned(),
+            size(u.backports.deb_path(&bp_tool)),
+        ),
+        (
+            "apt/backports/pool/main/l/libbar/libbar_3.0-1~bpo1_amd64.deb".to_owned(),
+            size(u.backports.deb_path(&bp_libbar)),
+        ),
         (
             "apt/main/pool/main/l/libbar/libbar_2.0-1_amd64.deb".to_owned(),
             size(u.main.deb_path(&libbar)),
@@ -203,6 +258,7 @@ fn a_security_update_resolves_against_the_main_archive() {
     assert_eq!(plan["present_bytes"], 0);
     assert_eq!(plan["to_fetch_bytes"], plan["bytes"]);
     assert_eq!(upstream(&plan, "security")["selected"], 1);
+    assert_eq!(upstream(&plan, "backports")["selected"], 2);
     assert!(!store.exists(), "plan must not create the store");
 
     // sync: the same selection, no unsatisfied warning.
@@ -221,9 +277,16 @@ fn a_security_update_resolves_against_the_main_archive() {
         "{summary:#}"
     );
 
-    // plan again: everything is in the store now.
+    // plan again: everything is in the store now, and the store is left byte for byte
+    // as it was.
+    let before = tree_digest(&store);
     let (r, again) = plan_json(&config);
     r.expect("plan");
+    assert_eq!(
+        tree_digest(&store),
+        before,
+        "plan must not write to the store"
+    );
     assert_eq!(plan_items(&again), want);
     assert_eq!(again["present_bytes"], again["bytes"], "{again:#}");
     assert_eq!(again["to_fetch_bytes"], 0);
@@ -274,9 +337,22 @@ fn a_security_update_resolves_against_the_main_archive() {
             "deb [signed-by={}] {base}/apt/security stable-security main",
             kr.display()
         ),
+        &format!(
+            "deb [signed-by={}] {base}/apt/backports stable-backports main",
+            kr.display()
+        ),
     ])
     .unwrap();
     apt.update().assert_success();
+    // The served backports suite keeps NotAutomatic/ButAutomaticUpgrades, so apt's
+    // candidate for libbar on the Cube is main's, as upstream.
+    let policy = apt.apt_cache(&["policy", "libbar"]);
+    policy.assert_success();
+    assert!(
+        policy.stdout.contains("Candidate: 2.0-1"),
+        "{}",
+        policy.combined()
+    );
     apt.install_download_only(&["foo"]).assert_success();
     let got: BTreeSet<String> = apt.downloaded_debs().into_iter().collect();
     assert_eq!(
@@ -305,6 +381,7 @@ fn every_missing_package_and_unsatisfied_dependency_is_reported_in_one_run() {
         "bad",
         &["foo", "nosuch-one", "needs-ghost", "chain-top"],
         &["nosuch-two"],
+        None,
     );
     let store = u.path("store-bad");
 
@@ -367,7 +444,7 @@ fn every_missing_package_and_unsatisfied_dependency_is_reported_in_one_run() {
     );
 
     // Without the missing requests the sync succeeds, with the two warnings.
-    let config = u.config("warn", &["foo", "needs-ghost", "chain-top"], &[]);
+    let config = u.config("warn", &["foo", "needs-ghost", "chain-top"], &[], None);
     let (r, summary) = sync_json(&config);
     r.expect("sync with unsatisfied dependencies only");
     let main = summary["upstreams"]

@@ -273,6 +273,8 @@ async fn fetch_upstream(
             codename: p.get("Codename").map(str::to_owned),
             version: p.get("Version").map(str::to_owned),
             description: p.get("Description").map(str::to_owned),
+            not_automatic: yes("NotAutomatic"),
+            but_automatic_upgrades: yes("ButAutomaticUpgrades"),
         });
         let entries = release
             .entries()
