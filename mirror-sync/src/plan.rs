@@ -71,6 +71,32 @@ pub struct UpstreamPlan {
     pub items: Vec<PlanFile>,
 }
 
+impl UpstreamPlan {
+    /// A planned upstream of `kind` (`apt`, `pypi`, `oci`) with no file yet; the plug-in
+    /// point for a resolver: fill `candidates`/`selected`, then [`UpstreamPlan::push_file`]
+    /// each file.
+    pub fn planned(kind: &str, name: &str) -> UpstreamPlan {
+        UpstreamPlan {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            planned: true,
+            ..UpstreamPlan::default()
+        }
+    }
+
+    /// Adds one file and its size to the counters (`files`, `bytes`, and the `present_*`
+    /// ones when it is in the store).
+    pub fn push_file(&mut self, file: PlanFile) {
+        self.files += 1;
+        self.bytes += file.size;
+        if file.in_store {
+            self.present_files += 1;
+            self.present_bytes += file.size;
+        }
+        self.items.push(file);
+    }
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PlanReport {
@@ -176,7 +202,12 @@ pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
             .iter()
             .position(|fu| cfg.apt[fu.config_index].name == up.name);
         let p = match k {
-            Some(k) => apt_plan(cfg, &uni, &sel, k, &cas),
+            Some(k) => {
+                if let Some(e) = &sel.upstreams[k].error {
+                    report.failed.push(e.clone());
+                }
+                apt_plan(cfg, &uni, &sel, k, &cas)
+            }
             None => UpstreamPlan {
                 kind: "apt".into(),
                 name: up.name.clone(),
@@ -239,13 +270,10 @@ fn apt_plan(
             .map(|prev| apt_sync::sha512_digests(&prev, &up.name))
             .unwrap_or_default();
     let mut p = UpstreamPlan {
-        kind: "apt".into(),
-        name: up.name.clone(),
-        planned: true,
         note: us.error.clone(),
         candidates: fu.candidates,
         selected: us.selected,
-        ..UpstreamPlan::default()
+        ..UpstreamPlan::planned("apt", &up.name)
     };
     for (file, &i) in &us.by_file {
         let e = &uni.entries[i];
@@ -253,13 +281,7 @@ fn apt_plan(
             .ok()
             .and_then(|x| x.digest)
             .is_some_and(|d| cas.contains(&d).ok().flatten() == Some(e.size));
-        p.files += 1;
-        p.bytes += e.size;
-        if in_store {
-            p.present_files += 1;
-            p.present_bytes += e.size;
-        }
-        p.items.push(PlanFile {
+        p.push_file(PlanFile {
             path: format!("apt/{}/{file}", up.name),
             name: e.name.clone(),
             version: e.version.clone(),
@@ -269,4 +291,61 @@ fn apt_plan(
         });
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, size: u64, in_store: bool) -> PlanFile {
+        PlanFile {
+            path: path.into(),
+            name: "foo".into(),
+            version: "1.1".into(),
+            size,
+            sha256: None,
+            in_store,
+        }
+    }
+
+    #[test]
+    fn counters_and_the_human_form() {
+        let mut apt = UpstreamPlan {
+            candidates: 7,
+            selected: 2,
+            ..UpstreamPlan::planned("apt", "security")
+        };
+        apt.push_file(file("apt/security/pool/f/foo_1.1_amd64.deb", 2048, true));
+        apt.push_file(file("apt/security/pool/l/libx_2_amd64.deb", 1024, false));
+        assert_eq!((apt.files, apt.bytes), (2, 3072));
+        assert_eq!((apt.present_files, apt.present_bytes), (1, 2048));
+        let r = PlanReport {
+            files: 2,
+            bytes: 3072,
+            present_bytes: 2048,
+            to_fetch_bytes: 1024,
+            upstreams: vec![
+                apt,
+                UpstreamPlan {
+                    kind: "oci".into(),
+                    name: "hub".into(),
+                    note: Some("images are not planned".into()),
+                    ..UpstreamPlan::default()
+                },
+            ],
+            unsatisfied: vec!["[[apt]] security: x 1 depends on y: no candidate".into()],
+            missing: vec!["[[apt]] security: no package matches request \"z\"".into()],
+            failed: vec![],
+        };
+        assert!(r.would_fail());
+        assert_eq!(
+            r.render(),
+            "plan (indexes only: nothing downloaded, nothing written)\n\
+             apt  security         2 packages selected of 7: 2 files, 3.00 KiB (1 files, 2.00 KiB already in the store; 1.00 KiB to fetch)\n\
+             oci  hub              not planned: images are not planned\n\
+             total: 2 files, 3.00 KiB; 2.00 KiB already in the store; 1.00 KiB to fetch\n\
+             warning: [[apt]] security: x 1 depends on y: no candidate\n\
+             error: [[apt]] security: no package matches request \"z\"\n"
+        );
+    }
 }
