@@ -404,6 +404,19 @@ impl<'u> Pass<'u> {
         self.by_name.get(name).and_then(|l| l.first().copied())
     }
 
+    /// For a purely virtual `name` provided by exactly one package name, that package's
+    /// candidate, as `apt-get install` selects it ("selecting P instead of V"); `None`
+    /// when several packages provide it (apt asks to pick one).
+    fn sole_provider(&self, name: &str) -> Option<usize> {
+        let list = self.providers.get(name)?;
+        let first = self.u.entries[list.first()?.0].name.as_str();
+        if list.iter().all(|&(j, _)| self.u.entries[j].name == first) {
+            self.candidate(first)
+        } else {
+            None
+        }
+    }
+
     /// A selected entry that satisfies `rel` (by name and version, or by `Provides`).
     fn satisfier(&self, rel: &Relation) -> Option<usize> {
         let entries = self.u.entries;
@@ -538,7 +551,10 @@ impl<'u> Pass<'u> {
 /// - Candidate (apt's rule with default pins): the highest pin priority
 ///   ([`IndexInfo::priority`], 500 for a normal suite), then the highest version
 ///   (deb-version(7)), then the first index.
-/// - Requests: [`Request::Name`] picks the candidate of the name; [`Request::Pinned`]
+/// - Requests: [`Request::Name`] picks the candidate of the name (for a purely virtual
+///   name provided by one package only, that package's candidate, as `apt-get install`
+///   does; with several providers it is missing, and the hint names them);
+///   [`Request::Pinned`]
 ///   that exact version; [`Request::Pattern`] the candidate of every matching name; a
 ///   source without requests selects every entry of its own. A request matching nothing
 ///   in any universe it takes part in is reported in [`Resolution::missing`] (all of
@@ -607,7 +623,11 @@ pub fn resolve(u: Universe<'_>) -> Resolution {
             }
             for (r, req) in src.requests.iter().enumerate() {
                 let picks: Vec<usize> = match req {
-                    Request::Name(n) => pass.candidate(n).into_iter().collect(),
+                    Request::Name(n) => pass
+                        .candidate(n)
+                        .or_else(|| pass.sole_provider(n))
+                        .into_iter()
+                        .collect(),
                     Request::Pinned {
                         name,
                         version: want,
@@ -1173,14 +1193,29 @@ mod tests {
         let e = resolve_t(&u, &reqs(&["jq", "nosuchpkg"]), &amd64()).unwrap_err();
         assert_eq!(e.request, "nosuchpkg");
         assert!(e.to_string().contains("\"nosuchpkg\""), "{e}");
-        // Virtual names are not requests.
-        let u = universe(&[stanza(
+        // A virtual name with one provider selects it, as apt-get does; with several it
+        // is missing, and the hint lists them.
+        let mut stanzas = vec![stanza(
             "postfix",
             "1",
             "amd64",
             &["Provides: mail-transport-agent"],
-        )]);
-        assert!(resolve_t(&u, &reqs(&["mail-transport-agent"]), &amd64()).is_err());
+        )];
+        let u = universe(&stanzas);
+        let r = resolve_t(&u, &reqs(&["mail-transport-agent"]), &amd64()).unwrap();
+        assert_eq!(picked(&u, &r), ["postfix=1"]);
+        stanzas.push(stanza(
+            "exim4-daemon-light",
+            "4.96-15",
+            "amd64",
+            &["Provides: mail-transport-agent"],
+        ));
+        let u = universe(&stanzas);
+        let e = resolve_t(&u, &reqs(&["mail-transport-agent"]), &amd64()).unwrap_err();
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("a virtual package, provided by exim4-daemon-light, postfix: request one of them")
+        );
     }
 
     #[test]
@@ -1342,6 +1377,7 @@ mod tests {
                         stanza("liba", "1", "amd64", &["Depends: gone2 | gone3"]),
                         stanza("gone1", "1", "amd64", &[]),
                         stanza("postfix", "1", "amd64", &["Provides: mail-transport-agent"]),
+                        stanza("exim4", "1", "amd64", &["Provides: mail-transport-agent"]),
                         stanza("armonly", "1", "arm64", &[]),
                     ],
                 ),
@@ -1371,7 +1407,7 @@ mod tests {
             missing,
             [
                 "no package matches request \"nosuch\" in any source (architectures: amd64)",
-                "no package matches request \"mail-transport-agent\" in any source (architectures: amd64); a virtual package, provided by postfix: request one of them",
+                "no package matches request \"mail-transport-agent\" in any source (architectures: amd64); a virtual package, provided by exim4, postfix: request one of them",
                 "no package matches request \"armonly\" in any source (architectures: amd64); only built for arm64",
                 "no package matches request \"app=9\" in any source (architectures: amd64); available versions: 1",
                 "no package matches request \"none-*\" in any source (architectures: amd64)",
