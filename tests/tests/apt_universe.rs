@@ -380,12 +380,13 @@ fn every_missing_package_and_unsatisfied_dependency_is_reported_in_one_run() {
     let config = u.config(
         "bad",
         &["foo", "nosuch-one", "needs-ghost", "chain-top"],
-        &["nosuch-two"],
+        &["nosuch-two", "nosuch-one"],
         None,
     );
     let store = u.path("store-bad");
 
-    // plan: both missing requests and both unsatisfied dependencies, and a failure.
+    // plan: both missing requests (one listed by two upstreams, reported once) and both
+    // unsatisfied dependencies, and a failure.
     let (r, plan) = plan_json(&config);
     let err = format!("{:#}", r.expect_err("plan must fail on missing requests"));
     assert!(
@@ -401,7 +402,7 @@ fn every_missing_package_and_unsatisfied_dependency_is_reported_in_one_run() {
     assert_eq!(
         missing,
         [
-            "[[apt]] main: no package matches request \"nosuch-one\" in any source (architectures: amd64)",
+            "[[apt]] main, security: no package matches request \"nosuch-one\" in any source (architectures: amd64)",
             "[[apt]] security: no package matches request \"nosuch-two\" in any source (architectures: amd64)",
         ]
     );

@@ -40,7 +40,7 @@ use keys::openpgp::Keyring;
 use store::Expected;
 use url::Url;
 
-use crate::apt::resolve::{self, IndexInfo, Missing, Request, Unsatisfied};
+use crate::apt::resolve::{self, IndexInfo, Request, Unsatisfied};
 use crate::config::{AptUpstream, Config};
 use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES, redact};
 use crate::state::{AptIndexState, AptSuiteInfo, State, UpstreamState};
@@ -394,7 +394,8 @@ pub struct Selection {
     pub upstreams: Vec<UpstreamSelection>,
     /// Every unsatisfied dependency, `[[apt]] NAME: …`, with its chain.
     pub unsatisfied: Vec<String>,
-    /// Every request that matches nothing, `[[apt]] NAME: …`.
+    /// Every request that matches nothing, `[[apt]] NAME[, NAME…]: …` (one line per
+    /// request, naming every upstream that lists it).
     pub missing: Vec<String>,
 }
 
@@ -460,12 +461,22 @@ pub fn select(cfg: &Config, uni: &AptUniverse) -> anyhow::Result<Selection> {
             .iter()
             .map(|u: &Unsatisfied| format!("[[apt]] {}: {u}", name_of(u.source)))
             .collect(),
-        missing: resolution
-            .missing
-            .iter()
-            .map(|m: &Missing| format!("[[apt]] {}: {m}", name_of(m.source)))
-            .collect(),
+        missing: Vec::new(),
     };
+    // The same request in several upstreams' lists (init writes one list into each) is
+    // reported once, naming them all.
+    let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
+    for m in &resolution.missing {
+        let text = m.to_string();
+        match missing.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, names)) => names.push(name_of(m.source)),
+            None => missing.push((text, vec![name_of(m.source)])),
+        }
+    }
+    sel.missing = missing
+        .into_iter()
+        .map(|(text, names)| format!("[[apt]] {}: {text}", names.join(", ")))
+        .collect();
     for u in &resolution.unsatisfied {
         sel.upstreams[u.source].unsatisfied.push(u.to_string());
     }
