@@ -732,6 +732,84 @@ mod tests {
     }
 
     #[test]
+    fn default_keyring_distribution() {
+        assert_eq!(distro_for("http://h.example/ubuntu/", ""), Some("ubuntu"));
+        assert_eq!(
+            distro_for("http://h.example/debian-security", "ID=ubuntu"),
+            Some("debian")
+        );
+        assert_eq!(
+            distro_for(
+                "http://h.example/repo",
+                "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n"
+            ),
+            Some("ubuntu")
+        );
+        assert_eq!(distro_for("http://h.example/repo", "ID=fedora\n"), None);
+    }
+
+    #[test]
+    fn keyrings_resolve_or_say_what_to_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/share/keyrings")).unwrap();
+        std::fs::write(root.join("usr/share/keyrings/vendor.gpg"), b"k").unwrap();
+        let g = |url: &str, k: Option<&str>| AptGuess {
+            name: "x".into(),
+            url: url.into(),
+            flat: false,
+            suites: vec!["s".into()],
+            components: vec!["main".into()],
+            architectures: vec!["amd64".into()],
+            keyring: k.map(str::to_owned),
+            keyring_note: None,
+            origin: "test".into(),
+        };
+        let mut gs = vec![
+            g(
+                "http://h.example/v",
+                Some("/missing.gpg,/usr/share/keyrings/vendor.gpg"),
+            ),
+            g(
+                "http://h.example/v",
+                Some("0123456789ABCDEF0123456789ABCDEF01234567"),
+            ),
+            g("http://h.example/debian", None),
+            g("http://h.example/other", None),
+        ];
+        resolve_keyrings(root, &mut gs);
+        assert_eq!(
+            gs[0].keyring.as_deref(),
+            Some(root.join("usr/share/keyrings/vendor.gpg").to_str().unwrap())
+        );
+        assert!(gs[1].keyring.is_none());
+        assert!(
+            gs[1]
+                .keyring_note
+                .as_deref()
+                .unwrap()
+                .contains("fingerprints")
+        );
+        assert!(gs[2].keyring.is_none());
+        assert!(
+            gs[2]
+                .keyring_note
+                .as_deref()
+                .unwrap()
+                .contains("/usr/share/keyrings/debian-archive-keyring.gpg is not on this host"),
+            "{:?}",
+            gs[2].keyring_note
+        );
+        assert!(
+            gs[3]
+                .keyring_note
+                .as_deref()
+                .unwrap()
+                .contains("names no Signed-By")
+        );
+    }
+
+    #[test]
     fn names_from_urls() {
         assert_eq!(name_from_url("http://archive.example/debian"), "debian");
         assert_eq!(name_from_url("http://archive.example/"), "archive.example");
