@@ -683,7 +683,11 @@ fn sync(
             progress.println(&format!("warning: {w}"));
         }
         if let Some((why, names)) = apt.blocked {
-            progress.println(&format!("error: {why}"));
+            // The full reason ends the run (the command's error); a pointer now.
+            progress.println(&format!(
+                "error: no [[apt]] upstream was updated ({}); the reasons are listed at the end",
+                names.join(", ")
+            ));
             failed.extend(names);
             apt_blocked = Some(why);
         }
