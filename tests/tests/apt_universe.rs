@@ -460,3 +460,54 @@ fn every_missing_package_and_unsatisfied_dependency_is_reported_in_one_run() {
         "{summary:#}"
     );
 }
+
+#[test]
+fn an_upstream_that_does_not_verify_blocks_every_apt_upstream_and_only_still_sees_all() {
+    let Some(u) = universe() else { return };
+    // The security upstream configured with the main archive's key: its InRelease does
+    // not verify, so the universe is incomplete and no APT upstream is updated.
+    let good = u.config("only", &["foo"], &["foo"], None);
+    let text = std::fs::read_to_string(&good).unwrap().replace(
+        &u.security.keyring.display().to_string(),
+        &u.main.keyring.display().to_string(),
+    );
+    let bad = u.path("wrongkey.toml");
+    std::fs::write(&bad, text.replace("store-only", "store-wrongkey")).unwrap();
+    let (r, plan) = plan_json(&bad);
+    let err = format!("{:#}", r.expect_err("plan must fail"));
+    assert!(err.contains("[[apt]] security"), "{err}");
+    assert_eq!(plan["failed"].as_array().unwrap().len(), 1, "{plan:#}");
+    assert_eq!(upstream(&plan, "security")["planned"], false);
+    let (r, summary) = sync_json(&bad);
+    let err = format!("{:#}", r.expect_err("sync must fail"));
+    assert!(
+        err.contains("the APT universe is incomplete") && err.contains("[[apt]] security"),
+        "{err}"
+    );
+    assert_eq!(summary["failed"], serde_json::json!(["main", "security"]));
+
+    // --only security: the universe still holds main (foo's libbar comes from there),
+    // only security is downloaded and recorded.
+    let (r, _) = plan_json(&good);
+    r.expect("plan");
+    let mut out = Vec::new();
+    mirror_sync::cli::run_to(
+        [
+            "mirror-sync",
+            "--json",
+            "sync",
+            "--config",
+            s(&good),
+            "--only",
+            "security",
+        ],
+        &mut out,
+    )
+    .expect("sync --only security");
+    let summary: Value = serde_json::from_slice(&out).unwrap();
+    let reps = summary["upstreams"].as_array().unwrap();
+    assert_eq!(reps.len(), 1, "{summary:#}");
+    assert_eq!(reps[0]["report"]["name"], "security");
+    assert_eq!(reps[0]["report"]["unsatisfied"], serde_json::json!([]));
+    assert_eq!(reps[0]["report"]["files"], 1);
+}
