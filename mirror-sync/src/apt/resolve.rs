@@ -569,8 +569,9 @@ impl<'u> Pass<'u> {
 ///   name); failing that, the group is reported in [`Resolution::unsatisfied`] with the
 ///   chain that needs it (every such group, not only the first).
 /// - Architecture qualifiers (`:any`, `:native`, `:amd64`) are ignored for matching.
-///   Entries repeated with the same `(name, version, architecture)` are only candidates
-///   at their first index. The result is deterministic for a given input order.
+///   Entries repeated with the same `(name, version, architecture)` are one candidate:
+///   the copy of the highest priority, else the first index. The result is
+///   deterministic for a given input order.
 ///
 /// Memory: a few index vectors and maps over the candidates; the entries are borrowed.
 pub fn resolve(u: Universe<'_>) -> Resolution {
@@ -599,16 +600,31 @@ pub fn resolve(u: Universe<'_>) -> Resolution {
     let mut unsatisfied: Vec<Unsatisfied> = Vec::new();
     let mut reported: HashSet<String> = HashSet::new();
     for arch in passes {
-        let mut seen: HashSet<(&str, &str, &str)> = HashSet::new();
-        let candidates: Vec<usize> = (0..entries.len())
-            .filter(|&i| {
-                let e = &entries[i];
-                let s = &u.sources[u.info(i).source];
-                takes_part(s, arch)
-                    && (e.architecture == "all" || arch.is_none_or(|want| want == e.architecture))
-                    && seen.insert((e.name.as_str(), e.version.as_str(), e.architecture.as_str()))
-            })
-            .collect();
+        // One candidate per (name, version, architecture): the copy of the highest pin
+        // priority (apt pins a version by its best source), else the first.
+        let mut slot: HashMap<(&str, &str, &str), usize> = HashMap::new();
+        let mut candidates: Vec<usize> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let s = &u.sources[u.info(i).source];
+            if !takes_part(s, arch)
+                || !(e.architecture == "all" || arch.is_none_or(|want| want == e.architecture))
+            {
+                continue;
+            }
+            let key = (e.name.as_str(), e.version.as_str(), e.architecture.as_str());
+            match slot.get(&key) {
+                None => {
+                    slot.insert(key, candidates.len());
+                    candidates.push(i);
+                }
+                Some(&k) if u.info(i).priority > u.info(candidates[k]).priority => {
+                    candidates[k] = i;
+                }
+                Some(_) => {}
+            }
+        }
+        drop(slot);
+        candidates.sort_unstable();
         let mut pass = Pass::new(u, &candidates);
         for (si, src) in u.sources.iter().enumerate() {
             if !takes_part(src, arch) {
@@ -1417,6 +1433,36 @@ mod tests {
             r.missing.iter().map(|x| x.source).collect::<Vec<_>>(),
             [0, 0, 0, 1, 1]
         );
+    }
+
+    #[test]
+    fn a_version_in_two_suites_takes_the_priority_of_its_best_one() {
+        // libx 2 is in backports (priority 100, listed first) and in updates (500): it is
+        // the candidate, from updates, over libx 1.
+        let m = multi(
+            &[
+                (
+                    0,
+                    release_priority(true, true),
+                    vec![stanza("libx", "2", "amd64", &[])],
+                ),
+                (
+                    1,
+                    DEFAULT_PRIORITY,
+                    vec![
+                        stanza("libx", "1", "amd64", &[]),
+                        stanza("libx", "2", "amd64", &[]),
+                    ],
+                ),
+            ],
+            &[
+                ("backports", &["amd64"], &[]),
+                ("updates", &["amd64"], &["libx"]),
+            ],
+        );
+        let mut m = m;
+        m.sources[0].requests = reqs(&["libx=2"]);
+        assert_eq!(m.picked(&m.resolve()), ["libx=2@updates"]);
     }
 
     #[test]
