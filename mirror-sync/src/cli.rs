@@ -46,6 +46,10 @@ enum Command {
     Init(InitArgs),
     /// Fetch and verify every configured upstream into the local store.
     Sync(SyncArgs),
+    /// Show what `sync` would fetch, per upstream (files, bytes, already in the store,
+    /// unsatisfied dependencies), reading only the indexes: no package is downloaded and
+    /// nothing is written. Exit status 1 when the sync would fail.
+    Plan(ConfigArg),
     /// Cut a signed snapshot from the last sync and write it onto a drive: full, delta
     /// (--base), catch-up (--receipt), split for FAT32 (--max-file-size) or over several
     /// volumes (--volume-size).
@@ -449,6 +453,7 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync(a) => sync(out, &a, cli.json, cli.quiet),
+        Command::Plan(a) => plan(out, &a.config, cli.json, cli.quiet),
         Command::Export(a) => {
             let cfg = Config::load(&a.config)?;
             let progress = Progress::new(!cli.json, cli.quiet);
@@ -778,12 +783,29 @@ fn sync(
     let mut lines = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     let mut errors: BTreeMap<String, String> = BTreeMap::new();
+    let mut apt_blocked: Option<String> = None;
     rt.block_on(async {
-        for up in cfg.apt.iter().filter(|u| wanted(&u.name)) {
-            let previous = state.upstream(&up.name)?;
-            match crate::apt::sync::sync(&fetcher, &cfg, up, previous.as_ref()).await {
-                Ok((st, rep)) => {
-                    state.put_upstream(&st)?;
+        // APT: one universe over every [[apt]] upstream (phase 1 indexes, phase 2
+        // resolution, phase 3 downloads per upstream); see apt::sync.
+        let apt = crate::apt::sync::sync_all(&fetcher, &cfg, &state, &wanted).await?;
+        for w in &apt.unsatisfied {
+            progress.println(&format!("warning: {w}"));
+        }
+        if let Some((why, names)) = apt.blocked {
+            // The full reason ends the run (the command's error); a pointer now.
+            progress.println(&format!(
+                "error: no [[apt]] upstream was updated ({}); the reasons are listed at the end",
+                names.join(", ")
+            ));
+            for n in &names {
+                errors.insert(n.clone(), why.clone());
+            }
+            failed.extend(names);
+            apt_blocked = Some(why);
+        }
+        for (name, result) in apt.outcomes {
+            match result {
+                Ok((_, rep)) => {
                     lines.push(format!(
                         "apt  {:<16} {} packages selected of {} ({} files, {}){}",
                         rep.name,
@@ -797,15 +819,12 @@ fn sync(
                             format!("; {} unsatisfied dependencies", rep.unsatisfied.len())
                         }
                     ));
-                    for u in &rep.unsatisfied {
-                        progress.println(&format!("warning: [[apt]] {}: {u}", rep.name));
-                    }
                     upstreams.push(serde_json::json!({"kind": "apt", "report": rep}));
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
-                    errors.insert(up.name.clone(), format!("{e:#}"));
-                    failed.push(up.name.clone());
+                    errors.insert(name.clone(), format!("{e:#}"));
+                    failed.push(name);
                 }
             }
         }
@@ -932,17 +951,64 @@ fn sync(
         quiet,
     )?;
     if !failed.is_empty() {
-        anyhow::bail!(
-            "{} upstream(s) failed: {} (the others were synced; their previous state is kept)",
+        let wanted_count = cfg
+            .apt
+            .iter()
+            .map(|u| &u.name)
+            .chain(cfg.pypi.iter().map(|u| &u.name))
+            .chain(cfg.oci.iter().map(|u| &u.name))
+            .filter(|n| wanted(n))
+            .count();
+        let others = if failed.len() >= wanted_count {
+            "no upstream was synced"
+        } else {
+            "the others were synced"
+        };
+        let e = anyhow::anyhow!(
+            "{} upstream(s) failed: {} ({others}; the failed ones keep their previous state)",
             failed.len(),
             failed.join(", ")
         );
+        // The APT cause names every missing package or failing upstream at once.
+        return Err(match apt_blocked {
+            Some(why) => e.context(why),
+            None => e,
+        });
     }
     if !refused.is_empty() {
         anyhow::bail!(
             "{} image(s) refused by the signature policy and left out of the store's state (the rest was synced): {}",
             refused.len(),
             refused.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// `mirror-sync plan`: prints the [`crate::plan::PlanReport`] (human or `--json`), then
+/// fails when a sync of this configuration would fail.
+fn plan(
+    stdout: &mut dyn std::io::Write,
+    config: &std::path::Path,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let progress = Progress::new(!json, quiet);
+    let r = crate::plan::plan(&cfg, &progress)?;
+    emit(stdout, json, &r, || r.render(), quiet)?;
+    if r.would_fail() {
+        anyhow::bail!(
+            "a sync of {} would fail: {} request(s) in no source, {} upstream(s) whose indexes do not verify:\n  {}",
+            config.display(),
+            r.missing.len(),
+            r.failed.len(),
+            r.missing
+                .iter()
+                .chain(&r.failed)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
         );
     }
     Ok(())

@@ -876,6 +876,8 @@ fn render_apt(
             },
             description: info.description,
             acquire_by_hash: dist.is_some(),
+            not_automatic: info.not_automatic,
+            but_automatic_upgrades: info.but_automatic_upgrades,
         };
         let release = render_release(&fields, &entries);
         let inrelease = repo_key.sign_inrelease(&release)?;

@@ -1,6 +1,16 @@
 //! `mirror-sync init --from-host`: a starting configuration that mirrors what this host
 //! already uses — its apt sources (one-line `sources.list(5)` files and deb822
 //! `.sources` files) and pip's configured index (or pip's own default).
+//!
+//! The generated configuration syncs unedited apart from the `packages` and `projects`
+//! lists: every enabled `deb` source becomes an `[[apt]]` upstream (security archives
+//! included), the suites of one URL with the same components, architectures and keyring
+//! are grouped into one upstream, components and architectures are carried over, and
+//! the keyring is the source's `Signed-By` / `signed-by=` file or, when it names none,
+//! the distribution's archive keyring that apt would use (`debian-archive-keyring.gpg`,
+//! `ubuntu-archive-keyring.gpg` in `/usr/share/keyrings`). Entries mirror-sync cannot
+//! use (`deb-src`, `cdrom:`, `file:` and other non-HTTP URIs, disabled or unreadable
+//! entries) are skipped with a comment saying why.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,14 +56,59 @@ pub struct AptGuess {
     pub components: Vec<String>,
     /// Architectures.
     pub architectures: Vec<String>,
-    /// `Signed-By` keyring, if the source named one.
+    /// `Signed-By` keyring as the source names it; after [`resolve_keyrings`], the
+    /// keyring file to use (its path on the host), or `None` with
+    /// [`AptGuess::keyring_note`] saying why.
     pub keyring: Option<String>,
+    /// Why no keyring could be found (written as an `EDIT` comment).
+    pub keyring_note: Option<String>,
     /// Where it was read from.
     pub origin: String,
 }
 
-/// Reads the host's enabled `deb` sources below `root/etc/apt`.
+/// One enabled host source: where it was read (`file:line` or `file`) and the entry.
+pub type HostSource = (String, SourceEntry);
+
+/// An entry of the host's apt sources that `init` leaves out, with the reason (written
+/// as a comment into the generated configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// `file` or `file:line`.
+    pub origin: String,
+    /// The entry, shortened (`deb-src http://… bookworm main`).
+    pub entry: String,
+    /// Why it is skipped.
+    pub reason: String,
+}
+
+/// Reads the host's enabled `deb` sources below `root/etc/apt` (see
+/// [`host_apt_sources_detailed`], without the skipped entries).
+///
+/// Errors: a sources file cannot be read.
 pub fn host_apt_sources(root: &Path) -> anyhow::Result<Vec<(String, SourceEntry)>> {
+    Ok(host_apt_sources_detailed(root)?.0)
+}
+
+/// Whether mirror-sync can fetch from a source URI: `http` and `https` only.
+fn supported_uri(uri: &str) -> Result<(), String> {
+    match uri.split_once(':').map(|(scheme, _)| scheme) {
+        Some("http") | Some("https") => Ok(()),
+        Some(scheme) => Err(format!(
+            "{scheme}: URIs are not supported by mirror-sync (http and https only)"
+        )),
+        None => Err("not a URI".into()),
+    }
+}
+
+/// Reads the host's apt sources below `root/etc/apt`: `sources.list` and
+/// `sources.list.d/*.list` (one-line, sources.list(5)) and `sources.list.d/*.sources`
+/// (deb822). Returns the enabled `deb` entries with a supported URI (`(origin, entry)`,
+/// origin `file:line` or `file`), and every entry left out with the reason: `deb-src`,
+/// `cdrom:`, `file:` and other non-HTTP URIs, disabled stanzas, lines or files that do
+/// not parse.
+///
+/// Errors: a sources file exists but cannot be read.
+pub fn host_apt_sources_detailed(root: &Path) -> anyhow::Result<(Vec<HostSource>, Vec<Skipped>)> {
     let etc = root.join("etc/apt");
     let mut files = Vec::new();
     let main = etc.join("sources.list");
@@ -76,25 +131,118 @@ pub fn host_apt_sources(root: &Path) -> anyhow::Result<Vec<(String, SourceEntry)
         files.extend(more);
     }
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for f in files {
         let text =
             std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
-        let entries = if f.extension().and_then(|e| e.to_str()) == Some("sources") {
-            parse_deb822_sources(&text).with_context(|| format!("cannot parse {}", f.display()))?
+        // Origins name the file as it is on the host (without the test root).
+        let shown = Path::new("/")
+            .join(f.strip_prefix(root).unwrap_or(&f))
+            .display()
+            .to_string();
+        let mut entries: Vec<(String, SourceEntry)> = Vec::new();
+        if f.extension().and_then(|e| e.to_str()) == Some("sources") {
+            match parse_deb822_sources(&text) {
+                Ok(es) => entries.extend(es.into_iter().map(|e| (shown.clone(), e))),
+                Err(e) => skipped.push(Skipped {
+                    origin: shown.clone(),
+                    entry: "the whole file".into(),
+                    reason: format!("does not parse: {e}"),
+                }),
+            }
         } else {
-            parse_one_line(&text)
-        };
-        for e in entries {
-            if e.enabled && e.types.iter().any(|t| t == "deb") {
-                out.push((f.display().to_string(), e));
+            for (n, line) in text.lines().enumerate() {
+                let t = line.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                let origin = format!("{shown}:{}", n + 1);
+                // cdrom: URIs hold spaces inside [...], which the line grammar cannot
+                // split; recognise them before parsing.
+                if t.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|w| w.starts_with("cdrom:"))
+                {
+                    skipped.push(Skipped {
+                        origin,
+                        entry: shorten(t),
+                        reason:
+                            "cdrom: URIs are not supported by mirror-sync (http and https only)"
+                                .into(),
+                    });
+                    continue;
+                }
+                match parse_one_line(line).pop() {
+                    Some(e) => entries.push((origin, e)),
+                    None => skipped.push(Skipped {
+                        origin,
+                        entry: shorten(t),
+                        reason: "not a deb line mirror-sync understands (sources.list(5))".into(),
+                    }),
+                }
+            }
+        }
+        for (origin, mut e) in entries {
+            let what = shorten(&format!(
+                "{} {} {} {}",
+                e.types.join(" "),
+                e.uris.join(" "),
+                e.suites.join(" "),
+                e.components.join(" ")
+            ));
+            if !e.enabled {
+                skipped.push(Skipped {
+                    origin,
+                    entry: what,
+                    reason: "disabled (Enabled: no)".into(),
+                });
+                continue;
+            }
+            if !e.types.iter().any(|t| t == "deb") {
+                skipped.push(Skipped {
+                    origin,
+                    entry: what,
+                    reason: "source packages (deb-src) are not mirrored".into(),
+                });
+                continue;
+            }
+            let mut uris = Vec::new();
+            for u in std::mem::take(&mut e.uris) {
+                match supported_uri(&u) {
+                    Ok(()) => uris.push(u),
+                    Err(reason) => skipped.push(Skipped {
+                        origin: origin.clone(),
+                        entry: shorten(&format!("deb {u} {}", e.suites.join(" "))),
+                        reason,
+                    }),
+                }
+            }
+            if !uris.is_empty() {
+                e.uris = uris;
+                out.push((origin, e));
             }
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
-/// Turns host sources into `[[apt]]` tables: one per (URI, flat suite or suites with the
-/// same components and keyring), named after the URI's last path segment.
+/// At most 100 characters of `s`, on one line.
+fn shorten(s: &str) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() <= 100 {
+        one
+    } else {
+        let cut: String = one.chars().take(99).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Turns host sources into `[[apt]]` tables: one per URI and flat suite, or per URI
+/// and group of suites with the same components, architectures and `Signed-By`; named
+/// after the URI's last path segment (`-security` appended for a security archive whose
+/// URL does not say so; `-2`, `-3` for repeats). `default_arch` is used for entries
+/// that name no architecture (apt uses the host's). The keyrings are the sources'
+/// `Signed-By` values as written; [`resolve_keyrings`] turns them into files.
 pub fn guess_apt(sources: &[(String, SourceEntry)], default_arch: &str) -> Vec<AptGuess> {
     let mut guesses: Vec<AptGuess> = Vec::new();
     for (origin, e) in sources {
@@ -120,6 +268,7 @@ pub fn guess_apt(sources: &[(String, SourceEntry)], default_arch: &str) -> Vec<A
                         components: vec![],
                         architectures: arches.clone(),
                         keyring: e.signed_by.clone(),
+                        keyring_note: None,
                         origin: origin.clone(),
                     });
                     continue;
@@ -128,6 +277,7 @@ pub fn guess_apt(sources: &[(String, SourceEntry)], default_arch: &str) -> Vec<A
                     !g.flat
                         && g.url == uri
                         && g.components == e.components
+                        && g.architectures == arches
                         && g.keyring == e.signed_by
                 }) {
                     if !g.suites.contains(suite) {
@@ -143,6 +293,7 @@ pub fn guess_apt(sources: &[(String, SourceEntry)], default_arch: &str) -> Vec<A
                     components: e.components.clone(),
                     architectures: arches.clone(),
                     keyring: e.signed_by.clone(),
+                    keyring_note: None,
                     origin: origin.clone(),
                 });
             }
@@ -150,12 +301,120 @@ pub fn guess_apt(sources: &[(String, SourceEntry)], default_arch: &str) -> Vec<A
     }
     let mut used: BTreeMap<String, usize> = BTreeMap::new();
     for g in &mut guesses {
-        let base = name_from_url(&g.url);
+        let mut base = name_from_url(&g.url);
+        // A security archive (all suites `*-security`) at a URL named like the main one
+        // (Ubuntu's `…/ubuntu`) is told apart by its name.
+        if !g.suites.is_empty()
+            && g.suites.iter().all(|s| s.ends_with("-security"))
+            && !base.contains("security")
+        {
+            base = format!("{base}-security");
+        }
         let n = used.entry(base.clone()).or_insert(0);
         *n += 1;
         g.name = if *n == 1 { base } else { format!("{base}-{n}") };
     }
     guesses
+}
+
+/// The distribution whose archive keyring apt would use for `url` when the source
+/// names no `Signed-By`: `debian` or `ubuntu`, from the URL's path, else from the host's
+/// `os-release` (`ID`, then `ID_LIKE`).
+fn distro_for(url: &str, os_release: &str) -> Option<&'static str> {
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_ascii_lowercase())
+        .unwrap_or_default();
+    if path.contains("ubuntu") {
+        return Some("ubuntu");
+    }
+    if path.contains("debian") {
+        return Some("debian");
+    }
+    for key in ["ID", "ID_LIKE"] {
+        for line in os_release.lines() {
+            let Some(v) = line.strip_prefix(key).and_then(|r| r.strip_prefix('=')) else {
+                continue;
+            };
+            let v = v.trim().trim_matches('"').to_ascii_lowercase();
+            for word in v.split_whitespace() {
+                match word {
+                    "ubuntu" => return Some("ubuntu"),
+                    "debian" => return Some("debian"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `p` (absolute on the host) below `root`.
+fn on_host(root: &Path, p: &str) -> PathBuf {
+    root.join(p.trim_start_matches('/'))
+}
+
+/// Turns each guess's `Signed-By` into the keyring file to use, below `root`:
+///
+/// - `Signed-By` naming files (apt accepts several, comma- or space-separated): the
+///   first that exists on the host;
+/// - no `Signed-By`: the distribution's archive keyring
+///   (`/usr/share/keyrings/{debian,ubuntu}-archive-keyring.gpg`, the keys apt trusts by
+///   default through `trusted.gpg.d`), when it exists;
+/// - otherwise (fingerprints, an inline key, a missing file) no keyring, and
+///   [`AptGuess::keyring_note`] says what to give.
+///
+/// The path written is the file's path as seen from `root` (`/usr/share/keyrings/…`
+/// on a real host).
+pub fn resolve_keyrings(root: &Path, guesses: &mut [AptGuess]) {
+    let os_release = std::fs::read_to_string(root.join("etc/os-release"))
+        .or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release")))
+        .unwrap_or_default();
+    for g in guesses {
+        let named = g.keyring.take();
+        match named {
+            Some(v) => {
+                let tokens: Vec<&str> = v
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                let files: Vec<&str> = tokens
+                    .iter()
+                    .copied()
+                    .filter(|t| t.starts_with('/'))
+                    .collect();
+                if let Some(f) = files.iter().find(|f| on_host(root, f).is_file()) {
+                    g.keyring = Some(on_host(root, f).display().to_string());
+                } else if files.is_empty() {
+                    g.keyring_note = Some(format!(
+                        "Signed-By names key fingerprints ({v}); give the keyring file that holds them"
+                    ));
+                } else {
+                    g.keyring_note = Some(format!(
+                        "Signed-By names {v}, which is not on this host; give the repository's keyring file"
+                    ));
+                }
+            }
+            None => {
+                let Some(distro) = distro_for(&g.url, &os_release) else {
+                    g.keyring_note = Some(
+                        "the source names no Signed-By keyring; give the repository's keyring file"
+                            .into(),
+                    );
+                    continue;
+                };
+                let default = format!("/usr/share/keyrings/{distro}-archive-keyring.gpg");
+                let p = on_host(root, &default);
+                if p.is_file() {
+                    g.keyring = Some(p.display().to_string());
+                } else {
+                    g.keyring_note = Some(format!(
+                        "the source names no Signed-By and {default} is not on this host (install {distro}-archive-keyring); give the repository's keyring file"
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// An upstream name from a URL: its last path segment (or host), lower-cased, with
@@ -281,9 +540,12 @@ fn list(items: &[String]) -> String {
 }
 
 /// Renders the configuration text for this host.
+///
+/// `skipped` entries become comments above the `[[apt]]` tables.
 pub fn render(
     opts: &InitOptions,
     apt: &[AptGuess],
+    skipped: &[Skipped],
     pip: Result<(Vec<String>, &'static str), String>,
 ) -> String {
     let mut t = String::new();
@@ -303,6 +565,18 @@ pub fn render(
         "snapshot_key = \"keys/snapshot.key\"   # from `mirror-sync keys generate --out keys/`"
     );
     let _ = writeln!(t, "repo_key = \"keys/repo.key.asc\"");
+    if !skipped.is_empty() {
+        let _ = writeln!(t, "\n# Host apt sources left out:");
+        for k in skipped {
+            let _ = writeln!(t, "#   {}: {}: {}", k.origin, k.entry, k.reason);
+        }
+    }
+    if !apt.is_empty() {
+        let _ = writeln!(
+            t,
+            "\n# The [[apt]] upstreams below form one universe: packages are resolved over all of\n# them, as apt does with all its sources."
+        );
+    }
     for g in apt {
         let _ = writeln!(t, "\n# from {}", g.origin);
         let _ = writeln!(t, "[[apt]]");
@@ -330,7 +604,10 @@ pub fn render(
             None => {
                 let _ = writeln!(
                     t,
-                    "keyring = \"\"   # EDIT: the source names no Signed-By keyring; give the repository's key file"
+                    "keyring = \"\"   # EDIT: {}",
+                    g.keyring_note
+                        .as_deref()
+                        .unwrap_or("give the repository's keyring file")
                 );
             }
         }
@@ -369,10 +646,11 @@ pub fn render(
 
 /// Runs `init --from-host`: reads the host and returns the configuration text.
 pub fn init_from_host(opts: &InitOptions) -> anyhow::Result<String> {
-    let sources = host_apt_sources(&opts.root)?;
-    let apt = guess_apt(&sources, &host_arch());
+    let (sources, skipped) = host_apt_sources_detailed(&opts.root)?;
+    let mut apt = guess_apt(&sources, &host_arch());
+    resolve_keyrings(&opts.root, &mut apt);
     let pip = host_pip_indexes(&opts.python_cmd).map_err(|e| format!("{e:#}"));
-    Ok(render(opts, &apt, pip))
+    Ok(render(opts, &apt, &skipped, pip))
 }
 
 #[cfg(test)]
@@ -425,6 +703,7 @@ mod tests {
         let text = render(
             &opts,
             &guesses,
+            &[],
             Ok((vec!["https://index.example/simple/".into()], "test")),
         );
         // The output is a valid configuration.
@@ -450,6 +729,84 @@ mod tests {
             ]
         );
         assert!(parse_pip_config_list(":env:.cert='/x'\n").is_empty());
+    }
+
+    #[test]
+    fn default_keyring_distribution() {
+        assert_eq!(distro_for("http://h.example/ubuntu/", ""), Some("ubuntu"));
+        assert_eq!(
+            distro_for("http://h.example/debian-security", "ID=ubuntu"),
+            Some("debian")
+        );
+        assert_eq!(
+            distro_for(
+                "http://h.example/repo",
+                "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n"
+            ),
+            Some("ubuntu")
+        );
+        assert_eq!(distro_for("http://h.example/repo", "ID=fedora\n"), None);
+    }
+
+    #[test]
+    fn keyrings_resolve_or_say_what_to_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/share/keyrings")).unwrap();
+        std::fs::write(root.join("usr/share/keyrings/vendor.gpg"), b"k").unwrap();
+        let g = |url: &str, k: Option<&str>| AptGuess {
+            name: "x".into(),
+            url: url.into(),
+            flat: false,
+            suites: vec!["s".into()],
+            components: vec!["main".into()],
+            architectures: vec!["amd64".into()],
+            keyring: k.map(str::to_owned),
+            keyring_note: None,
+            origin: "test".into(),
+        };
+        let mut gs = vec![
+            g(
+                "http://h.example/v",
+                Some("/missing.gpg,/usr/share/keyrings/vendor.gpg"),
+            ),
+            g(
+                "http://h.example/v",
+                Some("0123456789ABCDEF0123456789ABCDEF01234567"),
+            ),
+            g("http://h.example/debian", None),
+            g("http://h.example/other", None),
+        ];
+        resolve_keyrings(root, &mut gs);
+        assert_eq!(
+            gs[0].keyring.as_deref(),
+            Some(root.join("usr/share/keyrings/vendor.gpg").to_str().unwrap())
+        );
+        assert!(gs[1].keyring.is_none());
+        assert!(
+            gs[1]
+                .keyring_note
+                .as_deref()
+                .unwrap()
+                .contains("fingerprints")
+        );
+        assert!(gs[2].keyring.is_none());
+        assert!(
+            gs[2]
+                .keyring_note
+                .as_deref()
+                .unwrap()
+                .contains("/usr/share/keyrings/debian-archive-keyring.gpg is not on this host"),
+            "{:?}",
+            gs[2].keyring_note
+        );
+        assert!(
+            gs[3]
+                .keyring_note
+                .as_deref()
+                .unwrap()
+                .contains("names no Signed-By")
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod export;
 pub mod fetch;
 pub mod init;
 pub mod oci;
+pub mod plan;
 pub mod preset;
 pub mod progress;
 pub mod pypi;

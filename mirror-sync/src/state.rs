@@ -61,7 +61,7 @@ pub struct AptIndexState {
 }
 
 /// Fields of an upstream `Release` carried into the served one, so apt pinning by origin
-/// or codename keeps working.
+/// or codename keeps working and a backports suite keeps its default priority.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AptSuiteInfo {
     /// Suite directory under `dists/` (`None` for a flat repository).
@@ -78,6 +78,12 @@ pub struct AptSuiteInfo {
     pub version: Option<String>,
     /// `Description`.
     pub description: Option<String>,
+    /// `NotAutomatic: yes` (apt pin priority 1, or 100 with `ButAutomaticUpgrades`).
+    #[serde(default)]
+    pub not_automatic: bool,
+    /// `ButAutomaticUpgrades: yes`.
+    #[serde(default)]
+    pub but_automatic_upgrades: bool,
 }
 
 /// What `export` recorded about a snapshot it cut.
@@ -162,6 +168,38 @@ impl State {
     pub fn upstream(&self, name: &str) -> anyhow::Result<Option<UpstreamState>> {
         let r = self.db.begin_read()?;
         let t = r.open_table(UPSTREAMS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(v.value())
+                    .with_context(|| format!("corrupt state for upstream {name}"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The last successful sync of `name` in the store at `store_dir`, read without
+    /// writing to the state file (`redb::ReadOnlyDatabase`, for `mirror-sync plan`).
+    /// `Ok(None)` when the store has no state file, no upstream table or no such
+    /// upstream.
+    ///
+    /// Errors: the file cannot be opened read-only (another `mirror-sync` is writing it,
+    /// or it needs the repair a writing open does) or the record is corrupt.
+    pub fn upstream_read_only(
+        store_dir: &Path,
+        name: &str,
+    ) -> anyhow::Result<Option<UpstreamState>> {
+        let path = store_dir.join("state.redb");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let db = redb::ReadOnlyDatabase::open(&path)
+            .with_context(|| format!("cannot open {} read-only", path.display()))?;
+        let r = db.begin_read()?;
+        let t = match r.open_table(UPSTREAMS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         match t.get(name)? {
             Some(v) => Ok(Some(
                 serde_json::from_slice(v.value())

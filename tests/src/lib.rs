@@ -13,6 +13,8 @@
 //!   image layouts written byte-for-byte and pushed with `skopeo`, an OCI 1.1 referrer
 //!   and cosign-style signatures made with the `openssl` CLI.
 //! - [`server`]: [`StaticServer`], `python3 -m http.server` on an ephemeral port.
+//! - [`apt_archives`]: signed archives of any suite, each with its own key (a
+//!   multi-archive universe).
 //! - [`apt_client`]: [`IsolatedApt`], `apt-get` with a private `APT_CONFIG`.
 //! - [`py_clients`]: [`pip_install`], [`uv_install`] and helpers to read what they
 //!   installed.
@@ -23,6 +25,7 @@
 //! Every external command's result is an [`Output`]; [`require_tool`] decides whether a
 //! test runs (tools are mandatory when the `CI` environment variable is set).
 
+pub mod apt_archives;
 pub mod apt_client;
 pub mod apt_fixture;
 pub mod big_upstream;

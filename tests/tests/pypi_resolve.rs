@@ -199,8 +199,60 @@ fn resolution_keeps_one_consistent_set_equal_to_pips_picks() {
         "[[pypi]]\nname = \"main\"\nurl = \"{}\"\nprojects = [\"app\", \"lib\"]\npython = [\"{pyv}\"]\nplatforms = [\"manylinux_2_17_x86_64\", \"manylinux_2_28_x86_64\"]\n",
         env.url("main")
     ));
+    // `mirror-sync plan` resolves the same way and writes nothing: no store appears.
+    let mut out = Vec::new();
+    mirror_sync::cli::run_to(
+        ["mirror-sync", "plan", "--config", s(&config), "--json"],
+        &mut out,
+    )
+    .expect("plan");
+    assert!(
+        !env.path("store").exists(),
+        "plan must not create the store"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out).expect("plan --json");
+    let up = report["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["kind"] == "pypi" && u["name"] == "main")
+        .expect("the pypi upstream is planned")
+        .clone();
+    assert_eq!(up["planned"], true, "{up}");
+    let planned_files: BTreeSet<String> = up["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let planned_bytes = up["bytes"].as_u64().unwrap();
+
     sync_cli(&["sync", "--config", s(&config)]).expect("sync");
     let got = env.synced("main");
+    assert_eq!(
+        planned_files, got,
+        "plan lists exactly the files the sync keeps"
+    );
+    let state = mirror_sync::state::State::open(&env.path("store")).unwrap();
+    let synced_bytes: u64 = state
+        .upstream("main")
+        .unwrap()
+        .unwrap()
+        .artifacts
+        .iter()
+        .filter(|a| a.kind.is_package())
+        .map(|a| a.size)
+        .sum();
+    drop(state);
+    assert_eq!(planned_bytes, synced_bytes, "plan's bytes are the sync's");
     for never in [
         "lib-2.0",
         "shared-2.0",

@@ -250,6 +250,11 @@ pub struct ReleaseFields {
     pub description: Option<String>,
     /// Emits `Acquire-By-Hash: yes` when true (omitted when false).
     pub acquire_by_hash: bool,
+    /// Emits `NotAutomatic: yes` when true: apt gives the suite's versions pin priority 1
+    /// (apt_preferences(5)), as upstream does for experimental and backports.
+    pub not_automatic: bool,
+    /// Emits `ButAutomaticUpgrades: yes` when true (with `not_automatic`: priority 100).
+    pub but_automatic_upgrades: bool,
 }
 
 /// Makes a configured value safe for a single-line field: line breaks become spaces.
@@ -264,8 +269,8 @@ fn one_line(s: &str) -> String {
 /// Renders a Release file for indexes we generate.
 ///
 /// Fields in this order when present: `Origin`, `Label`, `Suite`, `Codename`, `Date`,
-/// `Architectures`, `Components`, `Description`, `Acquire-By-Hash` (`yes` when true),
-/// then `SHA256:` with one line per entry, ` <hex> <size right-aligned to the widest
+/// `Architectures`, `Components`, `Description`, `NotAutomatic`, `ButAutomaticUpgrades`,
+/// `Acquire-By-Hash` (each `yes` when true, omitted otherwise), then `SHA256:` with one line per entry, ` <hex> <size right-aligned to the widest
 /// size> <path>`, sorted by path. `sha256_entries` are `(path, size in bytes, sha256
 /// hex)`; the hex is written lowercased. Line breaks inside the single-line values are
 /// replaced by spaces so configuration cannot inject fields. The text ends with `\n`.
@@ -288,6 +293,12 @@ pub fn render_release(fields: &ReleaseFields, sha256_entries: &[(String, u64, St
     }
     if let Some(d) = &fields.description {
         p.set("Description", &one_line(d));
+    }
+    if fields.not_automatic {
+        p.set("NotAutomatic", "yes");
+    }
+    if fields.but_automatic_upgrades {
+        p.set("ButAutomaticUpgrades", "yes");
     }
     if fields.acquire_by_hash {
         p.set("Acquire-By-Hash", "yes");
@@ -484,6 +495,8 @@ SHA256:
             components: vec!["main".into()],
             description: Some("snapshot\nInjected: yes".into()),
             acquire_by_hash: true,
+            not_automatic: false,
+            but_automatic_upgrades: false,
         };
         let entries = vec![
             (
@@ -528,6 +541,17 @@ SHA256:
         assert_eq!(e[2].hash_hex, h2);
         assert_eq!(e[1].size, 10240);
         assert!(r.paragraph.get("Injected").is_none());
+        // A backports suite keeps apt's default priority fields.
+        let bpo = ReleaseFields {
+            not_automatic: true,
+            but_automatic_upgrades: true,
+            ..fields
+        };
+        let text = render_release(&bpo, &entries);
+        assert!(
+            text.contains("Description: snapshot Injected: yes\nNotAutomatic: yes\nButAutomaticUpgrades: yes\nAcquire-By-Hash: yes\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -542,6 +566,8 @@ SHA256:
             components: vec![],
             description: None,
             acquire_by_hash: false,
+            not_automatic: false,
+            but_automatic_upgrades: false,
         };
         let text = render_release(&fields, &[("Packages".into(), 5, H1.into())]);
         assert_eq!(

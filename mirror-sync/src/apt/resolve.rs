@@ -1,9 +1,13 @@
-//! Dependency closure over a universe of APT package entries (pure, no I/O).
+//! Dependency closure over one universe of APT package entries (pure, no I/O).
 //!
-//! Given the entries of every fetched Packages index and the configured requests, pick
-//! the entries to mirror: the requested packages plus everything they need through
-//! `Depends`/`Pre-Depends` (and `Recommends` on request), following Debian Policy §7.1
-//! (relations, alternatives) and §7.5 (virtual packages via `Provides`). This is a
+//! The universe is every `Packages` index of every `[[apt]]` upstream that shares an
+//! architecture, as apt sees all its sources at once: given the entries and each
+//! upstream's requests, pick the entries to mirror — the requested packages plus
+//! everything they need through `Depends`/`Pre-Depends` (and `Recommends` on request),
+//! wherever it lives, following apt's candidate rule (apt_preferences(5): highest pin
+//! priority, then highest version), Debian Policy §7.1 (relations, alternatives) and
+//! §7.5 (virtual packages via `Provides`). Every request that matches nothing and every
+//! dependency nothing satisfies is reported, with the chain that needs it. This is a
 //! mirror's closure, not an installer's: several versions of one package may be
 //! selected, and conflicts are not considered.
 
@@ -102,32 +106,144 @@ impl FromStr for Request {
         Ok(Request::Name(s.to_owned()))
     }
 }
+/// apt's default pin priority of a configured suite (apt_preferences(5), "How APT
+/// Interprets Priorities": versions of a suite that is not `NotAutomatic`).
+pub const DEFAULT_PRIORITY: i32 = 500;
+/// Priority of a suite whose Release says `NotAutomatic: yes` (apt_preferences(5);
+/// Debian's experimental).
+pub const NOT_AUTOMATIC_PRIORITY: i32 = 1;
+/// Priority of a suite whose Release says `NotAutomatic: yes` and
+/// `ButAutomaticUpgrades: yes` (apt_preferences(5); Debian and Ubuntu backports).
+pub const BUT_AUTOMATIC_UPGRADES_PRIORITY: i32 = 100;
 
-/// How to resolve.
+/// The default pin priority apt gives the versions of a suite, from its Release
+/// fields `NotAutomatic` and `ButAutomaticUpgrades` (apt_preferences(5)): 500, 100 or 1.
+pub fn release_priority(not_automatic: bool, but_automatic_upgrades: bool) -> i32 {
+    match (not_automatic, but_automatic_upgrades) {
+        (false, _) => DEFAULT_PRIORITY,
+        (true, true) => BUT_AUTOMATIC_UPGRADES_PRIORITY,
+        (true, false) => NOT_AUTOMATIC_PRIORITY,
+    }
+}
+
+/// One source of the universe: an `[[apt]]` upstream as the resolver sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Architectures to mirror, e.g. `["amd64"]`. Packages of architecture `all` are
-    /// always candidates. Each architecture is resolved separately (a dependency of an
-    /// `amd64` package is looked for among `amd64` and `all` packages) and the results
-    /// are merged. An empty list means no architecture restriction (one pass over all).
+pub struct Source {
+    /// The upstream's name, for messages.
+    pub name: String,
+    /// Its architectures, e.g. `["amd64"]`; `all` packages always come along. Sources
+    /// that share an architecture form one universe for it. Empty: no restriction (the
+    /// source takes part in every architecture's universe, and every entry of it is a
+    /// candidate).
     pub architectures: Vec<String>,
-    /// Also follow `Recommends`.
+    /// Its requests, resolved over the whole universe (a request named by one upstream
+    /// may be satisfied by another). Empty: every entry of this source is requested.
+    pub requests: Vec<Request>,
+    /// Also follow `Recommends` in the closure of this source's requests.
     pub with_recommends: bool,
+}
+
+/// One `Packages` index of the universe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexInfo {
+    /// The [`Source`] (position in [`Universe::sources`]) it belongs to.
+    pub source: usize,
+    /// apt's pin priority of its versions ([`release_priority`]).
+    pub priority: i32,
+}
+
+/// Everything resolution looks at: the entries of every index of every source.
+#[derive(Debug, Clone, Copy)]
+pub struct Universe<'u> {
+    /// The package entries, in config order (source by source, index by index).
+    pub entries: &'u [PackageEntry],
+    /// For each entry, its index (position in [`Universe::indexes`]); same length as
+    /// `entries`.
+    pub index_of: &'u [u32],
+    /// The indexes.
+    pub indexes: &'u [IndexInfo],
+    /// The sources.
+    pub sources: &'u [Source],
+}
+
+impl Universe<'_> {
+    fn info(&self, i: usize) -> IndexInfo {
+        self.indexes[self.index_of[i] as usize]
+    }
+}
+
+/// A dependency group no entry of the universe satisfies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsatisfied {
+    /// The source of the entry that declares the relation.
+    pub source: usize,
+    /// `"depends"` (Depends and Pre-Depends) or `"recommends"`.
+    pub kind: &'static str,
+    /// The group as written, alternatives joined by ` | `: `libfoo (>= 2) | libbar`.
+    pub relation: String,
+    /// `name version` of every entry from the requested package down to the one that
+    /// declares the relation (last); one element when that one was requested itself.
+    pub chain: Vec<String>,
+}
+
+impl fmt::Display for Unsatisfied {
+    /// `libbar 2.0-1 depends on libbaz (>= 3): no candidate (needed through foo 1.1 ->
+    /// libbar 2.0-1)`; the parenthesis only when the chain is longer than one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let last = self.chain.last().map(String::as_str).unwrap_or("?");
+        write!(f, "{last} {} on {}: no candidate", self.kind, self.relation)?;
+        if self.chain.len() > 1 {
+            write!(f, " (needed through {})", self.chain.join(" -> "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A request that matches no entry of the universe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// The source whose `packages` names it.
+    pub source: usize,
+    /// The request as written (`jq`, `jq=1.6-2.1`, `lib*`).
+    pub request: String,
+    /// The architectures looked in, comma-separated (`any` when unrestricted).
+    pub architectures: String,
+    /// What the universe has instead, when something close exists: the name only for
+    /// other architectures, other versions, or a virtual package's providers.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Missing {
+    /// `no package matches request "nosuch" in any source (architectures: amd64)`, then
+    /// `; <hint>` if there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no package matches request {:?} in any source (architectures: {})",
+            self.request, self.architectures
+        )?;
+        if let Some(h) = &self.hint {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The outcome of [`resolve`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolution {
-    /// Indices into the universe slice, sorted and unique. For a `(name, version,
-    /// architecture)` present several times (e.g. in two suites) only the first index
-    /// is ever selected.
+    /// Indices into [`Universe::entries`], sorted and unique. For a `(name, version,
+    /// architecture)` present several times (in two suites, or two upstreams) only the
+    /// first index of an architecture's universe is selected; the caller maps it to its
+    /// equal copies.
     pub selected: Vec<usize>,
-    /// Dependency groups nothing in the universe satisfies, human-readable and unique,
-    /// e.g. `"jq 1.6-2.1 depends on libfoo (>= 2) | libbar: no candidate"`.
-    pub unsatisfied: Vec<String>,
+    /// Every dependency group nothing satisfies, unique, in discovery order.
+    pub unsatisfied: Vec<Unsatisfied>,
+    /// Every request that matches nothing, in source and request order.
+    pub missing: Vec<Missing>,
 }
 
-/// Why resolution failed.
+/// Why a request cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// A request string is not a valid name, pin or pattern.
@@ -137,16 +253,6 @@ pub enum ResolveError {
         request: String,
         /// What is wrong with it.
         reason: String,
-    },
-    /// A request matches no package of an allowed architecture in the fetched indexes.
-    #[error(
-        "no package matches request {request:?} (architectures: {architectures}); check the name, the version and the configured suites/components"
-    )]
-    NoMatch {
-        /// The request as written (`jq`, `jq=1.6-2.1`, `lib*`).
-        request: String,
-        /// The allowed architectures, comma-separated (`any` when unrestricted).
-        architectures: String,
     },
 }
 
@@ -196,62 +302,83 @@ fn group_text(group: &Alternatives) -> String {
         .join(" | ")
 }
 
-/// Resolution state for one architecture pass.
+/// Longest chain shown in an [`Unsatisfied`] report (entries, with the `…`).
+pub const CHAIN_SHOWN: usize = 8;
+
+/// Resolution state for one architecture's universe.
 struct Pass<'u> {
-    universe: &'u [PackageEntry],
-    /// Candidate real packages per name: newest version first, then lowest index.
+    u: Universe<'u>,
+    /// Candidate real packages per name: highest pin priority first, then newest
+    /// version, then lowest index (apt's candidate first).
     by_name: HashMap<&'u str, Vec<usize>>,
     /// Candidate providers per virtual name: `(index, provided version)`, ordered by
-    /// provider name, newest provider version, lowest index.
+    /// provider name, priority, newest provider version, lowest index.
     providers: HashMap<&'u str, Vec<(usize, Option<&'u str>)>>,
     selected: BTreeSet<usize>,
     selected_by_name: HashMap<&'u str, Vec<usize>>,
-    selected_provides: HashMap<&'u str, Vec<Option<&'u str>>>,
+    selected_provides: HashMap<&'u str, Vec<(usize, Option<&'u str>)>>,
+    /// The entry that pulled each selected entry in (absent for requested ones).
+    parent: HashMap<usize, usize>,
+    /// Selected entries whose `Recommends` are followed.
+    recommends: HashSet<usize>,
     queue: VecDeque<usize>,
 }
 
 impl<'u> Pass<'u> {
-    fn new(universe: &'u [PackageEntry], candidates: &[usize]) -> Self {
+    fn new(u: Universe<'u>, candidates: &[usize]) -> Self {
+        let entries = u.entries;
         let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut providers: HashMap<&str, Vec<(usize, Option<&str>)>> = HashMap::new();
         for &i in candidates {
-            let e = &universe[i];
+            let e = &entries[i];
             by_name.entry(e.name.as_str()).or_default().push(i);
             for p in &e.provides {
                 let v = p.constraint.as_ref().map(|(_, v)| v.as_str());
                 providers.entry(p.name.as_str()).or_default().push((i, v));
             }
         }
+        let prio = |i: usize| u.info(i).priority;
         for list in by_name.values_mut() {
             list.sort_by(|&a, &b| {
-                version::compare(&universe[b].version, &universe[a].version).then(a.cmp(&b))
+                prio(b)
+                    .cmp(&prio(a))
+                    .then_with(|| version::compare(&entries[b].version, &entries[a].version))
+                    .then(a.cmp(&b))
             });
         }
         for list in providers.values_mut() {
             list.sort_by(|&(a, _), &(b, _)| {
-                let (ea, eb) = (&universe[a], &universe[b]);
+                let (ea, eb) = (&entries[a], &entries[b]);
                 ea.name
                     .cmp(&eb.name)
+                    .then_with(|| prio(b).cmp(&prio(a)))
                     .then_with(|| version::compare(&eb.version, &ea.version))
                     .then(a.cmp(&b))
             });
         }
         Pass {
-            universe,
+            u,
             by_name,
             providers,
             selected: BTreeSet::new(),
             selected_by_name: HashMap::new(),
             selected_provides: HashMap::new(),
+            parent: HashMap::new(),
+            recommends: HashSet::new(),
             queue: VecDeque::new(),
         }
     }
 
-    fn select(&mut self, i: usize) {
+    /// Selects entry `i`, pulled in by `parent` (None: requested). An entry selected
+    /// again with `with_recommends` where it had none is visited again for them.
+    fn select(&mut self, i: usize, parent: Option<usize>, with_recommends: bool) {
         if !self.selected.insert(i) {
+            if with_recommends && self.recommends.insert(i) {
+                self.queue.push_back(i);
+            }
             return;
         }
-        let e = &self.universe[i];
+        let e = &self.u.entries[i];
         self.selected_by_name
             .entry(e.name.as_str())
             .or_default()
@@ -261,39 +388,64 @@ impl<'u> Pass<'u> {
             self.selected_provides
                 .entry(p.name.as_str())
                 .or_default()
-                .push(v);
+                .push((i, v));
+        }
+        if let Some(p) = parent {
+            self.parent.insert(i, p);
+        }
+        if with_recommends {
+            self.recommends.insert(i);
         }
         self.queue.push_back(i);
     }
 
-    fn newest(&self, name: &str) -> Option<usize> {
+    /// apt's candidate for `name`: highest priority, then newest version.
+    fn candidate(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).and_then(|l| l.first().copied())
     }
 
-    fn is_satisfied(&self, rel: &Relation) -> bool {
-        let by_name = self
-            .selected_by_name
-            .get(rel.name.as_str())
-            .is_some_and(|l| {
-                l.iter()
-                    .any(|&j| rel.satisfied_by(&self.universe[j].version))
-            });
-        by_name
-            || self
-                .selected_provides
-                .get(rel.name.as_str())
-                .is_some_and(|l| l.iter().any(|&v| provide_satisfies(rel, v)))
+    /// For a purely virtual `name` provided by exactly one package name, that package's
+    /// candidate, as `apt-get install` selects it ("selecting P instead of V"); `None`
+    /// when several packages provide it (apt asks to pick one).
+    fn sole_provider(&self, name: &str) -> Option<usize> {
+        let list = self.providers.get(name)?;
+        let first = self.u.entries[list.first()?.0].name.as_str();
+        if list.iter().all(|&(j, _)| self.u.entries[j].name == first) {
+            self.candidate(first)
+        } else {
+            None
+        }
     }
 
-    /// The entry to select for an unsatisfied group: the newest real package of the
-    /// first alternative that has one satisfying the constraint; otherwise a provider
-    /// (already selected if possible, else smallest name, newest version).
+    /// A selected entry that satisfies `rel` (by name and version, or by `Provides`).
+    fn satisfier(&self, rel: &Relation) -> Option<usize> {
+        let entries = self.u.entries;
+        self.selected_by_name
+            .get(rel.name.as_str())
+            .and_then(|l| {
+                l.iter()
+                    .copied()
+                    .find(|&j| rel.satisfied_by(&entries[j].version))
+            })
+            .or_else(|| {
+                self.selected_provides
+                    .get(rel.name.as_str())
+                    .and_then(|l| l.iter().find(|&&(_, v)| provide_satisfies(rel, v)))
+                    .map(|&(j, _)| j)
+            })
+    }
+
+    /// The entry to select for an unsatisfied group: the first real package (candidate
+    /// order) of the first alternative that has one satisfying the constraint; otherwise
+    /// a provider (already selected if possible, else smallest name, highest priority,
+    /// newest version).
     fn choose(&self, group: &Alternatives) -> Option<usize> {
+        let entries = self.u.entries;
         for rel in group {
             if let Some(list) = self.by_name.get(rel.name.as_str())
                 && let Some(&j) = list
                     .iter()
-                    .find(|&&j| rel.satisfied_by(&self.universe[j].version))
+                    .find(|&&j| rel.satisfied_by(&entries[j].version))
             {
                 return Some(j);
             }
@@ -314,159 +466,323 @@ impl<'u> Pass<'u> {
         None
     }
 
+    /// `name version` from the requested entry down to `i`; a chain longer than
+    /// [`CHAIN_SHOWN`] keeps its first entry, `…`, and its last entries.
+    fn chain(&self, mut i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut root_reached = false;
+        // Parents are selected before their children, so the walk ends; the bound keeps
+        // a pathological chain from costing more than a few thousand steps per report.
+        for _ in 0..4096 {
+            out.push(i);
+            match self.parent.get(&i) {
+                Some(&p) => i = p,
+                None => {
+                    root_reached = true;
+                    break;
+                }
+            }
+        }
+        out.reverse();
+        let name = |j: usize| {
+            let e = &self.u.entries[j];
+            format!("{} {}", e.name, e.version)
+        };
+        if out.len() <= CHAIN_SHOWN && root_reached {
+            return out.into_iter().map(name).collect();
+        }
+        let tail = CHAIN_SHOWN - 2;
+        let mut shown = Vec::with_capacity(CHAIN_SHOWN);
+        if root_reached {
+            shown.push(name(out[0]));
+        }
+        shown.push("…".to_owned());
+        shown.extend(
+            out[out.len().saturating_sub(tail)..]
+                .iter()
+                .map(|&j| name(j)),
+        );
+        shown
+    }
+
     /// Runs the worklist until every selected entry's groups have been visited.
-    fn close(&mut self, with_recommends: bool, unsatisfied: &mut Vec<String>) {
-        let universe = self.universe;
+    fn close(&mut self, unsatisfied: &mut Vec<Unsatisfied>) {
+        let entries = self.u.entries;
         while let Some(i) = self.queue.pop_front() {
-            let e = &universe[i];
-            let recommends: &[Alternatives] = if with_recommends { &e.recommends } else { &[] };
+            let e = &entries[i];
+            let rec = self.recommends.contains(&i);
+            let recommends: &[Alternatives] = if rec { &e.recommends } else { &[] };
             let groups = e
                 .depends
                 .iter()
                 .map(|g| ("depends", g))
                 .chain(recommends.iter().map(|g| ("recommends", g)));
             for (kind, group) in groups {
-                if group.iter().any(|r| self.is_satisfied(r)) {
+                if let Some(j) = group.iter().find_map(|r| self.satisfier(r)) {
+                    // Already there; it now serves a closure that wants Recommends.
+                    if rec {
+                        self.select(j, Some(i), true);
+                    }
                     continue;
                 }
                 match self.choose(group) {
-                    Some(j) => self.select(j),
-                    None => unsatisfied.push(format!(
-                        "{} {} {kind} on {}: no candidate",
-                        e.name,
-                        e.version,
-                        group_text(group)
-                    )),
+                    Some(j) => self.select(j, Some(i), rec),
+                    None => unsatisfied.push(Unsatisfied {
+                        source: self.u.info(i).source,
+                        kind,
+                        relation: group_text(group),
+                        chain: self.chain(i),
+                    }),
                 }
             }
         }
     }
 }
 
-/// Closes `requests` under dependencies within `universe`.
+/// Closes the requests of every source under dependencies within the universe, as apt
+/// would pick the packages (apt_preferences(5) candidate rule, Debian Policy §7.1 and
+/// §7.5).
 ///
-/// - No requests: every entry of an allowed architecture is selected (its unmet
-///   dependencies are still reported in [`Resolution::unsatisfied`]).
-/// - [`Request::Name`]: the newest version (deb-version(7)) of that name;
-///   [`Request::Pinned`]: that exact version; [`Request::Pattern`]: the newest version of
-///   every matching name. With several architectures each is resolved on its own, so a
-///   request picks the newest version per architecture.
+/// - Universes: one per architecture named by any source (a source with no
+///   architectures joins each; with none named anywhere, one universe without
+///   restriction). The universe of architecture `A` holds the entries of architecture
+///   `A` and `all` of every source that lists `A`: a dependency may be satisfied from
+///   any of them. Results of all universes are merged.
+/// - Candidate (apt's rule with default pins): the highest pin priority
+///   ([`IndexInfo::priority`], 500 for a normal suite), then the highest version
+///   (deb-version(7)), then the first index.
+/// - Requests: [`Request::Name`] picks the candidate of the name (for a purely virtual
+///   name provided by one package only, that package's candidate, as `apt-get install`
+///   does; with several providers it is missing, and the hint names them);
+///   [`Request::Pinned`]
+///   that exact version; [`Request::Pattern`] the candidate of every matching name; a
+///   source without requests selects every entry of its own. A request matching nothing
+///   in any universe it takes part in is reported in [`Resolution::missing`] (all of
+///   them, not only the first).
 /// - Closure: for every selected entry and every `Depends`/`Pre-Depends` group (and
-///   `Recommends` group if [`Options::with_recommends`]): nothing happens if a selected
-///   entry already satisfies an alternative (same name with a satisfying version, or a
-///   satisfying `Provides`: an unversioned Provides satisfies only unversioned
-///   relations, Debian Policy §7.5); otherwise the newest satisfying real package of the
-///   first alternative that has one is selected; failing that, a provider (already
-///   selected if possible, else the smallest package name, newest version); failing
-///   that, the group is recorded in [`Resolution::unsatisfied`].
+///   `Recommends` group when the requesting source asks for them): nothing happens if a
+///   selected entry already satisfies an alternative (same name with a satisfying
+///   version, or a satisfying `Provides`: an unversioned Provides satisfies only
+///   unversioned relations, Debian Policy §7.5); otherwise the first satisfying real
+///   package, in candidate order, of the first alternative that has one is selected;
+///   failing that a provider (already selected if possible, else the smallest package
+///   name); failing that, the group is reported in [`Resolution::unsatisfied`] with the
+///   chain that needs it (every such group, not only the first).
 /// - Architecture qualifiers (`:any`, `:native`, `:amd64`) are ignored for matching.
-///   Entries repeated with the same `(name, version, architecture)` are only candidates
-///   at their first index. The result is deterministic for a given input order.
+///   Entries repeated with the same `(name, version, architecture)` are one candidate:
+///   the copy of the highest priority, else the first index. The result is
+///   deterministic for a given input order.
 ///
-/// # Errors
-/// [`ResolveError::NoMatch`] naming the first request that matches nothing in any
-/// architecture pass.
-pub fn resolve(
-    universe: &[PackageEntry],
-    requests: &[Request],
-    opts: &Options,
-) -> Result<Resolution, ResolveError> {
-    // The first index of every (name, version, architecture).
-    let mut seen: HashSet<(&str, &str, &str)> = HashSet::new();
-    let canonical: Vec<usize> = universe
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| {
-            seen.insert((e.name.as_str(), e.version.as_str(), e.architecture.as_str()))
-        })
-        .map(|(i, _)| i)
-        .collect();
-
+/// Memory: a few index vectors and maps over the candidates; the entries are borrowed.
+pub fn resolve(u: Universe<'_>) -> Resolution {
+    let entries = u.entries;
     let mut passes: Vec<Option<&str>> = Vec::new();
-    for a in &opts.architectures {
-        if !passes.contains(&Some(a.as_str())) {
-            passes.push(Some(a.as_str()));
+    for s in u.sources {
+        for a in &s.architectures {
+            if !passes.contains(&Some(a.as_str())) {
+                passes.push(Some(a.as_str()));
+            }
         }
     }
     if passes.is_empty() {
         passes.push(None);
     }
+    let takes_part = |s: &Source, arch: Option<&str>| {
+        s.architectures.is_empty() || arch.is_some_and(|a| s.architectures.iter().any(|x| x == a))
+    };
 
-    let mut matched = vec![false; requests.len()];
+    let mut matched: Vec<Vec<bool>> = u
+        .sources
+        .iter()
+        .map(|s| vec![false; s.requests.len()])
+        .collect();
     let mut selected: BTreeSet<usize> = BTreeSet::new();
-    let mut unsatisfied: Vec<String> = Vec::new();
+    let mut unsatisfied: Vec<Unsatisfied> = Vec::new();
     let mut reported: HashSet<String> = HashSet::new();
     for arch in passes {
-        let candidates: Vec<usize> = canonical
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let a = universe[i].architecture.as_str();
-                a == "all" || arch.is_none_or(|want| want == a)
-            })
-            .collect();
-        let mut pass = Pass::new(universe, &candidates);
-        if requests.is_empty() {
-            for &i in &candidates {
-                pass.select(i);
+        // One candidate per (name, version, architecture): the copy of the highest pin
+        // priority (apt pins a version by its best source), else the first.
+        let mut slot: HashMap<(&str, &str, &str), usize> = HashMap::new();
+        let mut candidates: Vec<usize> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let s = &u.sources[u.info(i).source];
+            if !takes_part(s, arch)
+                || !(e.architecture == "all" || arch.is_none_or(|want| want == e.architecture))
+            {
+                continue;
+            }
+            let key = (e.name.as_str(), e.version.as_str(), e.architecture.as_str());
+            match slot.get(&key) {
+                None => {
+                    slot.insert(key, candidates.len());
+                    candidates.push(i);
+                }
+                Some(&k) if u.info(i).priority > u.info(candidates[k]).priority => {
+                    candidates[k] = i;
+                }
+                Some(_) => {}
             }
         }
-        for (r, req) in requests.iter().enumerate() {
-            let picks: Vec<usize> = match req {
-                Request::Name(n) => pass.newest(n).into_iter().collect(),
-                Request::Pinned {
-                    name,
-                    version: want,
-                } => pass
-                    .by_name
-                    .get(name.as_str())
-                    .and_then(|l| {
-                        l.iter()
-                            .copied()
-                            .find(|&j| version::compare(&universe[j].version, want).is_eq())
-                    })
-                    .into_iter()
-                    .collect(),
-                Request::Pattern(p) => {
-                    let names: BTreeMap<&str, usize> = pass
-                        .by_name
-                        .iter()
-                        .filter(|(n, _)| glob_match(p, n))
-                        .filter_map(|(n, l)| l.first().map(|&j| (*n, j)))
-                        .collect();
-                    names.into_values().collect()
-                }
-            };
-            if !picks.is_empty() {
-                matched[r] = true;
+        drop(slot);
+        candidates.sort_unstable();
+        let mut pass = Pass::new(u, &candidates);
+        for (si, src) in u.sources.iter().enumerate() {
+            if !takes_part(src, arch) {
+                continue;
             }
-            for j in picks {
-                pass.select(j);
+            if src.requests.is_empty() {
+                for &i in &candidates {
+                    if u.info(i).source == si {
+                        pass.select(i, None, src.with_recommends);
+                    }
+                }
+            }
+            for (r, req) in src.requests.iter().enumerate() {
+                let picks: Vec<usize> = match req {
+                    Request::Name(n) => pass
+                        .candidate(n)
+                        .or_else(|| pass.sole_provider(n))
+                        .into_iter()
+                        .collect(),
+                    Request::Pinned {
+                        name,
+                        version: want,
+                    } => pass
+                        .by_name
+                        .get(name.as_str())
+                        .and_then(|l| {
+                            l.iter()
+                                .copied()
+                                .find(|&j| version::compare(&entries[j].version, want).is_eq())
+                        })
+                        .into_iter()
+                        .collect(),
+                    Request::Pattern(p) => {
+                        let names: BTreeMap<&str, usize> = pass
+                            .by_name
+                            .iter()
+                            .filter(|(n, _)| glob_match(p, n))
+                            .filter_map(|(n, l)| l.first().map(|&j| (*n, j)))
+                            .collect();
+                        names.into_values().collect()
+                    }
+                };
+                if !picks.is_empty() {
+                    matched[si][r] = true;
+                }
+                for j in picks {
+                    pass.select(j, None, src.with_recommends);
+                }
             }
         }
         let mut pass_unsatisfied = Vec::new();
-        pass.close(opts.with_recommends, &mut pass_unsatisfied);
-        for u in pass_unsatisfied {
-            if reported.insert(u.clone()) {
-                unsatisfied.push(u);
+        pass.close(&mut pass_unsatisfied);
+        for un in pass_unsatisfied {
+            if reported.insert(un.to_string()) {
+                unsatisfied.push(un);
             }
         }
         selected.extend(pass.selected);
     }
 
-    if let Some(r) = matched.iter().position(|m| !m) {
-        return Err(ResolveError::NoMatch {
-            request: requests[r].to_string(),
-            architectures: if opts.architectures.is_empty() {
-                "any".to_owned()
-            } else {
-                opts.architectures.join(", ")
-            },
-        });
+    let mut missing = Vec::new();
+    for (si, src) in u.sources.iter().enumerate() {
+        for (r, req) in src.requests.iter().enumerate() {
+            if matched[si][r] {
+                continue;
+            }
+            missing.push(Missing {
+                source: si,
+                request: req.to_string(),
+                architectures: if src.architectures.is_empty() {
+                    "any".to_owned()
+                } else {
+                    src.architectures.join(", ")
+                },
+                hint: hint(entries, req, src),
+            });
+        }
     }
-    Ok(Resolution {
+    Resolution {
         selected: selected.into_iter().collect(),
         unsatisfied,
+        missing,
+    }
+}
+
+/// What the universe holds near a request that matched nothing (one scan of the
+/// entries): the name in other architectures only, other versions of a pinned name, or
+/// the providers of a virtual name.
+fn hint(entries: &[PackageEntry], req: &Request, src: &Source) -> Option<String> {
+    let name = match req {
+        Request::Name(n) | Request::Pinned { name: n, .. } => n.as_str(),
+        Request::Pattern(_) => return None,
+    };
+    let mut arches = BTreeSet::new();
+    let mut versions = BTreeSet::new();
+    let mut providers = BTreeSet::new();
+    for e in entries {
+        let arch_ok = src.architectures.is_empty()
+            || e.architecture == "all"
+            || src.architectures.contains(&e.architecture);
+        if e.name == name {
+            if arch_ok {
+                versions.insert(e.version.as_str());
+            } else {
+                arches.insert(e.architecture.as_str());
+            }
+        }
+        if arch_ok && e.provides.iter().any(|p| p.name == name) {
+            providers.insert(e.name.as_str());
+        }
+    }
+    let list = |s: BTreeSet<&str>| {
+        let mut v: Vec<&str> = s.into_iter().take(8).collect();
+        v.sort_by(|a, b| version::compare(b, a));
+        v.join(", ")
+    };
+    if !versions.is_empty() {
+        return Some(format!("available versions: {}", list(versions)));
+    }
+    if !providers.is_empty() {
+        return Some(format!(
+            "a virtual package, provided by {}: request one of them",
+            providers.into_iter().take(8).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !arches.is_empty() {
+        return Some(format!(
+            "only built for {}",
+            arches.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    None
+}
+
+/// [`resolve`] over one source whose entries all come from one index of default
+/// priority: the shape of a single upstream (tests, tools).
+pub fn resolve_single(
+    entries: &[PackageEntry],
+    requests: &[Request],
+    architectures: &[String],
+    with_recommends: bool,
+) -> Resolution {
+    let index_of = vec![0u32; entries.len()];
+    let indexes = [IndexInfo {
+        source: 0,
+        priority: DEFAULT_PRIORITY,
+    }];
+    let sources = [Source {
+        name: String::new(),
+        architectures: architectures.to_vec(),
+        requests: requests.to_vec(),
+        with_recommends,
+    }];
+    resolve(Universe {
+        entries,
+        index_of: &index_of,
+        indexes: &indexes,
+        sources: &sources,
     })
 }
 
@@ -490,6 +806,26 @@ mod tests {
 
     fn universe(stanzas: &[String]) -> Vec<PackageEntry> {
         parse_packages(&stanzas.join("\n")).unwrap()
+    }
+
+    /// The single-source options of the tests.
+    #[derive(Default)]
+    struct Options {
+        architectures: Vec<String>,
+        with_recommends: bool,
+    }
+
+    /// One source, one index: `Err` with the first missing request.
+    fn resolve_t(u: &[PackageEntry], r: &[Request], o: &Options) -> Result<Resolution, Missing> {
+        let res = resolve_single(u, r, &o.architectures, o.with_recommends);
+        match res.missing.first() {
+            Some(m) => Err(m.clone()),
+            None => Ok(res),
+        }
+    }
+
+    fn texts(r: &Resolution) -> Vec<String> {
+        r.unsatisfied.iter().map(ToString::to_string).collect()
     }
 
     fn amd64() -> Options {
@@ -588,7 +924,7 @@ mod tests {
             stanza("libc6", "2.36-9", "arm64", &[]),
             stanza("unrelated", "1", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["jq"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq"]), &amd64()).unwrap();
         assert_eq!(
             picked(&u, &r),
             [
@@ -610,16 +946,18 @@ mod tests {
             stanza("libjq1", "1.6-2.1", "amd64", &[]),
             stanza("libjq1", "1.7.1-3", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["jq=1.6-2.1"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq=1.6-2.1"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["jq=1.6-2.1", "libjq1=1.6-2.1"]);
-        let r = resolve(&u, &reqs(&["jq=0:1.6-2.1"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq=0:1.6-2.1"]), &amd64()).unwrap();
         assert_eq!(r.selected, [0, 2]);
-        let e = resolve(&u, &reqs(&["jq=1.5-1"]), &amd64()).unwrap_err();
+        let e = resolve_t(&u, &reqs(&["jq=1.5-1"]), &amd64()).unwrap_err();
         assert_eq!(
             e,
-            ResolveError::NoMatch {
+            Missing {
+                source: 0,
                 request: "jq=1.5-1".into(),
-                architectures: "amd64".into()
+                architectures: "amd64".into(),
+                hint: Some("available versions: 1.7.1-3, 1.6-2.1".into()),
             }
         );
     }
@@ -632,7 +970,7 @@ mod tests {
             stanza("libfoo", "1.9", "amd64", &[]),
             stanza("libfoo", "1.5", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1.0", "libfoo=1.9"]);
     }
 
@@ -643,7 +981,7 @@ mod tests {
             stanza("app", "1", "amd64", &["Depends: alt-a | alt-b"]),
             stanza("alt-b", "1", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "alt-b=1"]);
         // alt-a present -> alt-a chosen, alt-b not.
         let u = universe(&[
@@ -651,10 +989,10 @@ mod tests {
             stanza("alt-b", "1", "amd64", &[]),
             stanza("alt-a", "1", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "alt-a=1"]);
         // alt-b already selected by another request -> alt-a not added.
-        let r = resolve(&u, &reqs(&["app", "alt-b"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app", "alt-b"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "alt-b=1"]);
         // alt-a exists but too old -> alt-b.
         let u = universe(&[
@@ -662,7 +1000,7 @@ mod tests {
             stanza("alt-a", "1", "amd64", &[]),
             stanza("alt-b", "1", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "alt-b=1"]);
     }
 
@@ -688,11 +1026,11 @@ mod tests {
                 &["Provides: mail-transport-agent"],
             ),
         ]);
-        let r = resolve(&u, &reqs(&["mailer"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["mailer"]), &amd64()).unwrap();
         // Smallest provider name wins when none is selected.
         assert_eq!(picked(&u, &r), ["mailer=1", "exim4-daemon-light=4.96-15"]);
         // A provider that is already selected satisfies the group.
-        let r = resolve(&u, &reqs(&["mailer", "postfix"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["mailer", "postfix"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["mailer=1", "postfix=3.7.11-0+deb12u1"]);
         assert!(r.unsatisfied.is_empty());
     }
@@ -704,7 +1042,7 @@ mod tests {
             stanza("mawk", "1.3.4", "amd64", &["Provides: awk"]),
             stanza("awk", "1", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "awk=1"]);
     }
 
@@ -717,10 +1055,10 @@ mod tests {
             stanza("new", "1", "amd64", &["Provides: libabi (= 2.5)"]),
             stanza("plain", "1", "amd64", &["Depends: libabi"]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "new=1"]);
         // An unversioned relation accepts any provider; smallest name first.
-        let r = resolve(&u, &reqs(&["plain"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["plain"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["new=1", "plain=1"]);
         // Only unversioned / too-old providers: unsatisfied.
         let u = universe(&[
@@ -728,12 +1066,9 @@ mod tests {
             stanza("old", "1", "amd64", &["Provides: libabi (= 1)"]),
             stanza("unversioned", "1", "amd64", &["Provides: libabi"]),
         ]);
-        let r = resolve(&u, &reqs(&["app", "unversioned"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app", "unversioned"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["app=1", "unversioned=1"]);
-        assert_eq!(
-            r.unsatisfied,
-            ["app 1 depends on libabi (>= 2): no candidate"]
-        );
+        assert_eq!(texts(&r), ["app 1 depends on libabi (>= 2): no candidate"]);
     }
 
     #[test]
@@ -743,7 +1078,7 @@ mod tests {
             stanza("pb", "1", "amd64", &["Pre-Depends: pc (>= 1)"]),
             stanza("pc", "1", "amd64", &["Depends: pa (= 1), pc"]),
         ]);
-        let r = resolve(&u, &reqs(&["pa"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["pa"]), &amd64()).unwrap();
         assert_eq!(r.selected, [0, 1, 2]);
         assert!(r.unsatisfied.is_empty());
     }
@@ -758,11 +1093,14 @@ mod tests {
             })
             .collect();
         let u = universe(&stanzas);
-        let r = resolve(&u, &reqs(&["p0"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["p0"]), &amd64()).unwrap();
         assert_eq!(r.selected.len(), n);
         assert_eq!(
-            r.unsatisfied,
-            [format!("p{} 1 depends on p{n}: no candidate", n - 1)]
+            texts(&r),
+            [format!(
+                "p{} 1 depends on p{n}: no candidate (needed through … -> p19994 1 -> p19995 1 -> p19996 1 -> p19997 1 -> p19998 1 -> p19999 1)",
+                n - 1
+            )]
         );
     }
 
@@ -777,9 +1115,9 @@ mod tests {
                 "Recommends: jq-doc",
             ],
         )]);
-        let r = resolve(&u, &reqs(&["jq"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq"]), &amd64()).unwrap();
         assert_eq!(
-            r.unsatisfied,
+            texts(&r),
             [
                 "jq 1.6-2.1 depends on libfoo (>= 2) | libbar: no candidate",
                 "jq 1.6-2.1 depends on libc6:any: no candidate",
@@ -789,9 +1127,9 @@ mod tests {
             with_recommends: true,
             ..amd64()
         };
-        let r = resolve(&u, &reqs(&["jq"]), &opts).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq"]), &opts).unwrap();
         assert_eq!(
-            r.unsatisfied.last().unwrap(),
+            texts(&r).last().unwrap(),
             "jq 1.6-2.1 recommends on jq-doc: no candidate"
         );
     }
@@ -802,13 +1140,13 @@ mod tests {
             stanza("jq", "1", "amd64", &["Recommends: jq-doc"]),
             stanza("jq-doc", "1", "all", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["jq"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq"]), &amd64()).unwrap();
         assert_eq!(r.selected, [0]);
         let opts = Options {
             with_recommends: true,
             ..amd64()
         };
-        let r = resolve(&u, &reqs(&["jq"]), &opts).unwrap();
+        let r = resolve_t(&u, &reqs(&["jq"]), &opts).unwrap();
         assert_eq!(r.selected, [0, 1]);
     }
 
@@ -822,22 +1160,22 @@ mod tests {
             stanza("libx", "1", "all", &[]),
             stanza("tool", "3", "i386", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["tool"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["tool"]), &amd64()).unwrap();
         assert_eq!(r.selected, [0, 2, 4]);
         let both = Options {
             architectures: vec!["amd64".into(), "arm64".into(), "amd64".into()],
             with_recommends: false,
         };
-        let r = resolve(&u, &reqs(&["tool"]), &both).unwrap();
+        let r = resolve_t(&u, &reqs(&["tool"]), &both).unwrap();
         assert_eq!(r.selected, [0, 1, 2, 3, 4]);
         // Only i386 has it: not a candidate for amd64.
         let u = universe(&[stanza("x32only", "1", "i386", &[])]);
-        let e = resolve(&u, &reqs(&["x32only"]), &amd64()).unwrap_err();
+        let e = resolve_t(&u, &reqs(&["x32only"]), &amd64()).unwrap_err();
         assert!(e.to_string().contains("x32only"), "{e}");
         // No architecture restriction.
         let any = Options::default();
         assert_eq!(
-            resolve(&u, &reqs(&["x32only"]), &any).unwrap().selected,
+            resolve_t(&u, &reqs(&["x32only"]), &any).unwrap().selected,
             [0]
         );
     }
@@ -851,14 +1189,16 @@ mod tests {
             stanza("base", "1", "amd64", &[]),
             stanza("tool", "1", "amd64", &[]),
         ]);
-        let r = resolve(&u, &reqs(&["lib*"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["lib*"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["libfoo1=2", "libbar2=1", "base=1"]);
-        let e = resolve(&u, &reqs(&["tool", "nothing-*"]), &amd64()).unwrap_err();
+        let e = resolve_t(&u, &reqs(&["tool", "nothing-*"]), &amd64()).unwrap_err();
         assert_eq!(
             e,
-            ResolveError::NoMatch {
+            Missing {
+                source: 0,
                 request: "nothing-*".into(),
-                architectures: "amd64".into()
+                architectures: "amd64".into(),
+                hint: None,
             }
         );
     }
@@ -866,17 +1206,32 @@ mod tests {
     #[test]
     fn unknown_request_is_an_error() {
         let u = universe(&[stanza("jq", "1", "amd64", &[])]);
-        let e = resolve(&u, &reqs(&["jq", "nosuchpkg"]), &amd64()).unwrap_err();
-        assert!(matches!(&e, ResolveError::NoMatch { request, .. } if request == "nosuchpkg"));
+        let e = resolve_t(&u, &reqs(&["jq", "nosuchpkg"]), &amd64()).unwrap_err();
+        assert_eq!(e.request, "nosuchpkg");
         assert!(e.to_string().contains("\"nosuchpkg\""), "{e}");
-        // Virtual names are not requests.
-        let u = universe(&[stanza(
+        // A virtual name with one provider selects it, as apt-get does; with several it
+        // is missing, and the hint lists them.
+        let mut stanzas = vec![stanza(
             "postfix",
             "1",
             "amd64",
             &["Provides: mail-transport-agent"],
-        )]);
-        assert!(resolve(&u, &reqs(&["mail-transport-agent"]), &amd64()).is_err());
+        )];
+        let u = universe(&stanzas);
+        let r = resolve_t(&u, &reqs(&["mail-transport-agent"]), &amd64()).unwrap();
+        assert_eq!(picked(&u, &r), ["postfix=1"]);
+        stanzas.push(stanza(
+            "exim4-daemon-light",
+            "4.96-15",
+            "amd64",
+            &["Provides: mail-transport-agent"],
+        ));
+        let u = universe(&stanzas);
+        let e = resolve_t(&u, &reqs(&["mail-transport-agent"]), &amd64()).unwrap_err();
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("a virtual package, provided by exim4-daemon-light, postfix: request one of them")
+        );
     }
 
     #[test]
@@ -887,10 +1242,10 @@ mod tests {
             stanza("c", "1", "arm64", &[]),
             stanza("a", "1", "amd64", &["Depends: missing"]),
         ]);
-        let r = resolve(&u, &[], &amd64()).unwrap();
+        let r = resolve_t(&u, &[], &amd64()).unwrap();
         assert_eq!(r.selected, [0, 1]);
-        assert_eq!(r.unsatisfied, ["a 1 depends on missing: no candidate"]);
-        let r = resolve(&u, &[], &Options::default()).unwrap();
+        assert_eq!(texts(&r), ["a 1 depends on missing: no candidate"]);
+        let r = resolve_t(&u, &[], &Options::default()).unwrap();
         assert_eq!(r.selected, [0, 1, 2]);
     }
 
@@ -904,10 +1259,10 @@ mod tests {
             stanza("lib", "1", "amd64", &[]),
         ]);
         for _ in 0..5 {
-            let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+            let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
             assert_eq!(r.selected, [0, 1]);
         }
-        let r = resolve(&u, &reqs(&["app=1"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app=1"]), &amd64()).unwrap();
         assert_eq!(r.selected, [0, 1]);
     }
 
@@ -919,7 +1274,256 @@ mod tests {
             stanza("aa-mta", "2", "amd64", &["Provides: mta"]),
             stanza("app", "1", "amd64", &["Depends: mta"]),
         ]);
-        let r = resolve(&u, &reqs(&["app"]), &amd64()).unwrap();
+        let r = resolve_t(&u, &reqs(&["app"]), &amd64()).unwrap();
         assert_eq!(picked(&u, &r), ["aa-mta=2", "app=1"]);
+    }
+
+    /// Indexes given as `(source, priority, stanzas)`; sources as `(name, arches,
+    /// requests)`.
+    struct Multi {
+        entries: Vec<PackageEntry>,
+        index_of: Vec<u32>,
+        indexes: Vec<IndexInfo>,
+        sources: Vec<Source>,
+    }
+
+    fn multi(indexes: &[(usize, i32, Vec<String>)], sources: &[(&str, &[&str], &[&str])]) -> Multi {
+        let mut m = Multi {
+            entries: Vec::new(),
+            index_of: Vec::new(),
+            indexes: Vec::new(),
+            sources: sources
+                .iter()
+                .map(|(n, a, r)| Source {
+                    name: (*n).into(),
+                    architectures: a.iter().map(|s| (*s).into()).collect(),
+                    requests: reqs(r),
+                    with_recommends: false,
+                })
+                .collect(),
+        };
+        for (k, (source, priority, stanzas)) in indexes.iter().enumerate() {
+            let es = universe(stanzas);
+            m.index_of.extend(std::iter::repeat_n(k as u32, es.len()));
+            m.entries.extend(es);
+            m.indexes.push(IndexInfo {
+                source: *source,
+                priority: *priority,
+            });
+        }
+        m
+    }
+
+    impl Multi {
+        fn resolve(&self) -> Resolution {
+            resolve(Universe {
+                entries: &self.entries,
+                index_of: &self.index_of,
+                indexes: &self.indexes,
+                sources: &self.sources,
+            })
+        }
+        fn picked(&self, r: &Resolution) -> Vec<String> {
+            r.selected
+                .iter()
+                .map(|&i| {
+                    let e = &self.entries[i];
+                    let src = self.indexes[self.index_of[i] as usize].source;
+                    format!("{}={}@{}", e.name, e.version, self.sources[src].name)
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn dependencies_resolve_across_sources_with_the_candidate_rule() {
+        let m = multi(
+            &[
+                (
+                    0,
+                    DEFAULT_PRIORITY,
+                    vec![
+                        stanza("foo", "1.0", "amd64", &["Depends: libbar (>= 1)"]),
+                        stanza("libbar", "2.0", "amd64", &[]),
+                        stanza("libbar", "1.0", "amd64", &[]),
+                    ],
+                ),
+                (
+                    1,
+                    DEFAULT_PRIORITY,
+                    vec![stanza("foo", "1.1", "amd64", &["Depends: libbar (>= 2)"])],
+                ),
+                // A backports-like suite: newer, but priority 100 (ButAutomaticUpgrades).
+                (
+                    0,
+                    release_priority(true, true),
+                    vec![stanza("foo", "2.0~bpo1", "amd64", &[])],
+                ),
+            ],
+            &[
+                ("main", &["amd64"], &["foo"]),
+                ("security", &["amd64"], &["foo"]),
+            ],
+        );
+        let r = m.resolve();
+        assert_eq!(m.picked(&r), ["libbar=2.0@main", "foo=1.1@security"]);
+        assert!(r.unsatisfied.is_empty() && r.missing.is_empty(), "{r:?}");
+        // A pin can still name the backport.
+        let mut m = m;
+        m.sources[0].requests = reqs(&["foo=2.0~bpo1"]);
+        m.sources[1].requests = vec![];
+        m.sources[1].name = "security".into();
+        let r = m.resolve();
+        // security without requests selects all of its own entries.
+        assert_eq!(
+            m.picked(&r),
+            ["libbar=2.0@main", "foo=1.1@security", "foo=2.0~bpo1@main"]
+        );
+    }
+
+    #[test]
+    fn every_missing_request_and_unsatisfied_dependency_is_reported_with_its_chain() {
+        let m = multi(
+            &[
+                (
+                    0,
+                    DEFAULT_PRIORITY,
+                    vec![
+                        stanza("app", "1", "amd64", &["Depends: liba, gone1 (>= 2)"]),
+                        stanza("liba", "1", "amd64", &["Depends: gone2 | gone3"]),
+                        stanza("gone1", "1", "amd64", &[]),
+                        stanza("postfix", "1", "amd64", &["Provides: mail-transport-agent"]),
+                        stanza("exim4", "1", "amd64", &["Provides: mail-transport-agent"]),
+                        stanza("armonly", "1", "arm64", &[]),
+                    ],
+                ),
+                (1, DEFAULT_PRIORITY, vec![stanza("tool", "1", "amd64", &[])]),
+            ],
+            &[
+                (
+                    "main",
+                    &["amd64"],
+                    &["app", "nosuch", "mail-transport-agent", "armonly"],
+                ),
+                ("other", &["amd64"], &["tool", "app=9", "none-*"]),
+            ],
+        );
+        let r = m.resolve();
+        assert_eq!(m.picked(&r), ["app=1@main", "liba=1@main", "tool=1@other"]);
+        assert_eq!(
+            texts(&r),
+            [
+                "app 1 depends on gone1 (>= 2): no candidate",
+                "liba 1 depends on gone2 | gone3: no candidate (needed through app 1 -> liba 1)",
+            ]
+        );
+        assert_eq!(r.unsatisfied[1].source, 0);
+        let missing: Vec<String> = r.missing.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            missing,
+            [
+                "no package matches request \"nosuch\" in any source (architectures: amd64)",
+                "no package matches request \"mail-transport-agent\" in any source (architectures: amd64); a virtual package, provided by exim4, postfix: request one of them",
+                "no package matches request \"armonly\" in any source (architectures: amd64); only built for arm64",
+                "no package matches request \"app=9\" in any source (architectures: amd64); available versions: 1",
+                "no package matches request \"none-*\" in any source (architectures: amd64)",
+            ]
+        );
+        assert_eq!(
+            r.missing.iter().map(|x| x.source).collect::<Vec<_>>(),
+            [0, 0, 0, 1, 1]
+        );
+    }
+
+    #[test]
+    fn a_version_in_two_suites_takes_the_priority_of_its_best_one() {
+        // libx 2 is in backports (priority 100, listed first) and in updates (500): it is
+        // the candidate, from updates, over libx 1.
+        let m = multi(
+            &[
+                (
+                    0,
+                    release_priority(true, true),
+                    vec![stanza("libx", "2", "amd64", &[])],
+                ),
+                (
+                    1,
+                    DEFAULT_PRIORITY,
+                    vec![
+                        stanza("libx", "1", "amd64", &[]),
+                        stanza("libx", "2", "amd64", &[]),
+                    ],
+                ),
+            ],
+            &[
+                ("backports", &["amd64"], &[]),
+                ("updates", &["amd64"], &["libx"]),
+            ],
+        );
+        let mut m = m;
+        m.sources[0].requests = reqs(&["libx=2"]);
+        assert_eq!(m.picked(&m.resolve()), ["libx=2@updates"]);
+    }
+
+    #[test]
+    fn sources_without_a_shared_architecture_are_separate_universes() {
+        let m = multi(
+            &[
+                (0, DEFAULT_PRIORITY, vec![stanza("lib", "1", "amd64", &[])]),
+                (
+                    1,
+                    DEFAULT_PRIORITY,
+                    vec![
+                        stanza("tool", "1", "arm64", &["Depends: lib, common"]),
+                        stanza("lib", "1", "amd64", &[]),
+                    ],
+                ),
+                (0, DEFAULT_PRIORITY, vec![stanza("common", "1", "all", &[])]),
+            ],
+            &[
+                ("amd", &["amd64"], &["lib"]),
+                ("arm", &["arm64"], &["tool"]),
+            ],
+        );
+        let r = m.resolve();
+        // The amd64 lib of another universe does not satisfy an arm64 package; neither
+        // does the `all` package of a source without arm64.
+        assert_eq!(m.picked(&r), ["lib=1@amd", "tool=1@arm"]);
+        assert_eq!(
+            texts(&r),
+            [
+                "tool 1 depends on lib: no candidate",
+                "tool 1 depends on common: no candidate"
+            ]
+        );
+    }
+
+    #[test]
+    fn recommends_follow_the_requesting_source() {
+        let mut m = multi(
+            &[
+                (
+                    0,
+                    DEFAULT_PRIORITY,
+                    vec![stanza("pa", "1", "amd64", &["Recommends: rec"])],
+                ),
+                (
+                    1,
+                    DEFAULT_PRIORITY,
+                    vec![
+                        stanza("pb", "1", "amd64", &["Depends: pa"]),
+                        stanza("rec", "1", "all", &[]),
+                    ],
+                ),
+            ],
+            &[("one", &["amd64"], &["pa"]), ("two", &["amd64"], &["pb"])],
+        );
+        assert_eq!(m.picked(&m.resolve()), ["pa=1@one", "pb=1@two"]);
+        // `two` asks for Recommends: `pa`, reached from `pb`, brings `rec` (from `two`).
+        m.sources[1].with_recommends = true;
+        assert_eq!(
+            m.picked(&m.resolve()),
+            ["pa=1@one", "pb=1@two", "rec=1@two"]
+        );
     }
 }

@@ -1,7 +1,24 @@
-//! Sync of one `[[apt]]` upstream: verify the upstream `InRelease` (or `Release` +
-//! `Release.gpg`) against the configured keyring, check every index against the Release
-//! hashes, close the package selection under dependencies, and stream every `.deb` into
-//! the store checked against its `Packages` entry.
+//! Sync of the `[[apt]]` upstreams, in three phases over one universe:
+//!
+//! 1. [`fetch_universe`]: for every upstream, verify the upstream `InRelease` (or
+//!    `Release` + `Release.gpg`) against its configured keyring and check every index
+//!    against the Release hashes; the parsed entries of all upstreams form one universe.
+//! 2. [`select`]: resolve every upstream's requests over that universe
+//!    ([`crate::apt::resolve`]: apt's candidate rule, a dependency satisfied from any
+//!    source), reporting every missing request and unsatisfied dependency at once, and
+//!    map the selection back to each upstream's indexes (a `.deb` stays under the
+//!    upstream and suite it came from).
+//! 3. [`download`]: stream each upstream's selected `.deb`s into the store, checked
+//!    against their `Packages` entries.
+//!
+//! [`sync_all`] runs the three for `mirror-sync sync`; `mirror-sync plan` runs 1 and 2
+//! only, writing nothing ([`crate::plan`]).
+//!
+//! What fails the sync: an upstream whose Release or indexes do not verify (no APT
+//! upstream is updated then, since the universe is incomplete), and a requested package
+//! that is in no source (all of them are listed; nothing is downloaded). An unsatisfied
+//! dependency of a selected package is a warning: the selection is not closed there,
+//! exactly as `apt-get` would fail on that package, and the rest is mirrored.
 //!
 //! Standard layout: `dists/<suite>/InRelease`, `dists/<suite>/<component>/binary-<arch>/Packages.{xz,gz}`
 //! (by-hash when the Release says `Acquire-By-Hash: yes`), files under the archive root.
@@ -9,6 +26,8 @@
 //! repository directory itself; `Filename`s are relative to it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use formats::apt::packages::{PackageEntry, decompress_index, for_each_package};
@@ -21,10 +40,10 @@ use keys::openpgp::Keyring;
 use store::Expected;
 use url::Url;
 
-use crate::apt::resolve::{self, Request};
+use crate::apt::resolve::{self, IndexInfo, Request, Unsatisfied};
 use crate::config::{AptUpstream, Config};
 use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES, redact};
-use crate::state::{AptIndexState, AptSuiteInfo, UpstreamState};
+use crate::state::{AptIndexState, AptSuiteInfo, State, UpstreamState};
 
 /// Largest decompressed `Packages` index accepted (bytes); bigger is treated as a bomb.
 pub const MAX_PACKAGES_TEXT: u64 = 2 * 1024 * 1024 * 1024;
@@ -39,13 +58,15 @@ pub struct AptReport {
     pub name: String,
     /// Entries read from the upstream indexes.
     pub candidates: usize,
-    /// Packages selected (after the dependency closure).
+    /// Packages selected from this upstream (after the dependency closure over the
+    /// universe of all APT upstreams).
     pub selected: usize,
     /// Unique `.deb` files.
     pub files: usize,
     /// Their total size in bytes.
     pub bytes: u64,
-    /// Dependencies that no candidate satisfies (the selection is not closed there).
+    /// Dependencies of this upstream's selected packages that no source satisfies (the
+    /// selection is not closed there), each with the chain that needs it.
     pub unsatisfied: Vec<String>,
     /// Fingerprints of the upstream keys whose signatures verified.
     pub signers: Vec<String>,
@@ -55,26 +76,123 @@ pub struct AptReport {
     pub sha1_bound_signers: Vec<String>,
 }
 
+/// Where one `Packages` index of the universe came from.
+#[derive(Debug, Clone)]
 struct IndexOrigin {
+    /// Position in [`AptUniverse::upstreams`].
+    upstream: usize,
     suite: Option<String>,
     component: Option<String>,
     architecture: Option<String>,
+    /// apt's pin priority of the suite ([`resolve::release_priority`]).
+    priority: i32,
 }
 
-/// Syncs one APT upstream into the store; returns the state `export` needs.
+/// One upstream's verified Release files and indexes (phase 1).
+#[derive(Debug)]
+pub struct FetchedUpstream {
+    /// Position of the upstream in [`Config::apt`].
+    pub config_index: usize,
+    base: Url,
+    keyring_path: PathBuf,
+    /// Release files and indexes as provenance artifacts (empty for a plan).
+    provenance: Vec<Artifact>,
+    suites_info: Vec<AptSuiteInfo>,
+    signers: BTreeSet<String>,
+    sha1_bound: BTreeSet<String>,
+    /// Entries read from its indexes.
+    pub candidates: usize,
+}
+
+/// The verified indexes of every fetched APT upstream (phase 1): one universe.
 ///
-/// Errors name the upstream, the URL and what did not verify. Files already verified
-/// into the store stay there, so re-running resumes.
+/// Memory: each entry keeps only its parsed fields (no paragraph) and its stanza is a
+/// byte range into its index's text. The decompressed texts are not kept: each index is
+/// kept as fetched (compressed, a tenth of the text for `Packages.xz`) and decompressed
+/// again, one at a time, when phase 3 copies the selected stanzas out of it. A plan
+/// keeps no index bytes at all.
+#[derive(Debug, Default)]
+pub struct AptUniverse {
+    /// The entries of every index, upstream by upstream in config order.
+    pub entries: Vec<PackageEntry>,
+    /// For each entry, its index (position in `indexes`).
+    index_of: Vec<u32>,
+    /// For each entry, its stanza's byte range in its index's text.
+    ranges: Vec<Range<usize>>,
+    /// Each index as fetched (`Packages.xz`, `.gz` or plain), with its path (which says
+    /// the compression); empty bytes when not kept (a plan).
+    raw: Vec<(String, bytes::Bytes)>,
+    indexes: Vec<IndexOrigin>,
+    /// The upstreams that verified, in config order.
+    pub upstreams: Vec<FetchedUpstream>,
+}
+
+impl AptUniverse {
+    /// The stanzas (exactly as upstream wrote them, no trailing blank line) of the
+    /// `wanted` entries, all of index `n`, decompressing the index once.
+    ///
+    /// Errors: the index was not kept (a plan), or no longer decompresses to the text the
+    /// entries were parsed from.
+    fn stanzas_of(&self, n: u32, wanted: &[usize]) -> anyhow::Result<Vec<(usize, String)>> {
+        let (path, bytes) = &self.raw[n as usize];
+        anyhow::ensure!(
+            !bytes.is_empty() || wanted.is_empty(),
+            "index {path} was not kept"
+        );
+        let text = decompress_index(path, bytes, MAX_PACKAGES_TEXT)
+            .with_context(|| format!("index {path}"))?;
+        wanted
+            .iter()
+            .map(|&i| {
+                let s = text
+                    .get(self.ranges[i].clone())
+                    .ok_or_else(|| anyhow!("index {path} changed in memory"))?;
+                Ok((i, s.trim_end().to_owned()))
+            })
+            .collect()
+    }
+
+    fn origin(&self, i: usize) -> &IndexOrigin {
+        &self.indexes[self.index_of[i] as usize]
+    }
+}
+
+/// Phase 1 for every `[[apt]]` upstream: fetch and verify its Release files and
+/// indexes, and parse them into one [`AptUniverse`]. With `store` the Release files and
+/// indexes go into the store (provenance); without (a plan), nothing is written.
 ///
-/// `previous` is this upstream's last successful sync: entries that list only SHA512
-/// (no SHA256, as NVIDIA's container-toolkit repository does) are matched against it so
-/// that a file already verified into the store is not downloaded again.
-pub async fn sync(
+/// Returns the universe of the upstreams that verified and, for each that did not, its
+/// name and the error (naming the URL and what did not verify).
+pub async fn fetch_universe(
     f: &Fetcher,
     cfg: &Config,
+    store: bool,
+) -> (AptUniverse, Vec<(String, anyhow::Error)>) {
+    let mut uni = AptUniverse::default();
+    let mut failed = Vec::new();
+    for (k, up) in cfg.apt.iter().enumerate() {
+        let mark = (uni.entries.len(), uni.raw.len(), uni.indexes.len());
+        if let Err(e) = fetch_upstream(f, cfg, k, up, store, &mut uni).await {
+            uni.entries.truncate(mark.0);
+            uni.index_of.truncate(mark.0);
+            uni.ranges.truncate(mark.0);
+            uni.raw.truncate(mark.1);
+            uni.indexes.truncate(mark.2);
+            failed.push((up.name.clone(), e));
+        }
+    }
+    (uni, failed)
+}
+
+/// Phase 1 for one upstream, appending to `uni` (on error the caller rolls back).
+async fn fetch_upstream(
+    f: &Fetcher,
+    cfg: &Config,
+    config_index: usize,
     up: &AptUpstream,
-    previous: Option<&UpstreamState>,
-) -> anyhow::Result<(UpstreamState, AptReport)> {
+    store: bool,
+    uni: &mut AptUniverse,
+) -> anyhow::Result<()> {
     let keyring_path = cfg.resolve(&up.keyring);
     let keyring = Keyring::load(&keyring_path).with_context(|| {
         format!(
@@ -84,13 +202,8 @@ pub async fn sync(
         )
     })?;
     let base = fetch::base_url(&up.url)?;
-    let mut universe: Vec<PackageEntry> = Vec::new();
-    let mut origin_of: Vec<usize> = Vec::new();
-    // Each entry's stanza is a byte range of its index's text; the entries themselves
-    // keep only the parsed fields (no paragraph), which keeps a 60k-package index small.
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut texts: Vec<String> = Vec::new();
-    let mut origins: Vec<IndexOrigin> = Vec::new();
+    let upstream_pos = uni.upstreams.len();
+    let first_entry = uni.entries.len();
     let mut provenance: Vec<Artifact> = Vec::new();
     let mut suites_info = Vec::new();
     let mut signers = BTreeSet::new();
@@ -114,9 +227,17 @@ pub async fn sync(
             .map(|s| format!("suite {s}"))
             .unwrap_or_else(|| "flat repository".into());
         f.progress().phase(&format!("{}: {what}", up.name));
-        let verified = fetch_release(f, &keyring, &keyring_path, &dir, &prov_prefix, &up.name)
-            .await
-            .with_context(|| format!("[[apt]] {} {what}", up.name))?;
+        let verified = fetch_release(
+            f,
+            &keyring,
+            &keyring_path,
+            &dir,
+            &prov_prefix,
+            &up.name,
+            store,
+        )
+        .await
+        .with_context(|| format!("[[apt]] {} {what}", up.name))?;
         signers.extend(verified.signers.iter().cloned());
         for fp in &verified.sha1_bound {
             if sha1_bound.insert(fp.clone()) {
@@ -139,6 +260,11 @@ pub async fn sync(
             }
         }
         let p = &release.paragraph;
+        let yes = |k: &str| {
+            p.get(k)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"))
+        };
+        let priority = resolve::release_priority(yes("NotAutomatic"), yes("ButAutomaticUpgrades"));
         suites_info.push(AptSuiteInfo {
             dist: dist.clone(),
             origin: p.get("Origin").map(str::to_owned),
@@ -147,6 +273,8 @@ pub async fn sync(
             codename: p.get("Codename").map(str::to_owned),
             version: p.get("Version").map(str::to_owned),
             description: p.get("Description").map(str::to_owned),
+            not_automatic: yes("NotAutomatic"),
+            but_automatic_upgrades: yes("ButAutomaticUpgrades"),
         });
         let entries = release
             .entries()
@@ -177,136 +305,315 @@ pub async fn sync(
             let bytes = fetch_index(f, &dir, &entry, release.acquire_by_hash())
                 .await
                 .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
-            // check_index verified the bytes against this SHA256 already.
-            let known = match entry.hash_kind {
-                HashKind::Sha256 => Digest::from_hex(&entry.hash_hex).ok(),
-                HashKind::Sha512 => None,
-            };
-            let digest = put_once(f, &bytes, known)?;
-            provenance.push(Artifact {
-                kind: ArtifactKind::UpstreamIndex,
-                upstream: Some(up.name.clone()),
-                path: formats::path::join(&prov_prefix, &entry.path)?,
-                digest,
-                size: bytes.len() as u64,
-                media_type: None,
-                meta: Meta {
-                    suite: dist.clone(),
-                    component: component.clone(),
-                    architecture: architecture.clone(),
-                    upstream_url: Some(redact(&fetch::join(&dir, &entry.path)?)),
-                    ..Meta::default()
-                },
-            });
+            if store {
+                // check_index verified the bytes against this SHA256 already.
+                let known = match entry.hash_kind {
+                    HashKind::Sha256 => Digest::from_hex(&entry.hash_hex).ok(),
+                    HashKind::Sha512 => None,
+                };
+                let digest = put_once(f, &bytes, known)?;
+                provenance.push(Artifact {
+                    kind: ArtifactKind::UpstreamIndex,
+                    upstream: Some(up.name.clone()),
+                    path: formats::path::join(&prov_prefix, &entry.path)?,
+                    digest,
+                    size: bytes.len() as u64,
+                    media_type: None,
+                    meta: Meta {
+                        suite: dist.clone(),
+                        component: component.clone(),
+                        architecture: architecture.clone(),
+                        upstream_url: Some(redact(&fetch::join(&dir, &entry.path)?)),
+                        ..Meta::default()
+                    },
+                });
+            }
             let text = decompress_index(&entry.path, &bytes, MAX_PACKAGES_TEXT)
                 .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
-            drop(bytes);
-            let oi = origins.len();
+            let oi = u32::try_from(uni.indexes.len()).context("too many indexes")?;
+            let AptUniverse {
+                entries,
+                index_of,
+                ranges,
+                ..
+            } = &mut *uni;
             for_each_package(&text, |mut e, range| {
                 e.paragraph = Paragraph::new();
-                universe.push(e);
+                entries.push(e);
                 ranges.push(range);
-                origin_of.push(oi);
+                index_of.push(oi);
             })
             .with_context(|| format!("[[apt]] {} {what}: index {}", up.name, entry.path))?;
-            texts.push(text);
-            origins.push(IndexOrigin {
+            drop(text);
+            uni.raw.push((
+                entry.path.clone(),
+                if store { bytes } else { bytes::Bytes::new() },
+            ));
+            uni.indexes.push(IndexOrigin {
+                upstream: upstream_pos,
                 suite: dist.clone(),
                 component,
                 architecture,
+                priority,
             });
         }
     }
+    uni.upstreams.push(FetchedUpstream {
+        config_index,
+        base,
+        keyring_path,
+        provenance,
+        suites_info,
+        signers,
+        sha1_bound,
+        candidates: uni.entries.len() - first_entry,
+    });
+    Ok(())
+}
 
-    // Dependency closure.
-    f.progress().phase(&format!("{}: resolving", up.name));
-    let requests = up
-        .packages
+/// What phase 2 picked from one upstream.
+#[derive(Debug, Default)]
+pub struct UpstreamSelection {
+    /// Distinct `(name, version, architecture)` selected from this upstream.
+    pub selected: usize,
+    /// Each `.deb` to fetch: its `Filename` (without `./`) → the entry (universe index).
+    pub by_file: BTreeMap<String, usize>,
+    /// The selected entries of each of this upstream's indexes, by universe index
+    /// position of the index; served as that suite's `Packages`.
+    stanzas: BTreeMap<u32, Vec<usize>>,
+    /// Unsatisfied dependencies of entries of this upstream.
+    pub unsatisfied: Vec<String>,
+    /// Why this upstream's selection is unusable (an inconsistent upstream), if so.
+    pub error: Option<String>,
+}
+
+/// The outcome of phase 2.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// One per [`AptUniverse::upstreams`], aligned with it.
+    pub upstreams: Vec<UpstreamSelection>,
+    /// Every unsatisfied dependency, `[[apt]] NAME: …`, with its chain.
+    pub unsatisfied: Vec<String>,
+    /// Every request that matches nothing, `[[apt]] NAME[, NAME…]: …` (one line per
+    /// request, naming every upstream that lists it).
+    pub missing: Vec<String>,
+}
+
+/// Phase 2: resolves every fetched upstream's `packages` over the universe and maps the
+/// selected entries back to every index of the same upstream that lists an identical
+/// copy (same name, version, architecture, size and hash): a package listed in two
+/// suites of an upstream is served by both. A version several upstreams list is taken
+/// from the first in config order (apt's tie rule) and stored under that upstream only;
+/// a client configured with every served repository finds it there.
+///
+/// # Errors
+/// An invalid request string in the configuration (all of them are listed).
+pub fn select(cfg: &Config, uni: &AptUniverse) -> anyhow::Result<Selection> {
+    let mut bad = Vec::new();
+    let sources: Vec<resolve::Source> = uni
+        .upstreams
         .iter()
-        .map(|s| {
-            s.parse::<Request>()
-                .map_err(|e| anyhow!("[[apt]] {}: package {s:?}: {e}", up.name))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let resolution = resolve::resolve(
-        &universe,
-        &requests,
-        &resolve::Options {
-            architectures: up.architectures.clone(),
-            with_recommends: up.recommends,
-        },
-    )
-    .map_err(|e| anyhow!("[[apt]] {}: {e}", up.name))?;
-    let selected: BTreeSet<(String, String, String)> = resolution
-        .selected
-        .iter()
-        .map(|&i| {
-            let e = &universe[i];
-            (e.name.clone(), e.version.clone(), e.architecture.clone())
+        .map(|fu| {
+            let up = &cfg.apt[fu.config_index];
+            let requests = up
+                .packages
+                .iter()
+                .filter_map(|s| match s.parse::<Request>() {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        bad.push(format!("[[apt]] {}: package {s:?}: {e}", up.name));
+                        None
+                    }
+                })
+                .collect();
+            resolve::Source {
+                name: up.name.clone(),
+                architectures: up.architectures.clone(),
+                requests,
+                with_recommends: up.recommends,
+            }
         })
         .collect();
-
-    // Every index entry of a selected (name, version, arch) — a package listed in two
-    // suites appears in both served indexes.
-    let stanza_of = |i: usize| texts[origin_of[i]][ranges[i].clone()].trim_end();
-    let mut by_file: BTreeMap<String, usize> = BTreeMap::new();
-    let mut stanzas: Vec<Vec<String>> = vec![Vec::new(); origins.len()];
-    for (i, e) in universe.iter().enumerate() {
-        if !selected.contains(&(e.name.clone(), e.version.clone(), e.architecture.clone())) {
-            continue;
+    if !bad.is_empty() {
+        bail!("{}", bad.join("\n"));
+    }
+    let infos: Vec<IndexInfo> = uni
+        .indexes
+        .iter()
+        .map(|o| IndexInfo {
+            source: o.upstream,
+            priority: o.priority,
+        })
+        .collect();
+    let resolution = resolve::resolve(resolve::Universe {
+        entries: &uni.entries,
+        index_of: &uni.index_of,
+        indexes: &infos,
+        sources: &sources,
+    });
+    let name_of = |s: usize| sources[s].name.as_str();
+    let mut sel = Selection {
+        upstreams: (0..uni.upstreams.len())
+            .map(|_| UpstreamSelection::default())
+            .collect(),
+        unsatisfied: resolution
+            .unsatisfied
+            .iter()
+            .map(|u: &Unsatisfied| format!("[[apt]] {}: {u}", name_of(u.source)))
+            .collect(),
+        missing: Vec::new(),
+    };
+    // The same request in several upstreams' lists (init writes one list into each) is
+    // reported once, naming them all.
+    let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
+    for m in &resolution.missing {
+        let text = m.to_string();
+        match missing.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, names)) => names.push(name_of(m.source)),
+            None => missing.push((text, vec![name_of(m.source)])),
         }
-        let file = e.filename.trim_start_matches("./").to_owned();
-        if let Some(&j) = by_file.get(&file) {
-            let other = &universe[j];
-            if other.sha256 != e.sha256 || other.sha512 != e.sha512 || other.size != e.size {
-                bail!(
-                    "[[apt]] {}: {} is listed with different hashes in two indexes; the upstream is inconsistent",
-                    up.name,
-                    e.filename
-                );
-            }
-        } else {
-            by_file.insert(file, i);
-        }
-        stanzas[origin_of[i]].push(stanza_of(i).to_owned());
+    }
+    sel.missing = missing
+        .into_iter()
+        .map(|(text, names)| format!("[[apt]] {}: {text}", names.join(", ")))
+        .collect();
+    for u in &resolution.unsatisfied {
+        sel.upstreams[u.source].unsatisfied.push(u.to_string());
     }
 
-    // Download.
+    // Identity of a selected copy: (name, version, arch) → (size, sha256, sha512).
+    type Key<'a> = (&'a str, &'a str, &'a str);
+    let mut chosen: HashMap<Key<'_>, Vec<usize>> = HashMap::new();
+    for &i in &resolution.selected {
+        let e = &uni.entries[i];
+        chosen
+            .entry((&e.name, &e.version, &e.architecture))
+            .or_default()
+            .push(i);
+    }
+    let same = |a: &PackageEntry, b: &PackageEntry| {
+        a.size == b.size
+            && match (&a.sha256, &b.sha256) {
+                (Some(x), Some(y)) => x == y,
+                _ => a.sha512.is_some() && a.sha512 == b.sha512,
+            }
+    };
+    let mut triples: Vec<BTreeSet<Key<'_>>> = vec![BTreeSet::new(); uni.upstreams.len()];
+    for (i, e) in uni.entries.iter().enumerate() {
+        let key = (e.name.as_str(), e.version.as_str(), e.architecture.as_str());
+        let Some(picks) = chosen.get(&key) else {
+            continue;
+        };
+        let origin = uni.origin(i);
+        if !picks.iter().any(|&j| {
+            j == i || (uni.origin(j).upstream == origin.upstream && same(&uni.entries[j], e))
+        }) {
+            continue;
+        }
+        let us = &mut sel.upstreams[origin.upstream];
+        triples[origin.upstream].insert(key);
+        let file = e.filename.trim_start_matches("./").to_owned();
+        if let Some(&j) = us.by_file.get(&file) {
+            let other = &uni.entries[j];
+            if other.sha256 != e.sha256 || other.sha512 != e.sha512 || other.size != e.size {
+                us.error.get_or_insert_with(|| {
+                    format!(
+                        "[[apt]] {}: {} is listed with different hashes in two indexes; the upstream is inconsistent",
+                        name_of(origin.upstream),
+                        e.filename
+                    )
+                });
+            }
+        } else {
+            us.by_file.insert(file, i);
+        }
+        us.stanzas.entry(uni.index_of[i]).or_default().push(i);
+    }
+    for (us, t) in sel.upstreams.iter_mut().zip(triples) {
+        us.selected = t.len();
+    }
+    Ok(sel)
+}
+
+/// How a selected `.deb` is expected in the store: its sha256 (from the index, or for
+/// a SHA512-only entry from `known_sha512` of the previous sync), size and sha512.
+///
+/// Errors: the index's SHA256 is not hex.
+pub fn expected_of(
+    e: &PackageEntry,
+    file: &str,
+    known_sha512: &HashMap<(String, String), Digest>,
+) -> anyhow::Result<Expected> {
+    let digest = match (&e.sha256, &e.sha512) {
+        (Some(h), _) => Some(Digest::from_hex(h).map_err(|err| anyhow!("{}: {err}", e.name))?),
+        (None, Some(h512)) => known_sha512.get(&(file.to_owned(), h512.clone())).copied(),
+        (None, None) => None,
+    };
+    Ok(Expected {
+        digest,
+        size: Some(e.size),
+        sha512_hex: if e.sha256.is_none() {
+            e.sha512.clone()
+        } else {
+            None
+        },
+    })
+}
+
+/// Phase 3 for the upstream at `k` in [`AptUniverse::upstreams`]: downloads its
+/// selected `.deb`s into the store and returns the state `export` needs.
+///
+/// Errors name the upstream, the URL and what did not verify. Files already verified
+/// into the store stay there, so re-running resumes.
+///
+/// `previous` is this upstream's last successful sync: entries that list only SHA512
+/// (no SHA256, as NVIDIA's container-toolkit repository does) are matched against it so
+/// that a file already verified into the store is not downloaded again.
+pub async fn download(
+    f: &Fetcher,
+    cfg: &Config,
+    uni: &AptUniverse,
+    sel: &Selection,
+    k: usize,
+    previous: Option<&UpstreamState>,
+) -> anyhow::Result<(UpstreamState, AptReport)> {
+    let fu = &uni.upstreams[k];
+    let us = &sel.upstreams[k];
+    let up = &cfg.apt[fu.config_index];
+    if let Some(e) = &us.error {
+        bail!("{e}");
+    }
+    let base = &fu.base;
     let known_sha512 = previous
         .map(|p| sha512_digests(p, &up.name))
         .unwrap_or_default();
+    // The selected stanzas, one index decompressed at a time.
+    let mut stanza_text: HashMap<usize, String> = HashMap::new();
+    for (&n, entries) in &us.stanzas {
+        for (i, text) in uni
+            .stanzas_of(n, entries)
+            .with_context(|| format!("[[apt]] {}", up.name))?
+        {
+            stanza_text.insert(i, text);
+        }
+    }
     f.progress().phase(&format!("{}: downloading", up.name));
-    let total: u64 = by_file.values().map(|&i| universe[i].size).sum();
-    f.progress().add_total_files(by_file.len() as u64, total);
+    let total: u64 = us.by_file.values().map(|&i| uni.entries[i].size).sum();
+    f.progress().add_total_files(us.by_file.len() as u64, total);
     let mut jobs = Vec::new();
-    for (file, &i) in &by_file {
-        let e = &universe[i];
-        let o = &origins[origin_of[i]];
-        let url = fetch::join(&base, file)?;
+    for (file, &i) in &us.by_file {
+        let e = &uni.entries[i];
+        let o = uni.origin(i);
+        let url = fetch::join(base, file)?;
         let path = formats::path::join(&format!("apt/{}", up.name), file).with_context(|| {
             format!(
                 "[[apt]] {}: package {} has an unsafe Filename",
                 up.name, e.name
             )
         })?;
-        let digest = match (&e.sha256, &e.sha512) {
-            (Some(h), _) => Some(
-                Digest::from_hex(h)
-                    .map_err(|err| anyhow!("[[apt]] {}: {}: {err}", up.name, e.name))?,
-            ),
-            (None, Some(h512)) => known_sha512.get(&(file.clone(), h512.clone())).copied(),
-            (None, None) => None,
-        };
-        let expected = Expected {
-            digest,
-            size: Some(e.size),
-            sha512_hex: if e.sha256.is_none() {
-                e.sha512.clone()
-            } else {
-                None
-            },
-        };
-        let stanza = formats::deb822::parse(stanza_of(i))
+        let expected = expected_of(e, file, &known_sha512)
+            .map_err(|err| anyhow!("[[apt]] {}: {err}", up.name))?;
+        let stanza = formats::deb822::parse(stanza_text.get(&i).map_or("", String::as_str))
             .ok()
             .and_then(|mut p| p.pop())
             .unwrap_or_default();
@@ -349,7 +656,7 @@ pub async fn sync(
         .buffer_unordered(64)
         .collect()
         .await;
-    let mut artifacts = Vec::with_capacity(results.len() + provenance.len());
+    let mut artifacts = Vec::with_capacity(results.len() + fu.provenance.len());
     let mut errors = Vec::new();
     for r in results {
         match r {
@@ -363,31 +670,43 @@ pub async fn sync(
         bail!(
             "[[apt]] {}: {n} of {} downloads failed (verified files are kept; re-run to resume):\n  {}",
             up.name,
-            by_file.len(),
+            us.by_file.len(),
             errors.join("\n  ")
         );
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    artifacts.extend(provenance);
+    artifacts.extend(fu.provenance.iter().cloned());
 
     let report = AptReport {
         name: up.name.clone(),
-        candidates: universe.len(),
-        selected: selected.len(),
-        files: by_file.len(),
+        candidates: fu.candidates,
+        selected: us.selected,
+        files: us.by_file.len(),
         bytes: total,
-        unsatisfied: resolution.unsatisfied.clone(),
-        signers: signers.iter().cloned().collect(),
-        sha1_bound_signers: sha1_bound.iter().cloned().collect(),
+        unsatisfied: us.unsatisfied.clone(),
+        signers: fu.signers.iter().cloned().collect(),
+        sha1_bound_signers: fu.sha1_bound.iter().cloned().collect(),
     };
-    let apt_indexes = origins
-        .into_iter()
-        .zip(stanzas)
-        .map(|(o, stanzas)| AptIndexState {
-            suite: o.suite,
-            component: o.component,
-            architecture: o.architecture,
-            stanzas,
+    // Every index of the upstream is served, also those none of whose entries is
+    // selected (an empty Packages), so the served suite has the layout it promises.
+    let apt_indexes = uni
+        .indexes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.upstream == k)
+        .map(|(n, o)| AptIndexState {
+            suite: o.suite.clone(),
+            component: o.component.clone(),
+            architecture: o.architecture.clone(),
+            stanzas: us
+                .stanzas
+                .get(&(n as u32))
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|i| stanza_text.get(i).cloned())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect();
     let state = UpstreamState {
@@ -396,7 +715,7 @@ pub async fn sync(
         source: Source {
             name: up.name.clone(),
             kind: SourceKind::Apt,
-            url: redact(&base),
+            url: redact(base),
             flat: up.flat,
             suites: up.suites.clone(),
             components: up.components.clone(),
@@ -404,22 +723,117 @@ pub async fn sync(
             upstream_signers: report.signers.clone(),
             repo_signer: None,
             registry: None,
-            origin: suites_info.iter().find_map(|s| s.origin.clone()),
-            upstream_keyring: keyring_path
+            origin: fu.suites_info.iter().find_map(|s| s.origin.clone()),
+            upstream_keyring: fu
+                .keyring_path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),
             upstream_sha1_bound_signers: report.sha1_bound_signers.clone(),
         },
         artifacts,
         apt_indexes,
-        apt_suites: suites_info,
+        apt_suites: fu.suites_info.clone(),
     };
     Ok((state, report))
 }
 
+/// The outcome of [`sync_all`].
+#[derive(Default)]
+pub struct AptRun {
+    /// One per wanted upstream that was downloaded or tried: its name and its new
+    /// state and figures, or why it was not updated.
+    pub outcomes: Vec<(String, anyhow::Result<(UpstreamState, AptReport)>)>,
+    /// Set when no upstream could be updated (an upstream's indexes do not verify, a
+    /// request is invalid or in no source): the message listing every cause, and the
+    /// wanted upstreams, all failed.
+    pub blocked: Option<(String, Vec<String>)>,
+    /// Every unsatisfied dependency (warnings), `[[apt]] NAME: …` with its chain.
+    pub unsatisfied: Vec<String>,
+}
+
+/// `mirror-sync sync` for the APT upstreams: phase 1 over every `[[apt]]` upstream
+/// (the universe always holds all of them, also with `--only`), phase 2, then phase 3
+/// for each upstream `wanted` accepts. Each successful upstream's state is written to
+/// `state` as soon as it is downloaded.
+///
+/// When an upstream's indexes do not verify, or a request is in no source, nothing is
+/// downloaded and [`AptRun::blocked`] lists all the causes.
+///
+/// # Errors
+/// Only the state database failing.
+pub async fn sync_all(
+    f: &Fetcher,
+    cfg: &Config,
+    state: &State,
+    wanted: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<AptRun> {
+    let names: Vec<String> = cfg
+        .apt
+        .iter()
+        .map(|u| u.name.clone())
+        .filter(|n| wanted(n))
+        .collect();
+    if names.is_empty() {
+        return Ok(AptRun::default());
+    }
+    let (uni, failed) = fetch_universe(f, cfg, true).await;
+    if !failed.is_empty() {
+        let list: Vec<String> = failed.iter().map(|(_, e)| format!("{e:#}")).collect();
+        return Ok(AptRun {
+            blocked: Some((
+                format!(
+                    "the APT universe is incomplete, so no [[apt]] upstream was updated (their previous state is kept); fix or remove the failing upstream(s):\n  {}",
+                    list.join("\n  ")
+                ),
+                names,
+            )),
+            ..AptRun::default()
+        });
+    }
+    f.progress().phase("apt: resolving over all sources");
+    let sel = match select(cfg, &uni) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(AptRun {
+                blocked: Some((format!("{e:#}"), names)),
+                ..AptRun::default()
+            });
+        }
+    };
+    if !sel.missing.is_empty() {
+        return Ok(AptRun {
+            blocked: Some((
+                format!(
+                    "{} requested package(s) are in no configured source, so no [[apt]] upstream was updated and nothing was downloaded (check the names, or add the suite or component that has them; `mirror-sync plan` checks without downloading):\n  {}",
+                    sel.missing.len(),
+                    sel.missing.join("\n  ")
+                ),
+                names,
+            )),
+            unsatisfied: sel.unsatisfied,
+            ..AptRun::default()
+        });
+    }
+    let mut run = AptRun::default();
+    for (k, fu) in uni.upstreams.iter().enumerate() {
+        let name = &cfg.apt[fu.config_index].name;
+        if !wanted(name) {
+            continue;
+        }
+        let previous = state.upstream(name)?;
+        let result = download(f, cfg, &uni, &sel, k, previous.as_ref()).await;
+        if let Ok((st, _)) = &result {
+            state.put_upstream(st)?;
+        }
+        run.outcomes.push((name.clone(), result));
+    }
+    run.unsatisfied = sel.unsatisfied;
+    Ok(run)
+}
+
 /// `(file name, sha512)` → sha256 digest of every `.deb` of a previous sync whose
 /// stanza lists a SHA512.
-fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String), Digest> {
+pub fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String), Digest> {
     let by_path: HashMap<&str, Digest> = prev
         .artifacts
         .iter()
@@ -465,7 +879,9 @@ struct VerifiedRelease {
     sha1_bound: Vec<String>,
 }
 
-/// Fetches and verifies `InRelease`, or `Release` + `Release.gpg`, in `dir`.
+/// Fetches and verifies `InRelease`, or `Release` + `Release.gpg`, in `dir`. With
+/// `store` the files go into the store and are returned as provenance artifacts;
+/// without (a plan), nothing is written.
 async fn fetch_release(
     f: &Fetcher,
     keyring: &Keyring,
@@ -473,10 +889,14 @@ async fn fetch_release(
     dir: &Url,
     prov_prefix: &str,
     upstream: &str,
+    store: bool,
 ) -> anyhow::Result<VerifiedRelease> {
     const MAX_RELEASE: u64 = 64 * 1024 * 1024;
     let mut artifacts = Vec::new();
     let mut keep = |f: &Fetcher, name: &str, url: &Url, body: &[u8]| -> anyhow::Result<()> {
+        if !store {
+            return Ok(());
+        }
         let digest = f.cas().put_bytes(body)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::UpstreamRelease,

@@ -383,8 +383,8 @@ fn shown_target(t: &Target) -> String {
 /// state. For `mirror-sync plan`.
 ///
 /// Returns a [`PypiPlan`]: one [`PlannedUpstream`] per table in configuration order,
-/// each with its [`PlannedFile`]s (`size` from the index, PEP 700; `in_store` when no
-/// download is needed).
+/// each with its [`PlannedFile`]s (`size` from the index, PEP 700, or else from a HEAD
+/// request's `Content-Length`; `in_store` when no download is needed).
 ///
 /// Errors: as [`sync_all`]'s resolution (a conflict with its chain, an unreachable
 /// index, a lock file that does not match the index).
@@ -401,7 +401,19 @@ pub async fn plan(f: &Fetcher, cfg: &Config) -> anyhow::Result<PypiPlan> {
             .collect(),
         metadata_bytes: sel.cache.metadata_bytes.values().sum(),
     };
-    for j in &sel.jobs {
+    // Indexes that announce no size (PEP 503 HTML has no `size`; PEP 700 is JSON only)
+    // are asked with a HEAD per file, a few at a time: the plan is about bytes.
+    let sizes: Vec<Option<u64>> = futures_util::stream::iter(sel.jobs.iter())
+        .map(|j| async move {
+            match j.fe.size {
+                Some(n) => Some(n),
+                None => head_size(f, &j.fe.url).await,
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    for (j, size) in sel.jobs.iter().zip(sizes) {
         let in_store = match Digest::from_hex(&j.sha256) {
             Ok(d) => f.cas().contains(&d)?.is_some(),
             Err(_) => false,
@@ -410,12 +422,27 @@ pub async fn plan(f: &Fetcher, cfg: &Config) -> anyhow::Result<PypiPlan> {
             project: j.project.clone(),
             version: j.parsed.version().to_string(),
             filename: j.fe.filename.clone(),
-            size: j.fe.size,
+            size,
             sha256: j.sha256.clone(),
             in_store,
         });
     }
     Ok(out)
+}
+
+/// The `Content-Length` of a HEAD on `url`; `None` when the request fails or the
+/// server gives none (the plan then says the size is unknown).
+async fn head_size(f: &Fetcher, url: &Url) -> Option<u64> {
+    let resp = f.http().head(url.clone()).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.headers()
+        .get(reqwest::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// What [`keep_file`] gives: the file's artifacts and an optional warning.
