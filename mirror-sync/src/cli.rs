@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -767,13 +767,7 @@ fn sync(
             .with_context(|| format!("cannot open store {}", store_dir.display()))?,
     );
     let progress = Progress::new(!json, quiet);
-    let fetcher = Fetcher::new(
-        cas,
-        cfg.sync.concurrency,
-        cfg.sync.retries,
-        Duration::from_secs(cfg.sync.timeout_secs),
-        progress.clone(),
-    )?;
+    let fetcher = Fetcher::for_config(cas, &cfg, progress.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

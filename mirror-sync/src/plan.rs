@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::HumanBytes;
@@ -184,13 +183,7 @@ impl PlanReport {
 pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
     let store_dir = cfg.store_dir();
     let cas = Arc::new(store::Cas::at(&store_dir));
-    let fetcher = Fetcher::new(
-        cas.clone(),
-        cfg.sync.concurrency,
-        cfg.sync.retries,
-        Duration::from_secs(cfg.sync.timeout_secs),
-        progress.clone(),
-    )?;
+    let fetcher = Fetcher::for_config(cas.clone(), cfg, progress.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -278,18 +271,13 @@ fn pypi_plans(
         .prefix("mirror-sync-plan-")
         .tempdir()
         .context("cannot create a scratch directory for the PyPI plan")?;
-    let fetcher = Fetcher::new(
-        Arc::new(store::Cas::open(scratch.path()).with_context(|| {
-            format!(
-                "cannot create a scratch store in {}",
-                scratch.path().display()
-            )
-        })?),
-        cfg.sync.concurrency,
-        cfg.sync.retries,
-        Duration::from_secs(cfg.sync.timeout_secs),
-        progress.clone(),
-    )?;
+    let scratch_cas = store::Cas::open(scratch.path()).with_context(|| {
+        format!(
+            "cannot create a scratch store in {}",
+            scratch.path().display()
+        )
+    })?;
+    let fetcher = Fetcher::for_config(Arc::new(scratch_cas), cfg, progress.clone())?;
     let planned = rt.block_on(crate::pypi::sync::plan(&fetcher, cfg))?;
     let mut out = Vec::new();
     for (up, pu) in cfg.pypi.iter().zip(planned.upstreams) {

@@ -246,7 +246,7 @@ fn live_cube_day_one() {
     let platforms = ["manylinux_2_17_x86_64", "manylinux_2_28_x86_64", "any"];
     let figure = |what: &str, m: &Measured| {
         eprintln!(
-            "live figure: {what}: {:.1} s, peak RSS {}",
+            "live figure: {what}: {:.3} s, peak RSS {}",
             m.seconds,
             m.peak_rss_mib
                 .map(|r| format!("{r:.0} MiB"))
@@ -455,10 +455,28 @@ fn live_cube_day_one() {
     // there accepts is listed, best first); the union is what a Cube can install.
     let pip_conf = dir.join("pip.conf");
     std::fs::write(&pip_conf, file_of("pip")).unwrap();
+    // A current pip in a venv (through the host's pip configuration): older pips (23.x)
+    // check Requires-Python against the running interpreter even with --python-version.
+    let pip_venv = dir.join("pip-venv");
+    mirror_e2e::run_command(
+        std::process::Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&pip_venv),
+    )
+    .unwrap()
+    .assert_success();
+    let venv_python = pip_venv.join("bin/python");
+    mirror_e2e::run_command(
+        std::process::Command::new(&venv_python)
+            .args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+            .env_remove("PIP_FIND_LINKS"),
+    )
+    .unwrap()
+    .assert_success();
     let mut picks: std::collections::BTreeSet<String> = Default::default();
     for target in platforms.iter().filter(|p| **p != "any") {
         let report = dir.join(format!("pip-report-{target}.json"));
-        let mut pip = std::process::Command::new("python3");
+        let mut pip = std::process::Command::new(&venv_python);
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().into_owned();
             if k.starts_with("PIP_") {
