@@ -128,7 +128,7 @@ pub struct ClientConfigArgs {
     /// Where clients install the APT repository key: the `Signed-By:` path of the sources.
     #[arg(long, value_name = "FILE", default_value = crate::client_config::DEFAULT_KEYRING_PATH)]
     pub keyring_path: String,
-    /// Also write every file (and the repository key) under DIR, at DIR/<suggested path>.
+    /// Also write every file (and the repository key) under DIR, at DIR/SUGGESTED_PATH.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
     /// Print the configuration as one JSON object.

@@ -30,7 +30,7 @@
 //! 5. stat every blob the store lacks on the drive (regular file, one link, declared size),
 //!    then copy and hash them in parallel into a staging store under
 //!    `STORE/tmp/import-<pid>-<nanos>`;
-//! 6. the SBOMs ([`check_sboms`]): both documents present, parsed, and their components
+//! 6. the SBOMs (`check_sboms`): both documents present, parsed, and their components
 //!    one-to-one with the snapshot's package and image artifacts;
 //! 7. upstream provenance ([`crate::provenance::check_apt`]): every upstream APT
 //!    `InRelease` verifies against the keyring the snapshot names, installed in

@@ -2,7 +2,7 @@
 //! retries with exponential backoff, and streaming into the content-addressed store with
 //! the hash checked while the bytes arrive.
 //!
-//! The system's CA roots are loaded only when a run first needs TLS (see [`Clients`]): a
+//! The system's CA roots are loaded only when a run first needs TLS (see `Clients`): a
 //! run against plain-http upstreams never reads them, which is a few milliseconds of every
 //! re-sync. `https` requests are made exactly as before, by a client with the platform
 //! verifier (`rustls-platform-verifier`, system roots).

@@ -5,7 +5,7 @@
 //! are not supported: such a request gets the whole file with `200`, which §14.2 allows.
 //! Small blobs (≤ [`SMALL_BLOB_MAX`]: index pages, `Packages.gz`, manifests) are served
 //! from an in-memory cache whose entries are checked against their digest when loaded;
-//! larger ones are streamed from the CAS file in [`STREAM_CHUNK`]-byte frames by a
+//! larger ones are streamed from the CAS file in `STREAM_CHUNK`-byte frames by a
 //! blocking-pool reader, so memory stays flat and a blob is never read whole.
 
 use std::collections::HashMap;

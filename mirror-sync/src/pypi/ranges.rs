@@ -1,8 +1,8 @@
 //! PEP 440 version specifiers as version ranges for the PubGrub solver.
 //!
 //! [`Vs`] is the version set [`crate::pypi::resolve`] gives to the `pubgrub` crate: a
-//! union of intervals of [`Version`]s ([`version_ranges::Ranges`]) with a `Display` that
-//! prints PEP 440 specifiers again (`>=1.0, <2`), so conflict reports read like the
+//! union of intervals of [`Version`]s (pubgrub's `version_ranges::Ranges`) with a
+//! `Display` that prints PEP 440 specifiers again (`>=1.0, <2`), so conflict reports read like the
 //! requirements that caused them.
 //!
 //! [`from_specifiers`] follows PEP 440 §Version specifiers, including its exclusive
