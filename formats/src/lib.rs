@@ -13,10 +13,12 @@
 //! - [`oci`]: OCI/Docker registry names, image references, manifests, indexes, cosign tags.
 //! - [`receipt`]: site receipts (what an air-gapped site holds), a DSSE-signed JSON
 //!   payload with a compact blob set (docs/receipt-format.md).
+//! - [`cli_error`]: the `--json` error document of a failed command.
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 SBOMs of a snapshot: generation, parsing,
 //!   checking against a manifest, package-level diffs.
 
 pub mod apt;
+pub mod cli_error;
 pub mod deb822;
 pub mod digest;
 pub mod media;

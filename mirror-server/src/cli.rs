@@ -486,30 +486,11 @@ fn json_output(command: &Command) -> Option<JsonTo> {
     json.then_some(JsonTo::Stdout)
 }
 
-/// The `--json` document of a failed command: `{"ok": false, "error": "<message>: <cause>:
-/// …", "causes": ["<message>", "<cause>", …]}` — `error` is the whole context chain on one
-/// line, `causes` the same chain split, outermost first.
+/// The `--json` document of a failed command ([`formats::cli_error::document`]):
+/// `{"ok": false, "error": "<message>: <cause>: …", "causes": [...]}`.
 pub fn error_json(e: &anyhow::Error) -> String {
     let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    // One line, like `{e:#}`, but a cause whose text the previous one already contains
-    // is not repeated (as in the `caused by:` lines).
-    let mut error = String::new();
-    let mut last = "";
-    for c in &causes {
-        if error.is_empty() {
-            error.push_str(c);
-        } else if !last.contains(c.as_str()) {
-            error.push_str(": ");
-            error.push_str(c);
-        }
-        last = c;
-    }
-    serde_json::json!({
-        "ok": false,
-        "error": error,
-        "causes": causes,
-    })
-    .to_string()
+    formats::cli_error::document(&causes).to_string()
 }
 
 /// `error: <msg>` followed by one `  caused by: <cause>` line per source in the chain;

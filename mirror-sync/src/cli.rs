@@ -277,29 +277,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The `--json` document of a failed command: `{"ok": false, "error": "<message>: <cause>:
-/// …", "causes": ["<message>", "<cause>", …]}` — `error` is the whole context chain on one
-/// line, `causes` the same chain split, outermost first.
+/// The `--json` document of a failed command ([`formats::cli_error::document`]):
+/// `{"ok": false, "error": "<message>: <cause>: …", "causes": [...]}`.
 pub fn error_json(e: &anyhow::Error) -> serde_json::Value {
     let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    // One line, like `{e:#}`, but a cause whose text the previous one already contains
-    // is not repeated (as in the `caused by:` lines).
-    let mut error = String::new();
-    let mut last = "";
-    for c in &causes {
-        if error.is_empty() {
-            error.push_str(c);
-        } else if !last.contains(c.as_str()) {
-            error.push_str(": ");
-            error.push_str(c);
-        }
-        last = c;
-    }
-    serde_json::json!({
-        "ok": false,
-        "error": error,
-        "causes": causes,
-    })
+    formats::cli_error::document(&causes)
 }
 
 /// The `--json` document of a usage error (exit status 2): `{"ok": false, "error":
