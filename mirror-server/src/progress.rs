@@ -14,32 +14,13 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Environment variable: seconds between plain progress lines off a terminal.
-pub const INTERVAL_ENV: &str = "MIRROR_PROGRESS_INTERVAL";
-/// Interval between plain progress lines when [`INTERVAL_ENV`] is unset.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+pub use formats::progress_line::{DEFAULT_INTERVAL, INTERVAL_ENV};
+use formats::progress_line::{human_duration, rate_and_eta};
 
-/// The interval [`INTERVAL_ENV`] sets, else [`DEFAULT_INTERVAL`]; values that are not a
-/// positive number of seconds are ignored; at least 10 ms.
+/// The interval [`INTERVAL_ENV`] sets, else [`DEFAULT_INTERVAL`]
+/// ([`formats::progress_line::interval`]).
 pub fn interval_from_env() -> Duration {
-    std::env::var(INTERVAL_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(DEFAULT_INTERVAL, |s| {
-            Duration::from_secs_f64(s.min(86_400.0)).max(Duration::from_millis(10))
-        })
-}
-
-fn human_duration(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
+    formats::progress_line::interval(std::env::var(INTERVAL_ENV).ok().as_deref())
 }
 
 /// One plain line for `bar` (position and length in bytes), `elapsed` since it started.
@@ -47,14 +28,7 @@ pub fn line(bar: &ProgressBar, elapsed: Duration) -> String {
     let done = bar.position();
     let total = bar.length().unwrap_or(0);
     let secs = elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-    let eta = if rate >= 1.0 && total > done {
-        human_duration(((total - done) as f64 / rate).ceil() as u64)
-    } else if total > 0 && done >= total {
-        "0s".to_owned()
-    } else {
-        "unknown".to_owned()
-    };
+    let (rate, eta) = rate_and_eta(done, total, secs);
     format!(
         "progress: {}: bytes {}/{}, rate {}/s, eta {eta}, elapsed {}",
         bar.message(),

@@ -28,10 +28,8 @@ use indicatif::{
     HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, WeakProgressBar,
 };
 
-/// Environment variable: seconds between plain progress lines off a terminal.
-pub const INTERVAL_ENV: &str = "MIRROR_PROGRESS_INTERVAL";
-/// Interval between plain progress lines off a terminal when [`INTERVAL_ENV`] is unset.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+pub use formats::progress_line::{DEFAULT_INTERVAL, INTERVAL_ENV};
+use formats::progress_line::{human_duration, rate_and_eta};
 
 /// Progress for one command run; cheap to clone.
 #[derive(Clone)]
@@ -80,28 +78,10 @@ impl Drop for Ticker {
     }
 }
 
-/// The interval [`INTERVAL_ENV`] sets, else [`DEFAULT_INTERVAL`]. Values that are not a
-/// positive number of seconds are ignored; the interval is at least 10 ms.
+/// The interval [`INTERVAL_ENV`] sets, else [`DEFAULT_INTERVAL`]
+/// ([`formats::progress_line::interval`]).
 pub fn interval_from_env() -> Duration {
-    std::env::var(INTERVAL_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(DEFAULT_INTERVAL, |s| {
-            Duration::from_secs_f64(s.min(86_400.0)).max(Duration::from_millis(10))
-        })
-}
-
-/// `95` → `"1m35s"`, `7` → `"7s"`, `3725` → `"1h2m5s"`.
-fn human_duration(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
+    formats::progress_line::interval(std::env::var(INTERVAL_ENV).ok().as_deref())
 }
 
 impl Plain {
@@ -142,18 +122,7 @@ impl Plain {
         let files_total = self.files_total.load(Ordering::Relaxed);
         let files_done = self.files_done.load(Ordering::Relaxed);
         let elapsed = self.started.elapsed().as_secs_f64();
-        let rate = if elapsed > 0.0 {
-            done as f64 / elapsed
-        } else {
-            0.0
-        };
-        let eta = if rate >= 1.0 && total > done {
-            human_duration(((total - done) as f64 / rate).ceil() as u64)
-        } else if total > 0 && done >= total {
-            "0s".to_owned()
-        } else {
-            "unknown".to_owned()
-        };
+        let (rate, eta) = rate_and_eta(done, total, elapsed);
         format!(
             "progress: {phase}: files {files_done}/{files_total}, bytes {}/{}, rate {}/s, eta {eta}, elapsed {}",
             HumanBytes(done),
@@ -452,12 +421,5 @@ mod tests {
         );
         p.finish();
         assert!(Progress::hidden().plain_line().is_none());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(human_duration(7), "7s");
-        assert_eq!(human_duration(95), "1m35s");
-        assert_eq!(human_duration(3725), "1h2m5s");
     }
 }
