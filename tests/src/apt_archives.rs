@@ -20,7 +20,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::apt_fixture::{DebSpec, build_deb, generate_test_key, gpg, stop_gpg_agent};
+use crate::apt_fixture::{DebSpec, build_deb, generate_test_key, sign_release};
 use crate::run_checked;
 
 /// One built archive.
@@ -125,42 +125,12 @@ impl Archive {
         )
         .context("apt-ftparchive release")?;
         fs::write(suite_dir.join("Release"), release)?;
-        let rel = suite_dir.join("Release").to_string_lossy().into_owned();
-        let inrel = suite_dir.join("InRelease").to_string_lossy().into_owned();
-        let sig = suite_dir.join("Release.gpg").to_string_lossy().into_owned();
-        let r = (|| -> anyhow::Result<()> {
-            gpg(
-                &self.gnupg_home,
-                &[
-                    "--yes",
-                    "--local-user",
-                    &self.fingerprint,
-                    "--digest-algo",
-                    "SHA512",
-                    "--clearsign",
-                    "--output",
-                    &inrel,
-                    &rel,
-                ],
-            )?;
-            gpg(
-                &self.gnupg_home,
-                &[
-                    "--yes",
-                    "--local-user",
-                    &self.fingerprint,
-                    "--digest-algo",
-                    "SHA512",
-                    "--armor",
-                    "--detach-sign",
-                    "--output",
-                    &sig,
-                    &rel,
-                ],
-            )?;
-            Ok(())
-        })();
-        stop_gpg_agent(&self.gnupg_home);
-        r.context("signing the Release")
+        sign_release(
+            &self.gnupg_home,
+            &self.fingerprint,
+            &suite_dir.join("Release"),
+            Some(&suite_dir.join("InRelease")),
+            &suite_dir.join("Release.gpg"),
+        )
     }
 }

@@ -539,7 +539,8 @@ impl AptUpstream {
     }
 
     /// Signs `release` with the upstream signing subkey (SHA512 digest): a clear-signed
-    /// copy to `inrelease` if given, and an armored detached signature to `detached`.
+    /// copy to `inrelease` if given, and an armored detached signature to `detached`
+    /// ([`sign_release`]).
     ///
     /// Errors: gpg fails.
     pub fn sign(
@@ -548,46 +549,68 @@ impl AptUpstream {
         inrelease: Option<&Path>,
         detached: &Path,
     ) -> anyhow::Result<()> {
-        let release_s = release.to_string_lossy().into_owned();
-        let result = (|| -> anyhow::Result<()> {
-            if let Some(inrelease) = inrelease {
-                let out = inrelease.to_string_lossy().into_owned();
-                gpg(
-                    &self.gnupg_home,
-                    &[
-                        "--yes",
-                        "--local-user",
-                        &self.fingerprint,
-                        "--digest-algo",
-                        "SHA512",
-                        "--clearsign",
-                        "--output",
-                        &out,
-                        &release_s,
-                    ],
-                )?;
-            }
-            let out = detached.to_string_lossy().into_owned();
+        sign_release(
+            &self.gnupg_home,
+            &self.fingerprint,
+            release,
+            inrelease,
+            detached,
+        )
+    }
+}
+
+/// Signs `release` with the key `fingerprint` of the GnuPG home `gnupg_home` (SHA512
+/// digest), as an archive does: a clear-signed copy to `inrelease` if given, and an
+/// armored detached signature to `detached` (`Release.gpg`). Stops the home's gpg-agent
+/// afterwards.
+///
+/// Errors: gpg fails.
+pub fn sign_release(
+    gnupg_home: &Path,
+    fingerprint: &str,
+    release: &Path,
+    inrelease: Option<&Path>,
+    detached: &Path,
+) -> anyhow::Result<()> {
+    let release_s = release.to_string_lossy().into_owned();
+    let result = (|| -> anyhow::Result<()> {
+        if let Some(inrelease) = inrelease {
+            let out = inrelease.to_string_lossy().into_owned();
             gpg(
-                &self.gnupg_home,
+                gnupg_home,
                 &[
                     "--yes",
                     "--local-user",
-                    &self.fingerprint,
+                    fingerprint,
                     "--digest-algo",
                     "SHA512",
-                    "--armor",
-                    "--detach-sign",
+                    "--clearsign",
                     "--output",
                     &out,
                     &release_s,
                 ],
             )?;
-            Ok(())
-        })();
-        stop_gpg_agent(&self.gnupg_home);
-        result.with_context(|| format!("signing {}", release.display()))
-    }
+        }
+        let out = detached.to_string_lossy().into_owned();
+        gpg(
+            gnupg_home,
+            &[
+                "--yes",
+                "--local-user",
+                fingerprint,
+                "--digest-algo",
+                "SHA512",
+                "--armor",
+                "--detach-sign",
+                "--output",
+                &out,
+                &release_s,
+            ],
+        )?;
+        Ok(())
+    })();
+    stop_gpg_agent(gnupg_home);
+    result.with_context(|| format!("signing {}", release.display()))
 }
 
 fn cached_build(spec: &DebSpec, built: &Path) -> anyhow::Result<PathBuf> {
