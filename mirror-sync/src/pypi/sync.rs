@@ -106,10 +106,9 @@ pub struct PlannedFile {
     pub filename: String,
     /// Size in bytes as the index announces it (PEP 700); `None` when it does not.
     pub size: Option<u64>,
-    /// The sha256 it is checked against (lowercase hex).
+    /// The sha256 it is checked against (lowercase hex): the store holds the file when it
+    /// holds this digest (`mirror-sync plan` checks that against the real store).
     pub sha256: String,
-    /// Whether the store already holds it (nothing to download).
-    pub in_store: bool,
 }
 
 /// A project page as fetched: the parsed page, the parsed file names (same order;
@@ -384,7 +383,7 @@ fn shown_target(t: &Target) -> String {
 ///
 /// Returns a [`PypiPlan`]: one [`PlannedUpstream`] per table in configuration order,
 /// each with its [`PlannedFile`]s (`size` from the index, PEP 700, or else from a HEAD
-/// request's `Content-Length`; `in_store` when no download is needed).
+/// request's `Content-Length`).
 ///
 /// Errors: as [`sync_all`]'s resolution (a conflict with its chain, an unreachable
 /// index, a lock file that does not match the index).
@@ -414,17 +413,12 @@ pub async fn plan(f: &Fetcher, cfg: &Config) -> anyhow::Result<PypiPlan> {
         .collect()
         .await;
     for (j, size) in sel.jobs.iter().zip(sizes) {
-        let in_store = match Digest::from_hex(&j.sha256) {
-            Ok(d) => f.cas().contains(&d)?.is_some(),
-            Err(_) => false,
-        };
         out.upstreams[j.upstream].files.push(PlannedFile {
             project: j.project.clone(),
             version: j.parsed.version().to_string(),
             filename: j.fe.filename.clone(),
             size,
             sha256: j.sha256.clone(),
-            in_store,
         });
     }
     Ok(out)
