@@ -1054,7 +1054,11 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         let workers = a
             .workers
             .map_or_else(crate::serve::default_workers, usize::from);
-        let handle = crate::serve::start_with(a.store, a.listen, workers).await?;
+        let opts = crate::serve::ServeOptions {
+            workers,
+            ..Default::default()
+        };
+        let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
         eprintln!("mirror-server listening on http://{}", handle.addr);
         wait_for_signal().await;
         handle.shutdown().await;

@@ -367,10 +367,16 @@ fn small_blobs_are_checked_and_large_blobs_stream_in_frames() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let handle =
-            mirror_server::serve::start_with(fx.store.clone(), "127.0.0.1:0".parse().unwrap(), 2)
-                .await
-                .unwrap();
+        let handle = mirror_server::serve::start_with(
+            fx.store.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            mirror_server::serve::ServeOptions {
+                workers: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let base = format!("http://{}", handle.addr);
         let client = reqwest::Client::new();
         for _ in 0..3 {

@@ -219,10 +219,31 @@ pub fn default_workers() -> usize {
 /// Errors: the address cannot be bound, or the store's index or current manifest cannot be
 /// read (a store with nothing imported is fine: content routes answer `503`).
 pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerHandle> {
-    start_with(store, listen, default_workers()).await
+    start_with(store, listen, ServeOptions::default()).await
 }
 
-/// Like [`start`], with `workers` serving threads (at least 1).
+/// How [`start_with`] serves: threads, connection limits, TLS, logs. Every field has a
+/// default that suits a Cube's localhost server; `serve`'s flags fill it.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Serving threads, each with its own event loop (at least 1; default
+    /// [`default_workers`]).
+    pub workers: usize,
+    /// How long a stop (SIGTERM, [`ServerHandle::shutdown`]) lets in-flight requests
+    /// finish before their connections are closed (default 10 s).
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            workers: default_workers(),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Like [`start`], with the threads, limits and TLS of `opts`.
 ///
 /// Each thread runs its own single-threaded async runtime and its own listening socket on
 /// the same address (`SO_REUSEPORT`: the kernel spreads new connections across them), the
@@ -232,14 +253,15 @@ pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerH
 pub async fn start_with(
     store: PathBuf,
     listen: SocketAddr,
-    workers: usize,
+    opts: ServeOptions,
 ) -> anyhow::Result<ServerHandle> {
+    let workers = opts.workers.max(1);
     // Every serving thread's socket is bound before any thread starts (port 0 resolves
     // with the first one).
     let first = reuseport_listener(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = first.local_addr().context("listener address")?;
     let mut listeners = vec![first];
-    for i in 1..workers.max(1) {
+    for i in 1..workers {
         listeners.push(
             reuseport_listener(addr)
                 .with_context(|| format!("cannot listen on {addr} (worker {i})"))?,
