@@ -41,8 +41,9 @@
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
 //!    running servers switch, append a hash-chained record to `STORE/audit.log`.
 //!
-//! A refusal by an existing store appends an `import-refused` record (with the reason) to
-//! the audit log and changes nothing else.
+//! A refusal appends an `import-refused` record (with the reason) to the store's audit log
+//! and changes nothing else, also in an existing directory that held no store yet (see
+//! [`import`]); a store directory the import had to create is removed again.
 //!
 //! On any refusal the staging store is removed, as is anything this run created (when the
 //! store did not exist before, the whole store directory). A failure after blobs were moved
@@ -832,17 +833,32 @@ struct Job {
 
 /// Imports one snapshot from a drive into a store (see the module docs for the steps).
 ///
-/// A refusal of a drive by an existing store is recorded in the store's audit log
-/// (`import-refused`, with the reason); nothing else in the store changes.
+/// A refusal is recorded in the store's audit log (`import-refused`, with the reason;
+/// `import-partial` when volumes are missing) whenever the store directory existed before
+/// the import, also when it held no store yet (an empty directory such as a package's
+/// `/var/lib/mirror-server`): the audit log then starts with the refusal. Nothing else in
+/// the store changes: a lock file this run created in a directory that held no store is
+/// removed again. When the store directory did not exist, a refusal removes everything
+/// the import created and records nothing (there is no store to record it in); the
+/// refusal is reported to the caller only.
 ///
 /// Errors: [`ImportError`]; on error the store is left as it was.
 pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
-    let store_existed = opts.store.join(INDEX_FILE).is_file();
+    let dir_existed = fs::metadata(&opts.store).is_ok_and(|m| m.is_dir());
+    let held_store = opts.store.join(INDEX_FILE).is_file();
+    let lock_path = opts.store.join(crate::lifecycle::LOCK_FILE);
+    let lock_existed = fs::symlink_metadata(&lock_path).is_ok();
     let mut snapshot: Option<String> = None;
     let result = import_inner(opts, &mut snapshot);
     if let Err(e) = &result
-        && store_existed
+        && dir_existed
     {
+        // A first import that was refused after it took the lock: the directory held no
+        // store and no lock file, so the lock file goes too (lock_store re-checks the file
+        // it locked, so a waiter is not fooled by the removal).
+        if !held_store && !lock_existed && !opts.store.join(INDEX_FILE).exists() {
+            let _ = fs::remove_file(&lock_path);
+        }
         let mut fields = serde_json::Map::new();
         fields.insert("snapshot".into(), snapshot.into());
         fields.insert(

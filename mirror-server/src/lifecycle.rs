@@ -221,33 +221,55 @@ impl Drop for StoreLock {
 /// [`LOCK_NOTICE_AFTER`] of waiting it prints one line to stderr
 /// ("waiting for another mirror-server operation…"). The store directory must exist.
 ///
+/// Once locked, the file is checked to still be the one at `STORE/lock` (same device and
+/// inode): a refused first import removes the lock file it created
+/// ([`crate::import::import`]), and a waiter that locked the removed file opens the path
+/// again instead of running alongside a newcomer that created a new one.
+///
 /// Errors: [`StoreIoError`] naming the lock file.
 pub fn lock_store(store: &Path) -> Result<StoreLock, StoreIoError> {
+    use std::os::unix::fs::MetadataExt as _;
     let path = store.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io_at(&path))?;
     let start = Instant::now();
+    let mut noticed = false;
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(StoreLock { file, path }),
-            Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
+            }
+            if start.elapsed() >= LOCK_NOTICE_AFTER {
+                if !noticed {
+                    eprintln!(
+                        "waiting for another mirror-server operation on {} to finish (lock {})…",
+                        formats::display::escape(&store.to_string_lossy()),
+                        formats::display::escape(&path.to_string_lossy())
+                    );
+                    noticed = true;
+                }
+                file.lock().map_err(io_at(&path))?;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if start.elapsed() >= LOCK_NOTICE_AFTER {
-            eprintln!(
-                "waiting for another mirror-server operation on {} to finish (lock {})…",
-                store.display(),
-                path.display()
-            );
-            file.lock().map_err(io_at(&path))?;
-            return Ok(StoreLock { file, path });
+        let held = file.metadata().map_err(io_at(&path))?;
+        match fs::metadata(&path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                return Ok(StoreLock { file, path });
+            }
+            // Removed (or replaced) while we waited: lock the file that is there now.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_at(&path)(e)),
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -426,6 +426,21 @@ fn dot_dot_in_a_path() {
 }
 
 #[test]
+fn created_not_rfc3339() {
+    // A signer that went wrong: `created` is not a date, and carries a terminal escape
+    // (clear the screen) that must not reach the operator's terminal raw.
+    for bad in ["last tuesday", "2026-11-21T15:10:59Z\u{1b}[2J"] {
+        let Some(c) = Case::standard() else { return };
+        let mut m = c.manifest();
+        m.created = bad.into();
+        c.sign(&m.to_bytes());
+        c.assert_refused(&["invalid manifest", "RFC 3339"]);
+        let msg = format!("{:#}", c.import(&[]).unwrap_err());
+        assert!(!msg.contains('\u{1b}'), "raw ESC in the error: {msg:?}");
+    }
+}
+
+#[test]
 fn absolute_path() {
     let Some(c) = Case::standard() else { return };
     let mut v = c.manifest_json();
