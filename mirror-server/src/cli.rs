@@ -1046,6 +1046,8 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+    // A typo in --store fails here, not as 503 forever (an empty directory still serves 503).
+    crate::live::check_store_dir(&a.store)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -167,6 +167,17 @@ pub enum ImportError {
         /// What it is.
         reason: String,
     },
+    /// The drive path does not exist, or is not a directory.
+    #[error(
+        "drive {}: {problem}; name the drive's mount point, the directory that holds snapshots/ and blobs/ (is the drive mounted? `findmnt`, `lsblk`)",
+        drive.display()
+    )]
+    DriveNotFound {
+        /// The path given.
+        drive: PathBuf,
+        /// `does not exist`, `is a file, not a directory`, or the error reading it.
+        problem: String,
+    },
     /// No snapshot directory on the drive.
     #[error(
         "{}: no snapshot found (expected snapshots/<channel>/<sequence>/{MANIFEST_FILE}); is this a snapshot drive?",
@@ -495,6 +506,25 @@ pub fn parse_snapshot_name(name: &str) -> Option<(String, u64)> {
 
 /// Lists `snapshots/<channel>/<sequence>` directories on the drive (sorted), refusing links.
 fn list_snapshots(drive: &Path) -> Result<Vec<(String, u64)>, ImportError> {
+    match fs::metadata(drive) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(ImportError::DriveNotFound {
+                drive: drive.to_path_buf(),
+                problem: "is a file, not a directory".into(),
+            });
+        }
+        Err(e) => {
+            return Err(ImportError::DriveNotFound {
+                drive: drive.to_path_buf(),
+                problem: if e.kind() == io::ErrorKind::NotFound {
+                    "does not exist".into()
+                } else {
+                    format!("cannot be read ({e})")
+                },
+            });
+        }
+    }
     let root = drive.join("snapshots");
     if !real_dir(&root)? {
         return Err(ImportError::NoSnapshot {
@@ -658,14 +688,8 @@ fn read_media(
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    if m.manifest != *manifest_digest || m.snapshot != name {
-        return Err(ImportError::BadFile {
-            path,
-            reason: format!(
-                "describes {} ({}), not this manifest ({manifest_digest}); the drive was rearranged",
-                m.snapshot, m.manifest
-            ),
-        });
+    if let Some(reason) = m.mismatch(manifest_digest, name) {
+        return Err(ImportError::BadFile { path, reason });
     }
     Ok(Some(m))
 }
