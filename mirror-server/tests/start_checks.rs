@@ -157,3 +157,58 @@ fn import_of_a_missing_drive_says_the_path_does_not_exist() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is a file, not a directory"), "{err}");
 }
+
+#[test]
+fn snapshots_and_audit_show_escape_drive_strings() {
+    // A record as an older mirror-server (before `created` was checked) could have stored
+    // it: `created` carrying a clear-screen sequence and a right-to-left override.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let hostile = "2026-11-21T15:10:59Z\u{1b}[2J\u{202e}";
+    let index = store::Index::open(&store.join("index.redb")).unwrap();
+    index
+        .commit_import(&store::SnapshotRecord {
+            name: "stable/1".into(),
+            channel: "stable".into(),
+            sequence: 1,
+            created: hostile.into(),
+            signer: "ed25519:0011223344556677".into(),
+            signer_key_file: "site.pub".into(),
+            manifest: formats::digest::Digest::of(b"m"),
+            signature: formats::digest::Digest::of(b"s"),
+            imported_at: "2026-11-21T15:11:00Z".into(),
+            artifacts: 1,
+            bytes: 1,
+        })
+        .unwrap();
+    drop(index);
+    let mut fields = serde_json::Map::new();
+    fields.insert("snapshot".into(), "stable/1".into());
+    fields.insert("reason".into(), format!("bad {hostile}").into());
+    mirror_server::audit::append(&store, "import-refused", fields).unwrap();
+
+    for args in [&["snapshots"][..], &["audit", "show"][..]] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--store")
+            .arg(&store)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {text}");
+        assert!(
+            text.contains("2026-11-21T15:10:59Z\\u{1b}[2J\\u{202e}"),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{args:?}: {text:?}");
+    }
+    // --json keeps the exact value (JSON escapes it).
+    let out = Command::new(BIN)
+        .args(["snapshots", "--json", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[0]["created"].as_str(), Some(hostile), "{doc}");
+}
