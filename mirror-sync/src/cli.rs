@@ -436,7 +436,9 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
                         eprintln!("wrote {}; review the lines marked EDIT", p.display());
                     }
                 }
-                None => write!(out, "{text}")?,
+                // Often read on a terminal: host strings escaped (TOML strings never
+                // hold raw control characters, so a redirected file reads the same).
+                None => write!(out, "{}", formats::display::escape_text(&text))?,
             }
             Ok(())
         }
