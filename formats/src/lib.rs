@@ -22,8 +22,8 @@
 pub mod apt;
 pub mod cli_error;
 pub mod deb822;
-pub mod display;
 pub mod digest;
+pub mod display;
 pub mod media;
 pub mod oci;
 pub mod path;

@@ -607,14 +607,23 @@ mod tests {
         let name_only = m("stable/\u{1b}[2J9", ours)
             .mismatch(&ours, "stable/2")
             .unwrap();
-        assert!(name_only.contains("names snapshot stable/\\u{1b}[2J9"), "{name_only}");
+        assert!(
+            name_only.contains("names snapshot stable/\\u{1b}[2J9"),
+            "{name_only}"
+        );
         assert_eq!(count(&name_only, &ours), 1, "{name_only}");
         let digest_only = m("stable/2", other).mismatch(&ours, "stable/2").unwrap();
-        assert!(digest_only.contains("different cut of stable/2"), "{digest_only}");
+        assert!(
+            digest_only.contains("different cut of stable/2"),
+            "{digest_only}"
+        );
         assert_eq!(count(&digest_only, &ours), 1, "{digest_only}");
         assert_eq!(count(&digest_only, &other), 1, "{digest_only}");
         let both = m("stable/1", other).mismatch(&ours, "stable/2").unwrap();
-        assert!(both.contains("stable/1") && both.contains("stable/2"), "{both}");
+        assert!(
+            both.contains("stable/1") && both.contains("stable/2"),
+            "{both}"
+        );
         assert_eq!(count(&both, &ours), 1, "{both}");
         assert_eq!(count(&both, &other), 1, "{both}");
     }

@@ -55,7 +55,10 @@ mod tests {
             (0o620, None),
             (0o640, Some("readable by its group (mode 0640)")),
             (0o604, Some("readable by other users (mode 0604)")),
-            (0o644, Some("readable by its group and other users (mode 0644)")),
+            (
+                0o644,
+                Some("readable by its group and other users (mode 0644)"),
+            ),
         ] {
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
             let got = private_key_exposure(&key);
@@ -64,7 +67,10 @@ mod tests {
                 Some(w) => {
                     let got = got.unwrap();
                     assert!(got.contains(w), "{got}");
-                    assert!(got.contains(&format!("chmod 600 {}", key.display())), "{got}");
+                    assert!(
+                        got.contains(&format!("chmod 600 {}", key.display())),
+                        "{got}"
+                    );
                 }
             }
         }

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use formats::display::Escaped;
 use clap::{Args, Parser, Subcommand};
+use formats::display::Escaped;
 
 use crate::import::{ImportOptions, ImportSummary, import};
 
@@ -634,7 +634,15 @@ fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
     }
     say!(
         "{:<4} {:<3} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10} {:>9}",
-        "live", "pin", "snapshot", "channel", "sequence", "created", "signer", "size", "artifacts"
+        "live",
+        "pin",
+        "snapshot",
+        "channel",
+        "sequence",
+        "created",
+        "signer",
+        "size",
+        "artifacts"
     );
     for r in &rows {
         say!(
@@ -988,7 +996,10 @@ fn run_import(a: ImportArgs) -> anyhow::Result<()> {
     if a.json {
         print_json(&summary, false)?;
     } else if !a.quiet {
-        print!("{}", formats::display::escape_text(&render_summary(&summary)));
+        print!(
+            "{}",
+            formats::display::escape_text(&render_summary(&summary))
+        );
     }
     Ok(())
 }

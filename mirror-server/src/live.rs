@@ -115,9 +115,12 @@ pub fn check_store_dir(store: &Path) -> Result<StoreDir, StoreDirError> {
         }
     };
     if !meta.is_dir() {
-        let kind = if meta.is_file() { "file" } else { "special file" };
-        let kind = if std::fs::symlink_metadata(store).is_ok_and(|m| m.file_type().is_symlink())
-        {
+        let kind = if meta.is_file() {
+            "file"
+        } else {
+            "special file"
+        };
+        let kind = if std::fs::symlink_metadata(store).is_ok_and(|m| m.file_type().is_symlink()) {
             format!("symbolic link to a {kind}")
         } else {
             kind.to_owned()

@@ -293,7 +293,10 @@ fn a_site_key_others_can_read_is_warned_about() {
         )),
         "{err}"
     );
-    assert!(err.contains(&format!("chmod 600 {}", key.display())), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", key.display())),
+        "{err}"
+    );
     // --json: the warning is in the document (stderr stays one JSON document).
     let o = receipt_cmd(&fx.store, &["--json"]);
     assert!(o.status.success(), "{}", stderr(&o));

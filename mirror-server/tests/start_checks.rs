@@ -14,7 +14,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
 /// exits within `limit`, or `None` (and kills it) when it is still running.
 fn serve_exits(store: &Path, limit: Duration) -> Option<(Option<i32>, String)> {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1", "--store"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--store",
+        ])
         .arg(store)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -79,7 +86,14 @@ fn serve_on_an_empty_store_directory_answers_503() {
     // A store whose only record is a refused import is still a store with nothing in it.
     std::fs::write(store.join("audit.log"), "").unwrap();
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1", "--store"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--store",
+        ])
         .arg(&store)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -108,7 +122,15 @@ fn serve_on_an_empty_store_directory_answers_503() {
         }
     };
     let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
         .arg(format!("http://{addr}/simple/"))
         .output()
         .unwrap();
@@ -201,7 +223,10 @@ fn snapshots_and_audit_show_escape_drive_strings() {
             text.contains("2026-11-21T15:10:59Z\\u{1b}[2J\\u{202e}"),
             "{args:?}: {text}"
         );
-        assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{args:?}: {text:?}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{args:?}: {text:?}"
+        );
     }
     // --json keeps the exact value (JSON escapes it).
     let out = Command::new(BIN)

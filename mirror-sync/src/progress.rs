@@ -230,7 +230,8 @@ impl Progress {
     /// Sets the phase shown next to the total bar (or in the plain lines).
     pub fn phase(&self, msg: &str) {
         if let Some(i) = &self.inner {
-            i.total.set_message(formats::display::escape(msg).into_owned());
+            i.total
+                .set_message(formats::display::escape(msg).into_owned());
         }
         if let Some(p) = self.counters()
             && let Ok(mut phase) = p.phase.lock()
@@ -249,7 +250,8 @@ impl Progress {
                 Some(t) => i.total.set_length(t),
                 None => i.total.unset_length(),
             }
-            i.total.set_message(formats::display::escape(msg).into_owned());
+            i.total
+                .set_message(formats::display::escape(msg).into_owned());
         }
         // Off a terminal the plain lines count the whole run: the phase's bytes join
         // the run's total and its name replaces the phase shown.

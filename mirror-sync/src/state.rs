@@ -148,7 +148,9 @@ pub fn ensure_store_dir(store_dir: &Path) -> anyhow::Result<()> {
             shown()
         ),
         Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("cannot read the store path {}", shown())));
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot read the store path {}", shown()))
+            );
         }
     }
     if let Err(e) = std::fs::create_dir_all(store_dir) {
@@ -162,7 +164,9 @@ pub fn ensure_store_dir(store_dir: &Path) -> anyhow::Result<()> {
                 shown()
             );
         }
-        return Err(anyhow::Error::new(e).context(format!("cannot create the store directory {}", shown())));
+        return Err(
+            anyhow::Error::new(e).context(format!("cannot create the store directory {}", shown()))
+        );
     }
     Ok(())
 }
@@ -441,6 +445,18 @@ fn has_table<K: Key + 'static, V: Value + 'static>(
 mod tests {
     use super::*;
     use formats::snapshot::SourceKind;
+
+    #[test]
+    fn a_second_open_names_the_other_mirror_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = State::open(dir.path()).unwrap();
+        let err = format!("{:#}", State::open(dir.path()).err().unwrap());
+        assert!(
+            err.contains("another mirror-sync is using this store"),
+            "{err}"
+        );
+        assert!(err.contains("state.redb"), "{err}");
+    }
 
     #[test]
     fn upstream_state_and_channels_persist() {

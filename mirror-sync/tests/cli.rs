@@ -311,7 +311,10 @@ fn permission_denied_on_the_state_database_says_so() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("cannot open {}: permission denied", state.display())),
+        err.contains(&format!(
+            "cannot open {}: permission denied",
+            state.display()
+        )),
         "{err}"
     );
     assert!(err.contains("owned by uid "), "{err}");

@@ -456,7 +456,13 @@ fn foreign_media_description() {
     }
     let ours = Digest::of(&std::fs::read(c.manifest_path()).unwrap()).to_string();
     let theirs = Digest::of(&std::fs::read(&m1_path).unwrap()).to_string();
-    c.assert_refused(&["media.json", &m1.name(), &c.manifest().name(), &ours, &theirs]);
+    c.assert_refused(&[
+        "media.json",
+        &m1.name(),
+        &c.manifest().name(),
+        &ours,
+        &theirs,
+    ]);
     let msg = format!("{:#}", c.import(&[]).unwrap_err());
     assert_eq!(msg.matches(&ours).count(), 1, "{msg}");
     assert_eq!(msg.matches(&theirs).count(), 1, "{msg}");
