@@ -869,20 +869,11 @@ struct Job {
 /// Errors: [`ImportError`]; on error the store is left as it was.
 pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     let dir_existed = fs::metadata(&opts.store).is_ok_and(|m| m.is_dir());
-    let held_store = opts.store.join(INDEX_FILE).is_file();
-    let lock_path = opts.store.join(crate::lifecycle::LOCK_FILE);
-    let lock_existed = fs::symlink_metadata(&lock_path).is_ok();
     let mut snapshot: Option<String> = None;
     let result = import_inner(opts, &mut snapshot);
     if let Err(e) = &result
         && dir_existed
     {
-        // A first import that was refused after it took the lock: the directory held no
-        // store and no lock file, so the lock file goes too (lock_store re-checks the file
-        // it locked, so a waiter is not fooled by the removal).
-        if !held_store && !lock_existed && !opts.store.join(INDEX_FILE).exists() {
-            let _ = fs::remove_file(&lock_path);
-        }
         let mut fields = serde_json::Map::new();
         fields.insert("snapshot".into(), snapshot.into());
         fields.insert(
@@ -1061,7 +1052,11 @@ fn import_inner(
     };
     create_dir_tracked(store_root, &mut cleanup.created)?;
     // One store operation at a time (imports, rollbacks, pins, gc), across processes.
-    let _lock = crate::lifecycle::lock_store(store_root)?;
+    let lock_existed = fs::symlink_metadata(store_root.join(crate::lifecycle::LOCK_FILE)).is_ok();
+    let mut lock = crate::lifecycle::lock_store(store_root)?;
+    // A first import (no index yet) that made the lock file removes it again if it is
+    // refused, so the directory is left as it was (but for the audit record).
+    lock.remove_on_drop(!lock_existed && !store_root.join(INDEX_FILE).exists());
     // Staging left by an import that was killed: unreferenced, safe to remove.
     if let Err(e) = crate::lifecycle::sweep_stale_staging(store_root) {
         tracing::warn!(error = %e, "cannot remove stale staging directories");
@@ -1375,6 +1370,7 @@ fn import_inner(
     drop(index);
     // The snapshot is committed: nothing below may undo it.
     cleanup.armed = false;
+    lock.remove_on_drop(false);
     let generation = crate::lifecycle::bump_generation(store_root)?;
     let fields = match serde_json::json!({
         "snapshot": name,
