@@ -165,6 +165,24 @@ fn import_of_a_missing_drive_says_the_path_does_not_exist() {
     assert!(!err.contains("no snapshot found"), "{err}");
     assert!(!tmp.path().join("store").exists(), "nothing created");
 
+    // The human error is escaped; the path is quoted, not obeyed.
+    let hostile = tmp.path().join("usb\u{1b}]0;owned\u{7}");
+    let out = Command::new(BIN)
+        .arg("import")
+        .arg(&hostile)
+        .arg("--store")
+        .arg(tmp.path().join("store"))
+        .arg("--trusted-keys")
+        .arg(&trusted)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("usb\\u{1b}]0;owned\\u{7}: does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+
     let file = tmp.path().join("drive.img");
     std::fs::write(&file, "x").unwrap();
     let out = Command::new(BIN)

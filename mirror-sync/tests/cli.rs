@@ -380,3 +380,31 @@ fn private_keys_others_can_read_are_warned_about() {
         "{err}"
     );
 }
+
+#[test]
+fn errors_reach_the_terminal_escaped() {
+    // A path carrying a clear-screen sequence and a right-to-left override: the error
+    // quotes it, escaped; the --json document keeps it exact.
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("x\u{1b}[2J\u{202e}.toml");
+    let out = bin()
+        .args(["--json", "sync", "--config"])
+        .arg(&hostile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("x\\u{1b}[2J\\u{202e}.toml"), "{err}");
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
+    let v = json_doc(&out.stdout);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("x\u{1b}[2J\u{202e}.toml"),
+        "{v}"
+    );
+}
