@@ -14,6 +14,7 @@
 //! - [`receipt`]: site receipts (what an air-gapped site holds), a DSSE-signed JSON
 //!   payload with a compact blob set (docs/receipt-format.md).
 //! - [`cli_error`]: the `--json` error document of a failed command.
+//! - [`display`]: escaping of drive and upstream text for an operator's terminal.
 //! - [`progress_line`]: the plain progress lines off a terminal (interval, rate, eta).
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 SBOMs of a snapshot: generation, parsing,
 //!   checking against a manifest, package-level diffs.
@@ -22,6 +23,7 @@ pub mod apt;
 pub mod cli_error;
 pub mod deb822;
 pub mod digest;
+pub mod display;
 pub mod media;
 pub mod oci;
 pub mod path;

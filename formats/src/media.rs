@@ -311,6 +311,28 @@ struct VersionProbe {
 }
 
 impl Media {
+    /// Whether this media description belongs to the snapshot `name` whose manifest bytes
+    /// hash to `manifest`; `None` when it does, else a message saying what differs (the
+    /// snapshot name, the manifest digest, or both), each value shown once, drive strings
+    /// escaped ([`crate::display::escape`]).
+    pub fn mismatch(&self, manifest: &Digest, name: &str) -> Option<String> {
+        let theirs = crate::display::escape(&self.snapshot);
+        match (self.snapshot == name, self.manifest == *manifest) {
+            (true, true) => None,
+            (false, true) => Some(format!(
+                "names snapshot {theirs}, but the manifest it describes (digest {manifest}) is {name}'s; the media description was signed for another snapshot name"
+            )),
+            (true, false) => Some(format!(
+                "describes a different cut of {name}: its manifest digest is {}, this drive's manifest.json hashes to {manifest}; the drive mixes files of two exports",
+                self.manifest
+            )),
+            (false, false) => Some(format!(
+                "describes snapshot {theirs} (manifest {}), not this drive's {name} (manifest {manifest}); the drive mixes files of two exports",
+                self.manifest
+            )),
+        }
+    }
+
     /// Serializes to the bytes that get signed (pretty JSON, trailing newline).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
@@ -560,6 +582,50 @@ mod tests {
             .enumerate()
             .map(|(i, s)| (Digest::of(format!("b{i}").as_bytes()), *s))
             .collect()
+    }
+
+    #[test]
+    fn mismatch_says_what_differs_once() {
+        let ours = Digest::of(b"manifest 2");
+        let other = Digest::of(b"manifest 1");
+        let m = |snapshot: &str, manifest: Digest| Media {
+            media_version: MEDIA_VERSION,
+            snapshot: snapshot.into(),
+            manifest,
+            volume: 1,
+            volumes: 1,
+            max_file_size: None,
+            layout: BlobLayout::Flat,
+            base: None,
+            receipt_site: None,
+            omitted_blobs: 0,
+            omitted_bytes: 0,
+            blobs: Vec::new(),
+        };
+        assert_eq!(m("stable/2", ours).mismatch(&ours, "stable/2"), None);
+        let count = |s: &str, d: &Digest| s.matches(&d.to_string()).count();
+        let name_only = m("stable/\u{1b}[2J9", ours)
+            .mismatch(&ours, "stable/2")
+            .unwrap();
+        assert!(
+            name_only.contains("names snapshot stable/\\u{1b}[2J9"),
+            "{name_only}"
+        );
+        assert_eq!(count(&name_only, &ours), 1, "{name_only}");
+        let digest_only = m("stable/2", other).mismatch(&ours, "stable/2").unwrap();
+        assert!(
+            digest_only.contains("different cut of stable/2"),
+            "{digest_only}"
+        );
+        assert_eq!(count(&digest_only, &ours), 1, "{digest_only}");
+        assert_eq!(count(&digest_only, &other), 1, "{digest_only}");
+        let both = m("stable/1", other).mismatch(&ours, "stable/2").unwrap();
+        assert!(
+            both.contains("stable/1") && both.contains("stable/2"),
+            "{both}"
+        );
+        assert_eq!(count(&both, &ours), 1, "{both}");
+        assert_eq!(count(&both, &other), 1, "{both}");
     }
 
     #[test]

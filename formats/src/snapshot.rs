@@ -315,6 +315,29 @@ pub enum ManifestError {
     Invalid(String),
 }
 
+/// Checks a manifest's `created`: an RFC 3339 `date-time` (RFC 3339 §5.6, e.g.
+/// `2026-11-21T15:10:59Z`; writers use UTC, readers accept any offset), at most 64 bytes.
+///
+/// Errors: a message quoting the value escaped ([`crate::display::escape`]: it comes from
+/// a drive), with the parser's reason.
+pub fn validate_created(created: &str) -> Result<(), String> {
+    const MAX: usize = 64;
+    if created.len() > MAX {
+        return Err(format!(
+            "created is {} bytes, not an RFC 3339 date-time (at most {MAX} bytes, e.g. 2026-11-21T15:10:59Z)",
+            created.len()
+        ));
+    }
+    chrono::DateTime::parse_from_rfc3339(created)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "created \"{}\" is not an RFC 3339 date-time like 2026-11-21T15:10:59Z ({e})",
+                crate::display::escape(created)
+            )
+        })
+}
+
 #[derive(Deserialize)]
 struct VersionProbe {
     manifest_version: Option<serde_json::Value>,
@@ -362,13 +385,15 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Checks the rules the types cannot express: channel name, sequence ≥ 1, every path
-    /// safe ([`crate::path::validate`]) and unique, every artifact naming a known source.
+    /// Checks the rules the types cannot express: channel name, sequence ≥ 1, `created` an
+    /// RFC 3339 date-time ([`validate_created`]), every path safe
+    /// ([`crate::path::validate`]) and unique, every artifact naming a known source.
     pub fn validate(&self) -> Result<(), ManifestError> {
         validate_channel(&self.channel).map_err(ManifestError::Invalid)?;
         if self.sequence == 0 {
             return Err(ManifestError::Invalid("sequence must be at least 1".into()));
         }
+        validate_created(&self.created).map_err(ManifestError::Invalid)?;
         let sources: HashSet<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
         if sources.len() != self.sources.len() {
             return Err(ManifestError::Invalid("duplicate source name".into()));
@@ -623,6 +648,33 @@ mod tests {
             1,
         );
         assert!(Manifest::from_slice(dup.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn created_must_be_rfc3339() {
+        for good in [
+            "2026-11-21T15:10:59Z",
+            "2026-11-21T15:10:59.123456Z",
+            "2026-11-21T16:10:59+01:00",
+        ] {
+            validate_created(good).unwrap();
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2026-11-21",
+            "2026-13-01T00:00:00Z",
+            "2026-11-21T15:10:59Z\u{1b}[2J",
+            &format!("2026-11-21T15:10:59.{}Z", "1".repeat(80)),
+        ] {
+            let mut m = sample();
+            m.created = bad.into();
+            let err = m.validate().unwrap_err().to_string();
+            assert!(err.contains("RFC 3339"), "{bad:?}: {err}");
+            assert!(!err.contains('\u{1b}'), "raw control byte in {err:?}");
+            let bytes = m.to_bytes();
+            assert!(Manifest::from_slice(&bytes).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

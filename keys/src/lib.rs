@@ -9,6 +9,7 @@
 //! - [`cosign`]: offline verification of cosign image signatures (ECDSA P-256 / Ed25519
 //!   public keys, simple-signing payloads; no Rekor, no TUF) and the per-image signature
 //!   policy shared by `mirror-sync` and `mirror-server`.
+//! - [`perms`]: the warning for a private key file its group or other users can read.
 //!
 //! Errors are [`KeyError`] (loading, parsing, writing keys), [`SignatureError`] (Ed25519
 //! snapshot signatures) and [`VerifyError`] (upstream OpenPGP signatures). No error message
@@ -19,6 +20,7 @@ mod error;
 mod fsutil;
 mod keyring_read;
 pub mod openpgp;
+pub mod perms;
 pub mod snapshot;
 
 pub use error::{KeyError, SignatureError, VerifyError};

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use formats::display::Escaped;
 
 use crate::import::{ImportOptions, ImportSummary, import};
 
@@ -386,6 +387,22 @@ pub struct ServeArgs {
     pub workers: Option<u16>,
 }
 
+/// `println!` for human output: the text goes through [`formats::display::escape_text`],
+/// since it shows snapshot names, paths, reasons and package names that came from a
+/// drive or an upstream (`--json` output is printed as is: JSON escapes them itself).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", formats::display::escape_text(&format!($($arg)*)))
+    };
+}
+
+/// [`say!`] on stderr.
+macro_rules! esay {
+    ($($arg:tt)*) => {
+        eprintln!("{}", formats::display::escape_text(&format!($($arg)*)))
+    };
+}
+
 /// Entry point of the binary: parses `std::env::args_os`, runs, reports errors.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -494,14 +511,16 @@ pub fn error_json(e: &anyhow::Error) -> String {
 }
 
 /// `error: <msg>` followed by one `  caused by: <cause>` line per source in the chain;
-/// a cause whose text the previous line already contains is not repeated.
+/// a cause whose text the previous line already contains is not repeated. Each message is
+/// escaped ([`formats::display::escape`]): errors quote drive and upstream strings.
 pub fn format_error(e: &anyhow::Error) -> String {
-    let mut s = format!("error: {e}");
+    use formats::display::escape;
+    let mut s = format!("error: {}", escape(&e.to_string()));
     let mut last = e.to_string();
     for cause in e.chain().skip(1) {
         let text = cause.to_string();
         if !last.contains(&text) {
-            s.push_str(&format!("\n  caused by: {text}"));
+            s.push_str(&format!("\n  caused by: {}", escape(&text)));
         }
         last = text;
     }
@@ -556,7 +575,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&r, true)?;
             } else {
-                print!("{}", r.render());
+                print!("{}", formats::display::escape_text(&r.render()));
             }
             Ok(())
         }
@@ -593,13 +612,16 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
     if let Some(dir) = &a.write {
         let written = crate::client_config::write_files(&config, live.as_ref(), &store, dir)?;
         if !a.json {
-            eprintln!("wrote {} files under {}", written.len(), dir.display());
+            esay!("wrote {} files under {}", written.len(), dir.display());
         }
     }
     if a.json {
         print_json(&config, true)?;
     } else {
-        print!("{}", crate::client_config::render_text(&config));
+        print!(
+            "{}",
+            formats::display::escape_text(&crate::client_config::render_text(&config))
+        );
     }
     Ok(())
 }
@@ -610,20 +632,28 @@ fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
         print_json(&rows, true)?;
         return Ok(());
     }
-    println!(
+    say!(
         "{:<4} {:<3} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10} {:>9}",
-        "live", "pin", "snapshot", "channel", "sequence", "created", "signer", "size", "artifacts"
+        "live",
+        "pin",
+        "snapshot",
+        "channel",
+        "sequence",
+        "created",
+        "signer",
+        "size",
+        "artifacts"
     );
     for r in &rows {
-        println!(
+        say!(
             "{:<4} {:<3} {:<28} {:<20} {:>8} {:<22} {:<26} {:>10} {:>9}",
             if r.live { "*" } else { "" },
             if r.pinned { "P" } else { "" },
-            r.record.name,
-            r.record.channel,
+            Escaped(&r.record.name),
+            Escaped(&r.record.channel),
             r.record.sequence,
-            r.record.created,
-            r.record.signer,
+            Escaped(&r.record.created),
+            Escaped(&r.record.signer),
             human_bytes(r.record.bytes),
             r.record.artifacts
         );
@@ -632,7 +662,7 @@ fn run_snapshots(a: SnapshotsArgs) -> anyhow::Result<()> {
         .iter()
         .find(|r| r.current)
         .map(|r| r.record.name.as_str());
-    println!(
+    say!(
         "(* live on its channel, P pinned; served at the root: {})",
         current.unwrap_or("none")
     );
@@ -648,14 +678,14 @@ fn run_rollback(a: RollbackArgs) -> anyhow::Result<()> {
     if a.json {
         print_json(&s, false)?;
     } else {
-        println!(
+        say!(
             "rolled back channel {}: {} -> {} (live and served at the root; generation {})",
             s.channel,
             s.from.as_deref().unwrap_or("none"),
             s.to,
             s.generation
         );
-        println!(
+        say!(
             "  {} blobs checked present; running servers switch within a second",
             s.blobs_checked
         );
@@ -670,12 +700,12 @@ fn print_pin(s: &crate::lifecycle::PinSummary, json: bool) -> anyhow::Result<()>
     }
     match (s.pinned, s.changed) {
         (true, true) => match &s.reason {
-            Some(r) => println!("pinned {} ({r})", s.snapshot),
-            None => println!("pinned {}", s.snapshot),
+            Some(r) => say!("pinned {} ({r})", s.snapshot),
+            None => say!("pinned {}", s.snapshot),
         },
-        (true, false) => println!("{} was already pinned; nothing changed", s.snapshot),
-        (false, true) => println!("unpinned {} (gc may now remove it)", s.snapshot),
-        (false, false) => println!("{} was not pinned; nothing changed", s.snapshot),
+        (true, false) => say!("{} was already pinned; nothing changed", s.snapshot),
+        (false, true) => say!("unpinned {} (gc may now remove it)", s.snapshot),
+        (false, false) => say!("{} was not pinned; nothing changed", s.snapshot),
     }
     Ok(())
 }
@@ -710,17 +740,17 @@ fn run_gc(a: GcArgs) -> anyhow::Result<()> {
         .iter()
         .map(|k| format!("{} ({})", k.name, k.reasons.join(", ")))
         .collect();
-    println!("kept {} snapshots: {}", kept.len(), kept.join(", "));
+    say!("kept {} snapshots: {}", kept.len(), kept.join(", "));
     if s.snapshots_removed.is_empty() {
-        println!("{remove} no snapshot");
+        say!("{remove} no snapshot");
     } else {
-        println!(
+        say!(
             "{remove} {} snapshots: {}",
             s.snapshots_removed.len(),
             s.snapshots_removed.join(", ")
         );
     }
-    println!(
+    say!(
         "{delete} {} blobs ({}); {} blobs kept; {} stale staging entries",
         s.blobs_removed,
         human_bytes(s.bytes_freed),
@@ -728,7 +758,7 @@ fn run_gc(a: GcArgs) -> anyhow::Result<()> {
         s.staging_removed
     );
     if s.dry_run {
-        println!("dry run: nothing was changed");
+        say!("dry run: nothing was changed");
     }
     Ok(())
 }
@@ -742,7 +772,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
     if a.json {
         print_json(&r, true)?;
     } else {
-        println!(
+        say!(
             "checked {} blobs ({}) of {} snapshots in {:.1} s",
             r.blobs_checked,
             human_bytes(r.bytes_hashed),
@@ -750,24 +780,24 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
             r.elapsed_secs
         );
         for p in &r.problems {
-            println!("{}", p.describe());
+            say!("{}", p.describe());
         }
         if r.orphans > 0 {
-            println!(
+            say!(
                 "info: {} orphan blobs ({}) are referenced by no held snapshot (gc removes them)",
                 r.orphans,
                 human_bytes(r.orphan_bytes)
             );
         }
         if !r.stale_staging.is_empty() {
-            println!(
+            say!(
                 "info: {} stale staging entries in {} (gc removes them)",
                 r.stale_staging.len(),
                 a.store.join("tmp").display()
             );
         }
         if r.ok {
-            println!("store OK");
+            say!("store OK");
         }
     }
     if !r.ok {
@@ -785,9 +815,9 @@ fn run_audit_verify(a: AuditVerifyArgs) -> anyhow::Result<()> {
     if a.json {
         print_json(&r, true)?;
     } else if !r.exists {
-        println!("{}: no audit log (nothing recorded yet)", r.path.display());
+        say!("{}: no audit log (nothing recorded yet)", r.path.display());
     } else if r.ok() {
-        println!(
+        say!(
             "{}: chain intact: {} lines ({} legacy before the chain, {} chained){}",
             r.path.display(),
             r.lines,
@@ -828,7 +858,7 @@ fn run_audit_show(a: AuditShowArgs) -> anyhow::Result<()> {
     const SHOWN_ELSEWHERE: [&str; 6] = ["seq", "time", "actor", "event", "snapshot", "prev"];
     for l in shown {
         let Some(r) = &l.record else {
-            println!(
+            say!(
                 "{:>5} (unreadable: {})",
                 l.line,
                 l.error.as_deref().unwrap_or("?")
@@ -847,8 +877,8 @@ fn run_audit_show(a: AuditShowArgs) -> anyhow::Result<()> {
             .iter()
             .filter(|(k, _)| !SHOWN_ELSEWHERE.contains(&k.as_str()))
             .map(|(k, v)| match v {
-                serde_json::Value::String(t) => format!("{k}={t}"),
-                other => format!("{k}={other}"),
+                serde_json::Value::String(t) => format!("{}={}", Escaped(k), Escaped(t)),
+                other => format!("{}={other}", Escaped(k)),
             })
             .collect();
         let marker = if r.contains_key("prev") {
@@ -856,13 +886,13 @@ fn run_audit_show(a: AuditShowArgs) -> anyhow::Result<()> {
         } else {
             " (legacy)"
         };
-        println!(
+        say!(
             "{:>5} {:<24} {:<10} {:<22} {:<24} {}{marker}",
             l.line,
-            s("time"),
-            actor,
-            s("event"),
-            s("snapshot"),
+            Escaped(s("time")),
+            Escaped(&actor),
+            Escaped(s("event")),
+            Escaped(s("snapshot")),
             details.join(" ")
         );
     }
@@ -882,17 +912,21 @@ fn run_receipt(a: ReceiptArgs) -> anyhow::Result<()> {
         }
     }
     if a.json {
+        // The document (on stderr) carries the warnings; a text line would break it.
         eprintln!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
+    for w in &s.warnings {
+        esay!("warning: {w}");
+    }
     if s.site_key_created {
-        eprintln!(
+        esay!(
             "created the site key; its public key is {}: give it to release engineering to pin",
             s.site_pub.display()
         );
     }
     let live: Vec<&str> = s.live.values().map(String::as_str).collect();
-    eprintln!(
+    esay!(
         "receipt of site {}: {} snapshots ({} pinned; live: {}), {} blobs; {}, {}{}",
         s.site,
         s.snapshots,
@@ -962,7 +996,10 @@ fn run_import(a: ImportArgs) -> anyhow::Result<()> {
     if a.json {
         print_json(&summary, false)?;
     } else if !a.quiet {
-        print!("{}", render_summary(&summary));
+        print!(
+            "{}",
+            formats::display::escape_text(&render_summary(&summary))
+        );
     }
     Ok(())
 }
@@ -1046,6 +1083,8 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+    // A typo in --store fails here, not as 503 forever (an empty directory still serves 503).
+    crate::live::check_store_dir(&a.store)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1059,7 +1098,7 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
-        eprintln!("mirror-server listening on http://{}", handle.addr);
+        esay!("mirror-server listening on http://{}", handle.addr);
         wait_for_signal().await;
         handle.shutdown().await;
         Ok(())

@@ -41,8 +41,9 @@
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
 //!    running servers switch, append a hash-chained record to `STORE/audit.log`.
 //!
-//! A refusal by an existing store appends an `import-refused` record (with the reason) to
-//! the audit log and changes nothing else.
+//! A refusal appends an `import-refused` record (with the reason) to the store's audit log
+//! and changes nothing else, also in an existing directory that held no store yet (see
+//! [`import`]); a store directory the import had to create is removed again.
 //!
 //! On any refusal the staging store is removed, as is anything this run created (when the
 //! store did not exist before, the whole store directory). A failure after blobs were moved
@@ -165,6 +166,17 @@ pub enum ImportError {
         path: PathBuf,
         /// What it is.
         reason: String,
+    },
+    /// The drive path does not exist, or is not a directory.
+    #[error(
+        "drive {}: {problem}; name the drive's mount point, the directory that holds snapshots/ and blobs/ (is the drive mounted? `findmnt`, `lsblk`)",
+        drive.display()
+    )]
+    DriveNotFound {
+        /// The path given.
+        drive: PathBuf,
+        /// `does not exist`, `is a file, not a directory`, or the error reading it.
+        problem: String,
     },
     /// No snapshot directory on the drive.
     #[error(
@@ -494,6 +506,25 @@ pub fn parse_snapshot_name(name: &str) -> Option<(String, u64)> {
 
 /// Lists `snapshots/<channel>/<sequence>` directories on the drive (sorted), refusing links.
 fn list_snapshots(drive: &Path) -> Result<Vec<(String, u64)>, ImportError> {
+    match fs::metadata(drive) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(ImportError::DriveNotFound {
+                drive: drive.to_path_buf(),
+                problem: "is a file, not a directory".into(),
+            });
+        }
+        Err(e) => {
+            return Err(ImportError::DriveNotFound {
+                drive: drive.to_path_buf(),
+                problem: if e.kind() == io::ErrorKind::NotFound {
+                    "does not exist".into()
+                } else {
+                    format!("cannot be read ({e})")
+                },
+            });
+        }
+    }
     let root = drive.join("snapshots");
     if !real_dir(&root)? {
         return Err(ImportError::NoSnapshot {
@@ -657,14 +688,8 @@ fn read_media(
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    if m.manifest != *manifest_digest || m.snapshot != name {
-        return Err(ImportError::BadFile {
-            path,
-            reason: format!(
-                "describes {} ({}), not this manifest ({manifest_digest}); the drive was rearranged",
-                m.snapshot, m.manifest
-            ),
-        });
+    if let Some(reason) = m.mismatch(manifest_digest, name) {
+        return Err(ImportError::BadFile { path, reason });
     }
     Ok(Some(m))
 }
@@ -832,16 +857,22 @@ struct Job {
 
 /// Imports one snapshot from a drive into a store (see the module docs for the steps).
 ///
-/// A refusal of a drive by an existing store is recorded in the store's audit log
-/// (`import-refused`, with the reason); nothing else in the store changes.
+/// A refusal is recorded in the store's audit log (`import-refused`, with the reason;
+/// `import-partial` when volumes are missing) whenever the store directory existed before
+/// the import, also when it held no store yet (an empty directory such as a package's
+/// `/var/lib/mirror-server`): the audit log then starts with the refusal. Nothing else in
+/// the store changes: a lock file this run created in a directory that held no store is
+/// removed again. When the store directory did not exist, a refusal removes everything
+/// the import created and records nothing (there is no store to record it in); the
+/// refusal is reported to the caller only.
 ///
 /// Errors: [`ImportError`]; on error the store is left as it was.
 pub fn import(opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
-    let store_existed = opts.store.join(INDEX_FILE).is_file();
+    let dir_existed = fs::metadata(&opts.store).is_ok_and(|m| m.is_dir());
     let mut snapshot: Option<String> = None;
     let result = import_inner(opts, &mut snapshot);
     if let Err(e) = &result
-        && store_existed
+        && dir_existed
     {
         let mut fields = serde_json::Map::new();
         fields.insert("snapshot".into(), snapshot.into());
@@ -1021,7 +1052,11 @@ fn import_inner(
     };
     create_dir_tracked(store_root, &mut cleanup.created)?;
     // One store operation at a time (imports, rollbacks, pins, gc), across processes.
-    let _lock = crate::lifecycle::lock_store(store_root)?;
+    let lock_existed = fs::symlink_metadata(store_root.join(crate::lifecycle::LOCK_FILE)).is_ok();
+    let mut lock = crate::lifecycle::lock_store(store_root)?;
+    // A first import (no index yet) that made the lock file removes it again if it is
+    // refused, so the directory is left as it was (but for the audit record).
+    lock.remove_on_drop(!lock_existed && !store_root.join(INDEX_FILE).exists());
     // Staging left by an import that was killed: unreferenced, safe to remove.
     if let Err(e) = crate::lifecycle::sweep_stale_staging(store_root) {
         tracing::warn!(error = %e, "cannot remove stale staging directories");
@@ -1335,6 +1370,7 @@ fn import_inner(
     drop(index);
     // The snapshot is committed: nothing below may undo it.
     cleanup.armed = false;
+    lock.remove_on_drop(false);
     let generation = crate::lifecycle::bump_generation(store_root)?;
     let fields = match serde_json::json!({
         "snapshot": name,

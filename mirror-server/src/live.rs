@@ -20,6 +20,145 @@ pub const INDEX_FILE: &str = "index.redb";
 /// File name of the generation counter inside a store.
 pub const GENERATION_FILE: &str = "current.gen";
 
+/// The names a store directory holds besides hidden temp files (`.audit.head.tmp-…`):
+/// the index, the blob store, staging, the lock, the audit log and its head, the
+/// generation counter, the site key pair, and `lost+found` (a store on a filesystem of
+/// its own).
+pub const STORE_ENTRIES: [&str; 10] = [
+    INDEX_FILE,
+    "blobs",
+    "tmp",
+    crate::lifecycle::LOCK_FILE,
+    crate::audit::AUDIT_LOG,
+    crate::audit::AUDIT_HEAD,
+    GENERATION_FILE,
+    crate::receipt::SITE_KEY_FILE,
+    crate::receipt::SITE_PUB_FILE,
+    "lost+found",
+];
+
+/// What `serve --store` was given, when it is usable ([`check_store_dir`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreDir {
+    /// A store: `index.redb` is there.
+    Store,
+    /// A store with nothing imported yet: an empty directory, or one that holds only
+    /// store files (an audit log of refused imports, a lock file). Served as 503 until an
+    /// import.
+    Fresh,
+}
+
+/// Why a `--store` path is not a store ([`check_store_dir`]). Every message names the path
+/// and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreDirError {
+    /// Nothing at the path.
+    #[error(
+        "store {} does not exist: check --store (it names the directory `mirror-server import --store` wrote), or create it empty (mkdir) to serve 503 until the first import",
+        formats::display::escape(&.0.to_string_lossy())
+    )]
+    Missing(PathBuf),
+    /// The path is a file, a device, ….
+    #[error(
+        "store {} is a {kind}, not a directory: --store names the store directory (the one `mirror-server import --store` wrote)",
+        formats::display::escape(&.path.to_string_lossy())
+    )]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`file`, `symlink to a file`, …).
+        kind: String,
+    },
+    /// A directory without `index.redb` that holds other files.
+    #[error(
+        "{} is not a mirror-server store: it has no {INDEX_FILE} and holds other files ({}); check --store, or import a drive into an empty directory first",
+        formats::display::escape(&.path.to_string_lossy()),
+        formats::display::escape(&.examples.join(", "))
+    )]
+    NotAStore {
+        /// The path.
+        path: PathBuf,
+        /// Up to three of the foreign entries.
+        examples: Vec<String>,
+    },
+    /// The directory cannot be read.
+    #[error(
+        "cannot read the store {}: {source} (serve needs read access to it: run as the store's owner)",
+        formats::display::escape(&.path.to_string_lossy())
+    )]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Checks the path `serve --store` names before anything is bound: a store
+/// (`index.redb` present), or a store with nothing imported yet (an empty directory, or
+/// one holding only [`STORE_ENTRIES`] and hidden temp files). A missing path, a
+/// non-directory, and a directory of other files are refused: a typo in `--store` fails
+/// at start instead of serving 503 forever.
+///
+/// Errors: [`StoreDirError`], naming the path and the fix.
+pub fn check_store_dir(store: &Path) -> Result<StoreDir, StoreDirError> {
+    let meta = match std::fs::metadata(store) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreDirError::Missing(store.to_path_buf()));
+        }
+        Err(source) => {
+            return Err(StoreDirError::Unreadable {
+                path: store.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if !meta.is_dir() {
+        let kind = if meta.is_file() {
+            "file"
+        } else {
+            "special file"
+        };
+        let kind = if std::fs::symlink_metadata(store).is_ok_and(|m| m.file_type().is_symlink()) {
+            format!("symbolic link to a {kind}")
+        } else {
+            kind.to_owned()
+        };
+        return Err(StoreDirError::NotADirectory {
+            path: store.to_path_buf(),
+            kind,
+        });
+    }
+    let unreadable = |source| StoreDirError::Unreadable {
+        path: store.to_path_buf(),
+        source,
+    };
+    let mut foreign = Vec::new();
+    let mut has_index = false;
+    for entry in std::fs::read_dir(store).map_err(unreadable)? {
+        let name = entry.map_err(unreadable)?.file_name();
+        let name = name.to_string_lossy();
+        if name == INDEX_FILE {
+            has_index = true;
+        } else if !STORE_ENTRIES.contains(&name.as_ref()) && !name.starts_with('.') {
+            foreign.push(name.into_owned());
+        }
+    }
+    if has_index {
+        return Ok(StoreDir::Store);
+    }
+    if foreign.is_empty() {
+        return Ok(StoreDir::Fresh);
+    }
+    foreign.sort();
+    foreign.truncate(3);
+    Err(StoreDirError::NotAStore {
+        path: store.to_path_buf(),
+        examples: foreign,
+    })
+}
+
 /// One servable file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

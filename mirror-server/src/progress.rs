@@ -67,11 +67,11 @@ pub fn byte_bar(want: bool, total: u64, msg: &str) -> ProgressBar {
         ) {
             b.set_style(style.progress_chars("=> "));
         }
-        b.set_message(msg.to_owned());
+        b.set_message(formats::display::escape(msg).into_owned());
         return b;
     }
     let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-    b.set_message(msg.to_owned());
+    b.set_message(formats::display::escape(msg).into_owned());
     b.set_prefix(PLAIN);
     b.reset_elapsed();
     let weak = b.downgrade();

@@ -111,6 +111,10 @@ pub struct ReceiptSummary {
     pub sha256: Digest,
     /// Line of the audit record appended.
     pub audit_seq: u64,
+    /// Warnings: `STORE/site.key` readable by its group or other users
+    /// ([`keys::perms::private_key_exposure`]); `mirror-server receipt` prints them on
+    /// stderr too.
+    pub warnings: Vec<String>,
 }
 
 /// Loads `STORE/site.key`, or creates it (and `STORE/site.pub`) when absent. Returns the key
@@ -286,6 +290,9 @@ pub fn make_receipt(store: &Path) -> Result<(Vec<u8>, ReceiptSummary), SiteRecei
         bytes: bytes.len() as u64,
         sha256,
         audit_seq: record.seq,
+        warnings: keys::perms::private_key_exposure(&store.join(SITE_KEY_FILE))
+            .into_iter()
+            .collect(),
     };
     Ok((bytes, summary))
 }

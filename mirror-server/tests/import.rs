@@ -298,6 +298,57 @@ fn flipped_blob_on_first_import_leaves_no_store() {
     assert!(!fx.store.exists());
 }
 
+/// The names in a directory, sorted.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn refused_first_import_into_an_empty_directory_is_audited_and_leaves_no_lock() {
+    // A fresh store directory (as a package creates /var/lib/mirror-server): a refusal
+    // after the lock was taken (a damaged blob) and one before (a wrong key) are both
+    // recorded, and the directory then holds the audit log and nothing else.
+    let fx = Fixture::new();
+    fs::create_dir(&fx.store).unwrap();
+    let d = fx.drive("drive", 1, &files());
+    let blob = drive_blob(&d, PAGE);
+    let mut bytes = fs::read(&blob).unwrap();
+    bytes[0] ^= 0x80;
+    fs::write(&blob, &bytes).unwrap();
+    let err = fx.import(&d, &[]).expect_err("damaged blob").to_string();
+    assert!(err.contains("simple/foo-bar/index.html"), "{err}");
+    assert_eq!(entries(&fx.store), ["audit.head", "audit.log"]);
+
+    let other = keys::snapshot::SigningKey::generate();
+    let d2 = fx.drive_with("drive2", 1, &files(), |_| {}, Some(&other));
+    let err2 = fx.import(&d2, &[]).expect_err("wrong key").to_string();
+    assert_eq!(entries(&fx.store), ["audit.head", "audit.log"]);
+
+    let report = mirror_server::audit::verify(&fx.store).unwrap();
+    assert!(report.ok(), "{report:?}");
+    let log = fs::read_to_string(fx.store.join("audit.log")).unwrap();
+    let recs: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2, "{log}");
+    assert_eq!(recs[0]["event"], "import-refused");
+    assert_eq!(recs[0]["reason"].as_str(), Some(err.as_str()));
+    assert_eq!(recs[1]["event"], "import-refused");
+    assert_eq!(recs[1]["reason"].as_str(), Some(err2.as_str()));
+
+    // A good drive still imports into it, and the chain goes on.
+    let good = fx.drive("good", 1, &files());
+    fx.import(&good, &[]).unwrap();
+    assert!(mirror_server::audit::verify(&fx.store).unwrap().ok());
+    assert!(fx.store.join("lock").is_file());
+}
+
 #[test]
 fn missing_blob_is_refused() {
     let fx = with_first_import();

@@ -52,11 +52,11 @@ fn failed_json_commands_print_an_error_document() {
     let v = error_doc(&stdout);
     let error = v["error"].as_str().unwrap();
     assert!(
-        error.starts_with(&format!("{}: no snapshot found", missing.display())),
+        error.starts_with(&format!("drive {}: does not exist", missing.display())),
         "{v}"
     );
     // A cause the message already holds is not repeated.
-    assert_eq!(error.matches("no snapshot found").count(), 1, "{v}");
+    assert_eq!(error.matches("does not exist").count(), 1, "{v}");
 
     // rollback: nothing to roll back to in an empty store.
     let (code, stdout, _) = run(&["rollback", "--json"], &store);

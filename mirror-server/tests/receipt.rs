@@ -275,3 +275,33 @@ fn a_store_without_snapshots_is_refused_and_unchanged() {
     );
     assert_eq!(tree_digest(&fx.store), before);
 }
+
+#[test]
+fn a_site_key_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fx = two_snapshots();
+    let (_, first) = make(&fx, "r1.dsse");
+    assert!(!stderr(&first).contains("warning"), "{}", stderr(&first));
+    let key = fx.store.join("site.key");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, o) = make(&fx, "r2.dsse");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "warning: private key {} is readable by its group and other users (mode 0644)",
+            key.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("chmod 600 {}", key.display())),
+        "{err}"
+    );
+    // --json: the warning is in the document (stderr stays one JSON document).
+    let o = receipt_cmd(&fx.store, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(stderr(&o).trim()).unwrap();
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{doc}");
+    assert!(warnings[0].as_str().unwrap().contains("chmod 600"), "{doc}");
+}

@@ -351,9 +351,14 @@ fn execute_reporting(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<(
 /// Prints `error: …` and each cause on its own line.
 pub fn print_error(e: &anyhow::Error) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {e}");
+    // Error messages quote upstream and drive strings: escaped (formats::display).
+    let _ = writeln!(err, "error: {}", formats::display::escape(&e.to_string()));
     for cause in e.chain().skip(1) {
-        let _ = writeln!(err, "  caused by: {cause}");
+        let _ = writeln!(
+            err,
+            "  caused by: {}",
+            formats::display::escape(&cause.to_string())
+        );
     }
 }
 
@@ -389,7 +394,8 @@ fn emit<T: Serialize>(
         serde_json::to_writer_pretty(&mut *out, value)?;
         writeln!(out)?;
     } else if !quiet {
-        write!(out, "{}", human())?;
+        // Drive and upstream strings reach the terminal escaped (formats::display).
+        write!(out, "{}", formats::display::escape_text(&human()))?;
     }
     Ok(())
 }
@@ -430,7 +436,9 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
                         eprintln!("wrote {}; review the lines marked EDIT", p.display());
                     }
                 }
-                None => write!(out, "{text}")?,
+                // Often read on a terminal: host strings escaped (TOML strings never
+                // hold raw control characters, so a redirected file reads the same).
+                None => write!(out, "{}", formats::display::escape_text(&text))?,
             }
             Ok(())
         }
@@ -459,9 +467,11 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
                 (Some(k), _) => crate::verify::TrustedKeySource::Path(k.clone()),
                 (None, Some(c)) => {
                     let cfg = Config::load(c)?;
-                    crate::verify::TrustedKeySource::SigningKey(
-                        cfg.resolve(&cfg.signing.snapshot_key),
-                    )
+                    let key = cfg.resolve(&cfg.signing.snapshot_key);
+                    if let Some(w) = keys::perms::private_key_exposure(&key) {
+                        progress.warn(&w);
+                    }
+                    crate::verify::TrustedKeySource::SigningKey(key)
                 }
                 (None, None) => anyhow::bail!("give --config or --key"),
             };
@@ -594,6 +604,8 @@ struct BundleReport {
     snapshot_pub: PathBuf,
     snapshot_key_id: String,
     upstream_keyrings: Vec<BundleKeyring>,
+    /// A snapshot key file its group or other users can read (also on stderr).
+    warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -617,6 +629,12 @@ fn keys_bundle(
     let key_path = cfg.resolve(&cfg.signing.snapshot_key);
     let key = keys::snapshot::SigningKey::load(&key_path)
         .with_context(|| format!("cannot load the snapshot key {}", key_path.display()))?;
+    let warnings: Vec<String> = keys::perms::private_key_exposure(&key_path)
+        .into_iter()
+        .collect();
+    for w in &warnings {
+        eprintln!("warning: {}", formats::display::escape_text(w));
+    }
     let upstream_dir = dir.join("upstream");
     std::fs::create_dir_all(&upstream_dir)
         .with_context(|| format!("cannot create {}", upstream_dir.display()))?;
@@ -673,6 +691,7 @@ fn keys_bundle(
         snapshot_pub,
         snapshot_key_id: key.public_key().key_id(),
         upstream_keyrings,
+        warnings,
     };
     emit(
         stdout,

@@ -102,6 +102,9 @@ pub struct ExportReport {
     pub volumes_remaining: Vec<u32>,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Warnings (a private key file its group or other users can read,
+    /// [`keys::perms::private_key_exposure`]); also printed on stderr.
+    pub warnings: Vec<String>,
 }
 
 /// Options of one export.
@@ -174,6 +177,13 @@ pub fn export(
     let repo_key = RepoSigningKey::load(&repo_key_path)
         .with_context(|| format!("cannot load the repository key {}", repo_key_path.display()))?;
     let repo_fpr = repo_key.fingerprint();
+    let warnings: Vec<String> = [&snap_key_path, &repo_key_path]
+        .into_iter()
+        .filter_map(|p| keys::perms::private_key_exposure(p))
+        .collect();
+    for w in &warnings {
+        progress.warn(w);
+    }
 
     // 1. The cut: an existing snapshot (--snapshot), the unfinished cut of an interrupted
     //    export (same upstream state), or a new one.
@@ -582,6 +592,7 @@ pub fn export(
         volumes_written: drives,
         volumes_remaining: remaining,
         seconds: started.elapsed().as_secs_f64(),
+        warnings,
     })
 }
 

@@ -230,7 +230,8 @@ impl Progress {
     /// Sets the phase shown next to the total bar (or in the plain lines).
     pub fn phase(&self, msg: &str) {
         if let Some(i) = &self.inner {
-            i.total.set_message(msg.to_owned());
+            i.total
+                .set_message(formats::display::escape(msg).into_owned());
         }
         if let Some(p) = self.counters()
             && let Ok(mut phase) = p.phase.lock()
@@ -249,7 +250,8 @@ impl Progress {
                 Some(t) => i.total.set_length(t),
                 None => i.total.unset_length(),
             }
-            i.total.set_message(msg.to_owned());
+            i.total
+                .set_message(formats::display::escape(msg).into_owned());
         }
         // Off a terminal the plain lines count the whole run: the phase's bytes join
         // the run's total and its name replaces the phase shown.
@@ -334,7 +336,7 @@ impl Progress {
                     .progress_chars("=> "),
                 );
                 b.set_prefix("file");
-                b.set_message(label.to_owned());
+                b.set_message(formats::display::escape(label).into_owned());
                 b
             }
             _ => ProgressBar::hidden(),
@@ -343,12 +345,28 @@ impl Progress {
 
     /// Prints a line above the bars (or to stderr when there are none and not quiet).
     pub fn println(&self, line: &str) {
+        // Lines name upstream files and quote upstream errors: escaped (formats::display).
+        let line = formats::display::escape_text(line);
+        let line = line.as_ref();
         match &self.inner {
             Some(i) => {
                 let _ = i.multi.println(line);
             }
             None if !self.quiet => eprintln!("{line}"),
             None => {}
+        }
+    }
+
+    /// Prints a warning line (`warning: …`, escaped with [`formats::display::escape_text`])
+    /// on stderr above the bars, also with `--quiet` and `--json`: a warning is never
+    /// silenced.
+    pub fn warn(&self, message: &str) {
+        let line = format!("warning: {}", formats::display::escape_text(message));
+        match &self.inner {
+            Some(i) => {
+                let _ = i.multi.println(&line);
+            }
+            None => eprintln!("{line}"),
         }
     }
 

@@ -127,21 +127,122 @@ pub struct State {
     db: Database,
 }
 
+/// Makes sure the store directory (the configuration's `store`) exists as a directory,
+/// creating it (and its parents) if missing.
+///
+/// Errors: the path (or one of its parents) is a file or another non-directory ("the
+/// store path … is a file, not a directory"), or it cannot be created (with the OS reason).
+pub fn ensure_store_dir(store_dir: &Path) -> anyhow::Result<()> {
+    let shown = || formats::display::escape(&store_dir.to_string_lossy()).into_owned();
+    match std::fs::metadata(store_dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) => anyhow::bail!(
+            "the store path {} is a {}, not a directory: set `store` in the configuration to a directory (it is created if missing)",
+            shown(),
+            if m.is_file() { "file" } else { "special file" }
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // A parent that is a file: ENOTDIR.
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => anyhow::bail!(
+            "the store path {}: a parent of it is a file, not a directory: set `store` in the configuration to a directory",
+            shown()
+        ),
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot read the store path {}", shown()))
+            );
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(store_dir) {
+        // create_dir_all reports a file in the way as "File exists" (EEXIST) or ENOTDIR.
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory
+        ) {
+            anyhow::bail!(
+                "cannot create the store directory {}: a part of that path is a file, not a directory; set `store` in the configuration to a directory",
+                shown()
+            );
+        }
+        return Err(
+            anyhow::Error::new(e).context(format!("cannot create the store directory {}", shown()))
+        );
+    }
+    Ok(())
+}
+
+/// The message for a `state.redb` that would not open, saying which of the causes it is.
+fn open_error(path: &Path, e: redb::DatabaseError) -> anyhow::Error {
+    use std::os::unix::fs::MetadataExt as _;
+    let shown = formats::display::escape(&path.to_string_lossy()).into_owned();
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
+            "cannot open {shown}: another mirror-sync is using this store (it holds the database lock); wait for it to finish"
+        ),
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            let owner = match std::fs::metadata(path) {
+                Ok(m) => format!(
+                    "owned by {}, mode {:04o}",
+                    describe_uid(m.uid()),
+                    m.mode() & 0o7777
+                ),
+                Err(_) => "it cannot be inspected either".to_owned(),
+            };
+            let me = describe_uid(current_uid());
+            anyhow::anyhow!(
+                "cannot open {shown}: permission denied ({owner}; this mirror-sync runs as {me}): run mirror-sync as the store's owner, or give it the store (chown -R)"
+            )
+        }
+        other => anyhow::Error::new(other).context(format!("cannot open {shown}")),
+    }
+}
+
+/// The effective uid of this process (the owner of what it creates), from
+/// `/proc/self/status` (proc(5)); `u32::MAX` when unknown.
+fn current_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|r| r.split_whitespace().nth(1))
+                .and_then(|u| u.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+/// `uid 1000 (ops)`, with the name from `/etc/passwd` when there is one.
+fn describe_uid(uid: u32) -> String {
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?;
+            (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        })
+    });
+    match name {
+        Some(n) => format!("uid {uid} ({})", formats::display::escape(&n)),
+        None => format!("uid {uid}"),
+    }
+}
+
 impl State {
     /// Opens (creating if needed) the state database in `store_dir`. The tables are created
     /// by one write transaction when one is missing (a new store); an existing store is only
-    /// read here. Errors: the directory cannot be created, the file cannot be opened (another
-    /// `mirror-sync` holds it) or is not a redb database of this layout.
+    /// read here.
+    ///
+    /// Errors, each naming the path and the fix: `store_dir` exists but is not a directory
+    /// ([`ensure_store_dir`]); it cannot be created; `state.redb` cannot be opened because
+    /// of its permissions (the message gives the file's owner and mode and this process's
+    /// uid), because another `mirror-sync` holds it (redb's lock), or because it is not a
+    /// redb database of this layout.
     pub fn open(store_dir: &Path) -> anyhow::Result<State> {
-        std::fs::create_dir_all(store_dir)
-            .with_context(|| format!("cannot create store {}", store_dir.display()))?;
+        ensure_store_dir(store_dir)?;
         let path = store_dir.join("state.redb");
-        let db = Database::create(&path).with_context(|| {
-            format!(
-                "cannot open {} (is another mirror-sync running on this store?)",
-                path.display()
-            )
-        })?;
+        let db = Database::create(&path).map_err(|e| open_error(&path, e))?;
         let complete = {
             let r = db.begin_read()?;
             has_table(&r, UPSTREAMS)?
@@ -344,6 +445,18 @@ fn has_table<K: Key + 'static, V: Value + 'static>(
 mod tests {
     use super::*;
     use formats::snapshot::SourceKind;
+
+    #[test]
+    fn a_second_open_names_the_other_mirror_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = State::open(dir.path()).unwrap();
+        let err = format!("{:#}", State::open(dir.path()).err().unwrap());
+        assert!(
+            err.contains("another mirror-sync is using this store"),
+            "{err}"
+        );
+        assert!(err.contains("state.redb"), "{err}");
+    }
 
     #[test]
     fn upstream_state_and_channels_persist() {

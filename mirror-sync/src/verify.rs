@@ -305,11 +305,8 @@ fn check_snapshot(
                 .verify(&mb, &sig)
                 .map_err(|_| "signature does not verify with the trusted key".to_owned())?;
             let m = Media::from_slice(&mb).map_err(|e| e.to_string())?;
-            if m.manifest != manifest_digest || m.snapshot != manifest.name() {
-                return Err(format!(
-                    "describes {} ({}), not this manifest ({})",
-                    m.snapshot, m.manifest, manifest_digest
-                ));
+            if let Some(reason) = m.mismatch(&manifest_digest, &manifest.name()) {
+                return Err(reason);
             }
             Ok(m)
         });

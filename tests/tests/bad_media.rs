@@ -426,6 +426,49 @@ fn dot_dot_in_a_path() {
 }
 
 #[test]
+fn created_not_rfc3339() {
+    // A signer that went wrong: `created` is not a date, and carries a terminal escape
+    // (clear the screen) that must not reach the operator's terminal raw.
+    for bad in ["last tuesday", "2026-11-21T15:10:59Z\u{1b}[2J"] {
+        let Some(c) = Case::standard() else { return };
+        let mut m = c.manifest();
+        m.created = bad.into();
+        c.sign(&m.to_bytes());
+        c.assert_refused(&["invalid manifest", "RFC 3339"]);
+        let msg = format!("{:#}", c.import(&[]).unwrap_err());
+        assert!(!msg.contains('\u{1b}'), "raw ESC in the error: {msg:?}");
+    }
+}
+
+#[test]
+fn foreign_media_description() {
+    // Snapshot 1's media.json (signed by the same key) on snapshot 2's drive: the message
+    // says what differs, each digest once.
+    let Some(c) = Case::standard() else { return };
+    let (m1_path, m1) = read_manifest(&c.base.drive1);
+    let dir1 = m1_path.parent().unwrap();
+    let dir2 = c.manifest_path().parent().unwrap().to_path_buf();
+    for f in [
+        formats::media::MEDIA_FILE,
+        formats::media::MEDIA_SIGNATURE_FILE,
+    ] {
+        std::fs::copy(dir1.join(f), dir2.join(f)).unwrap();
+    }
+    let ours = Digest::of(&std::fs::read(c.manifest_path()).unwrap()).to_string();
+    let theirs = Digest::of(&std::fs::read(&m1_path).unwrap()).to_string();
+    c.assert_refused(&[
+        "media.json",
+        &m1.name(),
+        &c.manifest().name(),
+        &ours,
+        &theirs,
+    ]);
+    let msg = format!("{:#}", c.import(&[]).unwrap_err());
+    assert_eq!(msg.matches(&ours).count(), 1, "{msg}");
+    assert_eq!(msg.matches(&theirs).count(), 1, "{msg}");
+}
+
+#[test]
 fn absolute_path() {
     let Some(c) = Case::standard() else { return };
     let mut v = c.manifest_json();
