@@ -570,17 +570,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Receipt(a) => run_receipt(a),
         Command::ClientConfig(a) => run_client_config(a),
         Command::Completions(a) => {
-            let script = formats::cli_docs::completion(
-                <Cli as clap::CommandFactory>::command(),
-                a.shell,
-                "mirror-server",
-            );
+            let script = formats::cli_docs::completion(command(), a.shell, "mirror-server");
             std::io::Write::write_all(&mut std::io::stdout(), &script)
                 .context("cannot write the completion script to stdout")
         }
-        Command::GenerateManpages(a) => {
-            write_manpages(<Cli as clap::CommandFactory>::command(), &a.dir)
-        }
+        Command::GenerateManpages(a) => write_manpages(command(), &a.dir),
         Command::Sbom(SbomCommand::Show {
             snapshot,
             format,
@@ -600,6 +594,12 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The clap definition of the `mirror-server` command line (every subcommand and flag), for
+/// the man pages and completions ([`formats::cli_docs`]).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Writes [`formats::cli_docs::manpages`] of `cmd` into `dir` (created), one file per page.

@@ -395,6 +395,12 @@ where
     execute_reporting(cli, out)
 }
 
+/// The clap definition of the `mirror-sync` command line (every subcommand and flag), for
+/// the man pages and completions ([`formats::cli_docs`]).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Writes [`formats::cli_docs::manpages`] of `cmd` into `dir` (created), one file per page.
 ///
 /// Errors: `dir` cannot be created or a page cannot be written (the path is named).
@@ -429,17 +435,11 @@ fn emit<T: Serialize>(
 fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cli.command {
         Command::Completions { shell } => {
-            let script = formats::cli_docs::completion(
-                <Cli as clap::CommandFactory>::command(),
-                shell,
-                "mirror-sync",
-            );
+            let script = formats::cli_docs::completion(command(), shell, "mirror-sync");
             out.write_all(&script)
                 .context("cannot write the completion script to stdout")
         }
-        Command::GenerateManpages { dir } => {
-            write_manpages(<Cli as clap::CommandFactory>::command(), &dir)
-        }
+        Command::GenerateManpages { dir } => write_manpages(command(), &dir),
         Command::Keys(KeysCommand::Generate {
             out: dir,
             force,
