@@ -483,13 +483,30 @@ fn packages_install_import_serve_and_purge_on_a_clean_root() {
     let elapsed = started.elapsed();
     eprintln!(
         "Cube setup (dpkg -i, trust bundle, import, serve, client-config, apt-get, and this \
-         test's checks): {:.1} s; dpkg -i {:.1} s, import {:.1} s, serve to /healthz {:.2} s",
+         test's checks): {:.1} s; dpkg -i {:.1} s, import {:.2} s, serve to /healthz {:.2} s",
         elapsed.as_secs_f64(),
         installed_at.as_secs_f64(),
         (import_done - before_import).as_secs_f64(),
         serving_after.as_secs_f64(),
     );
     drop(server);
+
+    // Installing the same package again (dpkg runs the upgrade path: prerm upgrade,
+    // postinst configure with the old version) keeps the user, the store and its owner.
+    dpkg(&["-i", s(&debs[0])]).assert_success();
+    assert_eq!(
+        getent("passwd", "mirror"),
+        Some(passwd.clone()),
+        "the user is kept"
+    );
+    assert_eq!(owner("/var/lib/mirror-server"), "mirror:mirror 755");
+    let snapshots = run(Command::new("/usr/bin/mirror-server").args([
+        "snapshots",
+        "--store",
+        "/var/lib/mirror-server",
+    ]));
+    snapshots.assert_success();
+    assert!(snapshots.stdout.contains("cube-test/1"), "{snapshots}");
 
     // dpkg -r keeps the data and the user (a reinstall serves the same snapshots).
     dpkg(&["-r", "mirror-server"]).assert_success();
