@@ -207,13 +207,11 @@ fn exposure(unit: &str) -> f64 {
         .lines()
         .find(|l| l.contains("Overall exposure level"))
         .unwrap_or_else(|| panic!("no exposure line\n{out}"));
-    let value = line
-        .rsplit(':')
+    line.rsplit(':')
         .next()
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("cannot read the exposure in {line:?}"));
-    value
+        .unwrap_or_else(|| panic!("cannot read the exposure in {line:?}"))
 }
 
 #[test]
