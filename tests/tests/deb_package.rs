@@ -306,8 +306,8 @@ fn packages_install_import_serve_and_purge_on_a_clean_root() {
     assert_eq!(owner("/var/lib/mirror-server"), "mirror:mirror 755");
     assert_eq!(owner("/etc/mirror/trusted"), "root:root 755");
 
-    // Stripped binaries, and one man page per visible command and subcommand, gzipped,
-    // each one a page man can render.
+    // Stripped binaries, and one man page per visible command and subcommand of the real
+    // CLIs, gzipped roff (`.TH` header).
     for bin in PACKAGES {
         assert_stripped(&format!("/usr/bin/{bin}"));
     }
@@ -356,6 +356,13 @@ fn packages_install_import_serve_and_purge_on_a_clean_root() {
     }
     // The unit: the packaged binary, enabled (dh_installsystemd's link), hardened.
     let unit = std::fs::read_to_string(UNIT).expect("the unit is installed");
+    let repo_unit =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/systemd/mirror-server.service");
+    assert_eq!(
+        unit,
+        std::fs::read_to_string(&repo_unit).unwrap(),
+        "the package installs deploy/systemd/mirror-server.service as is"
+    );
     assert!(
         unit.contains("ExecStart=/usr/bin/mirror-server serve --store /var/lib/mirror-server"),
         "{unit}"
