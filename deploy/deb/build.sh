@@ -59,6 +59,11 @@ if [ "$lint" = 1 ] && ! command -v lintian >/dev/null 2>&1; then
 fi
 
 cd "$root"
+# Reproducible packages: the man pages' date is the last commit's (reproducible-builds.org).
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || date +%s)"
+fi
+export SOURCE_DATE_EPOCH
 target_dir="$(cargo metadata --format-version 1 --no-deps --offline |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 case "$profile" in

@@ -27,16 +27,28 @@ const MANUAL: &str = "air-gap mirror";
 /// and clap's `help` subcommand get no page. Pages are ordered parent first, then
 /// subcommands in declaration order.
 ///
+/// `date` is the `.TH` date of every page (`YYYY-MM-DD`, `man-pages(7)`: the last
+/// change; callers take it from `SOURCE_DATE_EPOCH` for reproducible packages, see
+/// [`man_date`]). Every page's source is `<command> <version>` of `cmd`.
+///
 /// Errors: none in practice (rendering writes into memory); an I/O error from the roff
 /// writer is returned as is.
-pub fn manpages(cmd: clap::Command) -> std::io::Result<Vec<ManPage>> {
-    fn walk(cmd: clap::Command, out: &mut Vec<ManPage>) -> std::io::Result<()> {
+pub fn manpages(cmd: clap::Command, date: &str) -> std::io::Result<Vec<ManPage>> {
+    fn walk(
+        cmd: clap::Command,
+        date: &str,
+        source: &str,
+        out: &mut Vec<ManPage>,
+    ) -> std::io::Result<()> {
         let subcommands: Vec<clap::Command> = cmd
             .get_subcommands()
             .filter(|s| !s.is_hide_set())
             .cloned()
             .collect();
-        let man = clap_mangen::Man::new(cmd).manual(MANUAL);
+        let man = clap_mangen::Man::new(cmd)
+            .manual(MANUAL)
+            .date(date)
+            .source(source);
         let mut roff = Vec::new();
         man.render(&mut roff)?;
         out.push(ManPage {
@@ -44,7 +56,7 @@ pub fn manpages(cmd: clap::Command) -> std::io::Result<Vec<ManPage>> {
             roff,
         });
         for sub in subcommands {
-            walk(sub, out)?;
+            walk(sub, date, source, out)?;
         }
         Ok(())
     }
@@ -52,9 +64,26 @@ pub fn manpages(cmd: clap::Command) -> std::io::Result<Vec<ManPage>> {
     // names its page.
     let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
+    let source = format!(
+        "{} {}",
+        cmd.get_name(),
+        cmd.get_version().unwrap_or_default()
+    );
     let mut out = Vec::new();
-    walk(cmd, &mut out)?;
+    walk(cmd, date, source.trim_end(), &mut out)?;
     Ok(out)
+}
+
+/// The man pages' date (`YYYY-MM-DD`, UTC) for `source_date_epoch`, the value of the
+/// `SOURCE_DATE_EPOCH` environment variable (seconds since 1970-01-01 UTC; the
+/// reproducible-builds convention), or `now` when it is unset or not a valid time.
+pub fn man_date(source_date_epoch: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
+    source_date_epoch
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .unwrap_or(now)
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// The completion script of `cmd` for `shell`, completing the binary named `bin_name`
@@ -90,16 +119,28 @@ mod tests {
 
     #[test]
     fn one_page_per_visible_command() {
-        let pages = manpages(sample()).unwrap();
+        let pages = manpages(sample(), "2026-12-02").unwrap();
         let names: Vec<&str> = pages.iter().map(|p| p.file_name.as_str()).collect();
         assert_eq!(names, ["tool.1", "tool-audit.1", "tool-audit-verify.1"]);
         let top = String::from_utf8(pages[0].roff.clone()).unwrap();
         assert!(top.starts_with(".ie \\n(.g .ds Aq"), "{top}");
-        assert!(top.contains(".TH tool 1"), "{top}");
+        assert!(
+            top.contains(".TH tool 1 2026-12-02 \"tool 1.0\" \"air-gap mirror\""),
+            "{top}"
+        );
         assert!(top.contains("\\-\\-store"), "{top}");
-        assert!(top.contains(MANUAL), "{top}");
         let verify = String::from_utf8(pages[2].roff.clone()).unwrap();
         assert!(verify.contains("Verify the log."), "{verify}");
+        // Subcommands carry the top command's version, not an empty one.
+        assert!(verify.contains("\"tool 1.0\""), "{verify}");
+    }
+
+    #[test]
+    fn man_date_from_source_date_epoch() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(man_date(Some("1764633600"), now), "2025-12-02");
+        assert_eq!(man_date(None, now), "2027-01-15");
+        assert_eq!(man_date(Some("soon"), now), "2027-01-15");
     }
 
     #[test]

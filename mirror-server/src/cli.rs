@@ -602,13 +602,18 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
-/// Writes [`formats::cli_docs::manpages`] of `cmd` into `dir` (created), one file per page.
+/// Writes [`formats::cli_docs::manpages`] of `cmd` into `dir` (created), one file per page,
+/// dated by `SOURCE_DATE_EPOCH` when it is set (else today, UTC).
 ///
 /// Errors: `dir` cannot be created or a page cannot be written (the path is named).
 pub fn write_manpages(cmd: clap::Command, dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the man page directory {}", dir.display()))?;
-    let pages = formats::cli_docs::manpages(cmd).context("cannot render the man pages")?;
+    let date = formats::cli_docs::man_date(
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        chrono::Utc::now(),
+    );
+    let pages = formats::cli_docs::manpages(cmd, &date).context("cannot render the man pages")?;
     for page in pages {
         let path = dir.join(&page.file_name);
         std::fs::write(&path, &page.roff)

@@ -312,8 +312,8 @@ fn packages_install_import_serve_and_purge_on_a_clean_root() {
         assert_stripped(&format!("/usr/bin/{bin}"));
     }
     let expected_pages: Vec<String> = [
-        formats::cli_docs::manpages(mirror_server::cli::command()).unwrap(),
-        formats::cli_docs::manpages(mirror_sync::cli::command()).unwrap(),
+        formats::cli_docs::manpages(mirror_server::cli::command(), "2026-01-01").unwrap(),
+        formats::cli_docs::manpages(mirror_sync::cli::command(), "2026-01-01").unwrap(),
     ]
     .concat()
     .into_iter()
