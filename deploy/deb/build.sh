@@ -60,10 +60,9 @@ fi
 
 cd "$root"
 # Reproducible packages: the man pages' date is the last commit's (reproducible-builds.org).
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-  SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || date +%s)"
-fi
-export SOURCE_DATE_EPOCH
+# Given to the page generator only: exported to cargo, it would rebuild crates whose build
+# scripts watch it.
+man_date_epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 target_dir="$(cargo metadata --format-version 1 --no-deps --offline |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 case "$profile" in
@@ -81,7 +80,7 @@ for bin in mirror-server mirror-sync; do
   [ -x "$exe" ] || { echo "build.sh: $exe is not built (run without --no-build, or cargo build --profile $profile -p $bin)" >&2; exit 1; }
   rm -rf "${generated:?}/$bin"
   mkdir -p "$generated/$bin/completions"
-  "$exe" generate-manpages "$generated/$bin/man"
+  SOURCE_DATE_EPOCH="$man_date_epoch" "$exe" generate-manpages "$generated/$bin/man"
   "$exe" completions bash >"$generated/$bin/completions/$bin"
   "$exe" completions zsh >"$generated/$bin/completions/_$bin"
   "$exe" completions fish >"$generated/$bin/completions/$bin.fish"

@@ -271,14 +271,19 @@ fn packages_install_import_serve_and_purge_on_a_clean_root() {
     for dir in [parent.path(), w.tmp.path()] {
         run(Command::new("chmod").args(["0755", s(dir)])).assert_success();
     }
-    let bundle = w.keys.join("trusted");
-
     let debs = packages();
+    // As docs/cube-setup.md has it: the package and the trust bundle carried on the drive
+    // next to the snapshot (import ignores them).
+    let server_deb = drive.join(debs[0].file_name().unwrap());
+    std::fs::copy(&debs[0], &server_deb).unwrap();
+    run(Command::new("cp").args(["-r", s(&w.keys.join("trusted")), s(&drive.join("trusted"))]))
+        .assert_success();
+    let bundle = drive.join("trusted");
 
     // ---- the Cube: from here on, what docs/cube-setup.md tells the operator to do.
     let started = Instant::now();
     let _purge = PurgeGuard;
-    let install = dpkg(&["-i", s(&debs[0]), s(&debs[1])]);
+    let install = dpkg(&["-i", s(&server_deb), s(&debs[1])]);
     install.assert_success();
     let installed_at = started.elapsed();
     for p in PACKAGES {
