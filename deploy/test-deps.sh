@@ -3,7 +3,10 @@
 # APT repositories, openssl to check drive signatures and sign test tokens/signatures,
 # curl, the OCI upstream and clients (docker-registry = CNCF distribution, skopeo, umoci,
 # podman), uv (pip is assumed), and the benchmark peers that `bench/run.sh --smoke` starts
-# (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it).
+# (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it), and
+# what tests/tests/deb_package.rs needs to build, check and install the Debian packages:
+# cargo-deb (pinned), lintian, binutils (strip, readelf), systemd (systemd-analyze; no
+# service is started), adduser.
 # Idempotent; runs as root (or through sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -12,7 +15,13 @@ as_root apt-get update
 as_root apt-get install -y --no-install-recommends \
   dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
   docker-registry skopeo umoci podman dosfstools mtools \
-  nginx-light aptly wrk iproute2
+  nginx-light aptly wrk iproute2 \
+  lintian binutils systemd adduser
+# cargo-deb builds the Debian packages (deploy/deb/build.sh); the version is pinned there too.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null | awk '{print $NF}')" != "$CARGO_DEB_VERSION" ]; then
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+fi
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv

@@ -15,11 +15,14 @@
 //!   payload with a compact blob set (docs/receipt-format.md).
 //! - [`cli_error`]: the `--json` error document of a failed command.
 //! - [`display`]: escaping of drive and upstream text for an operator's terminal.
+//! - [`cli_docs`]: man pages and shell completions rendered from a clap command,
+//!   shared by both CLIs.
 //! - [`progress_line`]: the plain progress lines off a terminal (interval, rate, eta).
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 SBOMs of a snapshot: generation, parsing,
 //!   checking against a manifest, package-level diffs.
 
 pub mod apt;
+pub mod cli_docs;
 pub mod cli_error;
 pub mod deb822;
 pub mod digest;

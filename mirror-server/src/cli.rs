@@ -1,6 +1,7 @@
 //! Command line: `mirror-server import …`, `serve …`, `snapshots …`, `rollback …`,
-//! `pin …`, `unpin …`, `gc …`, `verify …`, `audit verify|show …`, `receipt …` and
-//! `client-config …`.
+//! `pin …`, `unpin …`, `gc …`, `verify …`, `audit verify|show …`, `receipt …`,
+//! `client-config …` and `completions SHELL` (plus the hidden `generate-manpages DIR`
+//! that `deploy/deb/build.sh` uses for the package's man pages).
 //!
 //! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines;
 //! also when `verify` or `audit verify` finds a problem, after the report), 2 usage error.
@@ -64,6 +65,31 @@ pub enum Command {
     /// key), pip.conf and uv.toml, and containerd hosts.toml, docker daemon.json and podman
     /// registries.conf when images are served.
     ClientConfig(ClientConfigArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    Completions(CompletionsArgs),
+    /// Write one man page per command and subcommand into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateManpages(GenerateManpagesArgs),
+}
+
+/// `mirror-server completions SHELL`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Installed by the Debian package for bash, zsh and fish. By hand, e.g.:\n  \
+    mirror-server completions bash > ~/.local/share/bash-completion/completions/mirror-server"
+)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: formats::cli_docs::Shell,
+}
+
+/// `mirror-server generate-manpages DIR` (hidden).
+#[derive(Debug, Args)]
+pub struct GenerateManpagesArgs {
+    /// Directory to write the pages into (created; `mirror-server.1`,
+    /// `mirror-server-import.1`, …, uncompressed roff).
+    pub dir: PathBuf,
 }
 
 /// `mirror-server sbom`.
@@ -499,6 +525,7 @@ fn json_output(command: &Command) -> Option<JsonTo> {
         Command::Sbom(SbomCommand::Diff { json, .. }) => *json,
         Command::Sbom(SbomCommand::Show { .. }) => false,
         Command::ClientConfig(a) => a.json,
+        Command::Completions(_) | Command::GenerateManpages(_) => false,
     };
     json.then_some(JsonTo::Stdout)
 }
@@ -561,6 +588,12 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Receipt(a) => run_receipt(a),
         Command::ClientConfig(a) => run_client_config(a),
+        Command::Completions(a) => {
+            let script = formats::cli_docs::completion(command(), a.shell, "mirror-server");
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .context("cannot write the completion script to stdout")
+        }
+        Command::GenerateManpages(a) => write_manpages(command(), &a.dir),
         Command::Sbom(SbomCommand::Show {
             snapshot,
             format,
@@ -580,6 +613,32 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The clap definition of the `mirror-server` command line (every subcommand and flag), for
+/// the man pages and completions ([`formats::cli_docs`]).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// Writes [`formats::cli_docs::manpages`] of `cmd` into `dir` (created), one file per page,
+/// dated by `SOURCE_DATE_EPOCH` when it is set (else today, UTC).
+///
+/// Errors: `dir` cannot be created or a page cannot be written (the path is named).
+pub fn write_manpages(cmd: clap::Command, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the man page directory {}", dir.display()))?;
+    let date = formats::cli_docs::man_date(
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        chrono::Utc::now(),
+    );
+    let pages = formats::cli_docs::manpages(cmd, &date).context("cannot render the man pages")?;
+    for page in pages {
+        let path = dir.join(&page.file_name);
+        std::fs::write(&path, &page.roff)
+            .with_context(|| format!("cannot write the man page {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
@@ -1144,6 +1203,48 @@ mod tests {
         assert!(e.downcast_ref::<clap::Error>().is_some());
         let e = run(["mirror-server", "serve", "--store", "x", "--listen", "nope"]).unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn man_pages_for_every_visible_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        run([
+            "mirror-server",
+            "generate-manpages",
+            dir.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for want in [
+            "mirror-server.1",
+            "mirror-server-import.1",
+            "mirror-server-serve.1",
+            "mirror-server-audit-verify.1",
+            "mirror-server-sbom-diff.1",
+            "mirror-server-completions.1",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+        }
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("generate-manpages") || n.contains("help")),
+            "{names:?}"
+        );
+        let serve = std::fs::read_to_string(dir.path().join("mirror-server-serve.1")).unwrap();
+        assert!(serve.contains("\\-\\-listen"), "{serve}");
+    }
+
+    #[test]
+    fn completions_parse() {
+        for shell in ["bash", "zsh", "fish"] {
+            run(["mirror-server", "completions", shell]).unwrap();
+        }
+        assert!(run(["mirror-server", "completions", "tcsh"]).is_err());
     }
 
     #[test]

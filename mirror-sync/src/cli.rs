@@ -61,6 +61,23 @@ enum Command {
     /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
     #[command(subcommand)]
     Sbom(SbomCommand),
+    /// Print the shell completion script for SHELL on stdout.
+    #[command(
+        after_help = "Installed by the Debian package for bash, zsh and fish. By hand, e.g.:\n  \
+        mirror-sync completions bash > ~/.local/share/bash-completion/completions/mirror-sync"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: formats::cli_docs::Shell,
+    },
+    /// Write one man page per command and subcommand into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateManpages {
+        /// Directory to write the pages into (created; `mirror-sync.1`,
+        /// `mirror-sync-sync.1`, …, uncompressed roff).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,6 +400,32 @@ where
     execute_reporting(cli, out)
 }
 
+/// The clap definition of the `mirror-sync` command line (every subcommand and flag), for
+/// the man pages and completions ([`formats::cli_docs`]).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// Writes [`formats::cli_docs::manpages`] of `cmd` into `dir` (created), one file per page,
+/// dated by `SOURCE_DATE_EPOCH` when it is set (else today, UTC).
+///
+/// Errors: `dir` cannot be created or a page cannot be written (the path is named).
+pub fn write_manpages(cmd: clap::Command, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the man page directory {}", dir.display()))?;
+    let date = formats::cli_docs::man_date(
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        chrono::Utc::now(),
+    );
+    let pages = formats::cli_docs::manpages(cmd, &date).context("cannot render the man pages")?;
+    for page in pages {
+        let path = dir.join(&page.file_name);
+        std::fs::write(&path, &page.roff)
+            .with_context(|| format!("cannot write the man page {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn emit<T: Serialize>(
     out: &mut dyn std::io::Write,
     json: bool,
@@ -402,6 +445,12 @@ fn emit<T: Serialize>(
 
 fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cli.command {
+        Command::Completions { shell } => {
+            let script = formats::cli_docs::completion(command(), shell, "mirror-sync");
+            out.write_all(&script)
+                .context("cannot write the completion script to stdout")
+        }
+        Command::GenerateManpages { dir } => write_manpages(command(), &dir),
         Command::Keys(KeysCommand::Generate {
             out: dir,
             force,
@@ -1079,4 +1128,34 @@ fn render_export(r: &crate::export::ExportReport) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_pages_and_completions() {
+        let dir = tempfile::tempdir().unwrap();
+        run([
+            "mirror-sync",
+            "generate-manpages",
+            dir.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        for want in [
+            "mirror-sync.1",
+            "mirror-sync-sync.1",
+            "mirror-sync-keys-bundle.1",
+            "mirror-sync-completions.1",
+        ] {
+            assert!(dir.path().join(want).is_file(), "{want} missing");
+        }
+        assert!(!dir.path().join("mirror-sync-generate-manpages.1").exists());
+        let mut out = Vec::new();
+        run_to(["mirror-sync", "completions", "bash"], &mut out).unwrap();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains("complete -F _mirror__sync"), "{script}");
+        assert!(script.contains("export"), "{script}");
+    }
 }
