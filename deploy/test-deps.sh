@@ -3,7 +3,8 @@
 # APT repositories, openssl to check drive signatures and sign test tokens/signatures,
 # curl, the OCI upstream and clients (docker-registry = CNCF distribution, skopeo, umoci,
 # podman), uv (pip is assumed), and the benchmark peers that `bench/run.sh --smoke` starts
-# (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it).
+# (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it), and
+# promtool (Debian package prometheus), which checks the /metrics exposition.
 # Idempotent; runs as root (or through sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -12,7 +13,7 @@ as_root apt-get update
 as_root apt-get install -y --no-install-recommends \
   dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
   docker-registry skopeo umoci podman dosfstools mtools \
-  nginx-light aptly wrk iproute2
+  nginx-light aptly wrk iproute2 prometheus
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv

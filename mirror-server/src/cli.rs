@@ -401,7 +401,12 @@ pub struct ServeArgs {
     /// Format of the server's own log on standard error: `text` (human-readable) or
     /// `json` (one JSON object per event; level, time, message and fields). RUST_LOG
     /// filters it (default `info`).
-    #[arg(long, value_enum, default_value = "text", env = "MIRROR_SERVER_LOG_FORMAT")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "MIRROR_SERVER_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -1094,10 +1099,13 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
             .map_or_else(crate::serve::default_workers, usize::from);
         let opts = crate::serve::ServeOptions {
             workers,
-            access_log: a.access_log.as_deref().map(|t| crate::serve::AccessLogConfig {
-                target: crate::serve::AccessLogTarget::parse(t),
-                format: a.access_log_format,
-            }),
+            access_log: a
+                .access_log
+                .as_deref()
+                .map(|t| crate::serve::AccessLogConfig {
+                    target: crate::serve::AccessLogTarget::parse(t),
+                    format: a.access_log_format,
+                }),
             ..Default::default()
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;

@@ -143,7 +143,11 @@ fn wait_lines(log: &Path, n: usize) -> Vec<String> {
 
 fn line_for<'a>(lines: &'a [String], needle: &str) -> &'a str {
     let found: Vec<&String> = lines.iter().filter(|l| l.contains(needle)).collect();
-    assert_eq!(found.len(), 1, "one line with {needle:?} expected in {lines:#?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "one line with {needle:?} expected in {lines:#?}"
+    );
     found[0]
 }
 
@@ -330,15 +334,49 @@ fn metrics_pass_promtool_and_carry_the_new_series() {
         }
         let r = client.head(format!("{base}/{DEB}")).send().await.unwrap();
         received += r.bytes().await.unwrap().len() as u64;
-        assert_eq!(received, 3 * 200_000 + 9 + "not found: /nope\n".len() as u64 + "not found: /keys/nope\n".len() as u64);
+        assert_eq!(
+            received,
+            3 * 200_000
+                + 9
+                + "not found: /nope\n".len() as u64
+                + "not found: /keys/nope\n".len() as u64
+        );
 
-        let m = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        assert_eq!(sample(&m, "mirror_http_completed_response_bytes_total"), received as f64);
+        let m = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            sample(&m, "mirror_http_completed_response_bytes_total"),
+            received as f64
+        );
         assert_eq!(sample(&m, "mirror_http_incomplete_responses_total"), 0.0);
-        assert_eq!(sample(&m, "mirror_request_duration_seconds_count{class=\"apt\"}"), 4.0);
-        assert_eq!(sample(&m, "mirror_request_duration_seconds_bucket{class=\"apt\",le=\"+Inf\"}"), 4.0);
-        assert_eq!(sample(&m, "mirror_request_duration_seconds_count{class=\"files\"}"), 3.0);
-        assert_eq!(sample(&m, "mirror_request_duration_seconds_count{class=\"metrics\"}"), 0.0);
+        assert_eq!(
+            sample(&m, "mirror_request_duration_seconds_count{class=\"apt\"}"),
+            4.0
+        );
+        assert_eq!(
+            sample(
+                &m,
+                "mirror_request_duration_seconds_bucket{class=\"apt\",le=\"+Inf\"}"
+            ),
+            4.0
+        );
+        assert_eq!(
+            sample(&m, "mirror_request_duration_seconds_count{class=\"files\"}"),
+            3.0
+        );
+        assert_eq!(
+            sample(
+                &m,
+                "mirror_request_duration_seconds_count{class=\"metrics\"}"
+            ),
+            0.0
+        );
         assert!(sample(&m, "mirror_request_duration_seconds_sum{class=\"apt\"}") > 0.0);
         // Buckets are cumulative.
         let apt_buckets: Vec<f64> = m
@@ -348,14 +386,27 @@ fn metrics_pass_promtool_and_carry_the_new_series() {
             .collect();
         assert_eq!(apt_buckets.len(), 14, "{m}");
         assert!(apt_buckets.windows(2).all(|w| w[0] <= w[1]), "{m}");
-        assert_eq!(sample(&m, "mirror_snapshot_sequence{channel=\"test\"}"), 1.0);
+        assert_eq!(
+            sample(&m, "mirror_snapshot_sequence{channel=\"test\"}"),
+            1.0
+        );
         // The fixture's manifest was created in the past.
         let age = sample(&m, "mirror_snapshot_age_seconds{channel=\"test\"}");
         let created = chrono::DateTime::parse_from_rfc3339("2026-11-21T15:10:59Z").unwrap();
-        let expected = (chrono::Utc::now() - created.with_timezone(&chrono::Utc)).num_seconds() as f64;
-        assert!(age > 0.0 && (age - expected).abs() < 60.0, "age {age}, expected about {expected}");
-        assert!(m.contains("mirror_snapshot_info{name=\"test/1\",channel=\"test\"} 1\n"), "{m}");
-        assert!(m.contains("mirror_http_requests_total{route=\"apt\",status=\"200\"} 4\n"), "{m}");
+        let expected =
+            (chrono::Utc::now() - created.with_timezone(&chrono::Utc)).num_seconds() as f64;
+        assert!(
+            age > 0.0 && (age - expected).abs() < 60.0,
+            "age {age}, expected about {expected}"
+        );
+        assert!(
+            m.contains("mirror_snapshot_info{name=\"test/1\",channel=\"test\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("mirror_http_requests_total{route=\"apt\",status=\"200\"} 4\n"),
+            "{m}"
+        );
 
         if have_promtool() {
             let mut child = Command::new("promtool")
@@ -381,11 +432,21 @@ fn metrics_pass_promtool_and_carry_the_new_series() {
         fx.import(&drive, &[]).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let m = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            let m = client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             if m.contains("mirror_snapshot_sequence{channel=\"test\"} 2\n") {
                 break;
             }
-            assert!(Instant::now() < deadline, "the sequence never became 2:\n{m}");
+            assert!(
+                Instant::now() < deadline,
+                "the sequence never became 2:\n{m}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         handle.shutdown().await;
@@ -409,9 +470,15 @@ fn host_header_rules_over_raw_tcp() {
                 &format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nHost: other.example\r\n{close}"),
             );
             assert_eq!(st, 400);
-            let (st, _, _) = raw(addr, &format!("GET /healthz HTTP/1.1\r\nHost: a@b\r\n{close}"));
+            let (st, _, _) = raw(
+                addr,
+                &format!("GET /healthz HTTP/1.1\r\nHost: a@b\r\n{close}"),
+            );
             assert_eq!(st, 400);
-            let (st, _, _) = raw(addr, &format!("GET /{KEY} HTTP/1.1\r\nHost: {addr}\r\n{close}"));
+            let (st, _, _) = raw(
+                addr,
+                &format!("GET /{KEY} HTTP/1.1\r\nHost: {addr}\r\n{close}"),
+            );
             assert_eq!(st, 200);
             // HTTP/1.0 has no Host requirement; two are still refused.
             let (st, _, _) = raw(addr, "GET /healthz HTTP/1.0");
@@ -442,17 +509,27 @@ fn error_bodies_never_echo_control_bytes() {
                 "/snapshots/test/1/keys/%1bx",
                 "/v2/%1b/manifests/x",
             ] {
-                let (st, _, body) = raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close"));
+                let (st, _, body) = raw(
+                    addr,
+                    &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close"),
+                );
                 assert!((400..500).contains(&st), "{path}: {st}");
-                let text = String::from_utf8(body.clone()).unwrap_or_else(|_| panic!("{path}: {body:?}"));
+                let text =
+                    String::from_utf8(body.clone()).unwrap_or_else(|_| panic!("{path}: {body:?}"));
                 let inner = text.strip_suffix('\n').unwrap_or(&text);
                 assert!(
                     !inner.chars().any(char::is_control),
                     "{path}: raw control character in {text:?}"
                 );
             }
-            let (_, _, body) = raw(addr, &format!("GET /keys/%1bx HTTP/1.1\r\nHost: {addr}\r\nConnection: close"));
-            assert_eq!(String::from_utf8(body).unwrap(), "not found: /keys/\\u{1b}x\n");
+            let (_, _, body) = raw(
+                addr,
+                &format!("GET /keys/%1bx HTTP/1.1\r\nHost: {addr}\r\nConnection: close"),
+            );
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                "not found: /keys/\\u{1b}x\n"
+            );
         })
         .await
         .unwrap();
@@ -478,7 +555,14 @@ fn serve_binary_logs_json_and_writes_the_access_log_to_stdout() {
     let fx = imported(false);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mirror-server"))
         .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
-        .args(["--log-format", "json", "--access-log", "-", "--access-log-format", "json"])
+        .args([
+            "--log-format",
+            "json",
+            "--access-log",
+            "-",
+            "--access-log-format",
+            "json",
+        ])
         .arg("--store")
         .arg(&fx.store)
         .env("RUST_LOG", "info")
@@ -502,7 +586,8 @@ fn serve_binary_logs_json_and_writes_the_access_log_to_stdout() {
         }
     };
     assert!(
-        seen.iter().any(|l| l.contains("\"level\":\"INFO\"") && l.contains("serving")),
+        seen.iter()
+            .any(|l| l.contains("\"level\":\"INFO\"") && l.contains("serving")),
         "{seen:#?}"
     );
     let (code, _) = curl(&format!("http://{addr}/healthz"));

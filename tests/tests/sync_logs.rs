@@ -57,7 +57,8 @@ fn verbose_logs_go_to_stderr_and_json_stays_alone_on_stdout() {
     one_document(&out);
     for event in ["sync started", "apt upstream synced", "sync finished"] {
         assert!(
-            err.lines().any(|l| l.contains(" INFO ") && l.contains(event)),
+            err.lines()
+                .any(|l| l.contains(" INFO ") && l.contains(event)),
             "no INFO {event:?} on stderr:\n{err}"
         );
     }
@@ -70,7 +71,8 @@ fn verbose_logs_go_to_stderr_and_json_stays_alone_on_stdout() {
     one_document(&out);
     assert!(
         err.lines()
-            .any(|l| l.contains(" DEBUG ") && (l.contains("GET") || l.contains("already in the store"))),
+            .any(|l| l.contains(" DEBUG ")
+                && (l.contains("GET") || l.contains("already in the store"))),
         "no DEBUG request lines on stderr:\n{err}"
     );
 

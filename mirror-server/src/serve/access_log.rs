@@ -409,10 +409,13 @@ fn format_line(
     complete: bool,
 ) -> String {
     let time: chrono::DateTime<chrono::Utc> = p.time.into();
-    let header = |v: &Option<HeaderValue>, quotes| v.as_ref().map(|v| escape_bytes(v.as_bytes(), quotes));
+    let header =
+        |v: &Option<HeaderValue>, quotes| v.as_ref().map(|v| escape_bytes(v.as_bytes(), quotes));
     match format {
         AccessLogFormat::Combined => {
-            let client = p.client.map_or_else(|| "-".to_owned(), |c| c.ip().to_string());
+            let client = p
+                .client
+                .map_or_else(|| "-".to_owned(), |c| c.ip().to_string());
             format!(
                 "{client} - - [{}] \"{} {} {}\" {} {bytes} \"{}\" \"{}\" {:.6} \"{}\" {}\n",
                 time.format("%d/%b/%Y:%H:%M:%S +0000"),
@@ -475,7 +478,10 @@ mod tests {
         let bad = headers(&[("host", "user@a")]);
         let bad2 = headers(&[("host", "a b")]);
         assert_eq!(host_problem(Version::HTTP_11, &one), None);
-        assert_eq!(host_problem(Version::HTTP_11, &headers(&[("host", "[::1]:80")])), None);
+        assert_eq!(
+            host_problem(Version::HTTP_11, &headers(&[("host", "[::1]:80")])),
+            None
+        );
         assert!(host_problem(Version::HTTP_11, &none).is_some());
         assert_eq!(host_problem(Version::HTTP_10, &none), None);
         assert!(host_problem(Version::HTTP_10, &two).is_some());
@@ -487,7 +493,10 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(escape_bytes(b"/a\x1b[31m\"\\\n\xff", true), "/a\\x1B[31m\\\"\\\\\\x0A\\xFF");
+        assert_eq!(
+            escape_bytes(b"/a\x1b[31m\"\\\n\xff", true),
+            "/a\\x1B[31m\\\"\\\\\\x0A\\xFF"
+        );
         assert_eq!(escape_bytes(b"a\"b\\", false), "a\"b\\");
         assert_eq!(escape_bytes(b"\x7f", false), "\\x7F");
     }

@@ -311,7 +311,11 @@ fn write_access_log(out: &mut String, state: &AppState) {
             "# HELP mirror_access_log_dropped_lines_total Access-log lines dropped because the writer fell behind.\n",
         );
         out.push_str("# TYPE mirror_access_log_dropped_lines_total counter\n");
-        let _ = writeln!(out, "mirror_access_log_dropped_lines_total {}", log.dropped());
+        let _ = writeln!(
+            out,
+            "mirror_access_log_dropped_lines_total {}",
+            log.dropped()
+        );
     }
 }
 

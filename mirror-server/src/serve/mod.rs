@@ -387,9 +387,9 @@ fn serve_thread(
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
     })
 }
 
@@ -436,13 +436,14 @@ async fn reload_loop(state: Arc<AppState>, mut last: Option<String>) {
         }
         state.clear_held_cache();
         let store = state.store.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || (live::load(&store), health::live_channels(&store)))
-                .await
-                .map(|(l, c)| {
-                    set_channels(&state, c);
-                    l
-                });
+        let loaded = tokio::task::spawn_blocking(move || {
+            (live::load(&store), health::live_channels(&store))
+        })
+        .await
+        .map(|(l, c)| {
+            set_channels(&state, c);
+            l
+        });
         match loaded {
             Ok(Ok(l)) => {
                 match &l {
