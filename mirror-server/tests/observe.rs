@@ -485,6 +485,14 @@ fn host_header_rules_over_raw_tcp() {
             assert_eq!(st, 200);
             let (st, _, _) = raw(addr, "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b");
             assert_eq!(st, 400);
+            // HTTP/2 carries the authority in :authority (curl sends no Host header).
+            let out = Command::new("curl")
+                .args(["-s", "--max-time", "20", "--http2-prior-knowledge", "-o", "/dev/null"])
+                .args(["-w", "%{http_version}:%{http_code}"])
+                .arg(format!("http://{addr}/healthz"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "2:200");
         })
         .await
         .unwrap();

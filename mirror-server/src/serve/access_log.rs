@@ -148,18 +148,31 @@ impl AccessLog {
                 Box::new(f)
             }
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_LINES);
         let name = match &cfg.target {
             AccessLogTarget::Stdout => "standard output".to_owned(),
             AccessLogTarget::File(p) => p.display().to_string(),
         };
+        AccessLog::to_writer(out, name, cfg.format, QUEUE_LINES)
+            .context("cannot start the access-log thread")
+    }
+
+    /// An access log writing `format` lines to `out` (called `name` in warnings) through a
+    /// queue of `capacity` lines.
+    ///
+    /// Errors: the writer thread cannot start.
+    pub fn to_writer(
+        out: Box<dyn std::io::Write + Send>,
+        name: String,
+        format: AccessLogFormat,
+        capacity: usize,
+    ) -> std::io::Result<AccessLog> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
         std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || writer(rx, out, &name))
-            .context("cannot start the access-log thread")?;
+            .spawn(move || writer(rx, out, &name))?;
         Ok(AccessLog {
             tx,
-            format: cfg.format,
+            format,
             dropped: AtomicU64::new(0),
         })
     }
@@ -489,6 +502,41 @@ mod tests {
         assert!(host_problem(Version::HTTP_11, &bad).is_some());
         assert!(host_problem(Version::HTTP_11, &bad2).is_some());
         assert_eq!(host_problem(Version::HTTP_2, &none), None);
+    }
+
+    /// A writer that blocks until `gate` is dropped, like a stalled disk.
+    struct Stalled(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+
+    impl std::io::Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.lock().unwrap().recv();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_writer_drops_and_counts_lines_instead_of_blocking() {
+        let (gate, stalled) = std::sync::mpsc::channel::<()>();
+        let log = AccessLog::to_writer(
+            Box::new(Stalled(std::sync::Mutex::new(stalled))),
+            "stalled".into(),
+            AccessLogFormat::Combined,
+            8,
+        )
+        .unwrap();
+        let started = Instant::now();
+        // The writer holds at most one line (blocked in write) and the queue 8; the rest
+        // are dropped, and sending never waits.
+        for i in 0..1000 {
+            log.send(format!("line {i}\n"));
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let dropped = log.dropped();
+        assert!((1000 - 9..=1000 - 8).contains(&dropped), "{dropped}");
+        drop(gate);
     }
 
     #[test]
