@@ -487,7 +487,14 @@ fn host_header_rules_over_raw_tcp() {
             assert_eq!(st, 400);
             // HTTP/2 carries the authority in :authority (curl sends no Host header).
             let out = Command::new("curl")
-                .args(["-s", "--max-time", "20", "--http2-prior-knowledge", "-o", "/dev/null"])
+                .args([
+                    "-s",
+                    "--max-time",
+                    "20",
+                    "--http2-prior-knowledge",
+                    "-o",
+                    "/dev/null",
+                ])
                 .args(["-w", "%{http_version}:%{http_code}"])
                 .arg(format!("http://{addr}/healthz"))
                 .output()
@@ -628,4 +635,30 @@ fn serve_binary_logs_json_and_writes_the_access_log_to_stdout() {
             Err(e) => panic!("stderr still open 10 s after exit: {e}"),
         }
     }
+}
+
+#[test]
+fn an_access_log_that_cannot_be_opened_stops_the_start_with_its_path() {
+    let fx = imported(false);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bad = fx.dir.path().join("no-such-dir/access.log");
+    let err = rt
+        .block_on(start_with(
+            fx.store.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            ServeOptions {
+                workers: 1,
+                access_log: Some(AccessLogConfig {
+                    target: AccessLogTarget::File(bad.clone()),
+                    format: AccessLogFormat::Combined,
+                }),
+                ..Default::default()
+            },
+        ))
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("cannot open the access log") && msg.contains(&bad.display().to_string()),
+        "{msg}"
+    );
 }

@@ -12,6 +12,11 @@
 //! | `/snapshots/<channel>/<seq>/<path>`| that held snapshot, served exactly as the live one is at `/<path>` (`apt/`, `simple/` with PEP 691 negotiation, files; not the OCI `/v2` API) |
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
 //!
+//! Every request first goes through [`access_log::observe`]: the `Host` rules of RFC 9112
+//! §3.2 (`400` otherwise), the request counters and latency histogram of [`health`], the
+//! completed-bytes count, and the access log when one is configured
+//! ([`ServeOptions::access_log`]). Error bodies ([`plain`]) escape control characters.
+//!
 //! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
 //! start and rebuilt when `STORE/current.gen` or the index file changes (polled every second). Each request
 //! takes one `Arc` of the table, so it never sees a mix of two snapshots. No redb lock is
