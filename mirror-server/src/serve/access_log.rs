@@ -481,9 +481,9 @@ fn format_line(
                 }
                 None => s.push_str("null"),
             }
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                ",\"method\":{},\"target\":{},\"protocol\":\"{}\",\"status\":{},\"bytes\":{bytes},\"duration_seconds\":{},\"snapshot\":{},\"complete\":{complete},\"referer\":{},\"user_agent\":{},\"class\":\"{}\"}}\n",
+                ",\"method\":{},\"target\":{},\"protocol\":\"{}\",\"status\":{},\"bytes\":{bytes},\"duration_seconds\":{},\"snapshot\":{},\"complete\":{complete},\"referer\":{},\"user_agent\":{},\"class\":\"{}\"}}",
                 json_string(p.method.as_str().as_bytes()),
                 json_string(p.target.as_bytes()),
                 protocol(p.version),
