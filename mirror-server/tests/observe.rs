@@ -662,3 +662,44 @@ fn an_access_log_that_cannot_be_opened_stops_the_start_with_its_path() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_access_log_names_the_snapshot_that_answered() {
+    let fx = imported(false);
+    let drive = fx.drive("drive2", 2, &[(KEY, b"repo key 2\n")]);
+    fx.import(&drive, &[]).unwrap();
+    let log = fx.dir.path().join("access.json");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let handle = serve(
+            &fx.store,
+            Some(AccessLogConfig {
+                target: AccessLogTarget::File(log.clone()),
+                format: AccessLogFormat::Json,
+            }),
+        )
+        .await;
+        let addr = handle.addr;
+        tokio::task::spawn_blocking(move || {
+            assert_eq!(curl(&format!("http://{addr}/{KEY}")), (200, 11));
+            assert_eq!(
+                curl(&format!("http://{addr}/snapshots/test/1/{KEY}")),
+                (200, 9)
+            );
+        })
+        .await
+        .unwrap();
+        let lines = wait_lines(&log, 2);
+        let snap = |target: &str| {
+            lines
+                .iter()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .find(|v| v["target"] == target)
+                .unwrap_or_else(|| panic!("no {target} in {lines:#?}"))["snapshot"]
+                .clone()
+        };
+        assert_eq!(snap(&format!("/{KEY}")), "test/2");
+        assert_eq!(snap(&format!("/snapshots/test/1/{KEY}")), "test/1");
+        handle.shutdown().await;
+    });
+}

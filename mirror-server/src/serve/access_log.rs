@@ -17,7 +17,8 @@
 //! 4. when an access log is configured ([`AccessLogConfig`]), writes one line at that
 //!    moment: time the request arrived, client address, method, target, protocol, status,
 //!    body bytes handed to the connection, duration until the body ended (seconds),
-//!    the live snapshot when the request arrived, and whether the body was complete.
+//!    the snapshot that answered (a held one for `/snapshots/<channel>/<seq>/…`, else the
+//!    live one when the request arrived), and whether the body was complete.
 //!
 //! # Formats
 //!
@@ -238,6 +239,12 @@ fn writer(rx: Receiver<String>, out: Box<dyn std::io::Write + Send>, name: &str)
     report(w.flush());
 }
 
+/// Response extension naming the snapshot that answered (`<channel>/<sequence>`), set by
+/// the content routes when an access log is on; without it the line names the live
+/// snapshot at the request's arrival.
+#[derive(Debug, Clone)]
+pub struct Answered(pub String);
+
 /// What the access log needs from the request, kept until the body ends.
 #[derive(Debug)]
 struct Pending {
@@ -284,7 +291,8 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
     let status = resp.status().as_u16();
     state.metrics.count(class, status);
     state.metrics.observe_latency(class, start.elapsed());
-    let (parts, inner) = resp.into_parts();
+    let (mut parts, inner) = resp.into_parts();
+    let answered = parts.extensions.remove::<Answered>().map(|a| a.0);
     let expected = http_body::Body::size_hint(&inner).exact().or_else(|| {
         parts
             .headers
@@ -299,7 +307,11 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         head,
         sent: 0,
         done: false,
-        pending: pending.map(|p| Pending { status, ..p }),
+        pending: pending.map(|p| Pending {
+            status,
+            snapshot: answered.or(p.snapshot),
+            ..p
+        }),
     };
     Response::from_parts(parts, Body::new(body))
 }

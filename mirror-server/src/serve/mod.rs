@@ -654,6 +654,22 @@ async fn serve_tree(
     prefix: &str,
     path: &str,
 ) -> Response {
+    let mut resp = serve_tree_in(state, live, req, prefix, path).await;
+    if state.access_log.is_some() {
+        // The access log names the snapshot that answered (a held one under /snapshots/).
+        resp.extensions_mut()
+            .insert(access_log::Answered(live.name.clone()));
+    }
+    resp
+}
+
+async fn serve_tree_in(
+    state: &AppState,
+    live: &Live,
+    req: &Parts,
+    prefix: &str,
+    path: &str,
+) -> Response {
     if path == "/simple" || path.starts_with("/simple/") {
         return simple::handle(state, live, req, prefix, path).await;
     }
