@@ -6,7 +6,8 @@
 # (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it), and
 # what tests/tests/deb_package.rs needs to build, check and install the Debian packages:
 # cargo-deb (pinned), lintian, binutils (strip, readelf), systemd (systemd-analyze; no
-# service is started), adduser.
+# service is started), adduser;
+# and promtool (Debian package prometheus), which checks the /metrics exposition.
 # Idempotent; runs as root (or through sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -16,7 +17,7 @@ as_root apt-get install -y --no-install-recommends \
   dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
   docker-registry skopeo umoci podman dosfstools mtools \
   nginx-light aptly wrk iproute2 \
-  lintian binutils systemd adduser
+  lintian binutils systemd adduser prometheus
 # cargo-deb builds the Debian packages (deploy/deb/build.sh); the version is pinned there too.
 CARGO_DEB_VERSION=3.8.0
 if [ "$(cargo deb --version 2>/dev/null | awk '{print $NF}')" != "$CARGO_DEB_VERSION" ]; then

@@ -411,6 +411,39 @@ pub struct ServeArgs {
     /// per CPU).
     #[arg(long, env = "MIRROR_SERVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// Write one line per request (time, client, method, target, status, bytes, duration,
+    /// snapshot) to FILE, appended, or to standard output with `-`. Default: no access
+    /// log.
+    #[arg(long, value_name = "FILE|-", env = "MIRROR_SERVER_ACCESS_LOG")]
+    pub access_log: Option<String>,
+    /// Access-log line format: `combined` (Apache/nginx combined log format plus
+    /// duration, snapshot and completeness) or `json` (one object per line).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "combined",
+        env = "MIRROR_SERVER_ACCESS_LOG_FORMAT"
+    )]
+    pub access_log_format: crate::serve::AccessLogFormat,
+    /// Format of the server's own log on standard error: `text` (human-readable) or
+    /// `json` (one JSON object per event; level, time, message and fields). RUST_LOG
+    /// filters it (default `info`).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "MIRROR_SERVER_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Format of `serve`'s own log (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// `println!` for human output: the text goes through [`formats::display::escape_text`],
@@ -1134,30 +1167,51 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let _ = match a.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
     // A typo in --store fails here, not as 503 forever (an empty directory still serves 503).
     crate::live::check_store_dir(&a.store)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let log_format = a.log_format;
     rt.block_on(async move {
         let workers = a
             .workers
             .map_or_else(crate::serve::default_workers, usize::from);
         let opts = crate::serve::ServeOptions {
             workers,
+            access_log: a
+                .access_log
+                .as_deref()
+                .map(|t| crate::serve::AccessLogConfig {
+                    target: crate::serve::AccessLogTarget::parse(t),
+                    format: a.access_log_format,
+                }),
             ..Default::default()
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
-        esay!("mirror-server listening on http://{}", handle.addr);
+        match log_format {
+            LogFormat::Text => esay!("mirror-server listening on http://{}", handle.addr),
+            // Every stderr line stays one JSON object.
+            LogFormat::Json => tracing::info!(addr = %handle.addr, "listening"),
+        }
         wait_for_signal().await;
         handle.shutdown().await;
         Ok(())

@@ -254,11 +254,11 @@ fn serves_an_imported_snapshot() {
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v, serde_json::json!({"status": "ok", "snapshot": "test/1"}));
         let m = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(m.contains("mirror_snapshot_sequence 1\n"), "{m}");
+        assert!(m.contains("mirror_snapshot_sequence{channel=\"test\"} 1\n"), "{m}");
         assert!(m.contains("mirror_http_requests_total{route=\"apt\",status=\"206\"} 3"), "{m}");
         assert!(m.contains("mirror_http_requests_total{route=\"simple\",status=\"406\"} 1"), "{m}");
         assert!(m.contains("mirror_snapshot_info{name=\"test/1\",channel=\"test\"} 1"), "{m}");
-        assert!(handle.state.metrics.bytes() >= deb.len() as u64);
+        assert!(handle.state.metrics.completed_bytes() >= deb.len() as u64);
 
         // Import a newer snapshot while serving: the server switches without a restart.
         let new_deb: Vec<u8> = b"new deb content".to_vec();

@@ -33,6 +33,12 @@ pub struct Cli {
     /// Print the result as one JSON document on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log what the run does on stderr: `-v` info (each upstream, each phase), `-vv`
+    /// debug (each request and file). RUST_LOG, when set, overrides (tracing-subscriber
+    /// EnvFilter syntax, e.g. `RUST_LOG=mirror_sync=debug`). Logs never go to stdout, so
+    /// the --json document stays alone there.
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -285,6 +291,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_logging(cli.verbose);
     match execute_reporting(cli, &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -292,6 +299,39 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The log filter for `-v` given `verbose` times: warnings only by default, `info` with
+/// `-v`, `debug` for the workspace's crates (`info` for the libraries) with `-vv`, and
+/// `debug` everywhere with `-vvv` (tracing-subscriber `EnvFilter` directives).
+pub fn log_filter(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "info,mirror_sync=debug,formats=debug,store=debug,keys=debug",
+        _ => "debug",
+    }
+}
+
+/// Starts the log on stderr: `RUST_LOG` when set (and valid), else [`log_filter`]. ANSI
+/// colours only on a terminal. Logging never writes to stdout.
+fn init_logging(verbose: u8) {
+    use std::io::IsTerminal as _;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => match tracing_subscriber::EnvFilter::try_new(&v) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("warning: RUST_LOG={v:?} is not a valid filter ({e}); using -v's");
+                tracing_subscriber::EnvFilter::new(log_filter(verbose))
+            }
+        },
+        _ => tracing_subscriber::EnvFilter::new(log_filter(verbose)),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// The `--json` document of a failed command ([`formats::cli_error::document`]):
@@ -822,6 +862,7 @@ fn sync(
         .enable_all()
         .build()?;
     let started = Instant::now();
+    tracing::info!(config = %a.config.display(), store = %store_dir.display(), "sync started");
     let mut upstreams = Vec::new();
     let mut failed = Vec::new();
     let mut lines = Vec::new();
@@ -850,6 +891,7 @@ fn sync(
         for (name, result) in apt.outcomes {
             match result {
                 Ok((_, rep)) => {
+                    tracing::info!(upstream = %rep.name, files = rep.files, bytes = rep.bytes, "apt upstream synced");
                     lines.push(format!(
                         "apt  {:<16} {} packages selected of {} ({} files, {}){}",
                         rep.name,
@@ -892,6 +934,7 @@ fn sync(
         for (name, result) in pypi_results {
             match result {
                 Ok((st, rep)) => {
+                    tracing::info!(upstream = %rep.name, files = rep.files, bytes = rep.bytes, "pypi upstream synced");
                     state.put_upstream(&st)?;
                     lines.push(format!(
                         "pypi {:<16} {} projects, {} releases ({} files, {})",
@@ -916,6 +959,7 @@ fn sync(
         for up in cfg.oci.iter().filter(|u| wanted(&u.name)) {
             match crate::oci::sync::sync(&fetcher, &cfg, up).await {
                 Ok((st, rep)) => {
+                    tracing::info!(upstream = %rep.name, blobs = rep.blobs, bytes = rep.bytes, "oci upstream synced");
                     state.put_upstream(&st)?;
                     lines.push(format!(
                         "oci  {:<16} {} images, {} tags, {} manifests, {} blobs ({}; {} already in the store){}{}",
@@ -957,6 +1001,14 @@ fn sync(
     })?;
     progress.finish();
     let s = fetcher.stats();
+    tracing::info!(
+        requests = s.requests.load(Ordering::Relaxed),
+        files_fetched = s.files_fetched.load(Ordering::Relaxed),
+        bytes_fetched = s.bytes_fetched.load(Ordering::Relaxed),
+        failed = failed.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "sync finished"
+    );
     let mut reasons: Vec<String> = errors
         .iter()
         .map(|(name, e)| format!("{name}: {e}"))

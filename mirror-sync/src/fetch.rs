@@ -327,6 +327,7 @@ impl Fetcher {
         {
             // A partial left by an interrupted run is of no use any more.
             let _ = self.cas.remove_partial(d);
+            tracing::debug!(url = %shown, size, "already in the store");
             self.note_present(size);
             return Ok((*d, size));
         }
@@ -349,11 +350,13 @@ impl Fetcher {
             if attempt > 0 {
                 Self::backoff(attempt).await;
             }
+            tracing::debug!(url = %shown, attempt = attempt + 1, "download");
             match self
                 .try_fetch_response(&mut writer, expected, label, &mut send)
                 .await
             {
                 Ok(v) => {
+                    tracing::debug!(url = %shown, digest = %v.0, size = v.1, "downloaded");
                     self.stats
                         .files_fetched
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -611,9 +614,11 @@ impl Fetcher {
             self.stats
                 .requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(url = %shown, attempt = attempt + 1, "GET");
             let resp = match self.send_get(url, accept, 0).await {
                 Ok(r) => r,
                 Err(e) => {
+                    tracing::info!(url = %shown, error = %format!("{e:#}"), "request failed; retrying");
                     last_err = Some(e.context(format!("GET {shown}")));
                     continue;
                 }

@@ -409,7 +409,6 @@ pub async fn blob_response(
     if head {
         return (status, headers, Body::empty()).into_response();
     }
-    state.metrics.add_bytes(len);
     let body = match source {
         // start + len <= size == bytes.len(): checked when the blob was loaded.
         Source::Memory(bytes) => Body::from(bytes.slice(start as usize..(start + len) as usize)),

@@ -1,9 +1,14 @@
 //! `/healthz` (JSON liveness with the live snapshot) and `/metrics` (Prometheus text
 //! exposition format 0.0.4).
+//!
+//! Every counter is a lock-free atomic updated on the request path (by
+//! [`super::access_log::observe`]); `/metrics` only reads them. What each series means and
+//! what an operator alerts on is tabled in `docs/operator-guide.md` ("Metrics and alerts").
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -26,23 +31,44 @@ pub const CLASSES: [&str; 7] = [
 /// Status codes counted individually: 100–599 (others are counted as 599).
 const STATUSES: usize = 500;
 
-/// Request and byte counters: one atomic per (route class, status), so counting takes no
-/// lock on the request path.
+/// Upper bounds (seconds) of the request-latency histogram's buckets (`le`), after the
+/// Prometheus client libraries' defaults, from 1 ms; `+Inf` follows.
+pub const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Request, latency and byte counters: one atomic per (route class, status) and per
+/// (route class, latency bucket), so counting takes no lock on the request path.
 #[derive(Debug)]
 pub struct Metrics {
     requests: Box<[AtomicU64]>,
-    bytes: AtomicU64,
+    /// Per class, [`LATENCY_BUCKETS`] then `+Inf`: requests whose latency fell in that
+    /// bucket (not cumulative; the exposition sums them).
+    latency: Box<[AtomicU64]>,
+    /// Per class: sum of the latencies, in microseconds.
+    latency_sum_us: Box<[AtomicU64]>,
+    completed_bytes: AtomicU64,
+    incomplete: AtomicU64,
+}
+
+fn atomics(n: usize) -> Box<[AtomicU64]> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            requests: (0..CLASSES.len() * STATUSES)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            bytes: AtomicU64::new(0),
+            requests: atomics(CLASSES.len() * STATUSES),
+            latency: atomics(CLASSES.len() * (LATENCY_BUCKETS.len() + 1)),
+            latency_sum_us: atomics(CLASSES.len()),
+            completed_bytes: AtomicU64::new(0),
+            incomplete: AtomicU64::new(0),
         }
     }
+}
+
+fn class_index(class: &str) -> usize {
+    CLASSES.iter().position(|k| *k == class).unwrap_or(4)
 }
 
 fn slot(class: usize, status: u16) -> usize {
@@ -53,8 +79,37 @@ impl Metrics {
     /// Counts one answered request of route class `class` (one of [`CLASSES`]; others
     /// count as `files`) with HTTP `status`.
     pub fn count(&self, class: &'static str, status: u16) {
-        let c = CLASSES.iter().position(|k| *k == class).unwrap_or(4);
-        self.requests[slot(c, status)].fetch_add(1, Ordering::Relaxed);
+        self.requests[slot(class_index(class), status)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one request of route class `class` (others count as `files`) whose
+    /// response head was ready `took` after the request arrived.
+    pub fn observe_latency(&self, class: &str, took: Duration) {
+        let c = class_index(class);
+        let secs = took.as_secs_f64();
+        let b = LATENCY_BUCKETS
+            .iter()
+            .position(|le| secs <= *le)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.latency[c * (LATENCY_BUCKETS.len() + 1) + b].fetch_add(1, Ordering::Relaxed);
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_us[c].fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Route class `class`'s histogram: cumulative counts per [`LATENCY_BUCKETS`] bound
+    /// then `+Inf` (the last is the count), and the sum of latencies in seconds.
+    pub fn latency(&self, class: &str) -> (Vec<u64>, f64) {
+        let c = class_index(class);
+        let n = LATENCY_BUCKETS.len() + 1;
+        let mut acc = 0;
+        let cumulative = (0..n)
+            .map(|b| {
+                acc += self.latency[c * n + b].load(Ordering::Relaxed);
+                acc
+            })
+            .collect();
+        let sum = self.latency_sum_us[c].load(Ordering::Relaxed) as f64 / 1e6;
+        (cumulative, sum)
     }
 
     /// Every non-zero counter: (class, status, count), by class then status.
@@ -71,9 +126,20 @@ impl Metrics {
         out
     }
 
-    /// Adds `n` bytes of response body started (`GET` of blobs).
-    pub fn add_bytes(&self, n: u64) {
-        self.bytes.fetch_add(n, Ordering::Relaxed);
+    /// Adds the `n` body bytes of a response handed to the connection in full.
+    pub fn add_completed_bytes(&self, n: u64) {
+        self.completed_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one response whose body was dropped before its end (client gone,
+    /// connection cut).
+    pub fn count_incomplete(&self) {
+        self.incomplete.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Responses cut before the end of their body so far.
+    pub fn incomplete(&self) -> u64 {
+        self.incomplete.load(Ordering::Relaxed)
     }
 
     /// Requests counted for (`class`, `status`).
@@ -83,10 +149,46 @@ impl Metrics {
         })
     }
 
-    /// Body bytes served so far.
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
+    /// Body bytes of the responses completed so far (cut responses are not counted).
+    pub fn completed_bytes(&self) -> u64 {
+        self.completed_bytes.load(Ordering::Relaxed)
     }
+}
+
+/// The live snapshot of one channel, as `/metrics` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveChannel {
+    /// The channel.
+    pub channel: String,
+    /// Sequence number of its live snapshot.
+    pub sequence: u64,
+    /// The manifest's `created`, when it parses as RFC 3339.
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The live snapshot of every channel in `store`'s index, sorted by channel (empty when
+/// nothing was imported). Blocking (opens the index read-only).
+///
+/// Errors: the index cannot be read.
+pub fn live_channels(store: &std::path::Path) -> anyhow::Result<Vec<LiveChannel>> {
+    let rows = match crate::lifecycle::held_snapshots(store) {
+        Ok(rows) => rows,
+        Err(crate::lifecycle::LifecycleError::NoStore { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out: Vec<LiveChannel> = rows
+        .into_iter()
+        .filter(|r| r.live)
+        .map(|r| LiveChannel {
+            created: chrono::DateTime::parse_from_rfc3339(&r.record.created)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc)),
+            channel: r.record.channel,
+            sequence: r.record.sequence,
+        })
+        .collect();
+    out.sort_by(|a, b| a.channel.cmp(&b.channel));
+    Ok(out)
 }
 
 /// `GET /healthz`: `200 {"status":"ok","snapshot":"<channel>/<seq>"|null}`.
@@ -101,14 +203,43 @@ fn escape_label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text exposition format 0.0.4
+/// (<https://prometheus.io/docs/instrumenting/exposition_formats/>), `text/plain;
+/// version=0.0.4`. Series (the alert table in `docs/operator-guide.md` says what to do
+/// about each):
 ///
 /// - `mirror_http_requests_total{route,status}` counter (route: apt, simple, oci,
 ///   snapshots, files, health, metrics);
-/// - `mirror_http_response_bytes_total` counter (blob body bytes sent or being sent);
-/// - `mirror_snapshot_sequence` gauge (0 when none), `mirror_snapshot_info{name,channel}` 1.
+/// - `mirror_request_duration_seconds{class}` histogram: time from the request's arrival
+///   to its response head, per route class (the body's transfer is not included);
+/// - `mirror_http_completed_response_bytes_total` counter: body bytes of responses handed
+///   to the connection in full; `mirror_http_incomplete_responses_total` counter:
+///   responses whose body was cut (client gone, connection closed);
+/// - `mirror_access_log_dropped_lines_total` counter (only with an access log);
+/// - `mirror_snapshot_sequence{channel}` and `mirror_snapshot_age_seconds{channel}`
+///   gauges: sequence and age (now minus the manifest's `created`, seconds) of each
+///   channel's live snapshot (no sample when nothing is imported; no age when `created`
+///   is not RFC 3339); `mirror_snapshot_info{name,channel}` 1 for the snapshot served at
+///   the root paths.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
+    write_requests(&mut out, &state);
+    write_latency(&mut out, &state);
+    write_bytes(&mut out, &state);
+    write_access_log(&mut out, &state);
+    write_snapshots(&mut out, &state);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// `mirror_http_requests_total`.
+fn write_requests(out: &mut String, state: &AppState) {
     out.push_str(
         "# HELP mirror_http_requests_total HTTP requests answered, by route class and status.\n",
     );
@@ -119,25 +250,107 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             "mirror_http_requests_total{{route=\"{class}\",status=\"{status}\"}} {n}"
         );
     }
-    out.push_str("# HELP mirror_http_response_bytes_total Bytes of blob bodies served.\n");
-    out.push_str("# TYPE mirror_http_response_bytes_total counter\n");
+}
+
+/// `mirror_request_duration_seconds` (every class, so `rate()` has a series from start).
+fn write_latency(out: &mut String, state: &AppState) {
+    out.push_str(
+        "# HELP mirror_request_duration_seconds Time from a request's arrival to its response head, by route class.\n",
+    );
+    out.push_str("# TYPE mirror_request_duration_seconds histogram\n");
+    for class in CLASSES {
+        let (cumulative, sum) = state.metrics.latency(class);
+        for (le, n) in LATENCY_BUCKETS.iter().zip(&cumulative) {
+            let _ = writeln!(
+                out,
+                "mirror_request_duration_seconds_bucket{{class=\"{class}\",le=\"{le}\"}} {n}"
+            );
+        }
+        let count = cumulative.last().copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "mirror_request_duration_seconds_bucket{{class=\"{class}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "mirror_request_duration_seconds_sum{{class=\"{class}\"}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "mirror_request_duration_seconds_count{{class=\"{class}\"}} {count}"
+        );
+    }
+}
+
+/// `mirror_http_completed_response_bytes_total`, `mirror_http_incomplete_responses_total`.
+fn write_bytes(out: &mut String, state: &AppState) {
+    out.push_str(
+        "# HELP mirror_http_completed_response_bytes_total Body bytes of responses sent in full (cut responses are not counted).\n",
+    );
+    out.push_str("# TYPE mirror_http_completed_response_bytes_total counter\n");
     let _ = writeln!(
         out,
-        "mirror_http_response_bytes_total {}",
-        state.metrics.bytes()
+        "mirror_http_completed_response_bytes_total {}",
+        state.metrics.completed_bytes()
     );
-    let live = state.snapshot();
     out.push_str(
-        "# HELP mirror_snapshot_sequence Sequence number of the served snapshot (0 when none).\n",
+        "# HELP mirror_http_incomplete_responses_total Responses whose body was cut before its end (client gone, connection closed).\n",
+    );
+    out.push_str("# TYPE mirror_http_incomplete_responses_total counter\n");
+    let _ = writeln!(
+        out,
+        "mirror_http_incomplete_responses_total {}",
+        state.metrics.incomplete()
+    );
+}
+
+/// `mirror_access_log_dropped_lines_total` (only when an access log is configured).
+fn write_access_log(out: &mut String, state: &AppState) {
+    if let Some(log) = &state.access_log {
+        out.push_str(
+            "# HELP mirror_access_log_dropped_lines_total Access-log lines dropped because the writer fell behind.\n",
+        );
+        out.push_str("# TYPE mirror_access_log_dropped_lines_total counter\n");
+        let _ = writeln!(
+            out,
+            "mirror_access_log_dropped_lines_total {}",
+            log.dropped()
+        );
+    }
+}
+
+/// `mirror_snapshot_sequence`, `mirror_snapshot_age_seconds`, `mirror_snapshot_info`.
+fn write_snapshots(out: &mut String, state: &AppState) {
+    let channels = state.live_channels();
+    let now = chrono::Utc::now();
+    out.push_str(
+        "# HELP mirror_snapshot_sequence Sequence number of each channel's live snapshot.\n",
     );
     out.push_str("# TYPE mirror_snapshot_sequence gauge\n");
-    let _ = writeln!(
-        out,
-        "mirror_snapshot_sequence {}",
-        live.as_ref().map_or(0, |l| l.sequence)
+    for c in channels.iter() {
+        let _ = writeln!(
+            out,
+            "mirror_snapshot_sequence{{channel=\"{}\"}} {}",
+            escape_label(&c.channel),
+            c.sequence
+        );
+    }
+    out.push_str(
+        "# HELP mirror_snapshot_age_seconds Age of each channel's live snapshot: now minus its manifest's created time.\n",
     );
-    if let Some(l) = &live {
-        out.push_str("# HELP mirror_snapshot_info The served snapshot.\n");
+    out.push_str("# TYPE mirror_snapshot_age_seconds gauge\n");
+    for c in channels.iter() {
+        if let Some(created) = c.created {
+            let age = (now - created).num_milliseconds() as f64 / 1000.0;
+            let _ = writeln!(
+                out,
+                "mirror_snapshot_age_seconds{{channel=\"{}\"}} {age}",
+                escape_label(&c.channel)
+            );
+        }
+    }
+    if let Some(l) = state.snapshot() {
+        out.push_str("# HELP mirror_snapshot_info The snapshot served at the root paths.\n");
         out.push_str("# TYPE mirror_snapshot_info gauge\n");
         let _ = writeln!(
             out,
@@ -146,14 +359,6 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             escape_label(&l.channel)
         );
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        out,
-    )
-        .into_response()
 }
 
 #[cfg(test)]
@@ -175,5 +380,22 @@ mod tests {
             m.snapshot(),
             vec![("apt", 404, 1), ("oci", 200, 2), ("files", 599, 1)]
         );
+    }
+
+    #[test]
+    fn latency_histogram_is_cumulative() {
+        let m = Metrics::default();
+        m.observe_latency("apt", Duration::from_micros(500));
+        m.observe_latency("apt", Duration::from_millis(30));
+        m.observe_latency("apt", Duration::from_secs(60));
+        let (c, sum) = m.latency("apt");
+        assert_eq!(c.len(), LATENCY_BUCKETS.len() + 1);
+        assert_eq!(c[0], 1); // le 0.001
+        assert_eq!(c[4], 1); // le 0.025
+        assert_eq!(c[5], 2); // le 0.05
+        assert_eq!(c[LATENCY_BUCKETS.len() - 1], 2); // le 10
+        assert_eq!(*c.last().unwrap(), 3); // +Inf
+        assert!((sum - 60.0305).abs() < 1e-9, "{sum}");
+        assert_eq!(m.latency("oci").0.last(), Some(&0));
     }
 }

@@ -12,6 +12,11 @@
 //! | `/snapshots/<channel>/<seq>/<path>`| that held snapshot, served exactly as the live one is at `/<path>` (`apt/`, `simple/` with PEP 691 negotiation, files; not the OCI `/v2` API) |
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
 //!
+//! Every request first goes through [`access_log::observe`]: the `Host` rules of RFC 9112
+//! §3.2 (`400` otherwise), the request counters and latency histogram of [`health`], the
+//! completed-bytes count, and the access log when one is configured
+//! ([`ServeOptions::access_log`]). Error bodies ([`plain`]) escape control characters.
+//!
 //! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
 //! start and rebuilt when `STORE/current.gen` or the index file changes (polled every second). Each request
 //! takes one `Arc` of the table, so it never sees a mix of two snapshots. No redb lock is
@@ -23,6 +28,7 @@
 //! removed by garbage collection answers `404` within a second. A logical path of the
 //! live snapshot that begins with `snapshots/` is shadowed by these routes.
 
+pub mod access_log;
 pub mod apt;
 pub mod files;
 pub mod health;
@@ -41,14 +47,15 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use store::Cas;
 
 use crate::live::{self, Live};
 
-pub use health::Metrics;
+pub use access_log::{AccessLogConfig, AccessLogFormat, AccessLogTarget};
+pub use health::{LiveChannel, Metrics};
 
 /// Answer of every content route while the store has no snapshot.
 pub const NO_SNAPSHOT: &str = "no snapshot imported yet: run mirror-server import\n";
@@ -80,6 +87,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Bytes of small blobs, served from memory.
     pub small: files::SmallBlobs,
+    /// The access log, when one is configured.
+    access_log: Option<access_log::AccessLog>,
+    /// Each channel's live snapshot, for `/metrics` (refreshed with the routing table).
+    channels: RwLock<Arc<[LiveChannel]>>,
 }
 
 impl AppState {
@@ -92,6 +103,26 @@ impl AppState {
             held: Mutex::new(HeldCache::default()),
             metrics: Metrics::default(),
             small: files::SmallBlobs::default(),
+            access_log: None,
+            channels: RwLock::new(Arc::from(Vec::new())),
+        }
+    }
+
+    /// Each channel's live snapshot as last read from the index (see
+    /// [`health::live_channels`]).
+    pub fn live_channels(&self) -> Arc<[LiveChannel]> {
+        match self.channels.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the channels' live snapshots reported by `/metrics`.
+    pub fn set_live_channels(&self, channels: Vec<LiveChannel>) {
+        let new: Arc<[LiveChannel]> = Arc::from(channels);
+        match self.channels.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
         }
     }
 
@@ -232,6 +263,9 @@ pub struct ServeOptions {
     /// How long a stop (SIGTERM, [`ServerHandle::shutdown`]) lets in-flight requests
     /// finish before their connections are closed (default 10 s).
     pub drain_timeout: Duration,
+    /// One line per request to a file or standard output (default none); see
+    /// [`access_log`].
+    pub access_log: Option<AccessLogConfig>,
 }
 
 impl Default for ServeOptions {
@@ -239,6 +273,7 @@ impl Default for ServeOptions {
         ServeOptions {
             workers: default_workers(),
             drain_timeout: Duration::from_secs(10),
+            access_log: None,
         }
     }
 }
@@ -268,20 +303,29 @@ pub async fn start_with(
         );
     }
     let generation = reload_key(&store);
-    let initial = {
+    let (initial, channels) = {
         let s = store.clone();
-        tokio::task::spawn_blocking(move || live::load(&s))
+        tokio::task::spawn_blocking(move || (live::load(&s), health::live_channels(&s)))
             .await
             .context("loading the live snapshot")?
-            .with_context(|| format!("cannot load the current snapshot of {}", store.display()))?
     };
+    let initial = initial
+        .with_context(|| format!("cannot load the current snapshot of {}", store.display()))?;
+    let access = opts
+        .access_log
+        .as_ref()
+        .map(access_log::AccessLog::open)
+        .transpose()?;
     match &initial {
         Some(l) => {
             tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, workers, "serving")
         }
         None => tracing::info!(%addr, workers, "serving; no snapshot imported yet"),
     }
-    let state = Arc::new(AppState::new(store, initial));
+    let mut state = AppState::new(store, initial);
+    state.access_log = access;
+    set_channels(&state, channels);
+    let state = Arc::new(state);
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut threads = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
@@ -343,11 +387,14 @@ fn serve_thread(
                 tracing::debug!("cannot set TCP_NODELAY: {e}");
             }
         });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
     })
 }
 
@@ -394,7 +441,15 @@ async fn reload_loop(state: Arc<AppState>, mut last: Option<String>) {
         }
         state.clear_held_cache();
         let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || live::load(&store)).await {
+        let loaded = tokio::task::spawn_blocking(move || {
+            (live::load(&store), health::live_channels(&store))
+        })
+        .await
+        .map(|(l, c)| {
+            set_channels(&state, c);
+            l
+        });
+        match loaded {
             Ok(Ok(l)) => {
                 match &l {
                     Some(l) => {
@@ -413,6 +468,18 @@ async fn reload_loop(state: Arc<AppState>, mut last: Option<String>) {
     }
 }
 
+/// Stores the channels' live snapshots for `/metrics`; a failed read keeps the previous
+/// ones (and is logged).
+fn set_channels(state: &AppState, channels: anyhow::Result<Vec<LiveChannel>>) {
+    match channels {
+        Ok(c) => state.set_live_channels(c),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cannot read the channels' live snapshots for /metrics; keeping the previous ones"
+        ),
+    }
+}
+
 /// The router over `state` (used by [`start`]; public for embedding and tests).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -422,7 +489,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/", any(oci::handle))
         .route("/v2/{*rest}", any(oci::handle))
         .fallback(content)
-        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access_log::observe,
+        ))
         .with_state(state)
 }
 
@@ -445,14 +515,10 @@ pub fn route_class(path: &str) -> &'static str {
     }
 }
 
-async fn count(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let class = route_class(req.uri().path());
-    let resp = next.run(req).await;
-    state.metrics.count(class, resp.status().as_u16());
-    resp
-}
-
-/// A `text/plain` response.
+/// A `text/plain` response. Error bodies often quote the request path, which may hold
+/// percent-decoded control bytes: every control character (C0, DEL, C1) in `body` except
+/// one final `\n` is written as `\u{..}`, so a body printed by `curl` can never drive
+/// the terminal.
 pub fn plain(status: StatusCode, body: impl Into<String>) -> Response {
     (
         status,
@@ -460,9 +526,31 @@ pub fn plain(status: StatusCode, body: impl Into<String>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         )],
-        body.into(),
+        escape_controls(body.into()),
     )
         .into_response()
+}
+
+/// `s` with every control character except one trailing `\n` escaped as `\u{hex}`
+/// (Rust's `char::escape_unicode` form); `s` itself when it has none.
+pub fn escape_controls(s: String) -> String {
+    let (text, newline) = match s.strip_suffix('\n') {
+        Some(t) => (t, "\n"),
+        None => (s.as_str(), ""),
+    };
+    if !text.chars().any(char::is_control) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push_str(newline);
+    out
 }
 
 /// Why a request path was refused.
@@ -560,6 +648,22 @@ async fn content(State(state): State<Arc<AppState>>, req: Request) -> Response {
 /// `/`) from `live`: `/simple…` with PEP 503/691 negotiation, `/apt/…`, else the logical
 /// path. `prefix` is `""` at the root or `/snapshots/<channel>/<seq>`; redirects keep it.
 async fn serve_tree(
+    state: &AppState,
+    live: &Live,
+    req: &Parts,
+    prefix: &str,
+    path: &str,
+) -> Response {
+    let mut resp = serve_tree_in(state, live, req, prefix, path).await;
+    if state.access_log.is_some() {
+        // The access log names the snapshot that answered (a held one under /snapshots/).
+        resp.extensions_mut()
+            .insert(access_log::Answered(live.name.clone()));
+    }
+    resp
+}
+
+async fn serve_tree_in(
     state: &AppState,
     live: &Live,
     req: &Parts,
@@ -716,5 +820,14 @@ mod tests {
         assert_eq!(route_class("/snapshots/"), "snapshots");
         assert_eq!(route_class("/snapshots/test/1/apt/x"), "snapshots");
         assert_eq!(route_class("/snapshotsx"), "files");
+    }
+
+    #[test]
+    fn control_characters_escaped() {
+        assert_eq!(escape_controls("not found: /a\n".into()), "not found: /a\n");
+        assert_eq!(
+            escape_controls("not found: /a\u{1b}[2J\n\u{9b}\u{7f}\n".into()),
+            "not found: /a\\u{1b}[2J\\u{a}\\u{9b}\\u{7f}\n"
+        );
     }
 }
