@@ -32,6 +32,10 @@ const STATUSES: usize = 500;
 pub struct Metrics {
     requests: Box<[AtomicU64]>,
     bytes: AtomicU64,
+    /// Connections open now (see [`Metrics::try_open_connection`]).
+    connections_open: AtomicU64,
+    /// Connections closed at accept because the cap was reached.
+    connections_refused: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -41,6 +45,8 @@ impl Default for Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             bytes: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
         }
     }
 }
@@ -87,6 +93,39 @@ impl Metrics {
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
+
+    /// Counts a new connection as open when fewer than `cap` are; otherwise counts it as
+    /// refused and returns `false` (the caller closes it).
+    pub fn try_open_connection(&self, cap: usize) -> bool {
+        let cap = cap as u64;
+        let ok = self
+            .connections_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok();
+        if !ok {
+            self.connections_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Counts one connection of [`Metrics::try_open_connection`] as closed.
+    pub fn connection_closed(&self) {
+        let _ = self
+            .connections_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Connections open now.
+    pub fn connections_open(&self) -> u64 {
+        self.connections_open.load(Ordering::Acquire)
+    }
+
+    /// Connections refused (over the cap) so far.
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
+    }
 }
 
 /// `GET /healthz`: `200 {"status":"ok","snapshot":"<channel>/<seq>"|null}`.
@@ -106,7 +145,10 @@ fn escape_label(s: &str) -> String {
 /// - `mirror_http_requests_total{route,status}` counter (route: apt, simple, oci,
 ///   snapshots, files, health, metrics);
 /// - `mirror_http_response_bytes_total` counter (blob body bytes sent or being sent);
-/// - `mirror_snapshot_sequence` gauge (0 when none), `mirror_snapshot_info{name,channel}` 1.
+/// - `mirror_snapshot_sequence` gauge (0 when none), `mirror_snapshot_info{name,channel}` 1;
+/// - `mirror_connections_open` gauge (client connections open now) and
+///   `mirror_connections_refused_total` counter (connections closed at accept because
+///   `serve --max-connections` were open).
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
     out.push_str(
@@ -125,6 +167,22 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out,
         "mirror_http_response_bytes_total {}",
         state.metrics.bytes()
+    );
+    out.push_str("# HELP mirror_connections_open Client connections open now.\n");
+    out.push_str("# TYPE mirror_connections_open gauge\n");
+    let _ = writeln!(
+        out,
+        "mirror_connections_open {}",
+        state.metrics.connections_open()
+    );
+    out.push_str(
+        "# HELP mirror_connections_refused_total Connections closed at accept because the connection cap was reached.\n",
+    );
+    out.push_str("# TYPE mirror_connections_refused_total counter\n");
+    let _ = writeln!(
+        out,
+        "mirror_connections_refused_total {}",
+        state.metrics.connections_refused()
     );
     let live = state.snapshot();
     out.push_str(
