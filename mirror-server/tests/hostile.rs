@@ -637,4 +637,3 @@ fn sigterm_exits_within_the_drain_timeout_whatever_clients_hold() {
         let _ = wait_closed(s);
     }
 }
-

@@ -234,4 +234,19 @@ mod tests {
             vec![("apt", 404, 1), ("oci", 200, 2), ("files", 599, 1)]
         );
     }
+
+    #[test]
+    fn connections_are_capped_and_refusals_counted() {
+        let m = Metrics::default();
+        assert!(m.try_open_connection(2));
+        assert!(m.try_open_connection(2));
+        assert!(!m.try_open_connection(2));
+        assert_eq!((m.connections_open(), m.connections_refused()), (2, 1));
+        m.connection_closed();
+        assert!(m.try_open_connection(2));
+        m.connection_closed();
+        m.connection_closed();
+        m.connection_closed(); // never below zero
+        assert_eq!((m.connections_open(), m.connections_refused()), (0, 1));
+    }
 }
