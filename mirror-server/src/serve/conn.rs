@@ -197,28 +197,105 @@ struct ConnStats {
     in_flight: AtomicUsize,
     /// Requests dispatched so far.
     requests: AtomicU64,
+    /// Bytes read with no request in flight since the last request was dispatched: the
+    /// request head being received (held to [`MAX_HEAD_BYTES`] by [`Metered`]).
+    head_bytes: AtomicU64,
 }
 
 /// A stream that counts the bytes read and written and notes when a write would block,
-/// for the watchdog of [`serve_stream`]. Generic over the stream (plain TCP, TLS).
+/// for the watchdog of [`serve_stream`], and holds a request head to [`MAX_HEAD_BYTES`].
+/// Generic over the stream (plain TCP, TLS).
+///
+/// The head limit is enforced here rather than by hyper's `max_buf_size`, which also
+/// bounds hyper's write queue: at 64 KiB it would stop hyper from asking for the next
+/// 256 KiB blob frame while one is being written, and streamed downloads lost about a
+/// third of their throughput. While no request is in flight, reads are cut to what is
+/// left of the 64 KiB; once it is used up, an HTTP/1.1 client gets
+/// `431 Request Header Fields Too Large` (RFC 6585 §5, best effort: one non-blocking
+/// write) and the read fails, which closes the connection. HTTP/2 header lists are held
+/// by `SETTINGS_MAX_HEADER_LIST_SIZE` instead; its frames between requests count too.
 #[derive(Debug)]
 pub struct Metered<S> {
     inner: S,
     stats: Arc<ConnStats>,
+    /// The first bytes of the connection, to tell HTTP/2's preface (`PRI …`) apart.
+    prefix: [u8; 3],
+    prefix_len: usize,
+    refused: bool,
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
+/// The answer to a request head over [`MAX_HEAD_BYTES`] (HTTP/1.1).
+const TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 39\r\n\r\nrequest head larger than 64 KiB: refused";
+
+impl<S> Metered<S> {
+    fn new(inner: S, stats: Arc<ConnStats>) -> Metered<S> {
+        Metered {
+            inner,
+            stats,
+            prefix: [0; 3],
+            prefix_len: 0,
+            refused: false,
+        }
+    }
+
+    /// Counts `got` (the bytes just read) and keeps the connection's first three.
+    fn note_read(&mut self, got: &[u8], head: bool) {
+        if got.is_empty() {
+            return;
+        }
+        self.stats
+            .read
+            .fetch_add(got.len() as u64, Ordering::Relaxed);
+        if head {
+            self.stats
+                .head_bytes
+                .fetch_add(got.len() as u64, Ordering::Relaxed);
+        }
+        let take = (3 - self.prefix_len).min(got.len());
+        self.prefix[self.prefix_len..self.prefix_len + take].copy_from_slice(&got[..take]);
+        self.prefix_len += take;
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Metered<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len().saturating_sub(before);
-        if n > 0 {
-            self.stats.read.fetch_add(n as u64, Ordering::Relaxed);
+        let head = self.stats.in_flight.load(Ordering::Relaxed) == 0;
+        let left = if head {
+            (MAX_HEAD_BYTES as u64).saturating_sub(self.stats.head_bytes.load(Ordering::Relaxed))
+        } else {
+            u64::MAX
+        };
+        if left == 0 {
+            if !self.refused {
+                self.refused = true;
+                if self.prefix_len < 3 || &self.prefix != b"PRI" {
+                    let _ = Pin::new(&mut self.inner).poll_write(cx, TOO_LARGE);
+                }
+            }
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head larger than 64 KiB",
+            )));
         }
+        if left >= buf.remaining() as u64 {
+            let before = buf.filled().len();
+            let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+            let this = &mut *self;
+            this.note_read(&buf.filled()[before..], head);
+            return r;
+        }
+        // Near the limit: read at most what is left, through a small buffer.
+        let mut tmp = [0u8; 4096];
+        let n = (left as usize).min(tmp.len());
+        let mut small = ReadBuf::new(&mut tmp[..n]);
+        let r = Pin::new(&mut self.inner).poll_read(cx, &mut small);
+        let got = small.filled().len();
+        buf.put_slice(&tmp[..got]);
+        self.note_read(&tmp[..got], head);
         r
     }
 }
@@ -280,6 +357,7 @@ impl InFlight {
     fn new(stats: Arc<ConnStats>) -> InFlight {
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats.head_bytes.store(0, Ordering::Relaxed);
         InFlight(stats)
     }
 }
@@ -346,8 +424,8 @@ impl std::fmt::Debug for ConnContext {
 }
 
 impl ConnContext {
-    /// The context of one serving thread: HTTP/1.1 with a 64 KiB head limit and no
-    /// hyper-side header timeout (the watchdog owns the deadlines); HTTP/2 with a 64 KiB
+    /// The context of one serving thread: HTTP/1.1 with no hyper-side header timeout
+    /// (the watchdog owns the deadlines; [`Metered`] holds heads to 64 KiB); HTTP/2 with a 64 KiB
     /// header list, [`H2_MAX_STREAMS`] streams and 64 KiB receive windows (the server
     /// reads no request bodies).
     pub fn new(router: Router, state: Arc<AppState>, limits: Limits) -> ConnContext {
@@ -356,7 +434,6 @@ impl ConnContext {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(None)
-            .max_buf_size(MAX_HEAD_BYTES)
             .keep_alive(true);
         builder
             .http2()
@@ -589,10 +666,7 @@ pub async fn serve_stream<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let stats = Arc::new(ConnStats::default());
-    let io = TokioIo::new(Metered {
-        inner: stream,
-        stats: stats.clone(),
-    });
+    let io = TokioIo::new(Metered::new(stream, stats.clone()));
     let router = ctx.router.clone();
     let svc_stats = stats.clone();
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
