@@ -9,7 +9,7 @@
 //! sockets that all set `SO_REUSEPORT`. Every serving thread accepts on its own
 //! [`std::net::TcpListener::try_clone`] of that socket, in its own single-threaded event
 //! loop ([`accept_loop`]). Each accepted connection is served by one task
-//! ([`serve_tcp`] → [`serve_stream`]) with hyper-util's `auto::Builder`: HTTP/1.1, and
+//! (`serve_tcp`, then [`serve_stream`]) with hyper-util's `auto::Builder`: HTTP/1.1, and
 //! HTTP/2 by prior knowledge (h2c, RFC 9113 §3.3).
 //!
 //! # Rules per connection ([`Limits`])
@@ -19,7 +19,7 @@
 //! | header timeout | 10 s | the first request (and the handshake, if any) must arrive within it after accept; later, a request head must be complete within it after its first byte (the slowloris defence) |
 //! | idle timeout | 60 s | a keep-alive connection with no request in flight that receives nothing for this long is closed (RFC 9112 §9.8 allows the server to close idle connections at any time) |
 //! | minimum rate | 1 KiB/s over 30 s | a response the client does not read (the socket stays full) that moves fewer than `min_rate × period` bytes in `period` is cut |
-//! | head size | 64 KiB | an HTTP/1.1 head larger than this gets `431 Request Header Fields Too Large` (RFC 6585 §5) and the connection closes; HTTP/2 advertises `SETTINGS_MAX_HEADER_LIST_SIZE` 64 KiB |
+//! | head size | 64 KiB | [`Metered`] reads at most 64 KiB while no request is in flight; past it an HTTP/1.1 client gets `431 Request Header Fields Too Large` (RFC 6585 §5) and the connection closes; HTTP/2 also advertises `SETTINGS_MAX_HEADER_LIST_SIZE` 64 KiB |
 //! | open connections | [`default_max_connections`] | over the cap a new connection is accepted and closed at once, counted in `mirror_connections_refused_total` |
 //!
 //! The deadlines are enforced by a watchdog that runs beside the hyper connection in the
@@ -453,7 +453,7 @@ impl ConnContext {
 }
 
 /// Accepts on `listener` until `stop` turns true, serving each connection in its own task
-/// ([`serve_tcp`]) while fewer than `ctx.limits.max_connections` are open (counted over
+/// (`serve_tcp`) while fewer than `ctx.limits.max_connections` are open (counted over
 /// every thread sharing `ctx.state`); over the cap a connection is accepted and closed
 /// at once (the client sees the close immediately instead of waiting in the listen
 /// backlog, and the refusal is counted). Then waits for the connection tasks, at most
@@ -718,7 +718,8 @@ pub async fn serve_stream<S>(
 
 /// Returns freed heap to the operating system after a burst of connections closed: when
 /// the open count falls to a quarter of the peak seen since the last trim (and the peak
-/// was at least 256), calls [`crate::live::release_free_memory`] on the blocking pool.
+/// was at least 256), calls glibc `malloc_trim(0)` (`live::release_free_memory`) on the
+/// blocking pool.
 /// Checks every second until `stop`.
 pub async fn trim_after_bursts(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
