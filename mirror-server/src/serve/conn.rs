@@ -698,12 +698,12 @@ pub async fn serve_stream<S>(
                 break None;
             }
             now = tick.tick() => {
-                if let Some(d) = drain_until && now >= d {
-                    break Some(Cut::Drain);
-                }
                 if let Some(c) = dog.check(&stats, now) {
                     break Some(c);
                 }
+            }
+            () = tokio::time::sleep_until(drain_until.unwrap_or_else(Instant::now)), if drain_until.is_some() => {
+                break Some(Cut::Drain);
             }
             () = stopped(&mut stop), if drain_until.is_none() => {
                 drain_until = Some(Instant::now() + limits.drain_timeout);
