@@ -1164,6 +1164,25 @@ mod tests {
     }
 
     #[test]
+    fn serve_timeouts_are_positive_seconds() {
+        assert_eq!(parse_seconds("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "nan", "inf", "ten", "86401"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        let e = run([
+            "mirror-server",
+            "serve",
+            "--store",
+            "x",
+            "--drain-timeout",
+            "0",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("above 0"), "{e}");
+    }
+
+    #[test]
     fn error_chain_format() {
         let e = anyhow::anyhow!("inner").context("outer");
         assert_eq!(format_error(&e), "error: outer\n  caused by: inner");
