@@ -487,12 +487,38 @@ struct Proc {
 
 impl Proc {
     fn spawn(store: &std::path::Path, listen: &str, extra: &[&str]) -> Result<Proc, String> {
-        let mut child = Command::new(BIN)
+        Proc::spawn_with(Command::new(BIN), store, listen, extra)
+    }
+
+    /// Like [`Proc::spawn`], under a soft and hard `RLIMIT_NOFILE` of `nofile` (set by
+    /// the shell's `ulimit -n` before it execs the server).
+    fn spawn_limited(
+        store: &std::path::Path,
+        listen: &str,
+        nofile: u32,
+        extra: &[&str],
+    ) -> Result<Proc, String> {
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            BIN,
+        ]);
+        Proc::spawn_with(sh, store, listen, extra)
+    }
+
+    fn spawn_with(
+        mut cmd: Command,
+        store: &std::path::Path,
+        listen: &str,
+        extra: &[&str],
+    ) -> Result<Proc, String> {
+        let mut child = cmd
             .args(["serve", "--store"])
             .arg(store)
             .args(["--listen", listen, "--workers", "2"])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -636,4 +662,68 @@ fn sigterm_exits_within_the_drain_timeout_whatever_clients_hold() {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let _ = wait_closed(s);
     }
+}
+
+#[test]
+fn a_flood_at_the_descriptor_limit_leaves_room_for_a_snapshot_switch() {
+    let fx = store();
+    // 128 descriptors: a reserve of 64 for the store and reloads, so a cap of 64.
+    let srv =
+        Proc::spawn_limited(&fx.store, "127.0.0.1:0", 128, &["--header-timeout", "60"]).unwrap();
+    let addr = srv.addr;
+    let mut flood: Vec<TcpStream> = (0..200).map(|_| connect(addr)).collect();
+    // The refused ones are closed at once; the others stay open.
+    let t = Instant::now();
+    let (mut open, mut refused) = (0, 0);
+    for s in &mut flood {
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut b = [0u8; 1];
+        match s.read(&mut b) {
+            Ok(0) => refused += 1,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => refused += 1,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => open += 1,
+            other => panic!("unexpected read on a flood connection: {other:?}"),
+        }
+    }
+    assert!(t.elapsed() < Duration::from_secs(30));
+    assert_eq!(
+        (open, refused),
+        (64, 136),
+        "descriptors: {}",
+        srv.stderr.lock().unwrap()
+    );
+    // While the cap is full, a new snapshot is imported and the server switches to it.
+    let drive = fx.drive("drive2", 2, &[(SMALL, b"second key\n")]);
+    fx.import(&drive, &[]).unwrap();
+    let t = Instant::now();
+    while !srv
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("switched snapshot snapshot=test/2")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no switch while the cap was full:\n{}",
+            srv.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(flood);
+    let t = Instant::now();
+    loop {
+        let (status, body) = get(addr, "/healthz");
+        if status == 200 && String::from_utf8_lossy(&body).contains("test/2") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "healthz: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        get(addr, &format!("/{SMALL}")),
+        (200, b"second key\n".to_vec())
+    );
+    let log = srv.stderr.lock().unwrap().clone();
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(!log.contains("reload failed"), "{log}");
 }
