@@ -189,7 +189,15 @@ fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         waited >= Duration::from_millis(700) && waited < Duration::from_secs(3),
         "silent connection closed after {waited:?}, header timeout 1 s"
     );
-    assert_eq!(srv.metrics().connections_open(), 0);
+    // The count drops when the connection's task ends, just after the socket closes.
+    let t = Instant::now();
+    while srv.metrics().connections_open() != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "closed connection still counted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
