@@ -22,6 +22,11 @@
 //! | head size | 64 KiB | [`Metered`] reads at most 64 KiB while no request is in flight; past it an HTTP/1.1 client gets `431 Request Header Fields Too Large` (RFC 6585 §5) and the connection closes; HTTP/2 also advertises `SETTINGS_MAX_HEADER_LIST_SIZE` 64 KiB |
 //! | open connections | [`default_max_connections`] | over the cap a new connection is accepted and closed at once, counted in `mirror_connections_refused_total` |
 //!
+//! The watchdog sees bytes, not frames: on an HTTP/2 connection with no request in flight,
+//! any frame the client sends (a `PING`, a `WINDOW_UPDATE`) starts the header deadline,
+//! so such a connection is closed after the header timeout unless a request follows;
+//! clients open a new one when they need it.
+//!
 //! The deadlines are enforced by a watchdog that runs beside the hyper connection in the
 //! connection's task, over byte counters kept by [`Metered`] (a thin wrapper of the
 //! stream) and the number of requests in flight. When a rule fires, the connection future
