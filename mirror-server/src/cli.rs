@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -407,8 +408,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "MIRROR_SERVER_LISTEN")]
     pub listen: SocketAddr,
-    /// Serving threads, each with its own event loop and listening socket (default: one
-    /// per CPU).
+    /// Serving threads, each with its own event loop, sharing one listening socket
+    /// (default: one per CPU).
     #[arg(long, env = "MIRROR_SERVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
     /// Write one line per request (time, client, method, target, status, bytes, duration,
@@ -435,7 +436,51 @@ pub struct ServeArgs {
         env = "MIRROR_SERVER_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
+    /// Cap on open client connections; over it a new connection is closed at once and
+    /// counted in mirror_connections_refused_total (default: the descriptor limit minus a
+    /// reserve for the store and reloads, at most 4096).
+    #[arg(long, value_name = "N", env = "MIRROR_SERVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds a client has to send its first request after connecting, and to finish a
+    /// request head once it has started one (cuts slowloris clients).
+    #[arg(long, value_name = "SECONDS", default_value = "10", env = "MIRROR_SERVER_HEADER_TIMEOUT", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+    /// Seconds an idle keep-alive connection (no request in flight) is kept open.
+    #[arg(long, value_name = "SECONDS", default_value = "60", env = "MIRROR_SERVER_IDLE_TIMEOUT", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+    /// Minimum rate, in bytes per second, of a download whose client stops reading; a
+    /// response below it for --min-rate-period is cut (0: never cut).
+    #[arg(
+        long,
+        value_name = "BYTES_PER_SECOND",
+        default_value = "1024",
+        env = "MIRROR_SERVER_MIN_RATE"
+    )]
+    pub min_rate: u64,
+    /// Seconds over which --min-rate is measured.
+    #[arg(long, value_name = "SECONDS", default_value = "30", env = "MIRROR_SERVER_MIN_RATE_PERIOD", value_parser = parse_seconds)]
+    pub min_rate_period: Duration,
+    /// Seconds SIGTERM/SIGINT lets in-flight requests finish before every connection is
+    /// closed and the server exits.
+    #[arg(long, value_name = "SECONDS", default_value = "10", env = "MIRROR_SERVER_DRAIN_TIMEOUT", value_parser = parse_seconds)]
+    pub drain_timeout: Duration,
 }
+
+
+/// Parses a positive number of seconds (`10`, `0.5`) for the serve timeouts.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds (e.g. 10 or 0.5)"))?;
+    if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
+        return Err(format!(
+            "{s} seconds: give a number above 0 and at most 86400"
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
 
 /// Format of `serve`'s own log (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -1191,7 +1236,8 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let log_format = a.log_format;
-    rt.block_on(async move {
+    let a_drain = a.drain_timeout;
+    let r = rt.block_on(async move {
         let workers = a
             .workers
             .map_or_else(crate::serve::default_workers, usize::from);
@@ -1204,7 +1250,12 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
                     target: crate::serve::AccessLogTarget::parse(t),
                     format: a.access_log_format,
                 }),
-            ..Default::default()
+            max_connections: a.max_connections.map(|n| n as usize),
+            header_timeout: a.header_timeout,
+            idle_timeout: a.idle_timeout,
+            min_rate: a.min_rate,
+            min_rate_period: a.min_rate_period,
+            drain_timeout: a.drain_timeout,
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
         match log_format {
@@ -1213,9 +1264,16 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
             LogFormat::Json => tracing::info!(addr = %handle.addr, "listening"),
         }
         wait_for_signal().await;
+        tracing::info!(
+            drain_timeout_s = a_drain.as_secs_f64(),
+            "stopping: draining connections"
+        );
         handle.shutdown().await;
         Ok(())
-    })
+    });
+    // Blocking reads still running (a snapshot load) get one second, not forever.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    r
 }
 
 async fn wait_for_signal() {
@@ -1299,6 +1357,25 @@ mod tests {
             run(["mirror-server", "completions", shell]).unwrap();
         }
         assert!(run(["mirror-server", "completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn serve_timeouts_are_positive_seconds() {
+        assert_eq!(parse_seconds("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "nan", "inf", "ten", "86401"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        let e = run([
+            "mirror-server",
+            "serve",
+            "--store",
+            "x",
+            "--drain-timeout",
+            "0",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("above 0"), "{e}");
     }
 
     #[test]

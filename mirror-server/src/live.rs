@@ -416,7 +416,7 @@ fn parse_record(store: &Path, record: &store::SnapshotRecord) -> Result<Live, Li
 /// Returns freed heap memory to the operating system (glibc `malloc_trim(0)`): parsing a
 /// large manifest leaves freed pages below the long-lived routing table that the
 /// allocator would otherwise keep, so the resident size would stay at the parse peak.
-fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of the allocator's arenas; it takes no
     // pointers and is thread-safe (it locks each arena).

@@ -39,14 +39,19 @@ impl Drive {
         })
     }
 
-    /// Writes snapshot `bench/1` of `artifacts` (their blobs already in [`Drive::blobs`]):
+    /// Writes snapshot `bench/<N>` of `artifacts` (their blobs already in [`Drive::blobs`];
+    /// N from the environment variable `BENCH_SEQUENCE`, default 1):
     /// adds both SBOMs, sorts by path, writes the manifest, its signature and the signer's
     /// public key. Returns the manifest's size in bytes. Errors: any file-system error.
     pub fn seal(&self, generator: &str, artifacts: Vec<Artifact>) -> anyhow::Result<usize> {
+        let sequence: u64 = std::env::var("BENCH_SEQUENCE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
         let mut m = Manifest {
             manifest_version: MANIFEST_VERSION,
             channel: "bench".into(),
-            sequence: 1,
+            sequence,
             created: "2026-11-21T00:00:00Z".into(),
             base: None,
             generator: generator.into(),
@@ -72,7 +77,7 @@ impl Drive {
         }
         m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
         let bytes = m.to_bytes();
-        let snap = self.root.join("snapshots/bench/1");
+        let snap = self.root.join(format!("snapshots/bench/{sequence}"));
         std::fs::create_dir_all(&snap)?;
         std::fs::write(snap.join(MANIFEST_FILE), &bytes)?;
         std::fs::write(snap.join(SIGNATURE_FILE), self.key.sign(&bytes))?;

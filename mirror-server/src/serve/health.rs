@@ -49,6 +49,10 @@ pub struct Metrics {
     latency_sum_us: Box<[AtomicU64]>,
     completed_bytes: AtomicU64,
     incomplete: AtomicU64,
+    /// Connections open now (see [`Metrics::try_open_connection`]).
+    connections_open: AtomicU64,
+    /// Connections closed at accept because the cap was reached.
+    connections_refused: AtomicU64,
 }
 
 fn atomics(n: usize) -> Box<[AtomicU64]> {
@@ -63,6 +67,8 @@ impl Default for Metrics {
             latency_sum_us: atomics(CLASSES.len()),
             completed_bytes: AtomicU64::new(0),
             incomplete: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
         }
     }
 }
@@ -153,6 +159,39 @@ impl Metrics {
     pub fn completed_bytes(&self) -> u64 {
         self.completed_bytes.load(Ordering::Relaxed)
     }
+
+    /// Counts a new connection as open when fewer than `cap` are; otherwise counts it as
+    /// refused and returns `false` (the caller closes it).
+    pub fn try_open_connection(&self, cap: usize) -> bool {
+        let cap = cap as u64;
+        let ok = self
+            .connections_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok();
+        if !ok {
+            self.connections_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Counts one connection of [`Metrics::try_open_connection`] as closed.
+    pub fn connection_closed(&self) {
+        let _ = self
+            .connections_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Connections open now.
+    pub fn connections_open(&self) -> u64 {
+        self.connections_open.load(Ordering::Acquire)
+    }
+
+    /// Connections refused (over the cap) so far.
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
+    }
 }
 
 /// The live snapshot of one channel, as `/metrics` reports it.
@@ -221,11 +260,15 @@ fn escape_label(s: &str) -> String {
 ///   channel's live snapshot (no sample when nothing is imported; no age when `created`
 ///   is not RFC 3339); `mirror_snapshot_info{name,channel}` 1 for the snapshot served at
 ///   the root paths.
+/// - `mirror_connections_open` gauge (client connections open now) and
+///   `mirror_connections_refused_total` counter (connections closed at accept because
+///   `serve --max-connections` were open).
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
     write_requests(&mut out, &state);
     write_latency(&mut out, &state);
     write_bytes(&mut out, &state);
+    write_connections(&mut out, &state);
     write_access_log(&mut out, &state);
     write_snapshots(&mut out, &state);
     (
@@ -301,6 +344,26 @@ fn write_bytes(out: &mut String, state: &AppState) {
         out,
         "mirror_http_incomplete_responses_total {}",
         state.metrics.incomplete()
+    );
+}
+
+/// `mirror_connections_open`, `mirror_connections_refused_total`.
+fn write_connections(out: &mut String, state: &AppState) {
+    out.push_str("# HELP mirror_connections_open Client connections open now.\n");
+    out.push_str("# TYPE mirror_connections_open gauge\n");
+    let _ = writeln!(
+        out,
+        "mirror_connections_open {}",
+        state.metrics.connections_open()
+    );
+    out.push_str(
+        "# HELP mirror_connections_refused_total Connections closed at accept because the connection cap was reached.\n",
+    );
+    out.push_str("# TYPE mirror_connections_refused_total counter\n");
+    let _ = writeln!(
+        out,
+        "mirror_connections_refused_total {}",
+        state.metrics.connections_refused()
     );
 }
 
@@ -397,5 +460,20 @@ mod tests {
         assert_eq!(*c.last().unwrap(), 3); // +Inf
         assert!((sum - 60.0305).abs() < 1e-9, "{sum}");
         assert_eq!(m.latency("oci").0.last(), Some(&0));
+    }
+
+    #[test]
+    fn connections_are_capped_and_refusals_counted() {
+        let m = Metrics::default();
+        assert!(m.try_open_connection(2));
+        assert!(m.try_open_connection(2));
+        assert!(!m.try_open_connection(2));
+        assert_eq!((m.connections_open(), m.connections_refused()), (2, 1));
+        m.connection_closed();
+        assert!(m.try_open_connection(2));
+        m.connection_closed();
+        m.connection_closed();
+        m.connection_closed(); // never below zero
+        assert_eq!((m.connections_open(), m.connections_refused()), (0, 1));
     }
 }

@@ -30,6 +30,7 @@
 
 pub mod access_log;
 pub mod apt;
+pub mod conn;
 pub mod files;
 pub mod health;
 pub mod oci;
@@ -217,18 +218,30 @@ pub struct ServerHandle {
     shutdown: tokio::sync::watch::Sender<bool>,
     workers: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
     reloader: tokio::task::JoinHandle<()>,
+    drain_timeout: Duration,
 }
 
 impl ServerHandle {
-    /// Stops accepting, lets in-flight requests finish, stops the reload task.
+    /// Stops accepting, lets in-flight requests finish for at most
+    /// [`ServeOptions::drain_timeout`], then closes every connection; stops the reload
+    /// task. Returns within the drain timeout plus about two seconds, whatever the
+    /// clients do (a thread still running then is left behind with a warning).
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         self.reloader.abort();
         let workers = self.workers;
-        let joined = tokio::task::spawn_blocking(move || {
-            workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
-        })
+        let bound = self.drain_timeout + Duration::from_secs(3);
+        let joined = tokio::time::timeout(
+            bound,
+            tokio::task::spawn_blocking(move || {
+                workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+            }),
+        )
         .await;
+        let Ok(joined) = joined else {
+            tracing::warn!("serving threads still running after the drain timeout; leaving them");
+            return;
+        };
         for r in joined.into_iter().flatten() {
             match r {
                 Ok(Ok(())) => {}
@@ -254,7 +267,8 @@ pub async fn start(store: PathBuf, listen: SocketAddr) -> anyhow::Result<ServerH
 }
 
 /// How [`start_with`] serves: threads, connection limits, TLS, logs. Every field has a
-/// default that suits a Cube's localhost server; `serve`'s flags fill it.
+/// default that suits a Cube's localhost server; `serve`'s flags fill it. The connection
+/// rules are described in [`conn`].
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Serving threads, each with its own event loop (at least 1; default
@@ -266,6 +280,20 @@ pub struct ServeOptions {
     /// One line per request to a file or standard output (default none); see
     /// [`access_log`].
     pub access_log: Option<AccessLogConfig>,
+    /// Time allowed after accept for the first request, and for a request head after its
+    /// first byte (default 10 s; `serve --header-timeout`).
+    pub header_timeout: Duration,
+    /// Time a keep-alive connection with no request in flight may stay silent (default
+    /// 60 s; `serve --idle-timeout`).
+    pub idle_timeout: Duration,
+    /// Minimum rate, in bytes per second, of a response the client is not reading; 0
+    /// turns the rule off (default 1024; `serve --min-rate`).
+    pub min_rate: u64,
+    /// Window over which `min_rate` is measured (default 30 s; `serve --min-rate-period`).
+    pub min_rate_period: Duration,
+    /// Cap on open client connections; `None` derives it from the descriptor limit
+    /// ([`conn::default_max_connections`]; `serve --max-connections`).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServeOptions {
@@ -274,34 +302,74 @@ impl Default for ServeOptions {
             workers: default_workers(),
             drain_timeout: Duration::from_secs(10),
             access_log: None,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            min_rate: 1024,
+            min_rate_period: Duration::from_secs(30),
+            max_connections: None,
         }
     }
 }
 
 /// Like [`start`], with the threads, limits and TLS of `opts`.
 ///
-/// Each thread runs its own single-threaded async runtime and its own listening socket on
-/// the same address (`SO_REUSEPORT`: the kernel spreads new connections across them), the
-/// way nginx runs one event loop per worker process: a request is parsed, answered and
-/// written by one thread, with no cross-thread wake-ups. The reload task runs on the
-/// caller's runtime; all threads share one [`AppState`].
+/// Raises the soft descriptor limit to the hard one ([`conn::raise_nofile_limit`]) and
+/// binds **one** listening socket ([`conn::bind`]: a second server on the same address
+/// fails with "address in use"). Each serving thread runs its own single-threaded async
+/// runtime and accepts on its own clone of that socket ([`conn::accept_loop`]), the way
+/// nginx's workers share one listening socket: a request is parsed, answered and written
+/// by one thread, with no cross-thread wake-ups. The reload task runs on the caller's
+/// runtime; all threads share one [`AppState`].
+///
+/// Errors: the address is in use or cannot be bound; the store's current snapshot cannot
+/// be loaded; a thread cannot be started.
 pub async fn start_with(
     store: PathBuf,
     listen: SocketAddr,
     opts: ServeOptions,
 ) -> anyhow::Result<ServerHandle> {
     let workers = opts.workers.max(1);
-    // Every serving thread's socket is bound before any thread starts (port 0 resolves
-    // with the first one).
-    let first = reuseport_listener(listen).with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = first.local_addr().context("listener address")?;
-    let mut listeners = vec![first];
-    for i in 1..workers {
+    let nofile = match conn::raise_nofile_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the soft descriptor limit (RLIMIT_NOFILE)");
+            1024
+        }
+    };
+    let max_connections = match opts.max_connections {
+        Some(n) => {
+            let room = nofile.saturating_sub(conn::fd_reserve(nofile));
+            if n as u64 > room {
+                tracing::warn!(
+                    max_connections = n,
+                    nofile,
+                    "--max-connections leaves fewer than {} descriptors for the store and reloads (raise LimitNOFILE)",
+                    conn::fd_reserve(nofile)
+                );
+            }
+            n.max(1)
+        }
+        None => conn::default_max_connections(nofile),
+    };
+    let limits = conn::Limits {
+        header_timeout: opts.header_timeout,
+        idle_timeout: opts.idle_timeout,
+        min_rate: opts.min_rate,
+        min_rate_period: opts.min_rate_period,
+        max_connections,
+        drain_timeout: opts.drain_timeout,
+    };
+    let listener = conn::bind(listen)?;
+    let addr = listener.local_addr().context("listener address")?;
+    let mut listeners = Vec::with_capacity(workers);
+    for _ in 1..workers {
         listeners.push(
-            reuseport_listener(addr)
-                .with_context(|| format!("cannot listen on {addr} (worker {i})"))?,
+            listener
+                .try_clone()
+                .with_context(|| format!("cannot share the listening socket of {addr}"))?,
         );
     }
+    listeners.push(listener);
     let generation = reload_key(&store);
     let (initial, channels) = {
         let s = store.clone();
@@ -318,9 +386,11 @@ pub async fn start_with(
         .transpose()?;
     match &initial {
         Some(l) => {
-            tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, workers, "serving")
+            tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, workers, max_connections, nofile, "serving")
         }
-        None => tracing::info!(%addr, workers, "serving; no snapshot imported yet"),
+        None => {
+            tracing::info!(%addr, workers, max_connections, nofile, "serving; no snapshot imported yet")
+        }
     }
     let mut state = AppState::new(store, initial);
     state.access_log = access;
@@ -329,11 +399,15 @@ pub async fn start_with(
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut threads = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
-        let app = router(state.clone());
+        let ctx = Arc::new(conn::ConnContext::new(
+            router(state.clone()),
+            state.clone(),
+            limits,
+        ));
         let rx = rx.clone();
         let t = std::thread::Builder::new()
             .name(format!("serve-{i}"))
-            .spawn(move || serve_thread(listener, app, rx))
+            .spawn(move || serve_thread(listener, ctx, rx, i == 0))
             .context("cannot start a serving thread")?;
         threads.push(t);
     }
@@ -344,6 +418,7 @@ pub async fn start_with(
         shutdown: tx,
         workers: threads,
         reloader,
+        drain_timeout: opts.drain_timeout,
     })
 }
 
@@ -352,50 +427,31 @@ pub async fn start_with(
 /// stack do not add up under load.
 const BLOCKING_THREADS: usize = 8;
 
-/// A listening socket on `addr` with `SO_REUSEADDR` and `SO_REUSEPORT` set (so that every
-/// serving thread can have one on the same address), backlog 1024.
-fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let s = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    s.set_reuseaddr(true)?;
-    s.set_reuseport(true)?;
-    s.bind(addr)?;
-    s.listen(1024)?.into_std()
-}
-
 /// One serving thread: a single-threaded runtime accepting on `listener` until `stop`
-/// turns true, then finishing in-flight requests.
+/// turns true, then draining its connections (bounded by the drain timeout); blocking
+/// reads still running after that get one more second. The first thread also returns
+/// freed memory after connection bursts ([`conn::trim_after_bursts`]).
 fn serve_thread(
     listener: std::net::TcpListener,
-    app: Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    ctx: Arc<conn::ConnContext>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    first: bool,
 ) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
-    rt.block_on(async move {
+    let r = rt.block_on(async move {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        // TCP_NODELAY: headers and body go out as separate writes; with Nagle's algorithm
-        // the body would wait for the client's delayed ACK (~40 ms per small response).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {e}");
-            }
-        });
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-    })
+        if first {
+            tokio::spawn(conn::trim_after_bursts(ctx.state.clone(), stop.clone()));
+        }
+        conn::accept_loop(listener, ctx, stop).await;
+        Ok(())
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    r
 }
 
 /// Polls `STORE/current.gen` every second and swaps in the new snapshot when it changes.
