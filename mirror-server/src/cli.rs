@@ -384,6 +384,17 @@ pub struct ServeArgs {
     /// per CPU).
     #[arg(long, env = "MIRROR_SERVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain (server
+    /// certificate first); needs --tls-key. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (not readable by other users). Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates (mTLS) chaining to a CA certificate of this PEM file;
+    /// needs --tls-cert. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// Entry point of the binary: parses `std::env::args_os`, runs, reports errors.
@@ -1054,16 +1065,48 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         let workers = a
             .workers
             .map_or_else(crate::serve::default_workers, usize::from);
+        let tls = match (a.tls_cert, a.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::serve::tls::TlsSettings {
+                cert,
+                key,
+                client_ca: a.tls_client_ca,
+            }),
+            _ => None,
+        };
         let opts = crate::serve::ServeOptions {
             workers,
+            tls,
             ..Default::default()
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
-        eprintln!("mirror-server listening on http://{}", handle.addr);
+        let scheme = if handle.tls.is_some() { "https" } else { "http" };
+        eprintln!("mirror-server listening on {scheme}://{}", handle.addr);
+        let _sighup = handle.tls.clone().map(|t| tokio::spawn(reload_tls_on_sighup(t)));
         wait_for_signal().await;
         handle.shutdown().await;
         Ok(())
     })
+}
+
+/// Re-reads the TLS files on each SIGHUP ([`crate::serve::tls::Tls::reload`]: new
+/// connections use the new certificate; a failed reload keeps the old one and logs why).
+async fn reload_tls_on_sighup(tls: std::sync::Arc<crate::serve::tls::Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP: TLS files will not be reloaded");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            let _ = tls.reload();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 async fn wait_for_signal() {

@@ -28,6 +28,7 @@ pub mod files;
 pub mod health;
 pub mod oci;
 pub mod simple;
+pub mod tls;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -183,6 +184,8 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// Shared state (for tests and embedding).
     pub state: Arc<AppState>,
+    /// The TLS acceptor when serving HTTPS ([`tls::Tls::reload`] on SIGHUP).
+    pub tls: Option<Arc<tls::Tls>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     workers: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
     reloader: tokio::task::JoinHandle<()>,
@@ -232,6 +235,8 @@ pub struct ServeOptions {
     /// How long a stop (SIGTERM, [`ServerHandle::shutdown`]) lets in-flight requests
     /// finish before their connections are closed (default 10 s).
     pub drain_timeout: Duration,
+    /// Serve HTTPS with these files instead of plain HTTP (default `None`): see [`tls`].
+    pub tls: Option<tls::TlsSettings>,
 }
 
 impl Default for ServeOptions {
@@ -239,6 +244,7 @@ impl Default for ServeOptions {
         ServeOptions {
             workers: default_workers(),
             drain_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -256,6 +262,10 @@ pub async fn start_with(
     opts: ServeOptions,
 ) -> anyhow::Result<ServerHandle> {
     let workers = opts.workers.max(1);
+    let tls = match &opts.tls {
+        Some(t) => Some(tls::Tls::load(t).context("cannot start TLS")?),
+        None => None,
+    };
     // Every serving thread's socket is bound before any thread starts (port 0 resolves
     // with the first one).
     let first = reuseport_listener(listen).with_context(|| format!("cannot listen on {listen}"))?;
@@ -287,9 +297,11 @@ pub async fn start_with(
     for (i, listener) in listeners.into_iter().enumerate() {
         let app = router(state.clone());
         let rx = rx.clone();
+        let tls = tls.clone();
+        let drain = opts.drain_timeout;
         let t = std::thread::Builder::new()
             .name(format!("serve-{i}"))
-            .spawn(move || serve_thread(listener, app, rx))
+            .spawn(move || serve_thread(listener, app, rx, tls, drain))
             .context("cannot start a serving thread")?;
         threads.push(t);
     }
@@ -297,6 +309,7 @@ pub async fn start_with(
     Ok(ServerHandle {
         addr,
         state,
+        tls,
         shutdown: tx,
         workers: threads,
         reloader,
@@ -323,11 +336,13 @@ fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener
 }
 
 /// One serving thread: a single-threaded runtime accepting on `listener` until `stop`
-/// turns true, then finishing in-flight requests.
+/// turns true, then finishing in-flight requests (HTTPS: for at most `drain`).
 fn serve_thread(
     listener: std::net::TcpListener,
     app: Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    tls: Option<Arc<tls::Tls>>,
+    drain: Duration,
 ) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -336,6 +351,9 @@ fn serve_thread(
     rt.block_on(async move {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        if let Some(tls) = tls {
+            return serve_tls(listener, app, stop, tls, drain).await;
+        }
         // TCP_NODELAY: headers and body go out as separate writes; with Nagle's algorithm
         // the body would wait for the client's delayed ACK (~40 ms per small response).
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -349,6 +367,81 @@ fn serve_thread(
             })
             .await
     })
+}
+
+/// The HTTPS accept loop of one serving thread: one task per connection doing the TLS
+/// handshake ([`tls::Tls::accept`], bounded by [`tls::HANDSHAKE_TIMEOUT`]) and then
+/// serving HTTP/2 when ALPN chose `h2`, HTTP/1.1 otherwise (hyper's connection builders,
+/// with hyper's default header-read timeout). When `stop` turns true: stop accepting, ask
+/// every connection to finish (HTTP/1.1 closes after the response in flight, HTTP/2 sends
+/// GOAWAY), wait at most `drain`, then drop what is left.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    tls: Arc<tls::Tls>,
+    drain: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let (tls, app, mut stop) = (tls.clone(), app.clone(), stop.clone());
+        conns.spawn(async move {
+            let stream = match tls.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let h2 = tls::negotiated_h2(&stream);
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new());
+            builder.http2().timer(TokioTimer::new());
+            let builder = if h2 {
+                builder.http2_only()
+            } else {
+                builder.http1_only()
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let r = tokio::select! {
+                r = conn.as_mut() => r,
+                () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "HTTPS connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(drain, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.shutdown().await;
+    Ok(())
 }
 
 /// Polls `STORE/current.gen` every second and swaps in the new snapshot when it changes.
