@@ -103,8 +103,10 @@ pub enum SbomCommand {
 #[command(
     after_help = "Each file is printed after a `### <kind>: <path>` line, with its suggested \
 path; the commands before them install the repository key where the apt sources' Signed-By \
-says. --json prints {base_url, snapshot, apt, repo_key, pypi_index_url, oci, files: [{kind, \
-path, content}], commands, notes}. Nothing is refused because one ecosystem is not served: \
+says. --json prints {base_url, snapshot, apt, repo_key, pypi_index_url, oci, tls, files: [{kind, \
+path, content}], commands, notes}. With an https base URL, --ca-cert adds the CA settings of \
+each client (and --client-cert/--client-key the mTLS ones); private keys are never printed, \
+only copied by --write. Nothing is refused because one ecosystem is not served: \
 its files are left out and a note says so.\n\n\
 Examples:\n  mirror-server client-config --store /srv/mirror --base-url http://mirror.cube:8080\n  \
 mirror-server client-config --store /srv/mirror --write /tmp/client   # then copy /tmp/client/etc onto the client"
@@ -131,6 +133,21 @@ pub struct ClientConfigArgs {
     /// Also write every file (and the repository key) under DIR, at DIR/SUGGESTED_PATH.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
+    /// PEM CA certificate the server's TLS certificate chains to (https base URL only):
+    /// configures apt, pip, uv, curl, Docker, podman and containerd to trust it for the
+    /// mirror (copied to TLS_DIR/mirror-ca.crt and the certs.d directories).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) the clients present to a server started with
+    /// --tls-client-ca (mTLS); needs --client-key and --ca-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["client_key", "ca_cert"])]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert; copied by --write with mode 0600, never printed.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Directory on the client for the CA certificate, client certificate and uv.env.
+    #[arg(long, value_name = "DIR", default_value = crate::client_config::DEFAULT_TLS_DIR)]
+    pub tls_dir: String,
     /// Print the configuration as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -599,6 +616,11 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
             base_url: &a.listen_url,
             keyring_path: &a.keyring_path,
             registries: &a.registries,
+            tls: a.ca_cert.as_deref().map(|ca| crate::client_config::TlsOptions {
+                ca_cert: ca,
+                client: a.client_cert.as_deref().zip(a.client_key.as_deref()),
+                dir: &a.tls_dir,
+            }),
         },
     )?;
     if let Some(dir) = &a.write {
