@@ -113,10 +113,27 @@ impl Drop for Served {
     }
 }
 
+/// Removes the machine's CA-bundle variables from `cmd` (and the proxies and pip/uv
+/// settings, [`scrub_client_env`]): only what client-config wrote may decide whom the
+/// clients trust. (requests, and so pip, prefers `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE`
+/// to pip.conf's `cert`; uv and OpenSSL read `SSL_CERT_FILE` / `SSL_CERT_DIR`.)
+fn scrub(cmd: &mut Command) -> &mut Command {
+    scrub_client_env(cmd);
+    for v in [
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
 /// `curl` with proxies and the machine's client settings removed, bounded to 20 s.
 fn curl() -> Command {
     let mut c = Command::new("curl");
-    scrub_client_env(&mut c);
+    scrub(&mut c);
     c.args(["-sS", "--max-time", "20"]);
     c
 }
@@ -461,7 +478,7 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     for cmd in v["commands"].as_array().unwrap() {
         let cmd = cmd.as_str().unwrap();
         let mut sh = Command::new("sh");
-        scrub_client_env(&mut sh);
+        scrub(&mut sh);
         run_command(sh.args(["-c", cmd])).unwrap().assert_success();
     }
     assert_eq!(
@@ -507,7 +524,7 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     std::fs::create_dir_all(&py).unwrap();
     let target = py.join("pip-target");
     let mut pip = Command::new("python3");
-    scrub_client_env(&mut pip);
+    scrub(&mut pip);
     let pip = run_command(
         pip.args([
             "-m",
@@ -547,14 +564,14 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     let uv_toml = written.join("etc/uv/uv.toml");
     let venv = py.join("venv");
     let mut uv = uv_command().unwrap();
-    scrub_client_env(&mut uv);
+    scrub(&mut uv);
     uv.arg("venv")
         .arg(&venv)
         .args(["--python", "python3", "--config-file"])
         .arg(&uv_toml);
     run_command(&mut uv).unwrap().assert_success();
     let mut uv = uv_command().unwrap();
-    scrub_client_env(&mut uv);
+    scrub(&mut uv);
     uv.args(["pip", "install", "--no-cache", "--config-file"])
         .arg(&uv_toml)
         .arg("--python")
@@ -582,7 +599,7 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     );
     let dest = w.path("pulled");
     let out = run_command(
-        skopeo()
+        scrub(&mut skopeo())
             .args(["copy", "--src-cert-dir", s(&cert_dir)])
             .arg(&image)
             .arg(format!("oci:{}:x", dest.display())),
@@ -595,7 +612,7 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     std::fs::create_dir_all(&no_client).unwrap();
     std::fs::copy(cert_dir.join("ca.crt"), no_client.join("ca.crt")).unwrap();
     let out = run_command(
-        skopeo()
+        scrub(&mut skopeo())
             .args(["inspect", "--cert-dir", s(&no_client)])
             .arg(&image),
     )
