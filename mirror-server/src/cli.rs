@@ -403,14 +403,29 @@ pub struct ServeArgs {
     pub workers: Option<u16>,
     /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain (server
     /// certificate first); needs --tls-key. Re-read on SIGHUP.
-    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MIRROR_SERVER_TLS_CERT",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert (not readable by other users). Re-read on SIGHUP.
-    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MIRROR_SERVER_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Require client certificates (mTLS) chaining to a CA certificate of this PEM file;
     /// needs --tls-cert. Re-read on SIGHUP.
-    #[arg(long, value_name = "FILE", env = "MIRROR_SERVER_TLS_CLIENT_CA", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MIRROR_SERVER_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
     pub tls_client_ca: Option<PathBuf>,
 }
 
@@ -616,11 +631,14 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
             base_url: &a.listen_url,
             keyring_path: &a.keyring_path,
             registries: &a.registries,
-            tls: a.ca_cert.as_deref().map(|ca| crate::client_config::TlsOptions {
-                ca_cert: ca,
-                client: a.client_cert.as_deref().zip(a.client_key.as_deref()),
-                dir: &a.tls_dir,
-            }),
+            tls: a
+                .ca_cert
+                .as_deref()
+                .map(|ca| crate::client_config::TlsOptions {
+                    ca_cert: ca,
+                    client: a.client_cert.as_deref().zip(a.client_key.as_deref()),
+                    dir: &a.tls_dir,
+                }),
         },
     )?;
     if let Some(dir) = &a.write {
@@ -1101,9 +1119,16 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
-        let scheme = if handle.tls.is_some() { "https" } else { "http" };
+        let scheme = if handle.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         eprintln!("mirror-server listening on {scheme}://{}", handle.addr);
-        let _sighup = handle.tls.clone().map(|t| tokio::spawn(reload_tls_on_sighup(t)));
+        let _sighup = handle
+            .tls
+            .clone()
+            .map(|t| tokio::spawn(reload_tls_on_sighup(t)));
         wait_for_signal().await;
         handle.shutdown().await;
         Ok(())

@@ -426,7 +426,9 @@ fn read_pem(
         .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| bad(format!("cannot read it: {e}")))?;
     if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(bad(format!("larger than {MAX_PEM_BYTES} bytes: not a PEM file")));
+        return Err(bad(format!(
+            "larger than {MAX_PEM_BYTES} bytes: not a PEM file"
+        )));
     }
     if !certs {
         PrivateKeyDer::from_pem_slice(&bytes)
@@ -473,11 +475,26 @@ fn tls_config(
         };
         copy("client-cert", &[&cert], format!("{dir}/client.crt"), 0o644);
         copy("client-key", &[&key], format!("{dir}/client.key"), 0o600);
-        copy("client-pem", &[&key, &cert], format!("{dir}/client.pem"), 0o600);
+        copy(
+            "client-pem",
+            &[&key, &cert],
+            format!("{dir}/client.pem"),
+            0o600,
+        );
         for (what, certs_dir) in [("docker", DOCKER_CERTS_DIR), ("podman", PODMAN_CERTS_DIR)] {
             let d = format!("{certs_dir}/{}", base.authority);
-            copy(&format!("{what}-client-cert"), &[&cert], format!("{d}/client.cert"), 0o644);
-            copy(&format!("{what}-client-key"), &[&key], format!("{d}/client.key"), 0o600);
+            copy(
+                &format!("{what}-client-cert"),
+                &[&cert],
+                format!("{d}/client.cert"),
+                0o644,
+            );
+            copy(
+                &format!("{what}-client-key"),
+                &[&key],
+                format!("{d}/client.key"),
+                0o600,
+            );
         }
         client_cert_path = Some(format!("{dir}/client.crt"));
         client_key_path = Some(format!("{dir}/client.key"));
@@ -503,7 +520,10 @@ fn tls_config(
         path: APT_TLS_CONF_PATH.into(),
         content: apt,
     });
-    for (kind, certs_dir) in [("docker-ca", DOCKER_CERTS_DIR), ("podman-ca", PODMAN_CERTS_DIR)] {
+    for (kind, certs_dir) in [
+        ("docker-ca", DOCKER_CERTS_DIR),
+        ("podman-ca", PODMAN_CERTS_DIR),
+    ] {
         files.push(ClientFile {
             kind: kind.into(),
             path: format!("{certs_dir}/{}/ca.crt", base.authority),
@@ -574,7 +594,11 @@ pub fn build(
         .map(|t| {
             let mut o = format!(" --cacert {}", shell_quote(&t.ca_path));
             if let (Some(c), Some(k)) = (&t.client_cert_path, &t.client_key_path) {
-                o.push_str(&format!(" --cert {} --key {}", shell_quote(c), shell_quote(k)));
+                o.push_str(&format!(
+                    " --cert {} --key {}",
+                    shell_quote(c),
+                    shell_quote(k)
+                ));
             }
             o
         })
@@ -820,7 +844,8 @@ pub fn write_files(
         let path = under(&f.path);
         put(path.clone(), &[])?;
         set_mode(&path, f.mode)?;
-        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let (Some(k), Some(l)) = (&c.repo_key, live) {
         let entry = l.get(REPO_KEY_PATH).with_context(|| {
@@ -1030,6 +1055,118 @@ mod tests {
         .unwrap();
         let kinds: Vec<&str> = c.files.iter().map(|f| f.kind.as_str()).collect();
         assert_eq!(kinds, ["containerd", "podman"]);
+    }
+
+    #[test]
+    fn tls_settings_for_every_client() {
+        let dir = tempfile::tempdir().unwrap();
+        // PEM parsing only decodes base64: any DER-looking bytes make a "certificate".
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::copy(&ca, &cert).unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let regs = ["docker.io".to_owned()];
+        let opts = |base_url, tls| Options {
+            base_url,
+            keyring_path: DEFAULT_KEYRING_PATH,
+            registries: &regs,
+            tls,
+        };
+        let tls = TlsOptions {
+            ca_cert: &ca,
+            client: Some((&cert, &key)),
+            dir: "/etc/mirror/tls/",
+        };
+        let c = build(
+            None,
+            Path::new("/nonexistent"),
+            &opts("https://m.example:8443", Some(tls)),
+        )
+        .unwrap();
+        let file = |kind: &str| {
+            c.files
+                .iter()
+                .find(|f| f.kind == kind)
+                .unwrap_or_else(|| panic!("no {kind}: {:?}", c.files))
+        };
+        assert_eq!(file("ca-cert").path, "/etc/mirror/tls/mirror-ca.crt");
+        assert_eq!(
+            file("docker-ca").path,
+            "/etc/docker/certs.d/m.example:8443/ca.crt"
+        );
+        assert_eq!(
+            file("podman-ca").path,
+            "/etc/containers/certs.d/m.example:8443/ca.crt"
+        );
+        let apt = &file("apt-tls").content;
+        assert!(
+            apt.contains("Acquire::https::m.example::CaInfo \"/etc/mirror/tls/mirror-ca.crt\";\n"),
+            "{apt}"
+        );
+        assert!(
+            apt.contains("Acquire::https::m.example::SslKey \"/etc/mirror/tls/client.key\";\n"),
+            "{apt}"
+        );
+        let hosts: toml::Value = toml::from_str(&file("containerd").content).unwrap();
+        let host = &hosts["host"]["https://m.example:8443"];
+        assert_eq!(host["ca"].as_str(), Some("/etc/mirror/tls/mirror-ca.crt"));
+        assert_eq!(
+            host["client"][0][1].as_str(),
+            Some("/etc/mirror/tls/client.key")
+        );
+        let t = c.tls.as_ref().unwrap();
+        assert_eq!(t.ca_sha256.len(), 1);
+        let key_copies: Vec<(&str, u32)> = t
+            .copies
+            .iter()
+            .filter(|f| f.from.iter().any(|p| p.ends_with("client.key")))
+            .map(|f| (f.path.as_str(), f.mode))
+            .collect();
+        assert_eq!(
+            key_copies,
+            [
+                ("/etc/mirror/tls/client.key", 0o600),
+                ("/etc/mirror/tls/client.pem", 0o600),
+                ("/etc/docker/certs.d/m.example:8443/client.key", 0o600),
+                ("/etc/containers/certs.d/m.example:8443/client.key", 0o600),
+            ]
+        );
+        let text = render_text(&c);
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+        // Plain http with a CA, or a CA file that is not PEM: refused.
+        let e = build(None, Path::new("/x"), &opts("http://m.example", Some(tls))).unwrap_err();
+        assert!(e.to_string().contains("plain http"), "{e}");
+        let e = build(
+            None,
+            Path::new("/x"),
+            &opts(
+                "https://m.example",
+                Some(TlsOptions {
+                    ca_cert: &key,
+                    ..tls
+                }),
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+        // https without a CA: a note, no TLS files.
+        let c = build(None, Path::new("/x"), &opts("https://m.example", None)).unwrap();
+        assert!(c.tls.is_none());
+        assert!(
+            c.notes.iter().any(|n| n.contains("--ca-cert")),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]

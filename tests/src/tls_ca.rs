@@ -157,11 +157,7 @@ impl TestCa {
 ///
 /// Errors: the handshake fails (the CA is `ca`; `client` is presented when given) or
 /// openssl prints no certificate.
-pub fn served_serial(
-    addr: &str,
-    ca: &Path,
-    client: Option<&Issued>,
-) -> anyhow::Result<String> {
+pub fn served_serial(addr: &str, ca: &Path, client: Option<&Issued>) -> anyhow::Result<String> {
     let mut s = Command::new("openssl");
     s.args(["s_client", "-connect", addr, "-CAfile"])
         .arg(ca)

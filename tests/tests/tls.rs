@@ -207,8 +207,12 @@ fn https_alpn_wrong_ca_sighup_reload_mtls_and_refusals() {
         assert_eq!(out.stdout.lines().last(), Some(want), "{out}");
     }
     // ALPN: curl says which protocol the server accepted.
-    let out = run_command(curl().args(["-v", "--http2", "--cacert", s(&ca.cert)]).arg(&health))
-        .unwrap();
+    let out = run_command(
+        curl()
+            .args(["-v", "--http2", "--cacert", s(&ca.cert)])
+            .arg(&health),
+    )
+    .unwrap();
     assert!(out.stderr.contains("ALPN: server accepted h2"), "{out}");
     // Another CA: curl refuses the server's certificate (exit 60).
     let out = run_command(curl().args(["--cacert", s(&other.cert)]).arg(&health)).unwrap();

@@ -436,10 +436,7 @@ async fn serve_tls(
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(drain, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let _ = tokio::time::timeout(drain, async { while conns.join_next().await.is_some() {} }).await;
     conns.shutdown().await;
     Ok(())
 }

@@ -329,21 +329,22 @@ fn build_config(s: &TlsSettings) -> anyhow::Result<(Arc<rustls::ServerConfig>, C
                     )
                 })?;
             }
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "cannot verify client certificates with {}: {e}",
-                            ca.display()
-                        )
-                    })?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot verify client certificates with {}: {e}",
+                    ca.display()
+                )
+            })?;
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder.with_cert_resolver(Arc::new(
-        rustls::sign::SingleCertAndKey::from(certified),
-    ));
+    let mut config =
+        builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
     config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
     let info = CertInfo {
         sha256: hex::encode(sha2::Sha256::digest(chain[0].as_ref())),
@@ -392,11 +393,5 @@ mod tests {
             ..s.clone()
         });
         assert!(e.contains("not a regular file"), "{e}");
-    }
-
-    #[test]
-    fn alpn_ids() {
-        assert_eq!(ALPN_H2, b"h2");
-        assert_eq!(ALPN_HTTP11, b"http/1.1");
     }
 }
