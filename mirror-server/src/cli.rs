@@ -1124,36 +1124,44 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         } else {
             "http"
         };
+        // SIGHUP is caught from here on (before the address is announced).
+        let _sighup = tokio::spawn(reload_tls_on_sighup(handle.tls.clone())?);
         eprintln!("mirror-server listening on {scheme}://{}", handle.addr);
-        let _sighup = handle
-            .tls
-            .clone()
-            .map(|t| tokio::spawn(reload_tls_on_sighup(t)));
         wait_for_signal().await;
         handle.shutdown().await;
         Ok(())
     })
 }
 
-/// Re-reads the TLS files on each SIGHUP ([`crate::serve::tls::Tls::reload`]: new
-/// connections use the new certificate; a failed reload keeps the old one and logs why).
-async fn reload_tls_on_sighup(tls: std::sync::Arc<crate::serve::tls::Tls>) {
+/// Catches SIGHUP (from the call on) and returns the task that, on each one, re-reads the
+/// TLS files ([`crate::serve::tls::Tls::reload`]: new connections use the new certificate;
+/// a failed reload keeps the old one and logs why). Without TLS a SIGHUP is logged and
+/// ignored, never the default action, which would end the server on `systemctl reload`.
+///
+/// Errors: the signal handler cannot be installed.
+fn reload_tls_on_sighup(
+    tls: Option<std::sync::Arc<crate::serve::tls::Tls>>,
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut hup = match signal(SignalKind::hangup()) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP: TLS files will not be reloaded");
-                return;
+        let mut hup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
+        Ok(async move {
+            while hup.recv().await.is_some() {
+                match &tls {
+                    Some(t) => {
+                        let _ = t.reload();
+                    }
+                    None => tracing::info!("SIGHUP: nothing to reload (serving plain HTTP)"),
+                }
             }
-        };
-        while hup.recv().await.is_some() {
-            let _ = tls.reload();
-        }
+        })
     }
     #[cfg(not(unix))]
-    let _ = tls;
+    {
+        let _ = tls;
+        Ok(std::future::pending())
+    }
 }
 
 async fn wait_for_signal() {

@@ -54,7 +54,7 @@ struct Served {
 
 impl Served {
     /// Starts `serve --store STORE --listen 127.0.0.1:0 ARGS…` and waits (at most
-    /// [`WAIT`]) for its "listening on https://ADDR" line.
+    /// [`WAIT`]) for its "listening on SCHEME://ADDR" line.
     fn start(store: &Path, args: &[&str]) -> Served {
         let mut child = server_bin()
             .args(["serve", "--store", s(store), "--listen", "127.0.0.1:0"])
@@ -71,7 +71,7 @@ impl Served {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("mirror-server listening on https://") {
+                if let Some(a) = line.strip_prefix("mirror-server listening on ") {
                     let _ = tx.send(a.trim().to_owned());
                 }
                 let mut l = sink.lock().unwrap();
@@ -80,7 +80,10 @@ impl Served {
             }
         });
         let addr = match rx.recv_timeout(WAIT) {
-            Ok(a) => a,
+            Ok(a) => a
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .to_owned(),
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -265,6 +268,19 @@ fn https_alpn_wrong_ca_sighup_reload_mtls_and_refusals() {
         "serial=2222"
     );
     drop(served);
+
+    // Without TLS a SIGHUP (systemctl reload) is logged and ignored, not fatal.
+    let mut plain = Served::start(&store, &[]);
+    plain.sighup();
+    let start = Instant::now();
+    while !plain.log().contains("SIGHUP: nothing to reload") {
+        assert!(start.elapsed() < WAIT, "SIGHUP not logged:\n{}", plain.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(plain.child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+    let out = run_command(curl().arg(format!("http://{}/healthz", plain.addr))).unwrap();
+    assert!(out.stdout.contains("\"status\":\"ok\""), "{out}");
+    drop(plain);
 
     // mTLS: only clients with a certificate of the client CA are served.
     let client_ca = TestCa::new(&tmp.path().join("clients"), "clients").unwrap();
