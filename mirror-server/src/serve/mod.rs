@@ -12,6 +12,9 @@
 //! | `/snapshots/<channel>/<seq>/<path>`| that held snapshot, served exactly as the live one is at `/<path>` (`apt/`, `simple/` with PEP 691 negotiation, files; not the OCI `/v2` API) |
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
 //!
+//! With [`ServeOptions::tls`] the same routes are served over HTTPS only (rustls; HTTP/2
+//! or HTTP/1.1 by ALPN; the certificate is reloadable): see [`tls`].
+//!
 //! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
 //! start and rebuilt when `STORE/current.gen` or the index file changes (polled every second). Each request
 //! takes one `Arc` of the table, so it never sees a mix of two snapshots. No redb lock is
