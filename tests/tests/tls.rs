@@ -198,6 +198,13 @@ fn https_alpn_wrong_ca_sighup_reload_mtls_and_refusals() {
 
     let served = Served::start(&store, &["--tls-cert", s(&cert), "--tls-key", s(&key)]);
     let health = served.url("/healthz");
+    // The test certificates live two days: the server warns that renewal is due.
+    let log = served.log();
+    assert!(log.contains("TLS certificate loaded"), "{log}");
+    assert!(
+        log.contains("TLS certificate expires within 14 days"),
+        "{log}"
+    );
     for (flag, want) in [("--http1.1", "1.1"), ("--http2", "2")] {
         let out = run_command(
             curl()
@@ -274,10 +281,17 @@ fn https_alpn_wrong_ca_sighup_reload_mtls_and_refusals() {
     plain.sighup();
     let start = Instant::now();
     while !plain.log().contains("SIGHUP: nothing to reload") {
-        assert!(start.elapsed() < WAIT, "SIGHUP not logged:\n{}", plain.log());
+        assert!(
+            start.elapsed() < WAIT,
+            "SIGHUP not logged:\n{}",
+            plain.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(plain.child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+    assert!(
+        plain.child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
     let out = run_command(curl().arg(format!("http://{}/healthz", plain.addr))).unwrap();
     assert!(out.stdout.contains("\"status\":\"ok\""), "{out}");
     drop(plain);

@@ -68,6 +68,45 @@ pub struct CertInfo {
     pub chain_len: usize,
     /// True when client certificates are required.
     pub client_auth: bool,
+    /// The leaf certificate's notBefore and notAfter (RFC 5280 §4.1.2.5), seconds since
+    /// the Unix epoch; `None` when the certificate cannot be parsed as X.509 (rustls
+    /// still serves it; clients decide).
+    pub validity: Option<(u64, u64)>,
+}
+
+impl CertInfo {
+    /// Logs the certificate's validity: a warning when it is expired or not yet valid
+    /// (clients will refuse it), or expires within 14 days.
+    fn log_validity(&self, cert: &Path) {
+        let Some((not_before, not_after)) = self.validity else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let at = |t: u64| {
+            chrono::DateTime::from_timestamp(i64::try_from(t).unwrap_or(i64::MAX), 0)
+                .map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+        };
+        if now > not_after {
+            tracing::warn!(cert = %cert.display(), not_after = %at(not_after), "TLS certificate has expired: clients will refuse it; renew it and send SIGHUP");
+        } else if now < not_before {
+            tracing::warn!(cert = %cert.display(), not_before = %at(not_before), "TLS certificate is not valid yet: clients will refuse it until then (check the clock)");
+        } else if not_after - now < 14 * 24 * 3600 {
+            tracing::warn!(cert = %cert.display(), not_after = %at(not_after), "TLS certificate expires within 14 days; renew it and send SIGHUP");
+        }
+    }
+}
+
+/// notBefore and notAfter of the X.509 certificate `der`, in Unix seconds.
+fn validity(der: &[u8]) -> Option<(u64, u64)> {
+    use x509_cert::der::Decode as _;
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let v = cert.tbs_certificate().validity();
+    Some((
+        v.not_before.to_unix_duration().as_secs(),
+        v.not_after.to_unix_duration().as_secs(),
+    ))
 }
 
 /// A reloadable TLS acceptor: the current rustls server configuration, swapped as a whole
@@ -87,6 +126,14 @@ impl Tls {
     /// CA file holds no usable CA certificate.
     pub fn load(settings: &TlsSettings) -> anyhow::Result<Arc<Tls>> {
         let (config, info) = build_config(settings)?;
+        tracing::info!(
+            cert = %settings.cert.display(),
+            sha256 = %info.sha256,
+            chain = info.chain_len,
+            client_auth = info.client_auth,
+            "TLS certificate loaded"
+        );
+        info.log_validity(&settings.cert);
         Ok(Arc::new(Tls {
             settings: settings.clone(),
             current: RwLock::new((config, info)),
@@ -130,6 +177,7 @@ impl Tls {
                     client_auth = info.client_auth,
                     "TLS certificate reloaded; new connections use it"
                 );
+                info.log_validity(&self.settings.cert);
                 let mut g = match self.current.write() {
                     Ok(g) => g,
                     Err(p) => p.into_inner(),
@@ -190,8 +238,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Reads `path` (`what` names it in errors: "TLS certificate", …), at most
-/// [`MAX_PEM_BYTES`].
-fn read_pem_file(path: &Path, what: &str, flag: &str) -> anyhow::Result<Vec<u8>> {
+/// [`MAX_PEM_BYTES`]; returns its bytes and the metadata of the file read.
+fn read_pem_file(
+    path: &Path,
+    what: &str,
+    flag: &str,
+) -> anyhow::Result<(Vec<u8>, std::fs::Metadata)> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => anyhow::anyhow!(
@@ -223,7 +275,7 @@ fn read_pem_file(path: &Path, what: &str, flag: &str) -> anyhow::Result<Vec<u8>>
             path.display()
         );
     }
-    Ok(bytes)
+    Ok((bytes, meta))
 }
 
 /// PEM `CERTIFICATE` blocks of `bytes` (RFC 7468 §5), in order.
@@ -276,12 +328,10 @@ fn check_key_mode(_path: &Path, _meta: &std::fs::Metadata) -> anyhow::Result<()>
 /// Builds a rustls server configuration from the files of `s`: the checks of
 /// [`Tls::load`], ALPN `h2` and `http/1.1`, TLS 1.2 and 1.3.
 fn build_config(s: &TlsSettings) -> anyhow::Result<(Arc<rustls::ServerConfig>, CertInfo)> {
-    let cert_bytes = read_pem_file(&s.cert, "TLS certificate", "--tls-cert")?;
+    let (cert_bytes, _) = read_pem_file(&s.cert, "TLS certificate", "--tls-cert")?;
     let chain = pem_certs(&cert_bytes, &s.cert, "TLS certificate", "--tls-cert")?;
 
-    let key_bytes = read_pem_file(&s.key, "TLS private key", "--tls-key")?;
-    let meta = std::fs::metadata(&s.key)
-        .with_context(|| format!("cannot stat TLS private key {}", s.key.display()))?;
+    let (key_bytes, meta) = read_pem_file(&s.key, "TLS private key", "--tls-key")?;
     check_key_mode(&s.key, &meta)?;
     let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => anyhow::anyhow!(
@@ -317,7 +367,7 @@ fn build_config(s: &TlsSettings) -> anyhow::Result<(Arc<rustls::ServerConfig>, C
     let builder = match &s.client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
-            let bytes = read_pem_file(ca, "TLS client CA file", "--tls-client-ca")?;
+            let (bytes, _) = read_pem_file(ca, "TLS client CA file", "--tls-client-ca")?;
             let certs = pem_certs(&bytes, ca, "TLS client CA file", "--tls-client-ca")?;
             let mut roots = rustls::RootCertStore::empty();
             for (i, c) in certs.into_iter().enumerate() {
@@ -350,6 +400,7 @@ fn build_config(s: &TlsSettings) -> anyhow::Result<(Arc<rustls::ServerConfig>, C
         sha256: hex::encode(sha2::Sha256::digest(chain[0].as_ref())),
         chain_len: chain.len(),
         client_auth: s.client_ca.is_some(),
+        validity: validity(chain[0].as_ref()),
     };
     Ok((Arc::new(config), info))
 }
