@@ -5,6 +5,7 @@
 //!   served serial changes, read with `openssl s_client`), a broken reload keeps the old
 //!   one; `--tls-client-ca` (mTLS): curl without a client certificate is refused, with one
 //!   it is served; start refused for missing, non-PEM, mismatched and world-readable files;
+//!   50 stalled handshakes do not delay a real client and are cut after 10 s;
 //! - the in-process server requiring client certificates, configured from what
 //!   `client-config --ca-cert --client-cert --client-key --write` wrote: real `apt-get`
 //!   (isolated), `pip`, `uv` and `skopeo` (`--src-cert-dir` = the certs.d directory).
@@ -654,4 +655,61 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     out.assert_failure();
 
     rt.block_on(handle.shutdown());
+}
+
+#[test]
+fn stalled_handshakes_do_not_block_others_and_are_cut_after_ten_seconds() {
+    use std::io::Read as _;
+    if !require_tools(&["openssl", "curl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = empty_store(tmp.path());
+    let ca = TestCa::new(&tmp.path().join("ca"), "good").unwrap();
+    let server = ca.server("server", 1).unwrap();
+    let served = Served::start(
+        &store,
+        &[
+            "--tls-cert",
+            s(&server.cert),
+            "--tls-key",
+            s(&server.key),
+            "--workers",
+            "1",
+        ],
+    );
+    // 50 clients connect and never send a ClientHello (one serving thread, so they all
+    // sit on the same event loop as the real client below).
+    let opened = Instant::now();
+    let mut stalled: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| std::net::TcpStream::connect(&served.addr).unwrap())
+        .collect();
+    let out = run_command(
+        curl()
+            .args(["--cacert", s(&ca.cert), "-w", "\n%{time_total}"])
+            .arg(served.url("/healthz")),
+    )
+    .unwrap();
+    out.assert_success();
+    let took: f64 = out.stdout.lines().last().unwrap().parse().unwrap();
+    assert!(
+        took < 2.0,
+        "a real client waited {took} s behind stalled handshakes"
+    );
+    // Each stalled connection is closed by the server once the handshake timeout passes.
+    for c in &mut stalled {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 64];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!("the server sent {n} bytes to a client that said nothing"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("connection not closed after {:?}: {e}", opened.elapsed()),
+        }
+    }
+    let waited = opened.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "stalled handshakes closed after {waited:?}, expected about 10 s"
+    );
 }
