@@ -145,8 +145,14 @@ pub struct CopiedFile {
     pub from: Vec<String>,
     /// Suggested absolute path on the client.
     pub path: String,
-    /// Unix mode to give it (`0o600` for anything holding a private key, else `0o644`).
+    /// Unix mode to give it (`0o600` for anything holding a private key, else `0o644`);
+    /// JSON shows it in octal, `"0600"`.
+    #[serde(serialize_with = "octal_mode")]
     pub mode: u32,
+}
+
+fn octal_mode<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{mode:04o}"))
 }
 
 /// TLS inputs of [`build`]: files on this host that clients need for an `https` mirror.
@@ -578,7 +584,12 @@ pub fn build(
     let mut commands = Vec::new();
     let mut notes = Vec::new();
     let tls = match &opts.tls {
-        Some(t) => Some(tls_config(t, &base, &mut files)?),
+        Some(t) => {
+            notes.push(
+                "install the ca-cert file (and, with a client certificate, the copied client files) before running the commands: curl reads them".to_owned(),
+            );
+            Some(tls_config(t, &base, &mut files)?)
+        }
         None => {
             if !base.insecure {
                 notes.push(
@@ -1143,6 +1154,8 @@ mod tests {
         );
         let text = render_text(&c);
         assert!(!text.contains("PRIVATE KEY"), "{text}");
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["tls"]["copies"][1]["mode"], "0600", "{json}");
         // Plain http with a CA, or a CA file that is not PEM: refused.
         let e = build(None, Path::new("/x"), &opts("http://m.example", Some(tls))).unwrap_err();
         assert!(e.to_string().contains("plain http"), "{e}");
