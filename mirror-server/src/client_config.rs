@@ -512,13 +512,29 @@ fn tls_config(
         content: ca_text.clone(),
     });
     let host = &base.host;
-    let mut apt = format!(
-        "// Trust the mirror's CA for {host} only (apt.conf(5), Acquire::https::<host>).\n\
-         Acquire::https::{host}::CaInfo \"{ca_path}\";\n"
-    );
+    // apt.conf(5) scopes https options by host name: Acquire::https::<host>::CaInfo. An
+    // IPv6 literal cannot be a configuration key (its `:` clash with apt's `::`), so for
+    // one the options apply to every https source.
+    let (scope, mut apt) = if host.starts_with('[') {
+        (
+            "Acquire::https".to_owned(),
+            format!(
+                "// Trust the mirror's CA for every https source: apt cannot scope options to the\n\
+                 // IPv6 address {host} (use a host name in --base-url to scope them).\n"
+            ),
+        )
+    } else {
+        (
+            format!("Acquire::https::{host}"),
+            format!(
+                "// Trust the mirror's CA for {host} only (apt.conf(5), Acquire::https::<host>).\n"
+            ),
+        )
+    };
+    apt.push_str(&format!("{scope}::CaInfo \"{ca_path}\";\n"));
     if let (Some(c), Some(k)) = (&client_cert_path, &client_key_path) {
         apt.push_str(&format!(
-            "Acquire::https::{host}::SslCert \"{c}\";\nAcquire::https::{host}::SslKey \"{k}\";\n"
+            "{scope}::SslCert \"{c}\";\n{scope}::SslKey \"{k}\";\n"
         ));
     }
     files.push(ClientFile {
@@ -1156,6 +1172,23 @@ mod tests {
         assert!(!text.contains("PRIVATE KEY"), "{text}");
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["tls"]["copies"][1]["mode"], "0600", "{json}");
+        // An IPv6 literal cannot scope apt options: they apply to every https source.
+        let c6 = build(
+            None,
+            Path::new("/x"),
+            &opts("https://[::1]:8443", Some(tls)),
+        )
+        .unwrap();
+        let apt6 = &c6
+            .files
+            .iter()
+            .find(|f| f.kind == "apt-tls")
+            .unwrap()
+            .content;
+        assert!(
+            apt6.contains("\nAcquire::https::CaInfo \"/etc/mirror/tls/mirror-ca.crt\";\n"),
+            "{apt6}"
+        );
         // Plain http with a CA, or a CA file that is not PEM: refused.
         let e = build(None, Path::new("/x"), &opts("http://m.example", Some(tls))).unwrap_err();
         assert!(e.to_string().contains("plain http"), "{e}");
