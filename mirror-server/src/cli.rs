@@ -131,8 +131,10 @@ pub enum SbomCommand {
 #[command(
     after_help = "Each file is printed after a `### <kind>: <path>` line, with its suggested \
 path; the commands before them install the repository key where the apt sources' Signed-By \
-says. --json prints {base_url, snapshot, apt, repo_key, pypi_index_url, oci, files: [{kind, \
-path, content}], commands, notes}. Nothing is refused because one ecosystem is not served: \
+says. --json prints {base_url, snapshot, apt, repo_key, pypi_index_url, oci, tls, files: [{kind, \
+path, content}], commands, notes}. With an https base URL, --ca-cert adds the CA settings of \
+each client (and --client-cert/--client-key the mTLS ones); private keys are never printed, \
+only copied by --write. Nothing is refused because one ecosystem is not served: \
 its files are left out and a note says so.\n\n\
 Examples:\n  mirror-server client-config --store /srv/mirror --base-url http://mirror.cube:8080\n  \
 mirror-server client-config --store /srv/mirror --write /tmp/client   # then copy /tmp/client/etc onto the client"
@@ -159,6 +161,21 @@ pub struct ClientConfigArgs {
     /// Also write every file (and the repository key) under DIR, at DIR/SUGGESTED_PATH.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
+    /// PEM CA certificate the server's TLS certificate chains to (https base URL only):
+    /// configures apt, pip, uv, curl, Docker, podman and containerd to trust it for the
+    /// mirror (copied to TLS_DIR/mirror-ca.crt and the certs.d directories).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) the clients present to a server started with
+    /// --tls-client-ca (mTLS); needs --client-key and --ca-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["client_key", "ca_cert"])]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert; copied by --write with mode 0600, never printed.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Directory on the client for the CA certificate, client certificate and uv.env.
+    #[arg(long, value_name = "DIR", default_value = crate::client_config::DEFAULT_TLS_DIR)]
+    pub tls_dir: String,
     /// Print the configuration as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -464,8 +481,33 @@ pub struct ServeArgs {
     /// closed and the server exits.
     #[arg(long, value_name = "SECONDS", default_value = "10", env = "MIRROR_SERVER_DRAIN_TIMEOUT", value_parser = parse_seconds)]
     pub drain_timeout: Duration,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain (server
+    /// certificate first); needs --tls-key. Re-read on SIGHUP.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MIRROR_SERVER_TLS_CERT",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (not readable by other users). Re-read on SIGHUP.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MIRROR_SERVER_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates (mTLS) chaining to a CA certificate of this PEM file;
+    /// needs --tls-cert. Re-read on SIGHUP.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MIRROR_SERVER_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
 }
-
 
 /// Parses a positive number of seconds (`10`, `0.5`) for the serve timeouts.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -480,7 +522,6 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(v))
 }
-
 
 /// Format of `serve`'s own log (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -744,6 +785,14 @@ fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
             base_url: &a.listen_url,
             keyring_path: &a.keyring_path,
             registries: &a.registries,
+            tls: a
+                .ca_cert
+                .as_deref()
+                .map(|ca| crate::client_config::TlsOptions {
+                    ca_cert: ca,
+                    client: a.client_cert.as_deref().zip(a.client_key.as_deref()),
+                    dir: &a.tls_dir,
+                }),
         },
     )?;
     if let Some(dir) = &a.write {
@@ -1241,6 +1290,14 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
         let workers = a
             .workers
             .map_or_else(crate::serve::default_workers, usize::from);
+        let tls = match (a.tls_cert, a.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::serve::tls::TlsSettings {
+                cert,
+                key,
+                client_ca: a.tls_client_ca,
+            }),
+            _ => None,
+        };
         let opts = crate::serve::ServeOptions {
             workers,
             access_log: a
@@ -1256,12 +1313,20 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
             min_rate: a.min_rate,
             min_rate_period: a.min_rate_period,
             drain_timeout: a.drain_timeout,
+            tls,
         };
         let handle = crate::serve::start_with(a.store, a.listen, opts).await?;
+        let scheme = if handle.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        // SIGHUP is caught from here on (before the address is announced).
+        let _sighup = tokio::spawn(reload_tls_on_sighup(handle.tls.clone())?);
         match log_format {
-            LogFormat::Text => esay!("mirror-server listening on http://{}", handle.addr),
+            LogFormat::Text => esay!("mirror-server listening on {scheme}://{}", handle.addr),
             // Every stderr line stays one JSON object.
-            LogFormat::Json => tracing::info!(addr = %handle.addr, "listening"),
+            LogFormat::Json => tracing::info!(addr = %handle.addr, scheme, "listening"),
         }
         wait_for_signal().await;
         tracing::info!(
@@ -1274,6 +1339,37 @@ fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
     // Blocking reads still running (a snapshot load) get one second, not forever.
     rt.shutdown_timeout(Duration::from_secs(1));
     r
+}
+
+/// Catches SIGHUP (from the call on) and returns the task that, on each one, re-reads the
+/// TLS files ([`crate::serve::tls::Tls::reload`]: new connections use the new certificate;
+/// a failed reload keeps the old one and logs why). Without TLS a SIGHUP is logged and
+/// ignored, never the default action, which would end the server on `systemctl reload`.
+///
+/// Errors: the signal handler cannot be installed.
+fn reload_tls_on_sighup(
+    tls: Option<std::sync::Arc<crate::serve::tls::Tls>>,
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
+        Ok(async move {
+            while hup.recv().await.is_some() {
+                match &tls {
+                    Some(t) => {
+                        let _ = t.reload();
+                    }
+                    None => tracing::info!("SIGHUP: nothing to reload (serving plain HTTP)"),
+                }
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tls;
+        Ok(std::future::pending())
+    }
 }
 
 async fn wait_for_signal() {

@@ -17,6 +17,18 @@
 //!   `python-downloads = "never"`, since an air-gapped host cannot fetch interpreters).
 //! - **OCI** (when images are served, or `--registry` names some):
 //!   [`crate::serve::oci::client_config`].
+//! - **TLS** (an `https` base URL and `--ca-cert`, see [`TlsOptions`]): the CA certificate
+//!   goes to `<tls-dir>/mirror-ca.crt` (default [`DEFAULT_TLS_DIR`]) and each client is
+//!   told to trust it for the mirror only: apt (`Acquire::https::<host>::CaInfo` in
+//!   [`APT_TLS_CONF_PATH`], apt.conf(5)), pip (`cert` in pip.conf), uv (`SSL_CERT_FILE` in
+//!   `<tls-dir>/uv.env`: uv reads no CA path from uv.toml), curl (`--cacert` in the key
+//!   command), Docker and podman (`/etc/{docker,containers}/certs.d/<host[:port]>/ca.crt`,
+//!   docker(1) "certs.d", containers-certs.d(5)) and containerd (`ca` of the mirror's
+//!   `[host]` in hosts.toml). With `--client-cert` and `--client-key` (a server started
+//!   with `--tls-client-ca`), the same clients present that certificate: apt `SslCert` /
+//!   `SslKey`, pip `client-cert` and uv `SSL_CLIENT_CERT` (one PEM file of key and
+//!   certificate), `client.cert` / `client.key` in the certs.d directories, containerd
+//!   `client`. The private key is never printed: it is copied by `--write`, mode 0600.
 //!
 //! The served layout read here is the one `mirror-sync export` renders
 //! (docs/media-format.md): `apt/<name>/dists/<suite>/Release` for a standard repository,
@@ -44,6 +56,16 @@ pub const PIP_CONF_PATH: &str = "/etc/pip.conf";
 pub const UV_TOML_PATH: &str = "/etc/uv/uv.toml";
 /// Logical path of the binary repository key in a snapshot.
 pub const REPO_KEY_PATH: &str = "keys/repo.gpg";
+/// Default directory of the TLS files on a client (`--tls-dir`).
+pub const DEFAULT_TLS_DIR: &str = "/etc/mirror/tls";
+/// apt.conf.d snippet naming the CA (and client certificate) for the mirror's host.
+pub const APT_TLS_CONF_PATH: &str = "/etc/apt/apt.conf.d/60mirror-tls";
+/// Directory Docker reads per-registry CA and client certificates from.
+pub const DOCKER_CERTS_DIR: &str = "/etc/docker/certs.d";
+/// Directory podman, skopeo and buildah read per-registry certificates from.
+pub const PODMAN_CERTS_DIR: &str = "/etc/containers/certs.d";
+/// Largest certificate or key file read for `--ca-cert`, `--client-cert`, `--client-key`.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// Largest `Release` file read (a Debian `Release` is well under 1 MiB).
 const MAX_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest repository key read.
@@ -67,6 +89,9 @@ pub enum ClientConfigError {
         /// The store error.
         source: Box<store::CasError>,
     },
+    /// `--ca-cert` and the base URL disagree, or a TLS file is missing or not PEM.
+    #[error("{0}")]
+    Tls(String),
     /// A served `Release` file does not parse.
     #[error("{path} of the live snapshot does not parse: {source}")]
     ReleaseParse {
@@ -108,6 +133,58 @@ pub struct ClientFile {
     pub content: String,
 }
 
+/// A file copied from the server host onto the client (`--write` copies it; the text
+/// and JSON forms name it without its content: it may be a private key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopiedFile {
+    /// What it is: `client-cert`, `client-key`, `client-pem` (key then certificate, for
+    /// pip and uv), `docker-client-cert`, `docker-client-key`, `podman-client-cert`,
+    /// `podman-client-key`.
+    pub kind: String,
+    /// The files on this host whose bytes are concatenated into it, in order.
+    pub from: Vec<String>,
+    /// Suggested absolute path on the client.
+    pub path: String,
+    /// Unix mode to give it (`0o600` for anything holding a private key, else `0o644`);
+    /// JSON shows it in octal, `"0600"`.
+    #[serde(serialize_with = "octal_mode")]
+    pub mode: u32,
+}
+
+fn octal_mode<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{mode:04o}"))
+}
+
+/// TLS inputs of [`build`]: files on this host that clients need for an `https` mirror.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsOptions<'a> {
+    /// PEM file of the CA certificate(s) the server's certificate chains to (`--ca-cert`).
+    pub ca_cert: &'a Path,
+    /// Client certificate and its private key (PEM) for a server requiring client
+    /// certificates (`--client-cert`, `--client-key`).
+    pub client: Option<(&'a Path, &'a Path)>,
+    /// Directory on the client for the CA, client certificate and `uv.env`
+    /// (`--tls-dir`, default [`DEFAULT_TLS_DIR`]).
+    pub dir: &'a str,
+}
+
+/// The TLS part of the configuration (`--json`: `tls`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsClientConfig {
+    /// Where the CA certificate goes on the client.
+    pub ca_path: String,
+    /// SHA-256 fingerprints of the CA certificates (lower-case hex of the DER).
+    pub ca_sha256: Vec<String>,
+    /// Where the client certificate goes (mTLS), if any.
+    pub client_cert_path: Option<String>,
+    /// Where the client's private key goes (mTLS), if any.
+    pub client_key_path: Option<String>,
+    /// Key and certificate in one PEM file (pip `client-cert`, uv `SSL_CLIENT_CERT`).
+    pub client_pem_path: Option<String>,
+    /// Files copied from this host (certificates and keys), not printed.
+    pub copies: Vec<CopiedFile>,
+}
+
 /// The repository key clients install for `Signed-By:`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RepoKey {
@@ -136,6 +213,8 @@ pub struct FullClientConfig {
     /// The OCI part (registries, containerd, Docker, podman) when images are served or
     /// `--registry` names some.
     pub oci: Option<OciClientConfig>,
+    /// The TLS part (an `https` base URL with `--ca-cert`).
+    pub tls: Option<TlsClientConfig>,
     /// Every file, in the order printed.
     pub files: Vec<ClientFile>,
     /// Shell commands to run before using the files (installing the repository key).
@@ -332,6 +411,158 @@ pub struct Options<'a> {
     pub keyring_path: &'a str,
     /// Extra OCI registries (`host[:port]`) to configure.
     pub registries: &'a [String],
+    /// The CA (and client certificate) for an `https` base URL; `None` leaves clients to
+    /// their system trust store.
+    pub tls: Option<TlsOptions<'a>>,
+}
+
+/// Reads a PEM file given on the command line (`flag` names it in errors) and returns
+/// its bytes and the DER of its `CERTIFICATE` blocks (empty when `certs` is false).
+fn read_pem(
+    path: &Path,
+    flag: &str,
+    certs: bool,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), ClientConfigError> {
+    use std::io::Read as _;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |why: String| ClientConfigError::Tls(format!("{flag} {}: {why}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| bad(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(bad(format!(
+            "larger than {MAX_PEM_BYTES} bytes: not a PEM file"
+        )));
+    }
+    if !certs {
+        PrivateKeyDer::from_pem_slice(&bytes)
+            .map_err(|e| bad(format!("not a PEM private key ({e})")))?;
+        return Ok((bytes, Vec::new()));
+    }
+    let ders = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not valid PEM ({e})")))?;
+    if ders.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)".to_owned(),
+        ));
+    }
+    Ok((bytes, ders))
+}
+
+/// The TLS files, copies and per-client settings for `tls` (see the module docs), added to
+/// `files`; returns the TLS part.
+fn tls_config(
+    tls: &TlsOptions<'_>,
+    base: &crate::serve::oci::client_config::BaseUrl,
+    files: &mut Vec<ClientFile>,
+) -> Result<TlsClientConfig, ClientConfigError> {
+    use sha2::Digest as _;
+    let (ca_bytes, ca_ders) = read_pem(tls.ca_cert, "--ca-cert", true)?;
+    let ca_text = String::from_utf8_lossy(&ca_bytes).into_owned();
+    let dir = tls.dir.trim_end_matches('/');
+    let ca_path = format!("{dir}/mirror-ca.crt");
+    let mut copies = Vec::new();
+    let (mut client_cert_path, mut client_key_path, mut client_pem_path) = (None, None, None);
+    if let Some((cert, key)) = tls.client {
+        read_pem(cert, "--client-cert", true)?;
+        read_pem(key, "--client-key", false)?;
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let mut copy = |kind: &str, from: &[&String], path: String, mode: u32| {
+            copies.push(CopiedFile {
+                kind: kind.to_owned(),
+                from: from.iter().map(|s| (*s).clone()).collect(),
+                path,
+                mode,
+            });
+        };
+        copy("client-cert", &[&cert], format!("{dir}/client.crt"), 0o644);
+        copy("client-key", &[&key], format!("{dir}/client.key"), 0o600);
+        copy(
+            "client-pem",
+            &[&key, &cert],
+            format!("{dir}/client.pem"),
+            0o600,
+        );
+        for (what, certs_dir) in [("docker", DOCKER_CERTS_DIR), ("podman", PODMAN_CERTS_DIR)] {
+            let d = format!("{certs_dir}/{}", base.authority);
+            copy(
+                &format!("{what}-client-cert"),
+                &[&cert],
+                format!("{d}/client.cert"),
+                0o644,
+            );
+            copy(
+                &format!("{what}-client-key"),
+                &[&key],
+                format!("{d}/client.key"),
+                0o600,
+            );
+        }
+        client_cert_path = Some(format!("{dir}/client.crt"));
+        client_key_path = Some(format!("{dir}/client.key"));
+        client_pem_path = Some(format!("{dir}/client.pem"));
+    }
+    files.push(ClientFile {
+        kind: "ca-cert".into(),
+        path: ca_path.clone(),
+        content: ca_text.clone(),
+    });
+    let host = &base.host;
+    // apt.conf(5) scopes https options by host name: Acquire::https::<host>::CaInfo. An
+    // IPv6 literal cannot be a configuration key (its `:` clash with apt's `::`), so for
+    // one the options apply to every https source.
+    let (scope, mut apt) = if host.starts_with('[') {
+        (
+            "Acquire::https".to_owned(),
+            format!(
+                "// Trust the mirror's CA for every https source: apt cannot scope options to the\n\
+                 // IPv6 address {host} (use a host name in --base-url to scope them).\n"
+            ),
+        )
+    } else {
+        (
+            format!("Acquire::https::{host}"),
+            format!(
+                "// Trust the mirror's CA for {host} only (apt.conf(5), Acquire::https::<host>).\n"
+            ),
+        )
+    };
+    apt.push_str(&format!("{scope}::CaInfo \"{ca_path}\";\n"));
+    if let (Some(c), Some(k)) = (&client_cert_path, &client_key_path) {
+        apt.push_str(&format!(
+            "{scope}::SslCert \"{c}\";\n{scope}::SslKey \"{k}\";\n"
+        ));
+    }
+    files.push(ClientFile {
+        kind: "apt-tls".into(),
+        path: APT_TLS_CONF_PATH.into(),
+        content: apt,
+    });
+    for (kind, certs_dir) in [
+        ("docker-ca", DOCKER_CERTS_DIR),
+        ("podman-ca", PODMAN_CERTS_DIR),
+    ] {
+        files.push(ClientFile {
+            kind: kind.into(),
+            path: format!("{certs_dir}/{}/ca.crt", base.authority),
+            content: ca_text.clone(),
+        });
+    }
+    Ok(TlsClientConfig {
+        ca_path,
+        ca_sha256: ca_ders
+            .iter()
+            .map(|d| hex::encode(sha2::Sha256::digest(d)))
+            .collect(),
+        client_cert_path,
+        client_key_path,
+        client_pem_path,
+        copies,
+    })
 }
 
 /// Builds the configuration for everything `live` serves (nothing when `None`: then only
@@ -351,6 +582,11 @@ pub fn build(
     };
     let base = parse_base_url(&given)?;
     let base_url = base.origin.clone();
+    if opts.tls.is_some() && base.insecure {
+        return Err(ClientConfigError::Tls(format!(
+            "--ca-cert is for an https mirror, but the base URL {base_url} is plain http; give --base-url https://…"
+        )));
+    }
     let mut registries: Vec<String> = opts.registries.to_vec();
     if let Some(l) = live {
         registries.extend(crate::serve::oci::client_config::served_registries(&l.oci));
@@ -363,6 +599,37 @@ pub fn build(
     let mut files = Vec::new();
     let mut commands = Vec::new();
     let mut notes = Vec::new();
+    let tls = match &opts.tls {
+        Some(t) => {
+            notes.push(
+                "install the ca-cert file (and, with a client certificate, the copied client files) before running the commands: curl reads them".to_owned(),
+            );
+            Some(tls_config(t, &base, &mut files)?)
+        }
+        None => {
+            if !base.insecure {
+                notes.push(
+                    "https without --ca-cert: clients must already trust the server's certificate (system trust store); give --ca-cert to configure them".to_owned(),
+                );
+            }
+            None
+        }
+    };
+    // curl options for the key download: the mirror's CA and client certificate.
+    let curl_tls = tls
+        .as_ref()
+        .map(|t| {
+            let mut o = format!(" --cacert {}", shell_quote(&t.ca_path));
+            if let (Some(c), Some(k)) = (&t.client_cert_path, &t.client_key_path) {
+                o.push_str(&format!(
+                    " --cert {} --key {}",
+                    shell_quote(c),
+                    shell_quote(k)
+                ));
+            }
+            o
+        })
+        .unwrap_or_default();
 
     let apt = match live {
         Some(l) => apt_repos(l, store, &base_url)?,
@@ -413,7 +680,7 @@ pub fn build(
             commands.push(format!("install -d -m 0755 {}", shell_quote(&d)));
         }
         commands.push(format!(
-            "curl -fsS -o {} {}",
+            "curl -fsS{curl_tls} -o {} {}",
             shell_quote(opts.keyring_path),
             shell_quote(&key_url)
         ));
@@ -429,16 +696,41 @@ pub fn build(
     match &pypi_index_url {
         Some(index) => {
             let trusted = (base.insecure && !base.loopback).then(|| base.host.clone());
+            let mut pip = pip_conf(index, trusted.as_deref());
+            if let Some(t) = &tls {
+                // pip.conf(5) [global]: `cert` = CA bundle, `client-cert` = key + certificate.
+                pip.push_str(&format!("cert = {}\n", t.ca_path));
+                if let Some(c) = &t.client_pem_path {
+                    pip.push_str(&format!("client-cert = {c}\n"));
+                }
+            }
             files.push(ClientFile {
                 kind: "pip".into(),
                 path: PIP_CONF_PATH.into(),
-                content: pip_conf(index, trusted.as_deref()),
+                content: pip,
             });
             files.push(ClientFile {
                 kind: "uv".into(),
                 path: UV_TOML_PATH.into(),
                 content: uv_toml(index),
             });
+            if let Some(t) = &tls {
+                let dir = t.ca_path.rsplit_once('/').map_or("", |(d, _)| d);
+                let mut env = format!(
+                    "# uv reads its CA bundle and client certificate only from the environment:\n\
+                     # run uv as: env $(grep -v '^#' {dir}/uv.env) uv …\n\
+                     SSL_CERT_FILE={}\n",
+                    t.ca_path
+                );
+                if let Some(c) = &t.client_pem_path {
+                    env.push_str(&format!("SSL_CLIENT_CERT={c}\n"));
+                }
+                files.push(ClientFile {
+                    kind: "uv-env".into(),
+                    path: format!("{dir}/uv.env"),
+                    content: env,
+                });
+            }
         }
         None => notes.push("no Python index is served: no pip.conf or uv.toml".to_owned()),
     }
@@ -446,10 +738,18 @@ pub fn build(
     match &oci {
         Some(c) => {
             for h in &c.containerd {
+                let mut content = h.hosts_toml.clone();
+                if let Some(t) = &tls {
+                    // The mirror's [host."<origin>"] table is the file's last table.
+                    content.push_str(&format!("  ca = \"{}\"\n", t.ca_path));
+                    if let (Some(c), Some(k)) = (&t.client_cert_path, &t.client_key_path) {
+                        content.push_str(&format!("  client = [[\"{c}\", \"{k}\"]]\n"));
+                    }
+                }
                 files.push(ClientFile {
                     kind: "containerd".into(),
                     path: h.path.clone(),
-                    content: h.hosts_toml.clone(),
+                    content,
                 });
             }
             if let Some(d) = &c.docker {
@@ -478,6 +778,7 @@ pub fn build(
         repo_key,
         pypi_index_url,
         oci,
+        tls,
         files,
         commands,
         notes,
@@ -514,6 +815,15 @@ pub fn render_text(c: &FullClientConfig) -> String {
         };
         out.push_str(&format!("\n### {label}: {}\n{}", f.path, f.content));
     }
+    for f in c.tls.iter().flat_map(|t| &t.copies) {
+        out.push_str(&format!(
+            "\n### {}: {} (mode {:04o}; copy of {}; not printed, --write copies it)\n",
+            f.kind,
+            f.path,
+            f.mode,
+            f.from.join(" + ")
+        ));
+    }
     if !c.notes.is_empty() {
         out.push('\n');
         for n in &c.notes {
@@ -549,6 +859,21 @@ pub fn write_files(
     for f in &c.files {
         put(under(&f.path), f.content.as_bytes())?;
     }
+    for f in c.tls.iter().flat_map(|t| &t.copies) {
+        let mut bytes = Vec::new();
+        for from in &f.from {
+            let b = std::fs::read(from).with_context(|| format!("cannot read {from}"))?;
+            bytes.extend_from_slice(&b);
+            if !bytes.ends_with(b"\n") {
+                bytes.push(b'\n');
+            }
+        }
+        let path = under(&f.path);
+        put(path.clone(), &[])?;
+        set_mode(&path, f.mode)?;
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let (Some(k), Some(l)) = (&c.repo_key, live) {
         let entry = l.get(REPO_KEY_PATH).with_context(|| {
             format!("the live snapshot has no {REPO_KEY_PATH}; copy keys/repo.pub.gpg from the build host to {}", k.keyring_path)
@@ -564,6 +889,20 @@ pub fn write_files(
         put(under(&k.keyring_path), &bytes)?;
     }
     Ok(written)
+}
+
+/// Gives `path` the Unix permission bits `mode` (nothing elsewhere).
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use anyhow::Context as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -712,6 +1051,7 @@ mod tests {
             base_url,
             keyring_path: DEFAULT_KEYRING_PATH,
             registries: &[],
+            tls: None,
         };
         let c = build(
             None,
@@ -742,6 +1082,137 @@ mod tests {
         .unwrap();
         let kinds: Vec<&str> = c.files.iter().map(|f| f.kind.as_str()).collect();
         assert_eq!(kinds, ["containerd", "podman"]);
+    }
+
+    #[test]
+    fn tls_settings_for_every_client() {
+        let dir = tempfile::tempdir().unwrap();
+        // PEM parsing only decodes base64: any DER-looking bytes make a "certificate".
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::copy(&ca, &cert).unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let regs = ["docker.io".to_owned()];
+        let opts = |base_url, tls| Options {
+            base_url,
+            keyring_path: DEFAULT_KEYRING_PATH,
+            registries: &regs,
+            tls,
+        };
+        let tls = TlsOptions {
+            ca_cert: &ca,
+            client: Some((&cert, &key)),
+            dir: "/etc/mirror/tls/",
+        };
+        let c = build(
+            None,
+            Path::new("/nonexistent"),
+            &opts("https://m.example:8443", Some(tls)),
+        )
+        .unwrap();
+        let file = |kind: &str| {
+            c.files
+                .iter()
+                .find(|f| f.kind == kind)
+                .unwrap_or_else(|| panic!("no {kind}: {:?}", c.files))
+        };
+        assert_eq!(file("ca-cert").path, "/etc/mirror/tls/mirror-ca.crt");
+        assert_eq!(
+            file("docker-ca").path,
+            "/etc/docker/certs.d/m.example:8443/ca.crt"
+        );
+        assert_eq!(
+            file("podman-ca").path,
+            "/etc/containers/certs.d/m.example:8443/ca.crt"
+        );
+        let apt = &file("apt-tls").content;
+        assert!(
+            apt.contains("Acquire::https::m.example::CaInfo \"/etc/mirror/tls/mirror-ca.crt\";\n"),
+            "{apt}"
+        );
+        assert!(
+            apt.contains("Acquire::https::m.example::SslKey \"/etc/mirror/tls/client.key\";\n"),
+            "{apt}"
+        );
+        let hosts: toml::Value = toml::from_str(&file("containerd").content).unwrap();
+        let host = &hosts["host"]["https://m.example:8443"];
+        assert_eq!(host["ca"].as_str(), Some("/etc/mirror/tls/mirror-ca.crt"));
+        assert_eq!(
+            host["client"][0][1].as_str(),
+            Some("/etc/mirror/tls/client.key")
+        );
+        let t = c.tls.as_ref().unwrap();
+        assert_eq!(t.ca_sha256.len(), 1);
+        let key_copies: Vec<(&str, u32)> = t
+            .copies
+            .iter()
+            .filter(|f| f.from.iter().any(|p| p.ends_with("client.key")))
+            .map(|f| (f.path.as_str(), f.mode))
+            .collect();
+        assert_eq!(
+            key_copies,
+            [
+                ("/etc/mirror/tls/client.key", 0o600),
+                ("/etc/mirror/tls/client.pem", 0o600),
+                ("/etc/docker/certs.d/m.example:8443/client.key", 0o600),
+                ("/etc/containers/certs.d/m.example:8443/client.key", 0o600),
+            ]
+        );
+        let text = render_text(&c);
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["tls"]["copies"][1]["mode"], "0600", "{json}");
+        // An IPv6 literal cannot scope apt options: they apply to every https source.
+        let c6 = build(
+            None,
+            Path::new("/x"),
+            &opts("https://[::1]:8443", Some(tls)),
+        )
+        .unwrap();
+        let apt6 = &c6
+            .files
+            .iter()
+            .find(|f| f.kind == "apt-tls")
+            .unwrap()
+            .content;
+        assert!(
+            apt6.contains("\nAcquire::https::CaInfo \"/etc/mirror/tls/mirror-ca.crt\";\n"),
+            "{apt6}"
+        );
+        // Plain http with a CA, or a CA file that is not PEM: refused.
+        let e = build(None, Path::new("/x"), &opts("http://m.example", Some(tls))).unwrap_err();
+        assert!(e.to_string().contains("plain http"), "{e}");
+        let e = build(
+            None,
+            Path::new("/x"),
+            &opts(
+                "https://m.example",
+                Some(TlsOptions {
+                    ca_cert: &key,
+                    ..tls
+                }),
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+        // https without a CA: a note, no TLS files.
+        let c = build(None, Path::new("/x"), &opts("https://m.example", None)).unwrap();
+        assert!(c.tls.is_none());
+        assert!(
+            c.notes.iter().any(|n| n.contains("--ca-cert")),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]

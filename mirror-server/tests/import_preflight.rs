@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use common::{Fixture, drive_blob, tree_digest_except_audit};
 use formats::snapshot::Manifest;
-use mirror_server::preflight;
 use keys::openpgp::RepoSigningKey;
+use mirror_server::preflight;
 
 const DEB: &[u8] = b"!<arch>\ndebian-binary   fake deb for preflight tests\n";
 const UBUNTU_DEB: &[u8] = b"!<arch>\ndebian-binary   fake ubuntu deb\n";

@@ -35,6 +35,7 @@ pub mod product;
 pub mod py_clients;
 pub mod pypi_fixture;
 pub mod server;
+pub mod tls_ca;
 pub mod tree;
 pub mod world;
 
@@ -156,7 +157,7 @@ pub fn run_checked(cmd: &mut Command) -> anyhow::Result<Vec<u8>> {
 /// Removes variables that would redirect a client to another server or index: HTTP
 /// proxies, and everything starting with `PIP_` or `UV_` (these machines set
 /// `PIP_FIND_LINKS` globally).
-pub(crate) fn scrub_client_env(cmd: &mut Command) {
+pub fn scrub_client_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
         let upper = k.to_ascii_uppercase();

@@ -417,6 +417,8 @@ pub struct ConnContext {
     pub state: Arc<AppState>,
     /// The rules.
     pub limits: Limits,
+    /// HTTPS: every connection does this TLS handshake first ([`ConnContext::with_tls`]).
+    pub tls: Option<Arc<super::tls::Tls>>,
     builder: auto::Builder<TokioExecutor>,
 }
 
@@ -452,8 +454,17 @@ impl ConnContext {
             router,
             state,
             limits,
+            tls: None,
             builder,
         }
+    }
+
+    /// The same context serving HTTPS with `tls` (`None`: plain HTTP). The handshake
+    /// counts against the header timeout; HTTP/2 or HTTP/1.1 then follows what the client
+    /// sends (the ALPN-negotiated protocol's preface).
+    pub fn with_tls(mut self, tls: Option<Arc<super::tls::Tls>>) -> ConnContext {
+        self.tls = tls;
+        self
     }
 }
 
@@ -513,8 +524,8 @@ pub async fn accept_loop(
 
 /// Serves one accepted TCP connection: sets `TCP_NODELAY` (headers and body go out as
 /// separate writes; with Nagle's algorithm the body would wait for the client's delayed
-/// ACK), runs the connection's handshake under the header deadline, then
-/// [`serve_stream`]. `_open` is released when the connection is closed.
+/// ACK), runs the TLS handshake when the context has TLS (under the header deadline),
+/// then [`serve_stream`]. `_open` is released when the connection is closed.
 async fn serve_tcp(
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -526,20 +537,23 @@ async fn serve_tcp(
         tracing::debug!("cannot set TCP_NODELAY: {e}");
     }
     let accepted = Instant::now();
-    // A handshake (TLS: `tls.accept(tcp).await`) belongs here, bounded by the same
-    // deadline as the first request head: `deadline` is passed on so the time it takes
-    // counts against the header timeout.
+    let Some(tls) = ctx.tls.clone() else {
+        serve_stream(tcp, peer, accepted, &ctx, stop).await;
+        return;
+    };
+    // The TLS handshake is bounded by the same deadline as the first request head (and by
+    // the handshake's own timeout); the time it takes counts against the header timeout.
     let deadline = accepted + ctx.limits.header_timeout;
     let mut stop_hs = stop.clone();
     let stream = tokio::select! {
-        s = tokio::time::timeout_at(deadline, async { Ok::<_, io::Error>(tcp) }) => match s {
+        s = tokio::time::timeout_at(deadline, tls.accept(tcp)) => match s {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "handshake failed");
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
                 return;
             }
             Err(_) => {
-                tracing::debug!(%peer, "handshake timed out");
+                tracing::debug!(%peer, "TLS handshake not completed within the header timeout");
                 return;
             }
         },

@@ -16,6 +16,8 @@
 //! §3.2 (`400` otherwise), the request counters and latency histogram of [`health`], the
 //! completed-bytes count, and the access log when one is configured
 //! ([`ServeOptions::access_log`]). Error bodies ([`plain`]) escape control characters.
+//! With [`ServeOptions::tls`] the same routes are served over HTTPS only (rustls; HTTP/2
+//! or HTTP/1.1 by ALPN; the certificate is reloadable): see [`tls`].
 //!
 //! The routing table ([`crate::live::Live`]) is built from the store's current snapshot at
 //! start and rebuilt when `STORE/current.gen` or the index file changes (polled every second). Each request
@@ -35,6 +37,7 @@ pub mod files;
 pub mod health;
 pub mod oci;
 pub mod simple;
+pub mod tls;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -215,6 +218,8 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// Shared state (for tests and embedding).
     pub state: Arc<AppState>,
+    /// The TLS acceptor when serving HTTPS ([`tls::Tls::reload`] on SIGHUP).
+    pub tls: Option<Arc<tls::Tls>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     workers: Vec<std::thread::JoinHandle<std::io::Result<()>>>,
     reloader: tokio::task::JoinHandle<()>,
@@ -294,6 +299,8 @@ pub struct ServeOptions {
     /// Cap on open client connections; `None` derives it from the descriptor limit
     /// ([`conn::default_max_connections`]; `serve --max-connections`).
     pub max_connections: Option<usize>,
+    /// Serve HTTPS with these files instead of plain HTTP (default `None`): see [`tls`].
+    pub tls: Option<tls::TlsSettings>,
 }
 
 impl Default for ServeOptions {
@@ -307,6 +314,7 @@ impl Default for ServeOptions {
             min_rate: 1024,
             min_rate_period: Duration::from_secs(30),
             max_connections: None,
+            tls: None,
         }
     }
 }
@@ -329,6 +337,10 @@ pub async fn start_with(
     opts: ServeOptions,
 ) -> anyhow::Result<ServerHandle> {
     let workers = opts.workers.max(1);
+    let tls = match &opts.tls {
+        Some(t) => Some(tls::Tls::load(t).context("cannot start TLS")?),
+        None => None,
+    };
     let nofile = match conn::raise_nofile_limit() {
         Ok(n) => n,
         Err(e) => {
@@ -399,11 +411,10 @@ pub async fn start_with(
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut threads = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
-        let ctx = Arc::new(conn::ConnContext::new(
-            router(state.clone()),
-            state.clone(),
-            limits,
-        ));
+        let ctx = Arc::new(
+            conn::ConnContext::new(router(state.clone()), state.clone(), limits)
+                .with_tls(tls.clone()),
+        );
         let rx = rx.clone();
         let t = std::thread::Builder::new()
             .name(format!("serve-{i}"))
@@ -415,6 +426,7 @@ pub async fn start_with(
     Ok(ServerHandle {
         addr,
         state,
+        tls,
         shutdown: tx,
         workers: threads,
         reloader,
