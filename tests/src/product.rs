@@ -38,6 +38,19 @@ pub fn server_cli(args: &[&str]) -> anyhow::Result<()> {
     mirror_server::cli::run(v)
 }
 
+/// `mirror-server import DRIVE --store STORE --trusted-keys TRUSTED --quiet`, in-process.
+pub fn import_drive(drive: &Path, store: &Path, trusted: &Path) -> anyhow::Result<()> {
+    server_cli(&[
+        "import",
+        s(drive),
+        "--store",
+        s(store),
+        "--trusted-keys",
+        s(trusted),
+        "--quiet",
+    ])
+}
+
 /// Starts `mirror-server serve` in-process on 127.0.0.1:0, on its own runtime (keep the
 /// runtime alive as long as the server should run).
 pub fn serve(

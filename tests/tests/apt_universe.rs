@@ -16,7 +16,7 @@ use formats::snapshot::ArtifactKind;
 use mirror_e2e::apt_archives::Archive;
 use mirror_e2e::apt_client::IsolatedApt;
 use mirror_e2e::apt_fixture::DebSpec;
-use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
+use mirror_e2e::product::{import_drive, read_manifest, s, serve, sync_cli, sync_json};
 use mirror_e2e::{StaticServer, require_tools, tree_digest};
 use serde_json::Value;
 
@@ -315,16 +315,7 @@ fn a_security_update_resolves_against_the_main_archive() {
     ])
     .expect("keys bundle");
     let server_store = u.path("server-store");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&server_store),
-        "--trusted-keys",
-        s(&keys.join("trusted")),
-        "--quiet",
-    ])
-    .expect("import");
+    import_drive(&drive, &server_store, &keys.join("trusted")).expect("import");
     let (rt, handle, addr) = serve(&server_store);
     let base = format!("http://{addr}");
     let kr = keys.join("repo.pub.gpg");

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use formats::digest::Digest;
 use formats::snapshot::{Artifact, ArtifactKind, Manifest, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
 use mirror_e2e::apt_fixture::DebSpec;
-use mirror_e2e::product::{read_manifest, s, server_cli, sync_cli};
+use mirror_e2e::product::{import_drive, read_manifest, s, server_cli, sync_cli};
 use mirror_e2e::world::{World, world_in};
 use mirror_e2e::{run_command, tree_digest_except_audit};
 
@@ -76,16 +76,7 @@ fn base() -> Option<&'static Base> {
             (&store_b, vec![&drive1, &drive2]),
         ] {
             for d in drives {
-                server_cli(&[
-                    "import",
-                    s(d),
-                    "--store",
-                    s(store),
-                    "--trusted-keys",
-                    s(&trusted),
-                    "--quiet",
-                ])
-                .expect("base import");
+                import_drive(d, store, &trusted).expect("base import");
             }
         }
         Some(Base {

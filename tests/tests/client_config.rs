@@ -11,7 +11,7 @@ use std::process::Command;
 
 use mirror_e2e::apt_client::IsolatedApt;
 use mirror_e2e::apt_fixture::{AptUpstream, DebSpec, build_deb};
-use mirror_e2e::product::{s, serve, server_cli, sync_cli, sync_json};
+use mirror_e2e::product::{import_drive, s, serve, sync_cli, sync_json};
 use mirror_e2e::py_clients::{installed_dists, uv_command, venv_site_packages};
 use mirror_e2e::world::world;
 use mirror_e2e::{Output, require_tools, run_checked, run_command, workspace_bin};
@@ -146,16 +146,7 @@ fn apt_pip_and_uv_work_from_the_printed_client_config() {
     let drive = w.path("drive");
     sync_cli(&["export", "--config", s(&w.config), "--to", s(&drive)]).expect("export");
     let store = w.path("server-store");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&w.keys.join("trusted")),
-        "--quiet",
-    ])
-    .expect("import");
+    import_drive(&drive, &store, &w.keys.join("trusted")).expect("import");
     let (rt, handle, addr) = serve(&store);
     let base = format!("http://{addr}");
 

@@ -11,7 +11,7 @@ use std::process::Command;
 use formats::digest::Digest;
 use formats::snapshot::ArtifactKind;
 use mirror_e2e::apt_client::IsolatedApt;
-use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
+use mirror_e2e::product::{import_drive, read_manifest, s, serve, sync_cli, sync_json};
 use mirror_e2e::py_clients::{pip_install, pip_install_with, uv_install};
 use mirror_e2e::world::world;
 use mirror_e2e::{require_tools, run_command};
@@ -130,16 +130,7 @@ fn apt_pip_and_uv_install_from_an_imported_snapshot() {
 
     // Import into an empty store, then serve.
     let store = w.path("server-store");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&w.keys.join("trusted")),
-        "--quiet",
-    ])
-    .expect("import");
+    import_drive(&drive, &store, &w.keys.join("trusted")).expect("import");
     let (rt, handle, addr) = serve(&store);
     let base = format!("http://{addr}");
     let keyring = w.keys.join("repo.pub.gpg");

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use mirror_e2e::product::{s, sync_cli};
+use mirror_e2e::product::{import_drive, s, sync_cli};
 use mirror_e2e::tree::tree_manifest;
 use mirror_e2e::world::world;
 use mirror_e2e::{require_tools, run_checked, run_command};
@@ -89,16 +89,8 @@ fn a_drive_survives_a_real_fat32_filesystem() {
 
     let v = sync_json(&["verify", s(&back), "--config", s(&w.config)]);
     assert_eq!(v["ok"], true, "{v}");
-    mirror_e2e::product::server_cli(&[
-        "import",
-        s(&back),
-        "--store",
-        s(&w.path("site")),
-        "--trusted-keys",
-        s(&w.keys.join("trusted")),
-        "--quiet",
-    ])
-    .expect("import from the FAT32 copy");
+    import_drive(&back, &w.path("site"), &w.keys.join("trusted"))
+        .expect("import from the FAT32 copy");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use mirror_e2e::oci_fixture::{
     generate_p256_keypair, referrers_fallback_tag, seed_registry, skopeo, skopeo_inspect,
     skopeo_push,
 };
-use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
+use mirror_e2e::product::{import_drive, read_manifest, s, serve, server_cli, sync_cli, sync_json};
 use mirror_e2e::{Output, find_in_path, require_tools, run_command};
 use serde_json::Value;
 
@@ -134,16 +134,7 @@ fn sync_export_import(w: &World, config: &Path) -> (PathBuf, PathBuf, Value) {
     let drive = w.path("drive");
     sync_cli(&["export", "--config", s(config), "--to", s(&drive)]).expect("export");
     let store = w.path("server-store");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&w.path("keys/trusted")),
-        "--quiet",
-    ])
-    .expect("import");
+    import_drive(&drive, &store, &w.path("keys/trusted")).expect("import");
     (drive, store, summary)
 }
 

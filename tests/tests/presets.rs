@@ -27,7 +27,7 @@ use mirror_e2e::nvidia_fixture::{
     self, NgcRegistry, build_nvidia_apt, cuda_closure, toolkit_closure,
 };
 use mirror_e2e::oci_fixture::{OciLayout, Registry, sha256_digest, skopeo_inspect, skopeo_push};
-use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli, sync_json};
+use mirror_e2e::product::{import_drive, read_manifest, s, serve, sync_cli, sync_json};
 use mirror_e2e::{StaticServer, require_tools, run_command};
 use mirror_sync::config::Config;
 
@@ -79,16 +79,8 @@ fn export_import(dir: &Path, config: &Path, keys: &Path) -> (PathBuf, PathBuf, M
     let drive = dir.join("drive");
     sync_cli(&["export", "--config", s(config), "--to", s(&drive)]).expect("export");
     let store = dir.join("server-store");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&keys.join("trusted")),
-        "--quiet",
-    ])
-    .expect("import (re-verifies the upstream signatures)");
+    import_drive(&drive, &store, &keys.join("trusted"))
+        .expect("import (re-verifies the upstream signatures)");
     let m = read_manifest(&drive).1;
     (drive, store, m)
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mirror_e2e::product::{read_manifest, s, serve, server_cli, sync_cli};
+use mirror_e2e::product::{import_drive, read_manifest, s, serve, sync_cli};
 use mirror_e2e::py_clients::python_version;
 use mirror_e2e::pypi_fixture::{build_pypi_set, package_sha256};
 use mirror_e2e::{StaticServer, require_tools, run_command};
@@ -289,16 +289,7 @@ fn resolution_keeps_one_consistent_set_equal_to_pips_picks() {
         s(&env.path("keys/trusted")),
     ])
     .expect("keys bundle");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&env.path("keys/trusted")),
-        "--quiet",
-    ])
-    .expect("import");
+    import_drive(&drive, &store, &env.path("keys/trusted")).expect("import");
     let (rt, handle, addr) = serve(&store);
     let index = format!("http://{addr}/simple/");
     let mut union = BTreeSet::new();

@@ -7,7 +7,7 @@
 //! manifest one-to-one.
 
 use mirror_e2e::apt_fixture::DebSpec;
-use mirror_e2e::product::{read_manifest, s, server_cli, sync_cli};
+use mirror_e2e::product::{import_drive, read_manifest, s, sync_cli};
 use mirror_e2e::world::world;
 
 fn run_sync(args: &[&str]) -> Vec<u8> {
@@ -117,16 +117,7 @@ fn sbom_show_and_diff_on_real_snapshots() {
     // The server side: both imported, diffed by name.
     let store = w.path("server-store");
     for d in [&a, &b] {
-        server_cli(&[
-            "import",
-            s(d),
-            "--store",
-            s(&store),
-            "--trusted-keys",
-            s(&w.keys.join("trusted")),
-            "--quiet",
-        ])
-        .expect("import");
+        import_drive(d, &store, &w.keys.join("trusted")).expect("import");
     }
     let out = std::process::Command::new(mirror_e2e::workspace_bin("mirror-server").unwrap())
         .args([

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mirror_e2e::apt_client::IsolatedApt;
 use mirror_e2e::oci_fixture::{Registry, seed_registry, skopeo};
-use mirror_e2e::product::{s, server_cli, sync_cli, sync_json};
+use mirror_e2e::product::{import_drive, s, sync_cli, sync_json};
 use mirror_e2e::py_clients::{installed_dists, uv_command, venv_site_packages};
 use mirror_e2e::tls_ca::{Issued, TestCa, served_serial};
 use mirror_e2e::world::world;
@@ -420,16 +420,7 @@ fn apt_pip_uv_and_skopeo_over_mtls_from_client_config() {
     let drive = w.path("drive");
     sync_cli(&["export", "--config", s(&w.config), "--to", s(&drive)]).expect("export");
     let store = w.path("server-store");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&w.keys.join("trusted")),
-        "--quiet",
-    ])
-    .expect("import");
+    import_drive(&drive, &store, &w.keys.join("trusted")).expect("import");
 
     let ca = TestCa::new(&w.path("ca"), "mirror").unwrap();
     let server = ca.server("server", 0x42).unwrap();

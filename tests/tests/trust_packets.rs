@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mirror_e2e::apt_fixture::{gpg, stop_gpg_agent};
-use mirror_e2e::product::{read_manifest, s, server_cli, sync_cli};
+use mirror_e2e::product::{import_drive, read_manifest, s, sync_cli};
 use mirror_e2e::run_command;
 use mirror_e2e::world::world;
 
@@ -127,17 +127,9 @@ fn keyrings_with_trust_packets_sync_export_and_import() {
     fs::copy(trusted.join("snapshot.pub"), partial.join("snapshot.pub")).unwrap();
     let store = w.path("server-store");
     let t = std::time::Instant::now();
-    let err = server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&partial),
-        "--quiet",
-    ])
-    .unwrap_err()
-    .to_string();
+    let err = import_drive(&drive, &store, &partial)
+        .unwrap_err()
+        .to_string();
     eprintln!(
         "import refused for a missing upstream keyring in {:.1} ms",
         t.elapsed().as_secs_f64() * 1000.0
@@ -154,26 +146,10 @@ fn keyrings_with_trust_packets_sync_export_and_import() {
 
     // The bundle made from the classic keyring (trust packets inside): import verifies the
     // upstream InRelease with it and succeeds. The backup export works the same way.
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store),
-        "--trusted-keys",
-        s(&trusted),
-        "--quiet",
-    ])
-    .expect("import with a trust-packet keyring in the bundle");
+    import_drive(&drive, &store, &trusted)
+        .expect("import with a trust-packet keyring in the bundle");
     fs::copy(&backup, &bundled).unwrap();
     let store2 = w.path("server-store-2");
-    server_cli(&[
-        "import",
-        s(&drive),
-        "--store",
-        s(&store2),
-        "--trusted-keys",
-        s(&trusted),
-        "--quiet",
-    ])
-    .expect("import with a backup export (trust packets) in the bundle");
+    import_drive(&drive, &store2, &trusted)
+        .expect("import with a backup export (trust packets) in the bundle");
 }
