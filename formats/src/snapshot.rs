@@ -512,9 +512,64 @@ pub fn validate_channel(channel: &str) -> Result<(), String> {
     }
 }
 
+/// A snapshot's name, `<channel>/<sequence>` (docs/media-format.md): a channel that
+/// passes [`validate_channel`] and a decimal sequence of at least 1 without leading zeros
+/// or sign. The one grammar of snapshot names: the importer, lifecycle commands and the
+/// `/snapshots/` routes all parse with [`SnapshotName::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SnapshotName {
+    /// The channel (`cube-stable`).
+    pub channel: String,
+    /// The sequence number, at least 1.
+    pub sequence: u64,
+}
+
+impl SnapshotName {
+    /// Parses `<channel>/<sequence>`; `None` when `name` is not one (`cube-stable/12` is;
+    /// `cube-stable/012`, `cube-stable/0`, `Cube/1`, `a/b/1` are not).
+    pub fn parse(name: &str) -> Option<SnapshotName> {
+        let (channel, seq) = name.split_once('/')?;
+        validate_channel(channel).ok()?;
+        if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let sequence: u64 = seq.parse().ok()?;
+        (sequence.to_string() == seq && sequence >= 1).then(|| SnapshotName {
+            channel: channel.to_owned(),
+            sequence,
+        })
+    }
+}
+
+impl std::fmt::Display for SnapshotName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.channel, self.sequence)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_names() {
+        assert_eq!(
+            SnapshotName::parse("cube-stable/12").unwrap().to_string(),
+            "cube-stable/12"
+        );
+        assert_eq!(
+            SnapshotName::parse("cube-stable/12"),
+            Some(SnapshotName {
+                channel: "cube-stable".into(),
+                sequence: 12
+            })
+        );
+        for bad in [
+            "cube", "cube/", "cube/0", "cube/012", "cube/+1", "Cube/1", "a/b/1", "/1",
+        ] {
+            assert_eq!(SnapshotName::parse(bad), None, "{bad}");
+        }
+    }
 
     fn sample() -> Manifest {
         Manifest {

@@ -27,8 +27,8 @@ use store::cas::sync_dir;
 use store::{Cas, Index, IndexState, PinRecord, SnapshotRecord};
 
 use crate::audit::{self, AuditError};
-use crate::import::parse_snapshot_name;
 use crate::live::{GENERATION_FILE, INDEX_FILE};
+use formats::snapshot::SnapshotName;
 
 /// File name of the store lock inside a store.
 pub const LOCK_FILE: &str = "lock";
@@ -420,9 +420,11 @@ pub fn sweep_stale_staging(store: &Path) -> io::Result<u64> {
 
 /// Checks a `CHANNEL/SEQUENCE` name.
 pub(crate) fn check_name(name: &str) -> Result<(String, u64), LifecycleError> {
-    parse_snapshot_name(name).ok_or_else(|| LifecycleError::BadName {
-        name: name.to_owned(),
-    })
+    SnapshotName::parse(name)
+        .map(|n| (n.channel, n.sequence))
+        .ok_or_else(|| LifecycleError::BadName {
+            name: name.to_owned(),
+        })
 }
 
 /// Reads the index of `store` (read-only, one transaction). `NoStore` when absent.
@@ -608,7 +610,7 @@ pub fn rollback(opts: &RollbackOptions) -> Result<RollbackSummary, LifecycleErro
             let live_seq = state
                 .get(&live)
                 .map(|r| r.sequence)
-                .or_else(|| parse_snapshot_name(&live).map(|(_, s)| s))
+                .or_else(|| SnapshotName::parse(&live).map(|n| n.sequence))
                 .unwrap_or(0);
             on_channel
                 .iter()

@@ -39,6 +39,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use formats::digest::{Digest, Hasher};
+
+pub use crate::fsio::{describe_type, open_regular, sync_dir};
 use sha2::{Digest as _, Sha512};
 
 /// Copy buffer size for streaming blobs (1 MiB).
@@ -420,63 +422,6 @@ fn copy_stream(
         w.write_all(buf.get(..n).unwrap_or_default())
             .map_err(io_err(tmp))?;
     }
-}
-
-/// Opens `path` for reading only if it is a regular file, never following a symbolic link.
-///
-/// Portable way without `O_NOFOLLOW` (whose value differs between architectures): `lstat`
-/// the path first (refusing links, FIFOs, devices, directories before opening, so a FIFO
-/// cannot block the open), open it, then `fstat` the open handle and check that it is the
-/// same device and inode that `lstat` saw. A path swapped for a link in between is
-/// detected, because the link's inode differs from the file it points to.
-///
-/// Errors: `NotFound` when absent, `InvalidInput` (with a message) when the path is not a
-/// regular file or changed while opening, other I/O errors as they come.
-pub fn open_regular(path: &Path) -> io::Result<(File, fs::Metadata)> {
-    use std::os::unix::fs::MetadataExt;
-    let before = fs::symlink_metadata(path)?;
-    if !before.file_type().is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("not a regular file ({})", describe_type(&before)),
-        ));
-    }
-    let file = File::open(path)?;
-    let opened = file.metadata()?;
-    if !opened.file_type().is_file() || opened.dev() != before.dev() || opened.ino() != before.ino()
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "file was replaced while being opened",
-        ));
-    }
-    Ok((file, opened))
-}
-
-/// A short name for the file type in `m` ("symbolic link", "directory", …).
-pub fn describe_type(m: &fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = m.file_type();
-    if t.is_symlink() {
-        "symbolic link"
-    } else if t.is_dir() {
-        "directory"
-    } else if t.is_file() {
-        "regular file"
-    } else if t.is_fifo() {
-        "FIFO"
-    } else if t.is_socket() {
-        "socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "device"
-    } else {
-        "special file"
-    }
-}
-
-/// Fsyncs a directory so that renames and creations inside it are durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// A blob being written: a temp file in the store's `tmp/` that hashes and counts while

@@ -4,12 +4,16 @@
 //!   media (`<root>/blobs/sha256/<hex>`), written through hashing temp files that are
 //!   verified, fsynced and renamed into place.
 //! - [`drive`]: reading a snapshot drive for inspection (manifest, checked blobs).
+//! - [`fsio`]: the file-system primitives written once: [`fsio::open_regular`],
+//!   [`fsio::read_bounded`] (refuses links and hard links), [`fsio::write_atomic`]
+//!   (always fsyncs the directory), [`fsio::sync_dir`].
 //! - [`index`]: the embedded redb index of a mirror-server store (`<root>/index.redb`):
 //!   imported snapshots, the live snapshot per channel, the snapshot served at the root
 //!   and the pinned snapshots (rollback, pins and garbage collection change them).
 
 pub mod cas;
 pub mod drive;
+pub mod fsio;
 pub mod index;
 
 pub use cas::{BlobWriter, Cas, CasError, Expected};

@@ -764,7 +764,7 @@ async fn held(state: &Arc<AppState>, req: &Parts, path: &str) -> Response {
     let mut parts = rest.splitn(3, '/');
     let (channel, seq) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let name = format!("{channel}/{seq}");
-    if crate::import::parse_snapshot_name(&name).is_none() {
+    if formats::snapshot::SnapshotName::parse(&name).is_none() {
         return plain(
             StatusCode::NOT_FOUND,
             format!(
