@@ -48,6 +48,22 @@ pub const SITE_KEY_FILE: &str = "site.key";
 pub const SITE_PUB_FILE: &str = "site.pub";
 /// The directory `mkfs` makes at the root of a file system (a store on its own one).
 pub const LOST_FOUND: &str = "lost+found";
+/// The names a store directory holds besides hidden temp files (`.audit.head.tmp.…`):
+/// the index, the blob store, staging, the lock, the audit log and its head, the
+/// generation counter, the site key pair, and `lost+found` (a store on a file system of
+/// its own).
+pub const STORE_ENTRIES: [&str; 10] = [
+    INDEX_FILE,
+    BLOBS_DIR,
+    TMP_DIR,
+    LOCK_FILE,
+    AUDIT_LOG,
+    AUDIT_HEAD,
+    GENERATION_FILE,
+    SITE_KEY_FILE,
+    SITE_PUB_FILE,
+    LOST_FOUND,
+];
 /// Prefix of an import's staging directory in `STORE/tmp` (`import-<pid>-<nanos>`).
 pub const STAGING_PREFIX: &str = "import-";
 /// Prefix of a blob writer's temp file in `STORE/tmp` (`.blob-<pid>-<n>-<nanos>`).
