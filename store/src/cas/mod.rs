@@ -26,7 +26,7 @@
 //! (`Range: bytes=<len>-`). Nothing partial ever gets a blob name: [`BlobWriter::commit`]
 //! checks the whole content as usual, and removes the partial file when it does not match.
 //!
-//! # Storage drivers
+//! # Storage backends
 //!
 //! [`Cas`] is the file-system backend of [`crate::BlobStore`]: its path-free API
 //! ([`Cas::stat`], [`Cas::open_range`], [`Cas::read_bytes`], [`Cas::writer`] and

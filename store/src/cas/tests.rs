@@ -328,3 +328,18 @@ fn a_link_at_the_partial_name_is_never_followed() {
             .is_symlink()
     );
 }
+
+#[test]
+fn readers_refuse_a_link_at_the_blob_name() {
+    let (dir, cas) = store();
+    let target = dir.path().join("outside");
+    fs::write(&target, b"not a blob").unwrap();
+    let d = Digest::of(b"not a blob");
+    std::os::unix::fs::symlink(&target, cas.blob_path(&d)).unwrap();
+    assert_eq!(cas.stat(&d).unwrap(), None);
+    assert!(matches!(cas.reader(&d), Err(CasError::Missing(_))));
+    assert!(matches!(
+        cas.open_range(&d, 0..1),
+        Err(CasError::Missing(_))
+    ));
+}
