@@ -47,10 +47,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-/// File name of the audit log inside a store.
-pub const AUDIT_LOG: &str = "audit.log";
-/// File name of the head file inside a store (see the module docs).
-pub const AUDIT_HEAD: &str = "audit.head";
+pub use store::layout::{AUDIT_HEAD, AUDIT_LOG};
 /// `prev` of the first line: the SHA-256 of the empty string.
 pub const GENESIS: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /// Event name of the record [`note_trusted_keys`] appends.
@@ -336,17 +333,10 @@ impl LockedLog {
     }
 }
 
-/// Replaces `STORE/audit.head` atomically.
+/// Replaces `STORE/audit.head` atomically ([`store::fsio::write_atomic`]).
 fn write_head(store: &Path, seq: u64, hash: &str) -> io::Result<()> {
-    let path = store.join(AUDIT_HEAD);
-    let tmp = store.join(format!(".{AUDIT_HEAD}.tmp-{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp)?;
-        writeln!(f, "{}", serde_json::json!({ "seq": seq, "sha256": hash }))?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path)?;
-    store::cas::sync_dir(store)
+    let line = format!("{}\n", serde_json::json!({ "seq": seq, "sha256": hash }));
+    store::fsio::write_atomic(&store.join(AUDIT_HEAD), line.as_bytes(), 0o666)
 }
 
 /// Opens (creating) `STORE/audit.log`, locks it exclusively, runs `f`, unlocks.

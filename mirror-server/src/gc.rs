@@ -26,14 +26,10 @@ use std::path::PathBuf;
 use formats::digest::Digest;
 use serde::Serialize;
 use store::cas::sync_dir;
-use store::{Cas, Index, IndexState};
+use store::{Cas, IndexState, Store, StoreIoError};
 
 use crate::audit;
-use crate::lifecycle::{
-    LOCK_FILE, LifecycleError, StoreIoError, bump_generation, lock_store, read_manifest,
-    read_state, snapshot_blobs, stale_staging, sweep_stale_staging,
-};
-use crate::live::INDEX_FILE;
+use crate::lifecycle::{LifecycleError, read_manifest, read_state, snapshot_blobs};
 
 /// What `gc` is asked to do.
 #[derive(Debug, Clone)]
@@ -140,12 +136,13 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
         return Err(LifecycleError::BadKeep);
     }
     let store = &opts.store;
+    let dir = Store::at(store);
     read_state(store)?;
     // A dry run changes nothing, not even by creating the lock file.
-    let _lock = if opts.dry_run && !store.join(LOCK_FILE).exists() {
+    let _lock = if opts.dry_run && !dir.lock_path().exists() {
         None
     } else {
-        Some(lock_store(store)?)
+        Some(dir.lock()?)
     };
     let state = read_state(store)?;
     let keep = retained(&state, opts.keep);
@@ -155,7 +152,7 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
         .filter(|r| !keep.contains_key(&r.name))
         .map(|r| r.name.clone())
         .collect();
-    let cas = Cas::at(store);
+    let cas = dir.cas();
     let mut referenced: HashSet<Digest> = HashSet::new();
     add_references(&cas, &state, keep.keys().cloned(), &mut referenced)?;
 
@@ -178,17 +175,13 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
         }
     }
     doomed.sort();
-    let mut stale = stale_staging(store).map_err(|e| StoreIoError {
-        path: store.join("tmp"),
+    let staging_io = |e| StoreIoError {
+        path: dir.tmp_dir(),
         source: e,
-    })?;
+    };
+    let mut stale = dir.stale_staging().map_err(staging_io)?;
     // Verified work of interrupted or unfinished multi-volume imports is dropped too.
-    stale.extend(
-        crate::lifecycle::resumable_staging(store).map_err(|e| StoreIoError {
-            path: store.join("tmp"),
-            source: e,
-        })?,
-    );
+    stale.extend(dir.resumable_staging().map_err(staging_io)?);
     let mut summary = GcSummary {
         dry_run: opts.dry_run,
         keep: opts.keep,
@@ -212,8 +205,8 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
 
     // 1-2. Records, in one transaction; then tell servers.
     if !remove.is_empty() {
-        Index::open(&store.join(INDEX_FILE))?.remove_snapshots(&remove)?;
-        summary.generation = Some(bump_generation(store)?);
+        dir.index()?.remove_snapshots(&remove)?;
+        summary.generation = Some(dir.bump_generation()?);
     }
     // Second line of defence: keep the blobs of any snapshot that appeared meanwhile.
     let after = read_state(store)?;
@@ -262,12 +255,10 @@ pub fn gc(opts: &GcOptions) -> Result<GcSummary, LifecycleError> {
     summary.blobs_kept = referenced.len() as u64;
 
     // 5. Staging.
-    summary.staging_removed = sweep_stale_staging(store)
-        .and_then(|n| Ok(n + crate::lifecycle::sweep_resumable_staging(store)?))
-        .map_err(|e| StoreIoError {
-            path: store.join("tmp"),
-            source: e,
-        })?;
+    summary.staging_removed = dir
+        .sweep_stale_staging()
+        .and_then(|n| Ok(n + dir.sweep_resumable_staging()?))
+        .map_err(staging_io)?;
     Ok(summary)
 }
 

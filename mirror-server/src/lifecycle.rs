@@ -1,54 +1,29 @@
-//! Store lifecycle: the store lock, the generation counter, stale staging, rollback, pins
-//! and the list of held snapshots. Garbage collection is in [`crate::gc`], the store check
-//! in [`crate::verify`], the audit log in [`crate::audit`].
-//!
-//! Files in the store root used here:
-//!
-//! | file          | what                                                              |
-//! |---------------|-------------------------------------------------------------------|
-//! | `lock`        | empty; `flock`ed exclusively by every operation that changes the store ([`lock_store`]) |
-//! | `current.gen` | decimal counter, replaced atomically after each change servers must see ([`bump_generation`]) |
-//! | `tmp/import-<pid>-<nanos>/` | an import's staging store; stale when `<pid>` is not running ([`sweep_stale_staging`]) |
+//! Store lifecycle: rollback, pins and the list of held snapshots. Garbage collection is
+//! in [`crate::gc`], the store check in [`crate::verify`], the audit log in
+//! [`crate::audit`]. The store's layout, its lock, its generation counter and its staging
+//! area are [`store::Store`]'s ([`store::layout`]); [`lock_store`], [`bump_generation`]
+//! and the staging functions here call it.
 //!
 //! Every operation here that changes the store takes the store lock first, validates with
 //! the index opened read-only, changes the index in one redb transaction, bumps
 //! `current.gen`, then appends to the audit log. A refused operation changes nothing (not
 //! even the index file).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use formats::digest::Digest;
 use formats::snapshot::{MAX_MANIFEST_BYTES, Manifest};
 use serde::Serialize;
-use store::cas::sync_dir;
-use store::{Cas, Index, IndexState, PinRecord, SnapshotRecord};
+use store::{Cas, IndexState, PinRecord, SnapshotRecord, Store};
 
 use crate::audit::{self, AuditError};
-use crate::live::{GENERATION_FILE, INDEX_FILE};
 use formats::snapshot::SnapshotName;
 
-/// File name of the store lock inside a store.
-pub const LOCK_FILE: &str = "lock";
-/// How long [`lock_store`] waits quietly before saying that it waits.
-pub const LOCK_NOTICE_AFTER: Duration = Duration::from_secs(1);
-/// Prefix of an import's staging directory in `STORE/tmp` (`import-<pid>-<nanos>`).
-pub const STAGING_PREFIX: &str = "import-";
-/// Prefix of a blob writer's temp file in `STORE/tmp` (`.blob-<pid>-<n>-<nanos>`).
-pub const BLOB_TEMP_PREFIX: &str = ".blob-";
-
-/// An I/O error at a path in the store.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
-pub struct StoreIoError {
-    /// The file or directory.
-    pub path: PathBuf,
-    /// The underlying error.
-    #[source]
-    pub source: io::Error,
-}
+pub use store::layout::{
+    BLOB_TEMP_PREFIX, LOCK_FILE, LOCK_NOTICE_AFTER, RESUME_PREFIX, STAGING_PREFIX, StoreIoError,
+    StoreLock,
+};
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreIoError + '_ {
     move |source| StoreIoError {
@@ -195,227 +170,38 @@ fn list(items: &[String]) -> String {
     s
 }
 
-/// The exclusive lock on a store, released on drop (see [`lock_store`]).
-#[derive(Debug)]
-pub struct StoreLock {
-    file: File,
-    path: PathBuf,
-    remove_on_drop: bool,
-}
-
-impl StoreLock {
-    /// The lock file, `STORE/lock`.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Whether dropping the lock also removes the lock file (while it is still held, so
-    /// a waiter finds the path gone and starts over: see [`lock_store`]). A refused first
-    /// import sets it, to leave the directory as it found it.
-    pub fn remove_on_drop(&mut self, remove: bool) {
-        self.remove_on_drop = remove;
-    }
-}
-
-impl Drop for StoreLock {
-    fn drop(&mut self) {
-        if self.remove_on_drop {
-            let _ = fs::remove_file(&self.path);
-        }
-        let _ = self.file.unlock();
-    }
-}
-
-/// Takes the exclusive store lock: an `flock` (`std::fs::File::lock`) on `STORE/lock`,
-/// created empty if absent, so that imports, rollbacks, pins and garbage collection never
-/// run at once (also across processes). Blocks until the lock is free; after
-/// [`LOCK_NOTICE_AFTER`] of waiting it prints one line to stderr
-/// ("waiting for another mirror-server operation…"). The store directory must exist.
-///
-/// Once locked, the file is checked to still be the one at `STORE/lock` (same device and
-/// inode): a refused first import removes the lock file it created while it still holds
-/// it ([`StoreLock::remove_on_drop`]), and a waiter that then locks the removed file opens
-/// the path again instead of running alongside a newcomer that created a new one.
+/// Takes the exclusive store lock (see [`Store::lock`]).
 ///
 /// Errors: [`StoreIoError`] naming the lock file.
 pub fn lock_store(store: &Path) -> Result<StoreLock, StoreIoError> {
-    use std::os::unix::fs::MetadataExt as _;
-    let path = store.join(LOCK_FILE);
-    let start = Instant::now();
-    let mut noticed = false;
-    loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_at(&path))?;
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
-            }
-            if start.elapsed() >= LOCK_NOTICE_AFTER {
-                if !noticed {
-                    eprintln!(
-                        "waiting for another mirror-server operation on {} to finish (lock {})…",
-                        formats::display::escape(&store.to_string_lossy()),
-                        formats::display::escape(&path.to_string_lossy())
-                    );
-                    noticed = true;
-                }
-                file.lock().map_err(io_at(&path))?;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let held = file.metadata().map_err(io_at(&path))?;
-        match fs::metadata(&path) {
-            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
-                return Ok(StoreLock {
-                    file,
-                    path,
-                    remove_on_drop: false,
-                });
-            }
-            // Removed (or replaced) while we waited: lock the file that is there now.
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_at(&path)(e)),
-        }
-    }
+    Store::at(store).lock()
 }
 
-/// Atomically replaces `STORE/current.gen` with the next generation number (write a temp
-/// file, fsync, rename, fsync the directory) and returns it. Running servers poll the
-/// file and reload their routing tables (and drop cached ones) when it changes. A missing
-/// or unreadable file counts as 0.
+/// Bumps `STORE/current.gen` and returns the new value (see [`Store::bump_generation`]).
 ///
 /// Errors: [`StoreIoError`] naming the file.
 pub fn bump_generation(store: &Path) -> Result<u64, StoreIoError> {
-    let path = store.join(GENERATION_FILE);
-    let old = fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    let next = old.saturating_add(1);
-    let tmp = store.join(format!(".{GENERATION_FILE}.tmp-{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp).map_err(io_at(&tmp))?;
-        writeln!(f, "{next}").map_err(io_at(&tmp))?;
-        f.sync_all().map_err(io_at(&tmp))?;
-    }
-    fs::rename(&tmp, &path).map_err(io_at(&path))?;
-    sync_dir(store).map_err(io_at(store))?;
-    Ok(next)
+    Store::at(store).bump_generation()
 }
 
-/// The pid in a staging or temp name: `import-<pid>-…` or `.blob-<pid>-…`.
-fn staging_pid(name: &str) -> Option<u32> {
-    let rest = name
-        .strip_prefix(STAGING_PREFIX)
-        .or_else(|| name.strip_prefix(BLOB_TEMP_PREFIX))?;
-    let (pid, _) = rest.split_once('-')?;
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    pid.parse().ok()
-}
-
-/// Whether process `pid` is running (Linux: `/proc/<pid>` exists).
-fn pid_running(pid: u32) -> bool {
-    pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// Prefix of resumable import staging under `STORE/tmp`: `resume-<manifest hex>` holds
-/// the blobs (and parts) an interrupted or multi-volume import has verified so far. Import
-/// keeps it across runs; `gc` removes it.
-pub const RESUME_PREFIX: &str = "resume-";
-
-/// Stale entries of `STORE/tmp`: import staging directories `import-<pid>-*` and blob
-/// temp files `.blob-<pid>-*` whose process is not running. Returns nothing when
-/// `/proc` is not mounted (liveness cannot be told), or when `STORE/tmp` is absent.
+/// Stale import staging and blob temp files (see [`Store::stale_staging`]).
 pub fn stale_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
-    if !Path::new("/proc/self").exists() {
-        return Ok(Vec::new());
-    }
-    Ok(tmp_entries(store)?
-        .into_iter()
-        .filter(|(name, _)| staging_pid(name).is_some_and(|pid| !pid_running(pid)))
-        .map(|(_, path)| path)
-        .collect())
+    Store::at(store).stale_staging()
 }
 
-/// The entries of `STORE/tmp` with UTF-8 names, as (name, path), sorted by name. Empty
-/// when `STORE/tmp` is absent.
-fn tmp_entries(store: &Path) -> io::Result<Vec<(String, PathBuf)>> {
-    let tmp = store.join("tmp");
-    let rd = match fs::read_dir(&tmp) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry?;
-        if let Some(name) = entry.file_name().to_str() {
-            out.push((name.to_owned(), entry.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Resumable import staging (`STORE/tmp/resume-*`, see [`RESUME_PREFIX`]): what
-/// interrupted or waiting multi-volume imports verified so far. Empty when `STORE/tmp` is
-/// absent.
+/// Resumable import staging (see [`Store::resumable_staging`]).
 pub fn resumable_staging(store: &Path) -> io::Result<Vec<PathBuf>> {
-    Ok(tmp_entries(store)?
-        .into_iter()
-        .filter(|(name, _)| name.starts_with(RESUME_PREFIX))
-        .map(|(_, path)| path)
-        .collect())
+    Store::at(store).resumable_staging()
 }
 
-/// Removes resumable import staging ([`resumable_staging`]); returns how many directories
-/// were removed. Call it under the store lock.
+/// Removes resumable import staging (see [`Store::sweep_resumable_staging`]).
 pub fn sweep_resumable_staging(store: &Path) -> io::Result<u64> {
-    let mut n = 0;
-    for p in resumable_staging(store)? {
-        match fs::remove_dir_all(&p) {
-            Ok(()) => n += 1,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
-        }
-    }
-    Ok(n)
+    Store::at(store).sweep_resumable_staging()
 }
 
-/// Removes what [`stale_staging`] finds (directories recursively) and returns how many
-/// entries were removed. A process id that was reused keeps its entry until the process
-/// ends; that is harmless. Call it under the store lock ([`lock_store`]): an import that
-/// holds the lock in another pid namespace is then never swept.
+/// Removes stale staging (see [`Store::sweep_stale_staging`]).
 pub fn sweep_stale_staging(store: &Path) -> io::Result<u64> {
-    let mut n = 0;
-    for p in stale_staging(store)? {
-        let removed = match fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => fs::remove_dir_all(&p),
-            Ok(_) => fs::remove_file(&p),
-            Err(e) => Err(e),
-        };
-        match removed {
-            Ok(()) => n += 1,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
-        }
-    }
-    if n > 0 {
-        let tmp = store.join("tmp");
-        sync_dir(&tmp).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tmp.display())))?;
-    }
-    Ok(n)
+    Store::at(store).sweep_stale_staging()
 }
 
 /// Checks a `CHANNEL/SEQUENCE` name.
@@ -429,8 +215,7 @@ pub(crate) fn check_name(name: &str) -> Result<(String, u64), LifecycleError> {
 
 /// Reads the index of `store` (read-only, one transaction). `NoStore` when absent.
 pub(crate) fn read_state(store: &Path) -> Result<IndexState, LifecycleError> {
-    let index_path = store.join(INDEX_FILE);
-    let Some(index) = Index::open_read_only(&index_path)? else {
+    let Some(index) = Store::at(store).index_read_only()? else {
         return Err(LifecycleError::NoStore {
             store: store.to_path_buf(),
         });
@@ -568,7 +353,7 @@ pub fn rollback(opts: &RollbackOptions) -> Result<RollbackSummary, LifecycleErro
     }
     // Validate before locking, so a typo does not create the lock file.
     read_state(store)?;
-    let _lock = lock_store(store)?;
+    let _lock = Store::at(store).lock()?;
     let state = read_state(store)?;
     let channel = match (&opts.channel, &to) {
         (Some(c), Some((tc, _))) if c != tc => {
@@ -635,10 +420,10 @@ pub fn rollback(opts: &RollbackOptions) -> Result<RollbackSummary, LifecycleErro
     let blobs_checked = check_snapshot_blobs(store, target)?;
     let to = target.name.clone();
     let (prev_live, previous_current) = {
-        let index = Index::open(&store.join(INDEX_FILE))?;
+        let index = Store::at(store).index()?;
         index.set_live(&channel, &to)?
     };
-    let generation = bump_generation(store)?;
+    let generation = Store::at(store).bump_generation()?;
     let mut fields = serde_json::Map::new();
     fields.insert("snapshot".into(), to.clone().into());
     fields.insert("channel".into(), channel.clone().into());
@@ -678,7 +463,7 @@ pub struct PinSummary {
 pub fn pin(store: &Path, name: &str, reason: Option<&str>) -> Result<PinSummary, LifecycleError> {
     check_name(name)?;
     read_state(store)?;
-    let _lock = lock_store(store)?;
+    let _lock = Store::at(store).lock()?;
     let state = read_state(store)?;
     if state.get(name).is_none() {
         return Err(not_held(store, &state, name));
@@ -703,7 +488,7 @@ pub fn pin(store: &Path, name: &str, reason: Option<&str>) -> Result<PinSummary,
         reason: reason.map(str::to_owned),
         pinned_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    Index::open(&store.join(INDEX_FILE))?.pin(name, &record)?;
+    Store::at(store).index()?.pin(name, &record)?;
     let mut fields = serde_json::Map::new();
     fields.insert("snapshot".into(), name.into());
     fields.insert("reason".into(), reason.into());
@@ -719,7 +504,7 @@ pub fn pin(store: &Path, name: &str, reason: Option<&str>) -> Result<PinSummary,
 pub fn unpin(store: &Path, name: &str) -> Result<PinSummary, LifecycleError> {
     check_name(name)?;
     read_state(store)?;
-    let _lock = lock_store(store)?;
+    let _lock = Store::at(store).lock()?;
     let state = read_state(store)?;
     let summary = PinSummary {
         snapshot: name.to_owned(),
@@ -736,7 +521,7 @@ pub fn unpin(store: &Path, name: &str) -> Result<PinSummary, LifecycleError> {
             ..summary
         });
     }
-    Index::open(&store.join(INDEX_FILE))?.unpin(name)?;
+    Store::at(store).index()?.unpin(name)?;
     let mut fields = serde_json::Map::new();
     fields.insert("snapshot".into(), name.into());
     audit::append(store, "unpin", fields)?;
@@ -777,106 +562,4 @@ pub fn held_snapshots(store: &Path) -> Result<Vec<SnapshotRow>, LifecycleError> 
             record: r.clone(),
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_waiter_never_keeps_a_removed_lock_file() {
-        use std::os::unix::fs::MetadataExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().to_path_buf();
-        let mut first = lock_store(&store).unwrap();
-        first.remove_on_drop(true);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            tx.send(()).unwrap();
-            let second = lock_store(&store).unwrap();
-            // The file it holds is the one at STORE/lock: a third process would wait on it.
-            let held = second.file.metadata().unwrap();
-            let now = fs::metadata(second.path()).unwrap();
-            (held.ino(), now.ino())
-        });
-        rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        // Give the waiter time to open the old file and block on it (the assertion holds
-        // either way; this makes the test exercise the re-check).
-        std::thread::sleep(Duration::from_millis(200));
-        drop(first);
-        let (held, at_path) = waiter.join().unwrap();
-        assert_eq!(
-            held, at_path,
-            "the waiter holds a lock file no longer at the path"
-        );
-    }
-
-    #[test]
-    fn staging_names() {
-        assert_eq!(staging_pid("import-123-456"), Some(123));
-        assert_eq!(staging_pid(".blob-77-1-2"), Some(77));
-        for bad in [
-            "import-",
-            "import-x-1",
-            "import-12",
-            "other-1-2",
-            ".blob--1",
-        ] {
-            assert_eq!(staging_pid(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn sweep_keeps_running_and_foreign_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path();
-        let tmp = store.join("tmp");
-        fs::create_dir_all(tmp.join("import-999999999-1/blobs/sha256")).unwrap();
-        fs::write(tmp.join("import-999999999-1/blobs/sha256/x"), b"x").unwrap();
-        fs::write(tmp.join(".blob-999999998-0-1"), b"partial").unwrap();
-        let mine = tmp.join(format!("import-{}-5", std::process::id()));
-        fs::create_dir_all(&mine).unwrap();
-        fs::create_dir_all(tmp.join("unrelated")).unwrap();
-        assert_eq!(stale_staging(store).unwrap().len(), 2);
-        assert_eq!(sweep_stale_staging(store).unwrap(), 2);
-        assert!(mine.is_dir() && tmp.join("unrelated").is_dir());
-        assert!(!tmp.join("import-999999999-1").exists());
-        assert_eq!(sweep_stale_staging(store).unwrap(), 0);
-        // No tmp directory at all.
-        assert_eq!(sweep_stale_staging(&store.join("none")).unwrap(), 0);
-    }
-
-    #[test]
-    fn generation_counts_up() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(bump_generation(dir.path()).unwrap(), 1);
-        assert_eq!(bump_generation(dir.path()).unwrap(), 2);
-        assert_eq!(
-            fs::read_to_string(dir.path().join(GENERATION_FILE)).unwrap(),
-            "2\n"
-        );
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn lock_is_exclusive() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = lock_store(dir.path()).unwrap();
-        let path = a.path().to_path_buf();
-        let other = File::open(&path).unwrap();
-        assert!(matches!(
-            other.try_lock(),
-            Err(fs::TryLockError::WouldBlock)
-        ));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let store = dir.path().to_path_buf();
-        let t = std::thread::spawn(move || {
-            let _b = lock_store(&store).unwrap();
-            tx.send(()).unwrap();
-        });
-        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
-        drop(a);
-        rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        t.join().unwrap();
-    }
 }

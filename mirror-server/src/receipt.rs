@@ -19,25 +19,21 @@
 //! adding blobs or snapshots halfway through the listing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use formats::digest::Digest;
 use formats::receipt::{Envelope, RECEIPT_VERSION, Receipt, SnapshotEntry, encode_blobs};
 use keys::snapshot::SigningKey;
 use serde::Serialize;
-use store::cas::{open_regular, sync_dir};
-use store::{Cas, SnapshotRecord};
+use store::cas::open_regular;
+use store::{Cas, SnapshotRecord, Store, StoreIoError};
 
 use crate::audit::{self, AuditError};
-use crate::lifecycle::{LifecycleError, StoreIoError, lock_store, read_state};
+use crate::lifecycle::{LifecycleError, read_state};
 
-/// File name of the site's private key inside a store.
-pub const SITE_KEY_FILE: &str = "site.key";
-/// File name of the site's public key inside a store.
-pub const SITE_PUB_FILE: &str = "site.pub";
+pub use store::layout::{SITE_KEY_FILE, SITE_PUB_FILE};
 /// Audit event appended for each receipt.
 pub const AUDIT_EVENT: &str = "receipt";
 /// Largest site key file read, in bytes (a PKCS#8 Ed25519 PEM is about 120 bytes).
@@ -166,32 +162,10 @@ pub fn site_key(store: &Path) -> Result<(SigningKey, bool), SiteReceiptError> {
     Ok((key, created))
 }
 
-/// Writes `STORE/<name>` atomically: a new temp file created with `mode`, fsync, rename,
-/// fsync of the directory.
+/// Writes `STORE/<name>` atomically with `mode` ([`store::fsio::write_atomic`]).
 fn write_atomic(store: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(), StoreIoError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmp = store.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_at(&tmp)(e));
-    }
     let path = store.join(name);
-    if let Err(e) = fs::rename(&tmp, &path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_at(&path)(e));
-    }
-    sync_dir(store).map_err(io_at(store))
+    store::fsio::write_atomic(&path, bytes, mode).map_err(io_at(&path))
 }
 
 /// Makes a signed receipt of `store`: under the store lock, loads or creates the site key
@@ -210,7 +184,7 @@ fn write_atomic(store: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<(),
 pub fn make_receipt(store: &Path) -> Result<(Vec<u8>, ReceiptSummary), SiteReceiptError> {
     // Validate before locking, so a mistyped --store does not get a lock file.
     read_state(store)?;
-    let _lock = lock_store(store)?;
+    let _lock = Store::at(store).lock()?;
     let state = read_state(store)?;
     let (key, site_key_created) = site_key(store)?;
     let public = key.public_key();

@@ -11,9 +11,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 use formats::sbom::{self, Component, SnapshotDiff};
 use formats::snapshot::{ArtifactKind, SBOM_CYCLONEDX_PATH};
-use store::{Cas, Index};
-
-use crate::live::INDEX_FILE;
+use store::Store;
 
 /// The SBOM formats `--format` accepts.
 pub const FORMATS: [&str; 2] = ["cyclonedx", "spdx"];
@@ -37,7 +35,9 @@ pub fn load(target: &str, store: Option<&Path>, format: &str) -> anyhow::Result<
     let Some(store) = store else {
         bail!("{target}: no such drive path; to name a held snapshot (CHANNEL/SEQ) pass --store");
     };
-    let index = Index::open_read_only(&store.join(INDEX_FILE))?
+    let dir = Store::at(store);
+    let index = dir
+        .index_read_only()?
         .ok_or_else(|| anyhow!("{}: no snapshot imported yet", store.display()))?;
     let rec = index.snapshot(target)?.ok_or_else(|| {
         let held: Vec<String> = index
@@ -51,7 +51,7 @@ pub fn load(target: &str, store: Option<&Path>, format: &str) -> anyhow::Result<
         )
     })?;
     drop(index);
-    let cas = Cas::at(store);
+    let cas = dir.cas();
     let (manifest, _) = crate::lifecycle::read_manifest(&cas, &rec)?;
     let a = manifest
         .artifacts

@@ -26,12 +26,9 @@ use std::time::Instant;
 
 use formats::digest::Digest;
 use serde::Serialize;
-use store::{Cas, CasError, Index, IndexState};
+use store::{Cas, CasError, IndexState, Store, StoreIoError};
 
-use crate::lifecycle::{
-    LifecycleError, StoreIoError, read_manifest, snapshot_blobs, stale_staging,
-};
-use crate::live::INDEX_FILE;
+use crate::lifecycle::{LifecycleError, read_manifest, snapshot_blobs};
 
 /// What `verify` is asked to do.
 #[derive(Debug, Clone)]
@@ -276,9 +273,9 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
             store: store.clone(),
         });
     }
-    let cas = Cas::at(store);
-    let index_path = store.join(INDEX_FILE);
-    let state = match Index::open_read_only(&index_path)? {
+    let dir = Store::at(store);
+    let cas = dir.cas();
+    let state = match dir.index_read_only()? {
         Some(i) => i.state()?,
         None => IndexState::default(),
     };
@@ -406,7 +403,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
         .collect();
     if !missing.is_empty() {
         // Drop blobs of snapshots garbage collection removed during the run.
-        let now = match Index::open_read_only(&index_path)? {
+        let now = match dir.index_read_only()? {
             Some(i) => i.state()?,
             None => IndexState::default(),
         };
@@ -429,8 +426,8 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
     }
     report.problems = blob_problems.into_values().collect();
     report.problems.extend(problems);
-    report.stale_staging = stale_staging(store).map_err(|e| StoreIoError {
-        path: store.join("tmp"),
+    report.stale_staging = dir.stale_staging().map_err(|e| StoreIoError {
+        path: dir.tmp_dir(),
         source: e,
     })?;
     report.ok = report.problems.is_empty();

@@ -1,5 +1,12 @@
-//! `store`: the local storage of both binaries.
+//! `store`: the local storage of both binaries, and the owner of a store directory.
 //!
+//! - [`layout`]: [`Store`], the store directory as a type. It defines every name in it
+//!   (`index.redb`, `blobs/`, `tmp/`, `lock`, `current.gen`, `audit.log`, …), takes the
+//!   store lock ([`Store::lock`]), bumps the generation counter
+//!   ([`Store::bump_generation`]) and sweeps stale staging.
+//! - [`blob_store`]: [`BlobStore`], the storage trait: stat, whole and ranged readers,
+//!   streaming writes whose digest is checked before an atomic publish, delete, list.
+//!   [`Cas`] is its file-system backend; an S3 backend comes next behind the same trait.
 //! - [`cas`]: a content-addressed blob store on a local file system, laid out like the
 //!   media (`<root>/blobs/sha256/<hex>`), written through hashing temp files that are
 //!   verified, fsynced and renamed into place.
@@ -11,10 +18,14 @@
 //!   imported snapshots, the live snapshot per channel, the snapshot served at the root
 //!   and the pinned snapshots (rollback, pins and garbage collection change them).
 
+pub mod blob_store;
 pub mod cas;
 pub mod drive;
 pub mod fsio;
 pub mod index;
+pub mod layout;
 
+pub use blob_store::{BlobReader, BlobStore, BlobWrite};
 pub use cas::{BlobWriter, Cas, CasError, Expected};
 pub use index::{Index, IndexError, IndexState, PinRecord, SnapshotRecord};
+pub use layout::{Store, StoreIoError, StoreLock};
