@@ -15,7 +15,7 @@
 //! Layout, one file per concern, each depending only on the ones above it:
 //!
 //! 1. [`error`]: [`OciError`] and [`MAX_MANIFEST_BYTES`].
-//! 2. [`reference`]: repository/tag/digest grammar, the registry-host rule
+//! 2. [`reference`](mod@reference): repository/tag/digest grammar, the registry-host rule
 //!    ([`check_registry`]), served names and [`ImageRef`].
 //! 3. [`platform`]: [`Platform`].
 //! 4. [`manifest`]: media types, [`Descriptor`], [`parse_manifest`].
