@@ -45,8 +45,8 @@ pub use manifest::{
 };
 pub use platform::Platform;
 pub use reference::{
-    ImageRef, check_registry, component_to_registry, is_valid_repository, is_valid_tag,
-    parse_digest, registry_to_component, split_served_name,
+    ImageRef, MAX_REGISTRY_HOST_BYTES, check_registry, component_to_registry, is_valid_repository,
+    is_valid_tag, parse_digest, registry_to_component, split_served_name,
 };
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::error::OciError;
 use crate::digest::Digest;
 
 /// True if `component` matches `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn is_valid_path_component(component: &str) -> bool {
+pub(super) fn is_valid_path_component(component: &str) -> bool {
     let bytes = component.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let mut i = 0;
@@ -113,15 +113,63 @@ pub fn split_served_name(name: &str) -> Option<(String, String)> {
     Some((component_to_registry(first), rest.to_owned()))
 }
 
-/// Checks a registry host: `host[:port]`, host of `[a-z0-9.-]` (case-insensitive),
-/// port of 1–5 digits, and the mapped component valid in the name grammar.
+/// Longest registry host accepted, in bytes (without `:port`): the limit on a DNS name
+/// (RFC 1035 §2.3.4, 255 octets on the wire, 253 characters written).
+pub const MAX_REGISTRY_HOST_BYTES: usize = 253;
+
+/// The one registry-host rule: checks `registry`, as configured or as the first part of
+/// an image reference, against the `domain` production of distribution's reference
+/// grammar (`distribution/reference`, `regexp.go`):
+///
+/// ```text
+/// domain           := host [ ":" port-number ]
+/// host             := domain-name | IPv4address | "[" IPv6address "]"
+/// domain-name      := domain-component ( "." domain-component )*
+/// domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
+/// port-number      := [0-9]+
+/// ```
+///
+/// An IPv4 address is a `domain-name` of digit components. Where the grammar leaves a
+/// choice, this rule decides:
+///
+/// - `_` is refused anywhere: no `domain-component` contains it, and `__` is the separator
+///   [`registry_to_component`] puts before the port, so a host with `_` could not be
+///   mapped back ([`component_to_registry`]).
+/// - The port is 1 to 5 decimal digits with a value from 1 to 65535 (the grammar allows
+///   any digits; no TCP port lies outside that range).
+/// - The host is at most [`MAX_REGISTRY_HOST_BYTES`] (253) bytes, a DNS name's limit.
+///   The grammar bounds only a whole repository name (255 bytes), which
+///   [`ImageRef::parse`] checks on the served name.
+/// - IPv6 literals (`[::1]:5000`) are part of the grammar but refused: the mirror serves a
+///   registry as a repository-name component, which cannot hold `[`, `]` or a bare `:`.
+///
+/// Letters may be upper case (hosts are case-insensitive; the mirror serves them
+/// lowercased). Every accepted registry maps to a component valid in the name grammar.
+///
+/// Errors: the reason, one line naming the wrong part (callers put the registry or the
+/// reference in front): an empty host, an IPv6 literal, a host over 253 bytes, a character
+/// other than letters, digits, `.` and `-`, a `.`-separated component that is empty or
+/// starts or ends with `-`, or a port that is not a number from 1 to 65535.
 pub fn check_registry(registry: &str) -> Result<(), String> {
+    if registry.starts_with('[') {
+        return Err(format!(
+            "registry host {registry:?} is an IPv6 literal: IPv6 literals are not supported \
+             (use a host name)"
+        ));
+    }
     let (host, port) = match registry.split_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (registry, None),
     };
     if host.is_empty() {
         return Err(format!("empty registry host in {registry:?}"));
+    }
+    if host.len() > MAX_REGISTRY_HOST_BYTES {
+        return Err(format!(
+            "registry host is {} bytes, over the {MAX_REGISTRY_HOST_BYTES}-byte limit of a \
+             DNS name",
+            host.len()
+        ));
     }
     if !host
         .bytes()
@@ -132,15 +180,24 @@ pub fn check_registry(registry: &str) -> Result<(), String> {
              (IPv6 literals are not supported)"
         ));
     }
-    if let Some(port) = port
-        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    if let Some(bad) = host
+        .split('.')
+        .find(|c| c.is_empty() || c.starts_with('-') || c.ends_with('-'))
     {
-        return Err(format!("registry port {port:?} is not a number"));
-    }
-    if !is_valid_path_component(&registry_to_component(registry)) {
         return Err(format!(
-            "registry host {registry:?} is not a valid host name"
+            "registry host {host:?} is not a valid host name: component {bad:?} is empty or \
+             starts or ends with '-'"
         ));
+    }
+    if let Some(port) = port {
+        let digits =
+            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+        if !digits {
+            return Err(format!("registry port {port:?} is not a number"));
+        }
+        if !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err(format!("registry port {port} is outside 1-65535"));
+        }
     }
     Ok(())
 }

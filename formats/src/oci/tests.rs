@@ -787,3 +787,76 @@ fn referrers_render_and_filter() {
         Err(OciError::Manifest(_))
     ));
 }
+
+/// The one registry-host rule, including every case where the two former copies
+/// (`formats::oci` and `mirror-sync`'s config check) disagreed: port range, length.
+#[test]
+fn registry_host_rule() {
+    let long_host = format!("{}.example", "a".repeat(MAX_REGISTRY_HOST_BYTES - 8));
+    assert_eq!(long_host.len(), MAX_REGISTRY_HOST_BYTES);
+    for ok in [
+        "docker.io",
+        "index.docker.io",
+        "127.0.0.1:5000",
+        "localhost",
+        "localhost:5000",
+        "registry.example",
+        "Registry.Example",
+        "a-b.example:443",
+        "a--b.example",
+        "x",
+        "9",
+        "host:1",
+        "host:65535",
+        long_host.as_str(),
+        &format!("{long_host}:5000"),
+    ] {
+        assert_eq!(check_registry(ok), Ok(()), "{ok:?}");
+        // Every accepted registry maps to a component valid in the name grammar.
+        assert!(
+            super::reference::is_valid_path_component(&registry_to_component(ok)),
+            "{ok:?}"
+        );
+    }
+    for (bad, says) in [
+        ("", "empty registry host"),
+        (":5000", "empty registry host"),
+        ("a b", "may only contain"),
+        ("h/x", "may only contain"),
+        ("a_b.example", "may only contain"),
+        ("a__b.example", "may only contain"),
+        ("[::1]", "IPv6"),
+        ("[::1]:5000", "IPv6"),
+        ("-x.example", "component \"-x\""),
+        ("x-.example", "component \"x-\""),
+        ("a..b", "component \"\""),
+        (".example", "component \"\""),
+        ("example.", "component \"\""),
+        ("host:", "not a number"),
+        ("host:port", "not a number"),
+        ("host:123456", "not a number"),
+        ("a:b:5000", "not a number"),
+        ("host:0", "outside 1-65535"),
+        ("host:65536", "outside 1-65535"),
+        ("host:99999", "outside 1-65535"),
+        (&format!("a{long_host}"), "over the 253-byte limit"),
+    ] {
+        let e = check_registry(bad).expect_err(bad);
+        assert!(e.contains(says), "{bad:?}: {e}");
+    }
+    // The rule is the one ImageRef::parse applies.
+    for bad in [
+        "host:0/app",
+        "host:65536/app",
+        "[::1]:5000/app",
+        "x-.example/app",
+    ] {
+        assert!(
+            matches!(
+                ImageRef::parse(bad, "docker.io"),
+                Err(OciError::InvalidReference { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
