@@ -17,7 +17,7 @@
 //! 1. [`error`]: [`OciError`] and [`MAX_MANIFEST_BYTES`].
 //! 2. [`reference`](mod@reference): repository/tag/digest grammar, the registry-host rule
 //!    ([`check_registry`]), served names and [`ImageRef`].
-//! 3. [`platform`]: [`Platform`].
+//! 3. [`platform`]: the image [`Platform`].
 //! 4. [`manifest`]: media types, [`Descriptor`], [`parse_manifest`].
 //! 5. [`cosign`]: cosign tags and the [`SimpleSigning`] payload.
 //! 6. [`index`]: the image-layout `index.json`, referrers indexes and their filter.
