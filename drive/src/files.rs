@@ -210,7 +210,10 @@ mod tests {
         ));
         std::os::unix::fs::symlink(&f, dir.join("dd")).unwrap();
         let e = check_file(root, &dir.join("dd"), 5).unwrap_err();
-        assert!(e.to_string().contains("symbolic link where a blob file"), "{e}");
+        assert!(
+            e.to_string().contains("symbolic link where a blob file"),
+            "{e}"
+        );
         let e = open_file(&dir.join("dd"), 5).unwrap_err();
         assert!(matches!(e, FileError::Unsafe { .. }), "{e}");
     }

@@ -28,8 +28,10 @@ use formats::snapshot::{MANIFEST_FILE, MAX_MANIFEST_BYTES};
 use store::fsio::{ReadError, read_bounded};
 
 pub use files::{FileError, check_file, hash_file, open_file};
-pub use inspect::{DriveError, DriveSnapshot, open_snapshot, read_artifact, read_blob, snapshots_on};
-pub use locate::{Located, LocateError, locate, snapshots};
+pub use inspect::{
+    DriveError, DriveSnapshot, open_snapshot, read_artifact, read_blob, snapshots_on,
+};
+pub use locate::{LocateError, Located, locate, snapshots};
 pub use media::{MediaError, read_media};
 
 /// Length of an ed25519 signature in bytes (RFC 8032 §5.1.6); the most read of a

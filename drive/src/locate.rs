@@ -207,13 +207,20 @@ mod tests {
         fs::create_dir_all(d.join("snapshots/b/2")).unwrap();
         fs::create_dir_all(d.join("snapshots/a/10")).unwrap();
         fs::create_dir_all(d.join("snapshots/a/01")).unwrap();
-        let names: Vec<String> = snapshots(d).unwrap().iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = snapshots(d)
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(names, ["a/10", "b/2"]);
         assert!(matches!(locate(d, None), Err(LocateError::Choose { .. })));
         let l = locate(d, Some("b/2")).unwrap();
         assert_eq!(l.dir, d.join("snapshots/b/2"));
         let e = locate(d, Some("b/3")).unwrap_err();
-        assert!(e.to_string().contains("snapshot b/3 is not on the drive"), "{e}");
+        assert!(
+            e.to_string().contains("snapshot b/3 is not on the drive"),
+            "{e}"
+        );
         std::os::unix::fs::symlink(d.join("snapshots/b"), d.join("snapshots/c")).unwrap();
         let e = snapshots(d).unwrap_err();
         assert!(matches!(e, LocateError::Unsafe { .. }), "{e}");

@@ -204,7 +204,9 @@ fn read_problem(e: &ReadError) -> String {
             grew: false,
             ..
         } => format!("{len} bytes, over the {max}-byte limit"),
-        ReadError::TooLarge { max, .. } => format!("grew over the {max}-byte limit while being read"),
+        ReadError::TooLarge { max, .. } => {
+            format!("grew over the {max}-byte limit while being read")
+        }
         ReadError::Io { source, .. } => source.to_string(),
     }
 }
