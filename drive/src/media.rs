@@ -83,3 +83,37 @@ pub fn read_media(
     }
     Ok(Some(m))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keys::snapshot::SigningKey;
+
+    #[test]
+    fn media_description_is_read_signed_and_checked() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path();
+        let key = SigningKey::generate();
+        let trusted = TrustedKeys::from_keys(vec![(dir.join("k.pub"), key.public_key())]);
+        let d = Digest::of(b"manifest");
+        assert!(read_media(dir, &trusted, &d, "a/1").unwrap().is_none());
+        fs::write(dir.join(MEDIA_FILE), b"{}").unwrap();
+        let e = read_media(dir, &trusted, &d, "a/1").unwrap_err();
+        assert!(
+            matches!(e, MediaError::SignatureRead(ReadError::NotFound { .. })),
+            "{e}"
+        );
+        fs::write(dir.join(MEDIA_SIGNATURE_FILE), [0u8; 64]).unwrap();
+        let e = read_media(dir, &trusted, &d, "a/1").unwrap_err();
+        assert!(matches!(e, MediaError::Signature { .. }), "{e}");
+        fs::write(dir.join(MEDIA_SIGNATURE_FILE), key.sign(b"{}")).unwrap();
+        let e = read_media(dir, &trusted, &d, "a/1").unwrap_err();
+        assert!(matches!(e, MediaError::Invalid { .. }), "{e}");
+        fs::hard_link(dir.join(MEDIA_FILE), dir.join("alias")).unwrap();
+        let e = read_media(dir, &trusted, &d, "a/1").unwrap_err();
+        assert!(
+            matches!(e, MediaError::Read(ReadError::HardLink { .. })),
+            "{e}"
+        );
+    }
+}
