@@ -1,5 +1,5 @@
 //! Reading one artifact of a snapshot on a drive for inspection (`sbom show`,
-//! `sbom diff`): find the snapshot ([`crate::locate`]), read its manifest, read one blob
+//! `sbom diff`): find the snapshot ([`mod@crate::locate`]), read its manifest, read one blob
 //! with its size and digest checked.
 //!
 //! Layout (docs/media-format.md): `DRIVE/snapshots/<channel>/<sequence>/manifest.json` and

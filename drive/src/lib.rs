@@ -3,7 +3,7 @@
 //! `mirror-server import` (before anything is trusted) and `sbom show` all read a drive
 //! through this crate, so a drive one of them accepts, the others accept too.
 //!
-//! - [`locate`]: the snapshots on a drive, `DRIVE/snapshots/<channel>/<sequence>/`, through
+//! - [`mod@locate`]: the snapshots on a drive, `DRIVE/snapshots/<channel>/<sequence>/`, through
 //!   real directories only;
 //! - [`read_manifest`], [`read_signature`]: the manifest's exact bytes and its 64-byte
 //!   ed25519 signature, read with [`store::fsio::read_bounded`] (no symbolic link, no hard

@@ -18,7 +18,7 @@
 //! Steps, in order, one function each (nothing the server serves changes before step 8):
 //!
 //! 1. locate the snapshot directory (exactly one, or the one `--snapshot` names;
-//!    [`checks`]);
+//!    `checks`);
 //! 2. read `manifest.json` (size-limited) and `manifest.json.sig` (exactly 64 bytes);
 //! 3. refuse an unknown `manifest_version`, then verify the signature over the exact bytes
 //!    against the trusted-keys directory, then validate the manifest fully (safe, unique
@@ -34,23 +34,23 @@
 //! 4. take the store lock ([`crate::lifecycle::lock_store`]), sweep staging left by a killed
 //!    import, and apply anti-rollback: refuse a sequence not newer than the live one on the
 //!    channel (or the live snapshot itself) unless `--allow-downgrade` (audited as forced;
-//!    [`commit`]);
+//!    `commit`);
 //!    4b. the drive set: this drive and any further volumes (`--volume`), each with its
-//!    signed media description ([`plan`]);
+//!    signed media description (`plan`);
 //! 5. plan: stat every blob the store lacks on the drive set (regular file, one link,
-//!    declared size; [`plan`]), then copy and hash them (and the parts of split blobs) in
+//!    declared size; `plan`), then copy and hash them (and the parts of split blobs) in
 //!    parallel into a staging store under `STORE/tmp/resume-<manifest hex>` and join split
-//!    blobs ([`copy`]);
-//! 6. the SBOMs ([`sboms`]): both documents present, parsed, and their components
+//!    blobs (`copy`);
+//! 6. the SBOMs (`sboms`): both documents present, parsed, and their components
 //!    one-to-one with the snapshot's package and image artifacts;
 //! 7. upstream provenance ([`crate::provenance::check_apt`]): every upstream APT
 //!    `InRelease` verifies against the keyring the snapshot names, installed in
 //!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`;
 //!    then, with `--policy FILE`, the cosign signature policy over the OCI images
-//!    ([`check_oci_policy`]; [`policy`]);
+//!    ([`check_oci_policy`]; `policy`);
 //! 8. commit: move staged blobs (and the manifest and signature blobs) into the store, record
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
-//!    running servers switch ([`commit`]);
+//!    running servers switch (`commit`);
 //! 9. audit: append a hash-chained record to `STORE/audit.log`.
 //!
 //! A refusal appends an `import-refused` record (with the reason) to the store's audit log
