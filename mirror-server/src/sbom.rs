@@ -26,11 +26,7 @@ pub fn load(target: &str, store: Option<&Path>, format: &str) -> anyhow::Result<
         .ok_or_else(|| anyhow!("unknown SBOM format {format:?} (use cyclonedx or spdx)"))?;
     let path = Path::new(target);
     if path.exists() {
-        return Ok(store::drive::read_artifact(
-            path,
-            doc_path,
-            sbom::MAX_SBOM_BYTES,
-        )?);
+        return Ok(drive::read_artifact(path, doc_path, sbom::MAX_SBOM_BYTES)?);
     }
     let Some(store) = store else {
         bail!("{target}: no such drive path; to name a held snapshot (CHANNEL/SEQ) pass --store");

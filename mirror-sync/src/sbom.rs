@@ -38,7 +38,7 @@ pub fn load(target: &str, config: Option<&Path>, format: &str) -> anyhow::Result
         .ok_or_else(|| anyhow!("unknown SBOM format {format:?} (use cyclonedx or spdx)"))?;
     let path = Path::new(target);
     if path.exists() {
-        let (snapshot, bytes) = store::drive::read_artifact(path, doc_path, sbom::MAX_SBOM_BYTES)?;
+        let (snapshot, bytes) = drive::read_artifact(path, doc_path, sbom::MAX_SBOM_BYTES)?;
         return Ok(SbomDocument {
             snapshot,
             from: path.to_path_buf(),

@@ -13,20 +13,22 @@
 //!
 //! Files are read sequentially, one at a time (removable drives read fastest that way).
 //! The result is a clear pass, or the exact files that fail and why.
+//!
+//! Every read and check of the drive is the [`drive`] crate's, the one `mirror-server
+//! import` uses: the snapshot lister, the bounded reads, the media description, the file
+//! checks. This module words the failures and walks the volume.
 
 use std::collections::HashMap;
-use std::io::Read as _;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use formats::digest::{Digest, Hasher};
-use formats::media::{self, Media};
+use formats::media;
 use formats::snapshot::{self, Manifest};
 use keys::snapshot::{PublicKey, SigningKey, TrustedKeys};
 use serde::Serialize;
-use store::cas::open_regular;
+use store::fsio::ReadError;
 
 use crate::progress::Progress;
 
@@ -189,16 +191,57 @@ fn load_trusted(src: &TrustedKeySource) -> anyhow::Result<TrustedKeys> {
     }
 }
 
-fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let (f, meta) = open_regular(path).map_err(|e| e.to_string())?;
-    if meta.len() > max {
-        return Err(format!("{} bytes, over the {max}-byte limit", meta.len()));
+/// The problem with a file [`drive`] could not read, without its path (the failure names
+/// the file).
+fn read_problem(e: &ReadError) -> String {
+    match e {
+        ReadError::NotFound { .. } => "missing".into(),
+        ReadError::NotRegular { reason, .. } => reason.clone(),
+        ReadError::HardLink { links, .. } => hard_link_problem(*links),
+        ReadError::TooLarge {
+            len,
+            max,
+            grew: false,
+            ..
+        } => format!("{len} bytes, over the {max}-byte limit"),
+        ReadError::TooLarge { max, .. } => {
+            format!("grew over the {max}-byte limit while being read")
+        }
+        ReadError::Io { source, .. } => source.to_string(),
     }
-    let mut buf = Vec::new();
-    f.take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
-    Ok(buf)
+}
+
+fn hard_link_problem(links: u64) -> String {
+    format!("has {links} names (a hard link); the importer refuses it")
+}
+
+/// The problem with a blob or part file, without its path.
+fn file_problem(e: &drive::FileError) -> String {
+    use drive::FileError;
+    match e {
+        FileError::Missing { .. } => "missing".into(),
+        FileError::Unsafe { reason, .. } => reason.clone(),
+        FileError::HardLink { links, .. } => hard_link_problem(*links),
+        FileError::Size {
+            expected, actual, ..
+        } => format!("{actual} bytes, expected {expected}"),
+        FileError::Io { source, .. } => source.to_string(),
+    }
+}
+
+/// The problem with a media description, without its path (the failure names
+/// `media.json`).
+fn media_problem(e: &drive::MediaError) -> String {
+    use drive::MediaError;
+    match e {
+        MediaError::Read(e) => read_problem(e),
+        MediaError::SignatureRead(e) => {
+            format!("{}: {}", media::MEDIA_SIGNATURE_FILE, read_problem(e))
+        }
+        MediaError::Signature { .. } => "signature does not verify with the trusted key".into(),
+        MediaError::Invalid { reason, .. } => reason.clone(),
+        MediaError::Io { source, .. } => source.to_string(),
+    }
 }
 
 /// Reads `drive` back and checks it (see the module docs).
@@ -214,7 +257,7 @@ pub fn verify_drive(
 ) -> anyhow::Result<VerifyReport> {
     let started = Instant::now();
     let trusted = load_trusted(keys)?;
-    let mut names = store::drive::snapshots_on(drive)?;
+    let mut names = drive::snapshots_on(drive)?;
     if let Some(w) = wanted {
         if !names.iter().any(|n| n == w) {
             bail!(
@@ -263,17 +306,20 @@ fn check_snapshot(
     };
     let manifest_path = dir.join(snapshot::MANIFEST_FILE);
     let sig_path = dir.join(snapshot::SIGNATURE_FILE);
-    let bytes = match read_capped(&manifest_path, snapshot::MAX_MANIFEST_BYTES) {
+    let bytes = match drive::read_manifest(&dir) {
         Ok(b) => b,
         Err(e) => {
             return fail(
                 report,
                 manifest_path,
-                format!("{e} (an export that did not finish writes the manifest last)"),
+                format!(
+                    "{} (an export that did not finish writes the manifest last)",
+                    read_problem(&e)
+                ),
             );
         }
     };
-    let signer = match read_capped(&sig_path, 64) {
+    let signer = match drive::read_signature(&sig_path) {
         Ok(sig) => match trusted.verify(&bytes, &sig) {
             Ok(k) => Some(k.key_id()),
             Err(_) => {
@@ -287,7 +333,7 @@ fn check_snapshot(
             }
         },
         Err(e) => {
-            fail(report, sig_path, e);
+            fail(report, sig_path, read_problem(&e));
             None
         }
     };
@@ -296,26 +342,9 @@ fn check_snapshot(
         Err(e) => return fail(report, manifest_path, e.to_string()),
     };
     let manifest_digest = Digest::of(&bytes);
-    let media_path = dir.join(media::MEDIA_FILE);
-    let media = if media_path.exists() {
-        let m = read_capped(&media_path, media::MAX_MEDIA_BYTES).and_then(|mb| {
-            let sig = read_capped(&dir.join(media::MEDIA_SIGNATURE_FILE), 64)
-                .map_err(|e| format!("{}: {e}", media::MEDIA_SIGNATURE_FILE))?;
-            trusted
-                .verify(&mb, &sig)
-                .map_err(|_| "signature does not verify with the trusted key".to_owned())?;
-            let m = Media::from_slice(&mb).map_err(|e| e.to_string())?;
-            if let Some(reason) = m.mismatch(&manifest_digest, &manifest.name()) {
-                return Err(reason);
-            }
-            Ok(m)
-        });
-        match m {
-            Ok(m) => Some(m),
-            Err(e) => return fail(report, media_path, e),
-        }
-    } else {
-        None
+    let media = match drive::read_media(&dir, trusted, &manifest_digest, &manifest.name()) {
+        Ok(m) => m,
+        Err(e) => return fail(report, dir.join(media::MEDIA_FILE), media_problem(&e)),
     };
     // The artifact using each blob, for messages.
     let users: HashMap<Digest, &str> = manifest
@@ -377,7 +406,14 @@ fn check_snapshot(
         let path = drive.join(&f.path);
         let artifact = users.get(&f.blob).map(|s| (*s).to_owned());
         let mut w = whole.get_mut(&f.blob);
-        match hash_file(&path, f.size, progress, w.as_mut().map(|x| &mut x.0)) {
+        let mut also = w.as_mut().map(|x| &mut x.0);
+        let hashed = drive::hash_file(&path, f.size, |chunk| {
+            if let Some(h) = also.as_mut() {
+                h.update(chunk);
+            }
+            progress.inc_done(chunk.len() as u64);
+        });
+        match hashed {
             Ok((d, n)) if d == f.digest && n == f.size => {}
             Ok((d, n)) => {
                 if let Some(x) = w {
@@ -399,7 +435,7 @@ fn check_snapshot(
                 }
                 report.failures.push(Failure {
                     file: path,
-                    problem: e,
+                    problem: file_problem(&e),
                     artifact,
                 });
             }
@@ -425,42 +461,4 @@ fn check_snapshot(
     report.checked_files += check.files;
     report.checked_bytes += check.bytes;
     report.snapshots.push(check);
-}
-
-/// Hashes one drive file (regular, one link, at most `size` + 1 bytes read), feeding
-/// `also` with the same bytes. Returns the digest and the byte count.
-fn hash_file(
-    path: &Path,
-    size: u64,
-    progress: &Progress,
-    mut also: Option<&mut Hasher>,
-) -> Result<(Digest, u64), String> {
-    let (f, meta) = open_regular(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "missing".to_owned(),
-        _ => e.to_string(),
-    })?;
-    if meta.nlink() > 1 {
-        return Err(format!(
-            "has {} names (a hard link); the importer refuses it",
-            meta.nlink()
-        ));
-    }
-    if meta.len() != size {
-        return Err(format!("{} bytes, expected {size}", meta.len()));
-    }
-    let mut r = f.take(size + 1);
-    let mut h = Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = r.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        if let Some(a) = also.as_mut() {
-            a.update(&buf[..n]);
-        }
-        progress.inc_done(n as u64);
-    }
-    Ok(h.finish())
 }

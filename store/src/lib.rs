@@ -10,7 +10,6 @@
 //! - [`cas`]: a content-addressed blob store on a local file system, laid out like the
 //!   media (`<root>/blobs/sha256/<hex>`), written through hashing temp files that are
 //!   verified, fsynced and renamed into place.
-//! - [`drive`]: reading a snapshot drive for inspection (manifest, checked blobs).
 //! - [`fsio`]: the file-system primitives written once: [`fsio::open_regular`],
 //!   [`fsio::read_bounded`] (refuses links and hard links), [`fsio::write_atomic`]
 //!   (always fsyncs the directory), [`fsio::sync_dir`].
@@ -20,7 +19,6 @@
 
 pub mod blob_store;
 pub mod cas;
-pub mod drive;
 pub mod fsio;
 pub mod index;
 pub mod layout;

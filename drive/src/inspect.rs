@@ -1,19 +1,20 @@
-//! Reading a snapshot drive for inspection (`sbom show`, `sbom diff`): find a snapshot,
-//! read its manifest, read one blob with its digest checked.
+//! Reading one artifact of a snapshot on a drive for inspection (`sbom show`,
+//! `sbom diff`): find the snapshot ([`mod@crate::locate`]), read its manifest, read one blob
+//! with its size and digest checked.
 //!
 //! Layout (docs/media-format.md): `DRIVE/snapshots/<channel>/<sequence>/manifest.json` and
-//! `DRIVE/blobs/sha256/<hex>`. Files are opened with [`crate::cas::open_regular`]: symbolic
-//! links and other non-regular files are refused. This module does not check the manifest
-//! signature: `mirror-server import` does that before anything is trusted.
+//! `DRIVE/blobs/sha256/<hex>`. Files are read with [`store::fsio::read_bounded`]: symbolic
+//! links, hard links and other non-regular files are refused. This module does not check
+//! the manifest signature: `mirror-server import` does that before anything is trusted.
 
-use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use formats::digest::{Digest, Hasher};
-use formats::snapshot::{MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest, validate_channel};
+use formats::snapshot::{MANIFEST_FILE, MAX_MANIFEST_BYTES, Manifest};
+use store::fsio::{ReadError, read_bounded};
 
-use crate::cas::open_regular;
+use crate::locate::{LocateError, snapshots};
 
 /// Why a drive could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,17 @@ pub enum DriveError {
         /// What is wrong.
         reason: String,
     },
+    /// A file that cannot be read safely (a link, a hard link, absent, over the limit).
+    #[error("{0}")]
+    Read(#[source] ReadError),
+    /// A link or file where a directory is expected on the drive.
+    #[error("{}: {reason}", path.display())]
+    Unsafe {
+        /// The offending path.
+        path: PathBuf,
+        /// What it is.
+        reason: String,
+    },
     /// An I/O error.
     #[error("{}: {source}", path.display())]
     Io {
@@ -50,13 +62,6 @@ pub enum DriveError {
         /// The underlying error.
         source: io::Error,
     },
-}
-
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> DriveError + '_ {
-    move |source| DriveError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// A snapshot found on a drive.
@@ -71,44 +76,26 @@ pub struct DriveSnapshot {
 }
 
 /// The snapshots on a drive, as `<channel>/<sequence>` names, sorted by channel then
-/// sequence. Directories that are not valid names are skipped; links are not followed.
+/// sequence ([`crate::locate::snapshots`]).
 ///
-/// Errors: `DRIVE/snapshots` cannot be listed.
+/// Errors: not a snapshot drive (no `snapshots/` directory), a link where a directory is
+/// expected, I/O.
 pub fn snapshots_on(drive: &Path) -> Result<Vec<String>, DriveError> {
-    let root = drive.join("snapshots");
-    let mut out: Vec<(String, u64)> = Vec::new();
-    let list = |p: &Path| -> Result<Vec<(String, PathBuf)>, DriveError> {
-        let mut v = Vec::new();
-        for e in fs::read_dir(p).map_err(io_at(p))? {
-            let e = e.map_err(io_at(p))?;
-            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if let (true, Some(n)) = (is_dir, e.file_name().to_str()) {
-                v.push((n.to_owned(), e.path()));
-            }
+    match snapshots(drive) {
+        Ok(names) => Ok(names.iter().map(ToString::to_string).collect()),
+        Err(LocateError::DriveMissing { .. } | LocateError::NoSnapshot { .. }) => {
+            Err(DriveError::NotFound {
+                path: drive.to_path_buf(),
+                reason: "no snapshots/ directory: not a snapshot drive".into(),
+            })
         }
-        Ok(v)
-    };
-    if !fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
-        return Err(DriveError::NotFound {
+        Err(LocateError::Unsafe { path, reason }) => Err(DriveError::Unsafe { path, reason }),
+        Err(LocateError::Io { path, source }) => Err(DriveError::Io { path, source }),
+        Err(e @ LocateError::Choose { .. }) => Err(DriveError::Io {
             path: drive.to_path_buf(),
-            reason: "no snapshots/ directory: not a snapshot drive".into(),
-        });
+            source: io::Error::other(e.to_string()),
+        }),
     }
-    for (channel, dir) in list(&root)? {
-        if validate_channel(&channel).is_err() {
-            continue;
-        }
-        for (seq, _) in list(&dir)? {
-            if let Ok(n) = seq.parse::<u64>()
-                && n >= 1
-                && n.to_string() == seq
-            {
-                out.push((channel.clone(), n));
-            }
-        }
-    }
-    out.sort();
-    Ok(out.into_iter().map(|(c, n)| format!("{c}/{n}")).collect())
 }
 
 /// Opens the snapshot `wanted` (`<channel>/<sequence>`) on `drive`, or the only one when
@@ -170,7 +157,7 @@ pub fn open_snapshot(drive: &Path, wanted: Option<&str>) -> Result<DriveSnapshot
             )
         }
     };
-    let bytes = read_limited(&manifest_path, MAX_MANIFEST_BYTES)?;
+    let bytes = read_bounded(&manifest_path, MAX_MANIFEST_BYTES).map_err(DriveError::Read)?;
     let manifest = Manifest::from_slice(&bytes).map_err(|source| DriveError::Manifest {
         path: manifest_path.clone(),
         source,
@@ -200,21 +187,6 @@ pub fn read_artifact(drive: &Path, path: &str, max: u64) -> Result<(String, Vec<
     Ok((snap.name, bytes))
 }
 
-fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, DriveError> {
-    let (file, meta) = open_regular(path).map_err(io_at(path))?;
-    if meta.len() > max {
-        return Err(DriveError::Blob {
-            path: path.to_path_buf(),
-            reason: format!("{} bytes, over the {max}-byte limit", meta.len()),
-        });
-    }
-    let mut buf = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(io_at(path))?;
-    Ok(buf)
-}
-
 /// Reads blob `digest` of `size` bytes from `DRIVE/blobs/sha256/`, refusing more than
 /// `max` bytes, a size other than `size`, or content that does not hash to `digest`.
 ///
@@ -232,7 +204,13 @@ pub fn read_blob(
             reason: format!("{size} bytes, over the {max}-byte limit"),
         });
     }
-    let bytes = read_limited(&path, max)?;
+    let bytes = read_bounded(&path, max).map_err(|e| match e {
+        ReadError::TooLarge { len, max, .. } => DriveError::Blob {
+            path: path.clone(),
+            reason: format!("{len} bytes, over the {max}-byte limit"),
+        },
+        other => DriveError::Read(other),
+    })?;
     if bytes.len() as u64 != size {
         return Err(DriveError::Blob {
             path,
@@ -254,6 +232,7 @@ pub fn read_blob(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn not_a_drive_is_named() {
