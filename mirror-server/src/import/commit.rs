@@ -18,7 +18,7 @@ use super::copy::Staged;
 use super::error::{ImportError, cas_err, io_at};
 use super::plan::Plan;
 use crate::lifecycle::StoreLock;
-use crate::live::INDEX_FILE;
+use store::layout::INDEX_FILE;
 
 /// The store, locked for this import. Dropped, it releases the lock and then undoes what
 /// the import created (unless committed).

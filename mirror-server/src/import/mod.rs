@@ -85,8 +85,6 @@ use serde::Serialize;
 pub use error::ImportError;
 pub use policy::{check_oci_policy, load_policy};
 
-/// File name of the append-only audit log inside a store (JSON lines, hash-chained).
-pub const AUDIT_LOG: &str = crate::audit::AUDIT_LOG;
 
 /// What to import and how.
 #[derive(Debug, Clone)]

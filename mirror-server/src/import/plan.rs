@@ -16,7 +16,7 @@ use super::ImportOptions;
 use super::checks::{Verified, locate};
 use super::copy::Job;
 use super::error::{ImportError, file_err, io_at, media_err, read_err};
-use crate::live::INDEX_FILE;
+use store::layout::INDEX_FILE;
 
 /// Prefix of the resumable staging directories under `STORE/tmp`
 /// (`resume-<manifest hex>`); see [`crate::lifecycle::RESUME_PREFIX`].
