@@ -19,6 +19,8 @@ pub mod pypi;
 pub mod receipt;
 pub mod sbom;
 pub mod state;
+pub mod sync;
+pub mod trust;
 pub mod verify;
 
 /// Now, as RFC 3339 UTC with second precision (`2026-11-21T15:10:59Z`).
