@@ -330,4 +330,3 @@ pub fn sync(
         failure,
     })
 }
-

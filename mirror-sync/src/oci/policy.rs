@@ -98,8 +98,8 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use base64::Engine as _;
+    use std::collections::BTreeMap;
     use std::path::Path;
     use std::process::Command;
 
