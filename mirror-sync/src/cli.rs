@@ -188,7 +188,8 @@ struct InitArgs {
     output: Option<PathBuf>,
 }
 
-/// `--config`, declared once and flattened into each command that needs the file.
+// `--config`, declared once and flattened into each command that needs the file (a
+// plain comment: a doc comment here would become the about text of those commands).
 #[derive(Debug, Args)]
 struct ConfigArg {
     /// Configuration file.

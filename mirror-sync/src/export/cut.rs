@@ -1,4 +1,4 @@
-//! Step 1, the cut: the snapshot an export writes. An existing one (`--snapshot`), the
+//! Step 2, the cut: the snapshot an export writes. An existing one (`--snapshot`), the
 //! unfinished cut of an interrupted export (same inputs), or a new one: its manifest
 //! built from the last sync of every upstream and the files [`super::render`] generates
 //! (every artifact: kind, upstream, logical path, digest, size, metadata), put in the
@@ -229,7 +229,7 @@ fn inputs_digest(
 }
 
 /// Builds and validates the manifest of snapshot `sequence` on the configured channel from
-/// the upstream `states` (see the module docs, steps 1–2). Every generated file is put in
+/// the upstream `states` (see the module docs). Every generated file is put in
 /// the store's CAS.
 fn cut(
     cfg: &Config,

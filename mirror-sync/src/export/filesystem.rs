@@ -1,4 +1,4 @@
-//! Step 3's view of the drive's filesystem: what it is (FAT12/16/32, exFAT, other), the
+//! The plan's view of the drive's filesystem: what it is (FAT12/16/32, exFAT, other), the
 //! file size limit it imposes (FAT: 4 GiB − 1, [`media::FAT32_MAX_FILE_SIZE`]), its
 //! allocation unit, and fsyncing a directory so renames in it are durable
 //! ([`store::fsio::sync_dir`]).

@@ -1,4 +1,4 @@
-//! Step 2, the plan: what the drive set carries (every blob of the snapshot, minus those
+//! Step 3, the plan: what the drive set carries (every blob of the snapshot, minus those
 //! the `--base` snapshot or a site's receipt says the site holds) and how it lies on the
 //! drives: parts for files over the size limit (given, or the FAT limit detected by
 //! [`super::filesystem`]), a sharded blob directory on FAT when the flat one would hold

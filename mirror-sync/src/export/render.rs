@@ -1,4 +1,4 @@
-//! Step 2's rendering: what the server will serve, generated from the synced states. Per
+//! The cut's rendering: what the server will serve, generated from the synced states. Per
 //! APT upstream the `Packages` indexes (plain, gz, xz, and their by-hash copies), a
 //! `Release`, and an `InRelease` and `Release.gpg` signed with the repository key; one
 //! merged PEP 503 HTML and PEP 691 JSON simple index over every `[[pypi]]` upstream; for

@@ -1,4 +1,4 @@
-//! Steps 3 and 4, writing one volume: first its files (whole blobs and parts, each
+//! Steps 4 and 5, writing one volume: first its files (whole blobs and parts, each
 //! copied from the store under `<name>.partial` with its sha256 checked while copying,
 //! fsynced and renamed; files already on the drive with the right size are kept, so an
 //! interrupted export resumes), then the snapshot's files: the OCI image layout
