@@ -6,6 +6,11 @@
 //! A table may start from a preset (`preset = "cuda"`, `"nvidia-container-toolkit"`,
 //! `"ngc"`, `"nvidia-pypi"`; [`crate::preset`], docs/presets.md): the preset fills the
 //! keys the table leaves out before the table is read.
+//!
+//! Imports run one way: this module reads the file and calls the ecosystems' checks; the
+//! `[[oci]]` table's shape ([`OciUpstream`], re-exported here) and checks
+//! ([`crate::oci::validate_upstream`]) live in `oci/mod.rs`, which never imports this
+//! module; `oci::policy` and `oci::sync` read the loaded [`Config`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -9,10 +9,11 @@
 //!
 //! The `[[oci]]` table itself ([`OciUpstream`], its `[oci.verify]` rules
 //! [`VerifyConfig`]) and its checks ([`validate_upstream`]) are defined here, not in
-//! [`crate::config`]: data flows one way, `config` → `oci` → `oci::policy`. `config`
-//! parses the file into these types and calls [`validate_upstream`]; this module never
-//! imports `config`, and [`policy`] reads the loaded [`crate::config::Config`] (issue 14
-//! broke the `config ⇄ oci ⇄ oci::policy` cycle this way). The registry host is checked
+//! [`crate::config`], so imports run one way: `config` → `oci` (this file), and
+//! `oci::policy` → {`config`, `oci`}. `config` parses the file into these types and calls
+//! [`validate_upstream`]; this file never imports `config`, and [`policy`] reads the
+//! loaded [`crate::config::Config`] (issue 14 broke the `config ⇄ oci ⇄ oci::policy`
+//! cycle this way). The registry host is checked
 //! with the one rule of [`formats::oci`].
 
 pub mod client;
