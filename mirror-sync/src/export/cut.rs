@@ -119,11 +119,11 @@ pub(super) fn choose(
             let rec = state
                 .exports()?
                 .into_iter()
-                .find(|r| &r.name == name)
+                .find(|r| r.name == name)
                 .map(|r| r.manifest)
                 .or(state
                     .pending(name.split('/').next().unwrap_or(""))?
-                    .filter(|p| &p.name == name)
+                    .filter(|p| p.name == name)
                     .map(|p| p.manifest))
                 .ok_or_else(|| {
                     anyhow!(
