@@ -1,14 +1,13 @@
-//! Command line of `mirror-sync` (thin: parsing, output and exit codes; the work lives in
-//! the library modules).
+//! Command line of `mirror-sync`: arguments, output and exit codes only. The work lives
+//! in the library modules: [`crate::sync`] (the sync driver and state commit),
+//! [`crate::trust`] (keys and the trust bundle), [`crate::export`], [`crate::verify`],
+//! [`crate::plan`], [`crate::sbom`], [`crate::init`]. `--config` is declared once
+//! (`ConfigArg`, flattened) where commands share its help.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -17,7 +16,6 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::export::{ExportOptions, export};
-use crate::fetch::Fetcher;
 use crate::init::{InitOptions, init_from_host};
 use crate::progress::Progress;
 use crate::state::State;
@@ -190,6 +188,8 @@ struct InitArgs {
     output: Option<PathBuf>,
 }
 
+// `--config`, declared once and flattened into each command that needs the file (a
+// plain comment: a doc comment here would become the about text of those commands).
 #[derive(Debug, Args)]
 struct ConfigArg {
     /// Configuration file.
@@ -199,9 +199,8 @@ struct ConfigArg {
 
 #[derive(Debug, Args)]
 struct SyncArgs {
-    /// Configuration file.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
     /// Only sync these upstreams (by name; repeatable).
     #[arg(long)]
     only: Vec<String>,
@@ -218,9 +217,8 @@ Examples:
   one volume a time   mirror-sync export -c mirror.toml --volume-size 500G --volume 2 --to /media/usb
 An interrupted export resumes when run again with the same arguments.")]
 struct ExportArgs {
-    /// Configuration file.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
     /// Drive directory to write onto (created if missing); once per volume with
     /// --volume-size, or once with --volume N.
     #[arg(long, required = true)]
@@ -495,9 +493,14 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             out: dir,
             force,
             uid,
-        }) => keys_generate(out, &dir, force, &uid, cli.json, cli.quiet),
+        }) => {
+            let r = crate::trust::generate_keys(&dir, force, &uid)?;
+            emit(out, cli.json, &r, || r.render(), cli.quiet)
+        }
         Command::Keys(KeysCommand::Bundle { config, out: dir }) => {
-            keys_bundle(out, &config, &dir, cli.json, cli.quiet)
+            let cfg = Config::load(&config)?;
+            let r = crate::trust::write_bundle(&cfg, &dir, &Progress::new(false, cli.quiet))?;
+            emit(out, cli.json, &r, || r.render(), cli.quiet)
         }
         Command::Init(a) => {
             let opts = InitOptions {
@@ -531,10 +534,17 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Sync(a) => sync(out, &a, cli.json, cli.quiet),
+        Command::Sync(a) => {
+            let config = &a.config.config;
+            let cfg = Config::load(config)?;
+            let progress = Progress::new(!cli.json, cli.quiet);
+            let r = crate::sync::sync(&cfg, config, &a.only, &progress)?;
+            emit(out, cli.json, &r.summary, || r.render(), cli.quiet)?;
+            r.into_result()
+        }
         Command::Plan(a) => plan(out, &a.config, cli.json, cli.quiet),
         Command::Export(a) => {
-            let cfg = Config::load(&a.config)?;
+            let cfg = Config::load(&a.config.config)?;
             let progress = Progress::new(!cli.json, cli.quiet);
             let opts = ExportOptions {
                 to: a.to,
@@ -618,467 +628,6 @@ fn execute(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             )
         }
     }
-}
-
-#[derive(Serialize)]
-struct KeysReport {
-    snapshot_key: PathBuf,
-    snapshot_pub: PathBuf,
-    trusted: PathBuf,
-    snapshot_key_id: String,
-    repo_key: PathBuf,
-    repo_pub_asc: PathBuf,
-    repo_pub_gpg: PathBuf,
-    repo_fingerprint: String,
-}
-
-fn keys_generate(
-    stdout: &mut dyn std::io::Write,
-    out: &std::path::Path,
-    force: bool,
-    uid: &str,
-    json: bool,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let snap = keys::snapshot::SigningKey::generate();
-    let (key_path, pub_path) = keys::snapshot::write_keypair(out, &snap, force)?;
-    let trusted = out.join("trusted");
-    std::fs::create_dir_all(&trusted)?;
-    let trusted_pub = trusted.join("snapshot.pub");
-    if trusted_pub.exists() && !force {
-        anyhow::bail!(
-            "{} exists; pass --force to overwrite",
-            trusted_pub.display()
-        );
-    }
-    std::fs::write(&trusted_pub, snap.public_key().to_pem())?;
-    let repo = keys::openpgp::RepoSigningKey::generate(uid)?;
-    let [repo_key, repo_asc, repo_gpg] = keys::openpgp::write_repo_key(out, &repo, force)?;
-    let r = KeysReport {
-        snapshot_key: key_path,
-        snapshot_pub: pub_path,
-        trusted: trusted_pub,
-        snapshot_key_id: snap.public_key().key_id(),
-        repo_key,
-        repo_pub_asc: repo_asc,
-        repo_pub_gpg: repo_gpg,
-        repo_fingerprint: repo.fingerprint(),
-    };
-    emit(
-        stdout,
-        json,
-        &r,
-        || {
-            format!(
-                "snapshot key {} ({})\n  private  {} (keep it on the build host)\n  public   {}\n  trusted  {} (copy to the Cube's --trusted-keys directory)\nrepository key {}\n  private  {}\n  public   {} and {} (for apt signed-by=)\n",
-                r.snapshot_key_id,
-                "ed25519",
-                r.snapshot_key.display(),
-                r.snapshot_pub.display(),
-                r.trusted.display(),
-                r.repo_fingerprint,
-                r.repo_key.display(),
-                r.repo_pub_asc.display(),
-                r.repo_pub_gpg.display(),
-            )
-        },
-        quiet,
-    )
-}
-
-#[derive(Serialize)]
-struct BundleReport {
-    dir: PathBuf,
-    snapshot_pub: PathBuf,
-    snapshot_key_id: String,
-    upstream_keyrings: Vec<BundleKeyring>,
-    /// A snapshot key file its group or other users can read (also on stderr).
-    warnings: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct BundleKeyring {
-    upstreams: Vec<String>,
-    path: PathBuf,
-    fingerprints: Vec<String>,
-    /// What reading the keyring skipped (keys, subkeys or user IDs it cannot use).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    skipped: Vec<String>,
-}
-
-fn keys_bundle(
-    stdout: &mut dyn std::io::Write,
-    config: &std::path::Path,
-    dir: &std::path::Path,
-    json: bool,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let cfg = Config::load(config)?;
-    let key_path = cfg.resolve(&cfg.signing.snapshot_key);
-    let key = keys::snapshot::SigningKey::load(&key_path)
-        .with_context(|| format!("cannot load the snapshot key {}", key_path.display()))?;
-    let warnings: Vec<String> = keys::perms::private_key_exposure(&key_path)
-        .into_iter()
-        .collect();
-    for w in &warnings {
-        eprintln!("warning: {}", formats::display::escape_text(w));
-    }
-    let upstream_dir = dir.join("upstream");
-    std::fs::create_dir_all(&upstream_dir)
-        .with_context(|| format!("cannot create {}", upstream_dir.display()))?;
-    let snapshot_pub = dir.join("snapshot.pub");
-    std::fs::write(&snapshot_pub, key.public_key().to_pem())
-        .with_context(|| format!("cannot write {}", snapshot_pub.display()))?;
-    let mut keyrings: std::collections::BTreeMap<String, (Vec<u8>, BundleKeyring)> =
-        std::collections::BTreeMap::new();
-    for up in &cfg.apt {
-        let path = cfg.resolve(&up.keyring);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| anyhow::anyhow!("[[apt]] {}: keyring has no file name", up.name))?;
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!(
-                "[[apt]] {}: cannot read keyring {}",
-                up.name,
-                path.display()
-            )
-        })?;
-        let ring = keys::openpgp::Keyring::from_bytes(&bytes)
-            .with_context(|| format!("[[apt]] {}: keyring {}", up.name, path.display()))?;
-        match keyrings.get_mut(&name) {
-            Some((prev, entry)) if *prev == bytes => entry.upstreams.push(up.name.clone()),
-            Some(_) => anyhow::bail!(
-                "[[apt]] {}: keyring file name {name} is used by another upstream with different content; give the keyrings distinct file names",
-                up.name
-            ),
-            None => {
-                keyrings.insert(
-                    name.clone(),
-                    (
-                        bytes,
-                        BundleKeyring {
-                            upstreams: vec![up.name.clone()],
-                            path: upstream_dir.join(&name),
-                            fingerprints: ring.fingerprints(),
-                            skipped: ring.notes().to_vec(),
-                        },
-                    ),
-                );
-            }
-        }
-    }
-    let mut upstream_keyrings = Vec::new();
-    for (bytes, entry) in keyrings.into_values() {
-        std::fs::write(&entry.path, &bytes)
-            .with_context(|| format!("cannot write {}", entry.path.display()))?;
-        upstream_keyrings.push(entry);
-    }
-    let r = BundleReport {
-        dir: dir.to_path_buf(),
-        snapshot_pub,
-        snapshot_key_id: key.public_key().key_id(),
-        upstream_keyrings,
-        warnings,
-    };
-    emit(
-        stdout,
-        json,
-        &r,
-        || {
-            let mut s = format!(
-                "trust bundle {} (install it as the Cube's --trusted-keys directory)\n  snapshot key {}  {}\n",
-                r.dir.display(),
-                r.snapshot_key_id,
-                r.snapshot_pub.display()
-            );
-            for k in &r.upstream_keyrings {
-                s.push_str(&format!(
-                    "  upstream keyring {} for {}\n",
-                    k.path.display(),
-                    k.upstreams.join(", ")
-                ));
-                for f in &k.fingerprints {
-                    s.push_str(&format!("    {f}\n"));
-                }
-                for n in &k.skipped {
-                    s.push_str(&format!("    skipped: {n}\n"));
-                }
-            }
-            s
-        },
-        quiet,
-    )
-}
-
-#[derive(Serialize)]
-struct SyncSummary {
-    /// False when an upstream failed or an image was refused (then `error` says why).
-    ok: bool,
-    /// Why the run failed: every failed upstream with its whole error chain, and the
-    /// refused images; absent on success.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    /// Failed upstream name -> its whole error chain.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    errors: BTreeMap<String, String>,
-    upstreams: Vec<serde_json::Value>,
-    failed: Vec<String>,
-    requests: u64,
-    files_fetched: u64,
-    bytes_fetched: u64,
-    files_deduplicated: u64,
-    bytes_deduplicated: u64,
-    seconds: f64,
-}
-
-fn sync(
-    stdout: &mut dyn std::io::Write,
-    a: &SyncArgs,
-    json: bool,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let cfg = Config::load(&a.config)?;
-    for name in &a.only {
-        anyhow::ensure!(
-            cfg.apt.iter().any(|x| &x.name == name)
-                || cfg.pypi.iter().any(|x| &x.name == name)
-                || cfg.oci.iter().any(|x| &x.name == name),
-            "--only {name}: no upstream of that name in {}",
-            a.config.display()
-        );
-    }
-    let wanted = |n: &str| a.only.is_empty() || a.only.iter().any(|o| o == n);
-    let store_dir = cfg.store_dir();
-    let state = State::open(&store_dir)?;
-    let cas = Arc::new(
-        store::Cas::open(&store_dir)
-            .with_context(|| format!("cannot open store {}", store_dir.display()))?,
-    );
-    let progress = Progress::new(!json, quiet);
-    let fetcher = Fetcher::for_config(cas, &cfg, progress.clone())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let started = Instant::now();
-    tracing::info!(config = %a.config.display(), store = %store_dir.display(), "sync started");
-    let mut upstreams = Vec::new();
-    let mut failed = Vec::new();
-    let mut lines = Vec::new();
-    let mut refused: Vec<String> = Vec::new();
-    let mut errors: BTreeMap<String, String> = BTreeMap::new();
-    let mut apt_blocked: Option<String> = None;
-    rt.block_on(async {
-        // APT: one universe over every [[apt]] upstream (phase 1 indexes, phase 2
-        // resolution, phase 3 downloads per upstream); see apt::sync.
-        let apt = crate::apt::sync::sync_all(&fetcher, &cfg, &state, &wanted).await?;
-        for w in &apt.unsatisfied {
-            progress.println(&format!("warning: {w}"));
-        }
-        if let Some((why, names)) = apt.blocked {
-            // The full reason ends the run (the command's error); a pointer now.
-            progress.println(&format!(
-                "error: no [[apt]] upstream was updated ({}); the reasons are listed at the end",
-                names.join(", ")
-            ));
-            for n in &names {
-                errors.insert(n.clone(), why.clone());
-            }
-            failed.extend(names);
-            apt_blocked = Some(why);
-        }
-        for (name, result) in apt.outcomes {
-            match result {
-                Ok((_, rep)) => {
-                    tracing::info!(upstream = %rep.name, files = rep.files, bytes = rep.bytes, "apt upstream synced");
-                    lines.push(format!(
-                        "apt  {:<16} {} packages selected of {} ({} files, {}){}",
-                        rep.name,
-                        rep.selected,
-                        rep.candidates,
-                        rep.files,
-                        HumanBytes(rep.bytes),
-                        if rep.unsatisfied.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; {} unsatisfied dependencies", rep.unsatisfied.len())
-                        }
-                    ));
-                    upstreams.push(serde_json::json!({"kind": "apt", "report": rep}));
-                }
-                Err(e) => {
-                    progress.println(&format!("error: {e:#}"));
-                    errors.insert(name.clone(), format!("{e:#}"));
-                    failed.push(name);
-                }
-            }
-        }
-        // PyPI: one universe over every [[pypi]] table (resolution spans them all);
-        // the wanted tables' files are downloaded and their states written.
-        let pypi_results = if cfg.pypi.iter().any(|u| wanted(&u.name)) {
-            match crate::pypi::sync::sync_all(&fetcher, &cfg, &wanted).await {
-                Ok(r) => r,
-                Err(e) => {
-                    progress.println(&format!("error: {e:#}"));
-                    for u in cfg.pypi.iter().filter(|u| wanted(&u.name)) {
-                        errors.insert(u.name.clone(), format!("{e:#}"));
-                        failed.push(u.name.clone());
-                    }
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        for (name, result) in pypi_results {
-            match result {
-                Ok((st, rep)) => {
-                    tracing::info!(upstream = %rep.name, files = rep.files, bytes = rep.bytes, "pypi upstream synced");
-                    state.put_upstream(&st)?;
-                    lines.push(format!(
-                        "pypi {:<16} {} projects, {} releases ({} files, {})",
-                        rep.name,
-                        rep.projects,
-                        rep.releases,
-                        rep.files,
-                        HumanBytes(rep.bytes)
-                    ));
-                    for w in &rep.warnings {
-                        progress.println(&format!("warning: [[pypi]] {}: {w}", rep.name));
-                    }
-                    upstreams.push(serde_json::json!({"kind": "pypi", "report": rep}));
-                }
-                Err(e) => {
-                    progress.println(&format!("error: {e:#}"));
-                    errors.insert(name.clone(), format!("{e:#}"));
-                    failed.push(name);
-                }
-            }
-        }
-        for up in cfg.oci.iter().filter(|u| wanted(&u.name)) {
-            match crate::oci::sync::sync(&fetcher, &cfg, up).await {
-                Ok((st, rep)) => {
-                    tracing::info!(upstream = %rep.name, blobs = rep.blobs, bytes = rep.bytes, "oci upstream synced");
-                    state.put_upstream(&st)?;
-                    lines.push(format!(
-                        "oci  {:<16} {} images, {} tags, {} manifests, {} blobs ({}; {} already in the store){}{}",
-                        rep.name,
-                        rep.images,
-                        rep.tags,
-                        rep.manifests,
-                        rep.blobs,
-                        HumanBytes(rep.bytes),
-                        rep.blobs_present,
-                        if rep.omitted_platforms.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; {} platforms left out", rep.omitted_platforms.len())
-                        },
-                        if rep.foreign_layers_skipped.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "; {} foreign layers not fetched",
-                                rep.foreign_layers_skipped.len()
-                            )
-                        }
-                    ));
-                    for w in &rep.warnings {
-                        progress.println(&format!("warning: [[oci]] {}: {w}", rep.name));
-                    }
-                    refused.extend(rep.refused.iter().map(|r| format!("[[oci]] {}: {r}", rep.name)));
-                    upstreams.push(serde_json::json!({"kind": "oci", "report": rep}));
-                }
-                Err(e) => {
-                    progress.println(&format!("error: {e:#}"));
-                    errors.insert(up.name.clone(), format!("{e:#}"));
-                    failed.push(up.name.clone());
-                }
-            }
-        }
-        anyhow::Ok(())
-    })?;
-    progress.finish();
-    let s = fetcher.stats();
-    tracing::info!(
-        requests = s.requests.load(Ordering::Relaxed),
-        files_fetched = s.files_fetched.load(Ordering::Relaxed),
-        bytes_fetched = s.bytes_fetched.load(Ordering::Relaxed),
-        failed = failed.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "sync finished"
-    );
-    let mut reasons: Vec<String> = errors
-        .iter()
-        .map(|(name, e)| format!("{name}: {e}"))
-        .collect();
-    reasons.extend(refused.iter().map(|r| format!("refused: {r}")));
-    let summary = SyncSummary {
-        ok: reasons.is_empty(),
-        error: (!reasons.is_empty()).then(|| reasons.join("; ")),
-        errors,
-        upstreams,
-        failed: failed.clone(),
-        requests: s.requests.load(Ordering::Relaxed),
-        files_fetched: s.files_fetched.load(Ordering::Relaxed),
-        bytes_fetched: s.bytes_fetched.load(Ordering::Relaxed),
-        files_deduplicated: s.files_present.load(Ordering::Relaxed),
-        bytes_deduplicated: s.bytes_present.load(Ordering::Relaxed),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    emit(
-        stdout,
-        json,
-        &summary,
-        || {
-            let mut t = lines.join("\n");
-            t.push_str(&format!(
-                "\nfetched {} files, {} ({} requests); {} files ({}) already in the store; {:.1}s\n",
-                summary.files_fetched,
-                HumanBytes(summary.bytes_fetched),
-                summary.requests,
-                summary.files_deduplicated,
-                HumanBytes(summary.bytes_deduplicated),
-                summary.seconds
-            ));
-            t
-        },
-        quiet,
-    )?;
-    if !failed.is_empty() {
-        let wanted_count = cfg
-            .apt
-            .iter()
-            .map(|u| &u.name)
-            .chain(cfg.pypi.iter().map(|u| &u.name))
-            .chain(cfg.oci.iter().map(|u| &u.name))
-            .filter(|n| wanted(n))
-            .count();
-        let others = if failed.len() >= wanted_count {
-            "no upstream was synced"
-        } else {
-            "the others were synced"
-        };
-        let e = anyhow::anyhow!(
-            "{} upstream(s) failed: {} ({others}; the failed ones keep their previous state)",
-            failed.len(),
-            failed.join(", ")
-        );
-        // The APT cause names every missing package or failing upstream at once.
-        return Err(match apt_blocked {
-            Some(why) => e.context(why),
-            None => e,
-        });
-    }
-    if !refused.is_empty() {
-        anyhow::bail!(
-            "{} image(s) refused by the signature policy and left out of the store's state (the rest was synced): {}",
-            refused.len(),
-            refused.join("; ")
-        );
-    }
-    Ok(())
 }
 
 /// `mirror-sync plan`: prints the [`crate::plan::PlanReport`] (human or `--json`), then

@@ -6,6 +6,11 @@
 //! A table may start from a preset (`preset = "cuda"`, `"nvidia-container-toolkit"`,
 //! `"ngc"`, `"nvidia-pypi"`; [`crate::preset`], docs/presets.md): the preset fills the
 //! keys the table leaves out before the table is read.
+//!
+//! Imports run one way: this module reads the file and calls the ecosystems' checks; the
+//! `[[oci]]` table's shape ([`OciUpstream`], re-exported here) and checks
+//! ([`crate::oci::validate_upstream`]) live in `oci/mod.rs`, which never imports this
+//! module; `oci::policy` and `oci::sync` read the loaded [`Config`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -175,100 +180,14 @@ fn default_pythons() -> Vec<String> {
     vec!["3.12".into()]
 }
 
-/// `[[oci]]`: one OCI distribution registry (distribution-spec v1.1 pull side).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OciUpstream {
-    /// Name of the upstream (recorded in the manifest).
-    pub name: String,
-    /// Registry host as users name it, `host[:port]` (`docker.io`, `127.0.0.1:5000`).
-    /// Served repositories are `<registry>/<path>`, with `:` mapped to `__`.
-    pub registry: String,
-    /// API base URL override (`http://127.0.0.1:5000`); default `https://<registry>`
-    /// (`docker.io` uses Docker's API endpoint, see [`OciUpstream::api_base`]).
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Images: `path:tag`, `path@sha256:<hex>`, or a bare `path` whose tags come from
-    /// `tags_regex` / `tags_semver`.
-    #[serde(default)]
-    pub images: Vec<String>,
-    /// Repository path → regex (Rust `regex` syntax) that selects tags from the tag list.
-    #[serde(default)]
-    pub tags_regex: BTreeMap<String, String>,
-    /// Repository path → semver range (`>=1.27, <1.28`) that selects tags parsing as
-    /// semver (a leading `v` is allowed).
-    #[serde(default)]
-    pub tags_semver: BTreeMap<String, String>,
-    /// Platforms (`os/arch[/variant]`) kept from multi-platform indexes; empty keeps all.
-    #[serde(default)]
-    pub platforms: Vec<String>,
-    /// Where the credentials come from: `env:VAR`, `file:PATH`, `docker-config` or
-    /// `docker-config:PATH` (see [`crate::oci::client::CredentialSource`]). Never logged.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// Also fetch non-distributable (foreign) layers.
-    #[serde(default)]
-    pub foreign_layers: bool,
-    /// Fetch referrers: the OCI 1.1 referrers API and cosign `sha256-<hex>.sig/.att/.sbom` tags.
-    #[serde(default = "default_true")]
-    pub referrers: bool,
-    /// `[oci.verify]`: cosign signature policy, image pattern (`nvcr.io/nvidia/*`) → rule.
-    #[serde(default)]
-    pub verify: crate::oci::policy::VerifyConfig,
-}
+/// `[[oci]]`: the table is defined and checked with the OCI rules in [`crate::oci`]
+/// (data flows one way: `config` reads the file, `oci` owns the table's shape).
+pub use crate::oci::{DOCKER_HUB_API, OciUpstream};
 
 /// One rule of `[oci.verify]`: which cosign public keys may sign matching images
 /// (`keys`, relative to the config file) and whether a signature is `required`; see
 /// [`crate::oci::policy`].
-pub type OciVerifyRule = crate::oci::policy::VerifyRule;
-
-fn default_true() -> bool {
-    true
-}
-
-/// Docker's API endpoint for the `docker.io` registry name (Docker's well-known mapping).
-pub const DOCKER_HUB_API: &str = "https://registry-1.docker.io/";
-
-impl OciUpstream {
-    /// The distribution API base URL, ending in `/`: `url` when set, Docker's endpoint for
-    /// `docker.io`, else `https://<registry>/`.
-    ///
-    /// Errors: `url` is not an http(s) URL.
-    pub fn api_base(&self) -> anyhow::Result<url::Url> {
-        match &self.url {
-            Some(u) => crate::fetch::base_url(u),
-            None if self.registry == "docker.io" => crate::fetch::base_url(DOCKER_HUB_API),
-            None => crate::fetch::base_url(&format!("https://{}/", self.registry)),
-        }
-    }
-}
-
-/// Checks a registry host as configured: `host[:port]`, a DNS name or IPv4 address of
-/// letters, digits, `.` and `-`, with an optional decimal port (distribution-spec
-/// reference grammar, `domain`).
-pub fn validate_registry(r: &str) -> anyhow::Result<()> {
-    let (host, port) = match r.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (r, None),
-    };
-    let host_ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
-        && !host.contains("__");
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
-    if host_ok && port_ok {
-        Ok(())
-    } else {
-        bail!(
-            "invalid registry {r:?}: expected host[:port], e.g. registry.example or 127.0.0.1:5000"
-        )
-    }
-}
+pub type OciVerifyRule = keys::cosign::VerifyRule;
 
 /// Checks an upstream name: `[a-z0-9][a-z0-9._-]*`, at most 64 bytes.
 pub fn validate_name(name: &str) -> anyhow::Result<()> {
@@ -867,29 +786,6 @@ referrers = false
         // Unknown keys are still refused after expansion.
         let typo = e("[[pypi]]\npreset = \"nvidia-pypi\"\nprojects = [\"x\"]\nsdist = true\n");
         assert!(typo.contains("sdist"), "{typo}");
-    }
-
-    #[test]
-    fn registry_syntax() {
-        for ok in [
-            "docker.io",
-            "127.0.0.1:5000",
-            "localhost:5000",
-            "registry.example",
-        ] {
-            validate_registry(ok).unwrap();
-        }
-        for bad in [
-            "",
-            "a b",
-            "host:",
-            "host:99999",
-            "-x.example",
-            "a__b.example",
-            "h/x",
-        ] {
-            assert!(validate_registry(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

@@ -12,11 +12,9 @@
 //! site it came from.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use formats::digest::Digest;
 use formats::receipt::{Envelope, MAX_ENVELOPE_BYTES, Receipt, SnapshotEntry};
 use keys::snapshot::PublicKey;
@@ -140,21 +138,20 @@ pub fn load(path: &Path, expected_site: Option<&PublicKey>) -> anyhow::Result<Si
     })
 }
 
-/// Reads at most [`MAX_ENVELOPE_BYTES`] + 1 bytes of `path`; more is an error.
+/// Reads the receipt with [`store::fsio::read_bounded`]: at most [`MAX_ENVELOPE_BYTES`],
+/// a regular file that is neither a symbolic nor a hard link.
 fn read_capped(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let f = File::open(path)
-        .with_context(|| format!("cannot open the site receipt {}", path.display()))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_ENVELOPE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read the site receipt {}", path.display()))?;
-    if bytes.len() as u64 > MAX_ENVELOPE_BYTES {
-        bail!(
+    use store::fsio::ReadError;
+    store::fsio::read_bounded(path, MAX_ENVELOPE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { .. } => anyhow!(
             "{}: over the {MAX_ENVELOPE_BYTES}-byte limit of a site receipt; is this the receipt file?",
             path.display()
-        );
-    }
-    Ok(bytes)
+        ),
+        ReadError::NotFound { .. } => anyhow::Error::new(std::io::Error::from(rustix::io::Errno::NOENT))
+        .context(format!("cannot open the site receipt {}", path.display())),
+        e => anyhow::Error::new(e)
+            .context(format!("cannot read the site receipt {}", path.display())),
+    })
 }
 
 #[cfg(test)]

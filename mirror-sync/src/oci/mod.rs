@@ -6,6 +6,15 @@
 //! `v2/<served repo>/manifests/<tag>` and `v2/<served repo>/blobs/sha256:<hex>`, where the
 //! served repository is `<registry with ':' as '__'>/<path>`
 //! ([`formats::oci::ImageRef::served_name`]).
+//!
+//! The `[[oci]]` table itself ([`OciUpstream`], its `[oci.verify]` rules
+//! [`VerifyConfig`]) and its checks ([`validate_upstream`]) are defined here, not in
+//! [`crate::config`], so imports run one way: `config` → `oci` (this file), and
+//! `oci::policy` → {`config`, `oci`}. `config` parses the file into these types and calls
+//! [`validate_upstream`]; this file never imports `config`, and [`policy`] reads the
+//! loaded [`crate::config::Config`] (issue 14 broke the `config ⇄ oci ⇄ oci::policy`
+//! cycle this way). The registry host is checked
+//! with the one rule of [`formats::oci`].
 
 pub mod client;
 pub mod policy;
@@ -15,11 +24,76 @@ pub(crate) mod test_server;
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use formats::digest::Digest;
 use formats::oci::{self, Descriptor, ImageRef, Platform};
+use serde::Deserialize;
 
-use crate::config::OciUpstream;
+/// `[[oci]]`: one OCI distribution registry (distribution-spec v1.1 pull side).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciUpstream {
+    /// Name of the upstream (recorded in the manifest).
+    pub name: String,
+    /// Registry host as users name it, `host[:port]` (`docker.io`, `127.0.0.1:5000`).
+    /// Served repositories are `<registry>/<path>`, with `:` mapped to `__`.
+    pub registry: String,
+    /// API base URL override (`http://127.0.0.1:5000`); default `https://<registry>`
+    /// (`docker.io` uses Docker's API endpoint, see [`OciUpstream::api_base`]).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Images: `path:tag`, `path@sha256:<hex>`, or a bare `path` whose tags come from
+    /// `tags_regex` / `tags_semver`.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Repository path → regex (Rust `regex` syntax) that selects tags from the tag list.
+    #[serde(default)]
+    pub tags_regex: BTreeMap<String, String>,
+    /// Repository path → semver range (`>=1.27, <1.28`) that selects tags parsing as
+    /// semver (a leading `v` is allowed).
+    #[serde(default)]
+    pub tags_semver: BTreeMap<String, String>,
+    /// Platforms (`os/arch[/variant]`) kept from multi-platform indexes; empty keeps all.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// Where the credentials come from: `env:VAR`, `file:PATH`, `docker-config` or
+    /// `docker-config:PATH` (see [`client::CredentialSource`]). Never logged.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// Also fetch non-distributable (foreign) layers.
+    #[serde(default)]
+    pub foreign_layers: bool,
+    /// Fetch referrers: the OCI 1.1 referrers API and cosign `sha256-<hex>.sig/.att/.sbom` tags.
+    #[serde(default = "default_true")]
+    pub referrers: bool,
+    /// `[oci.verify]`: cosign signature policy, image pattern (`nvcr.io/nvidia/*`) → rule.
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Docker's API endpoint for the `docker.io` registry name (Docker's well-known mapping).
+pub const DOCKER_HUB_API: &str = "https://registry-1.docker.io/";
+
+impl OciUpstream {
+    /// The distribution API base URL, ending in `/`: `url` when set, Docker's endpoint for
+    /// `docker.io`, else `https://<registry>/`.
+    ///
+    /// Errors: `url` is not an http(s) URL.
+    pub fn api_base(&self) -> anyhow::Result<url::Url> {
+        match &self.url {
+            Some(u) => crate::fetch::base_url(u),
+            None if self.registry == "docker.io" => crate::fetch::base_url(DOCKER_HUB_API),
+            None => crate::fetch::base_url(&format!("https://{}/", self.registry)),
+        }
+    }
+}
+
+/// `[oci.verify]`: image pattern → rule (applied by [`policy`]).
+pub type VerifyConfig = BTreeMap<String, keys::cosign::VerifyRule>;
 
 /// Largest compiled size of a `tags_regex` (bytes), so a config cannot make the
 /// regex engine allocate without bound.
@@ -274,7 +348,7 @@ pub fn platforms(up: &OciUpstream) -> anyhow::Result<Vec<Platform>> {
 /// url, images and filters ([`image_specs`]), platforms, the credentials source syntax
 /// (not its content) and the `verify` rules.
 pub fn validate_upstream(up: &OciUpstream) -> anyhow::Result<()> {
-    crate::config::validate_registry(&up.registry)?;
+    check_registry(&up.registry)?;
     if let Some(u) = &up.url {
         let parsed = url::Url::parse(u).with_context(|| format!("invalid url {u:?}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -303,9 +377,40 @@ pub fn validate_upstream(up: &OciUpstream) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks a registry host as configured with the one registry-host rule of
+/// [`formats::oci`] (the rule [`ImageRef::parse`] applies to a registry; here to the
+/// default registry of a one-component name).
+///
+/// Errors: `invalid registry "<r>": expected host[:port], e.g. registry.example or
+/// 127.0.0.1:5000`.
+fn check_registry(r: &str) -> anyhow::Result<()> {
+    ImageRef::parse("x", r).map(|_| ()).map_err(|_| {
+        anyhow!(
+            "invalid registry {r:?}: expected host[:port], e.g. registry.example or 127.0.0.1:5000"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_syntax() {
+        for ok in [
+            "docker.io",
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "registry.example",
+        ] {
+            check_registry(ok).unwrap();
+        }
+        // formats::oci's rule: "host:99999" (a 5-digit port) is no longer refused here.
+        for bad in ["", "a b", "host:", "-x.example", "a__b.example", "h/x"] {
+            let e = check_registry(bad).unwrap_err().to_string();
+            assert!(e.starts_with("invalid registry"), "{bad:?}: {e}");
+        }
+    }
 
     fn tags(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()

@@ -25,8 +25,6 @@
 //! Key ids that verified go to `meta.signed_by` of the image's manifest artifact.
 //! Verification is offline: no Rekor, no Fulcio, no TUF.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
 use formats::digest::Digest;
 use keys::cosign::SignatureCandidate;
@@ -34,8 +32,7 @@ pub use keys::cosign::{Policy, VerifyRule};
 
 use crate::config::{Config, OciUpstream};
 
-/// `[oci.verify]`: image pattern → rule.
-pub type VerifyConfig = BTreeMap<String, VerifyRule>;
+pub use super::VerifyConfig;
 
 /// One cosign signature found for an image: a layer of a `sha256-<hex>.sig` manifest (media
 /// type `application/vnd.dev.cosign.simplesigning.v1+json`) and its
@@ -102,6 +99,7 @@ pub fn check(
 mod tests {
     use super::*;
     use base64::Engine as _;
+    use std::collections::BTreeMap;
     use std::path::Path;
     use std::process::Command;
 
