@@ -377,16 +377,15 @@ pub fn validate_upstream(up: &OciUpstream) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks a registry host as configured with the one registry-host rule of
-/// [`formats::oci`] (the rule [`ImageRef::parse`] applies to a registry; here to the
-/// default registry of a one-component name).
+/// Checks a registry host as configured with the one registry-host rule,
+/// [`formats::oci::check_registry`] (the rule [`ImageRef::parse`] applies too).
 ///
-/// Errors: `invalid registry "<r>": expected host[:port], e.g. registry.example or
+/// Errors: `invalid registry "<r>": <why>; expected host[:port], e.g. registry.example or
 /// 127.0.0.1:5000`.
 fn check_registry(r: &str) -> anyhow::Result<()> {
-    ImageRef::parse("x", r).map(|_| ()).map_err(|_| {
+    formats::oci::check_registry(r).map_err(|why| {
         anyhow!(
-            "invalid registry {r:?}: expected host[:port], e.g. registry.example or 127.0.0.1:5000"
+            "invalid registry {r:?}: {why}; expected host[:port], e.g. registry.example or 127.0.0.1:5000"
         )
     })
 }
@@ -405,8 +404,16 @@ mod tests {
         ] {
             check_registry(ok).unwrap();
         }
-        // formats::oci's rule: "host:99999" (a 5-digit port) is no longer refused here.
-        for bad in ["", "a b", "host:", "-x.example", "a__b.example", "h/x"] {
+        for bad in [
+            "",
+            "a b",
+            "host:",
+            "host:0",
+            "host:99999",
+            "-x.example",
+            "a__b.example",
+            "h/x",
+        ] {
             let e = check_registry(bad).unwrap_err().to_string();
             assert!(e.starts_with("invalid registry"), "{bad:?}: {e}");
         }
