@@ -753,7 +753,7 @@ pub async fn trim_after_bursts(state: Arc<AppState>, mut stop: watch::Receiver<b
         peak = peak.max(open);
         if peak >= 256 && open <= peak / 4 {
             peak = open;
-            let _ = tokio::task::spawn_blocking(crate::live::release_free_memory).await;
+            let _ = tokio::task::spawn_blocking(crate::serve::routes::release_free_memory).await;
         }
     }
 }
