@@ -17,7 +17,8 @@
 //! [`ServeOptions`]), [`routes`] (a snapshot's routing table, from the store), [`snapshots`],
 //! [`apt`], [`simple`], [`oci`], [`health`], [`files`] (handlers), [`body`] (blob bodies:
 //! `Range`, `ETag`, streaming), [`content_type`], [`path`] (request path → logical path),
-//! [`response`] (plain-text answers), [`conn`], [`tls`], [`access_log`].
+//! [`response`] (plain-text answers), [`conn`], [`tls`], [`access_log`], [`signals`]
+//! (SIGHUP, SIGTERM).
 //!
 //! Starting ([`start_with`]) takes these steps:
 //!
@@ -58,6 +59,7 @@ pub mod path;
 pub mod response;
 pub mod router;
 pub mod routes;
+pub mod signals;
 pub mod simple;
 pub mod snapshots;
 pub mod state;
