@@ -156,10 +156,57 @@ pub async fn start_with(
     opts: ServeOptions,
 ) -> anyhow::Result<ServerHandle> {
     let workers = opts.workers.max(1);
+    // 1. TLS files, descriptor limit, connection cap.
     let tls = match &opts.tls {
         Some(t) => Some(tls::Tls::load(t).context("cannot start TLS")?),
         None => None,
     };
+    let (limits, nofile) = connection_limits(&opts);
+    // 2. One listening socket, a clone per serving thread.
+    let (addr, listeners) = bind_listeners(listen, workers)?;
+    // 3. The current snapshot and the channels' live snapshots.
+    let generation = reload_key(&store);
+    let (initial, channels) = load_live(&store).await?;
+    // 4. The shared state.
+    let access = opts
+        .access_log
+        .as_ref()
+        .map(access_log::AccessLog::open)
+        .transpose()?;
+    let max_connections = limits.max_connections;
+    match &initial {
+        Some(l) => {
+            tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, workers, max_connections, nofile, "serving")
+        }
+        None => {
+            tracing::info!(%addr, workers, max_connections, nofile, "serving; no snapshot imported yet")
+        }
+    }
+    let mut state = AppState::new(store, initial);
+    state.access_log = access;
+    set_channels(&state, channels);
+    let state = Arc::new(state);
+    // 5. The serving threads.
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let threads = spawn_workers(listeners, &state, limits, &tls, &rx)?;
+    // 6. The reload loop.
+    let reloader = tokio::spawn(reload_loop(state.clone(), generation));
+    Ok(ServerHandle {
+        addr,
+        state,
+        tls,
+        shutdown: tx,
+        workers: threads,
+        reloader,
+        drain_timeout: opts.drain_timeout,
+    })
+}
+
+/// The connection rules of `opts` and the soft descriptor limit, raised to the hard one
+/// ([`conn::raise_nofile_limit`]; 1024 when it cannot be read). Without
+/// [`ServeOptions::max_connections`] the cap derives from that limit; a cap that leaves too
+/// few descriptors for the store is kept, with a warning.
+fn connection_limits(opts: &ServeOptions) -> (conn::Limits, u64) {
     let nofile = match conn::raise_nofile_limit() {
         Ok(n) => n,
         Err(e) => {
@@ -190,6 +237,17 @@ pub async fn start_with(
         max_connections,
         drain_timeout: opts.drain_timeout,
     };
+    (limits, nofile)
+}
+
+/// Binds `listen` once ([`conn::bind`]) and returns its address and `workers` handles of
+/// that one socket.
+///
+/// Errors: the address is in use or cannot be bound; the socket cannot be cloned.
+fn bind_listeners(
+    listen: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
     let listener = conn::bind(listen)?;
     let addr = listener.local_addr().context("listener address")?;
     let mut listeners = Vec::with_capacity(workers);
@@ -201,56 +259,52 @@ pub async fn start_with(
         );
     }
     listeners.push(listener);
-    let generation = reload_key(&store);
+    Ok((addr, listeners))
+}
+
+/// The store's current routing table (`None`: nothing imported) and each channel's live
+/// snapshot, read on the blocking pool.
+///
+/// Errors: the index or the current manifest cannot be read.
+async fn load_live(
+    store: &std::path::Path,
+) -> anyhow::Result<(Option<routes::Live>, anyhow::Result<Vec<LiveChannel>>)> {
     let (initial, channels) = {
-        let s = store.clone();
+        let s = store.to_path_buf();
         tokio::task::spawn_blocking(move || (routes::load(&s), health::live_channels(&s)))
             .await
             .context("loading the live snapshot")?
     };
     let initial = initial
         .with_context(|| format!("cannot load the current snapshot of {}", store.display()))?;
-    let access = opts
-        .access_log
-        .as_ref()
-        .map(access_log::AccessLog::open)
-        .transpose()?;
-    match &initial {
-        Some(l) => {
-            tracing::info!(snapshot = %l.name, files = l.routes.len(), %addr, workers, max_connections, nofile, "serving")
-        }
-        None => {
-            tracing::info!(%addr, workers, max_connections, nofile, "serving; no snapshot imported yet")
-        }
-    }
-    let mut state = AppState::new(store, initial);
-    state.access_log = access;
-    set_channels(&state, channels);
-    let state = Arc::new(state);
-    let (tx, rx) = tokio::sync::watch::channel(false);
+    Ok((initial, channels))
+}
+
+/// Starts one serving thread per listener, each with its own router over `state`, stopping
+/// when `stop` turns true.
+///
+/// Errors: a thread cannot be started.
+fn spawn_workers(
+    listeners: Vec<std::net::TcpListener>,
+    state: &Arc<AppState>,
+    limits: conn::Limits,
+    tls: &Option<Arc<tls::Tls>>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<std::io::Result<()>>>> {
     let mut threads = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let ctx = Arc::new(
             conn::ConnContext::new(router(state.clone()), state.clone(), limits)
                 .with_tls(tls.clone()),
         );
-        let rx = rx.clone();
+        let rx = stop.clone();
         let t = std::thread::Builder::new()
             .name(format!("serve-{i}"))
             .spawn(move || serve_thread(listener, ctx, rx, i == 0))
             .context("cannot start a serving thread")?;
         threads.push(t);
     }
-    let reloader = tokio::spawn(reload_loop(state.clone(), generation));
-    Ok(ServerHandle {
-        addr,
-        state,
-        tls,
-        shutdown: tx,
-        workers: threads,
-        reloader,
-        drain_timeout: opts.drain_timeout,
-    })
+    Ok(threads)
 }
 
 /// Blocking-pool threads per serving thread (cache fills, streamed reads, snapshot
