@@ -462,7 +462,10 @@ pub fn render_summary(s: &ImportSummary) -> String {
     out
 }
 
-/// `1536` → `"1.5 KiB"`.
+/// `1536` → `"1.5 KiB"` (binary units, one decimal; bytes without one: `"10 B"`).
+///
+/// Not `indicatif::HumanBytes`: that prints two decimals (`"1.50 KiB"`), and the sizes
+/// `snapshots`, `gc`, `verify`, `receipt` and `import` print keep their format.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;

@@ -70,8 +70,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::AppState;
 use super::response::plain;
+use super::state::AppState;
 
 /// Lines the access-log queue holds before new lines are dropped (and counted).
 pub const QUEUE_LINES: usize = 16_384;

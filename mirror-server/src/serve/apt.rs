@@ -8,10 +8,10 @@
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use super::AppState;
 use super::content_type;
 use super::files::serve_logical;
 use super::routes::Live;
+use super::state::AppState;
 
 /// Serves `logical` (already normalized, starting with `apt/`).
 pub async fn handle(state: &AppState, live: &Live, logical: &str, req: &Parts) -> Response {

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use formats::digest::Digest;
 
-use super::AppState;
 use super::response::plain;
 use super::routes::Entry;
+use super::state::AppState;
 
 /// What a `Range` header asks of a representation of `size` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,7 +59,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::AppState;
+use super::state::AppState;
 
 /// Largest request head accepted: 64 KiB (request line and header fields of HTTP/1.1; the
 /// header list of HTTP/2, RFC 9113 §6.5.2). apt, pip, uv and OCI clients send a few

@@ -7,10 +7,10 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
-use super::AppState;
 use super::body;
 use super::response::plain;
 use super::routes::Live;
+use super::state::AppState;
 
 /// Serves logical path `logical` from `live`, typed by the manifest's media type or
 /// `guess(logical)`; `404` when absent.

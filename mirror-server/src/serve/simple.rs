@@ -21,13 +21,13 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::AppState;
 use super::body;
 use super::content_type;
 use super::files::serve_logical;
 use super::path::{bad_request, logical_path};
 use super::response::plain;
 use super::routes::Live;
+use super::state::AppState;
 
 /// PEP 691 JSON, version 1.
 pub const V1_JSON: &str = "application/vnd.pypi.simple.v1+json";

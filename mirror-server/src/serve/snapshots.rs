@@ -11,9 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::response::plain;
 use super::routes::Live;
+use super::state::AppState;
 
 /// URL prefix of the held-snapshot routes.
 pub const SNAPSHOTS_PREFIX: &str = "/snapshots";

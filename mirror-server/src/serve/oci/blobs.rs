@@ -13,8 +13,9 @@ use formats::oci::parse_digest;
 
 use super::errors::{ErrorCode, OciFailure, digest_failure};
 use super::{CONTENT_DIGEST_HEADER, Query, require_repository, resolve_name};
+use crate::serve::body;
 use crate::serve::routes::Live;
-use crate::serve::{AppState, body};
+use crate::serve::state::AppState;
 
 /// `Content-Type` of every blob response.
 pub const BLOB_CONTENT_TYPE: &str = "application/octet-stream";

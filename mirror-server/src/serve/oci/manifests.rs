@@ -13,8 +13,9 @@ use formats::oci::{OCI_MANIFEST, is_valid_tag, parse_digest};
 
 use super::errors::{ErrorCode, OciFailure, digest_failure};
 use super::{CONTENT_DIGEST_HEADER, Query, require_repository, resolve_name};
+use crate::serve::body;
 use crate::serve::routes::{Entry, Live};
-use crate::serve::{AppState, body};
+use crate::serve::state::AppState;
 
 /// A checked manifest reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,10 +50,10 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use formats::oci::{is_valid_repository, registry_to_component};
 
-use super::AppState;
 use super::path::{PathReject, logical_path};
 use super::response::NO_SNAPSHOT;
 use super::routes::{Live, OciCatalog};
+use crate::serve::state::AppState;
 use errors::{ErrorCode, OciFailure};
 
 /// `Docker-Distribution-API-Version`, sent on every `/v2` response.
