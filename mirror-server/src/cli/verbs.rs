@@ -12,22 +12,7 @@ use super::print_json;
 use crate::import::{ImportOptions, ImportSummary, import};
 
 pub(super) fn run_client_config(a: ClientConfigArgs) -> anyhow::Result<()> {
-    let live = match &a.store {
-        Some(store) => crate::live::load(store)
-            .with_context(|| format!("cannot read the live snapshot of {}", store.display()))?,
-        None => None,
-    };
-    if live.is_none() && a.registries.is_empty() {
-        match &a.store {
-            Some(store) => anyhow::bail!(
-                "{}: no snapshot imported yet, so nothing to configure (run mirror-server import first, or name registries with --registry)",
-                store.display()
-            ),
-            None => anyhow::bail!(
-                "nothing to configure: give the server's store with --store (or MIRROR_SERVER_STORE), or name registries with --registry"
-            ),
-        }
-    }
+    let live = crate::client_config::live_snapshot(a.store.as_deref(), &a.registries)?;
     let store = a.store.clone().unwrap_or_default();
     let config = crate::client_config::build(
         live.as_ref(),

@@ -41,6 +41,7 @@
 
 use std::path::Path;
 
+use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::serve::oci::client_config::{
@@ -236,6 +237,30 @@ pub struct Options<'a> {
     /// The CA (and client certificate) for an `https` base URL; `None` leaves clients to
     /// their system trust store.
     pub tls: Option<TlsOptions<'a>>,
+}
+
+/// The live snapshot of `store` to configure clients for (`None` without a store).
+///
+/// Errors: the store's live snapshot cannot be read; nothing to configure (no snapshot
+/// imported, or no store, and no `registries`): the message says what to pass.
+pub fn live_snapshot(store: Option<&Path>, registries: &[String]) -> anyhow::Result<Option<Live>> {
+    let live = match store {
+        Some(store) => crate::serve::routes::load(store)
+            .with_context(|| format!("cannot read the live snapshot of {}", store.display()))?,
+        None => None,
+    };
+    if live.is_none() && registries.is_empty() {
+        match store {
+            Some(store) => anyhow::bail!(
+                "{}: no snapshot imported yet, so nothing to configure (run mirror-server import first, or name registries with --registry)",
+                store.display()
+            ),
+            None => anyhow::bail!(
+                "nothing to configure: give the server's store with --store (or MIRROR_SERVER_STORE), or name registries with --registry"
+            ),
+        }
+    }
+    Ok(live)
 }
 
 /// Builds the configuration for everything `live` serves (nothing when `None`: then only
