@@ -15,8 +15,8 @@
 //!   plus `trusted-host` for plain HTTP to a host other than loopback, which pip would
 //!   otherwise ignore) and `uv.toml` (one `[[index]]` with `default = true`, and
 //!   `python-downloads = "never"`, since an air-gapped host cannot fetch interpreters).
-//! - **OCI** (when images are served, or `--registry` names some):
-//!   [`crate::serve::oci::client_config`].
+//! - **OCI** (when images are served, or `--registry` names some): containerd, Docker and
+//!   podman, see [`oci`].
 //! - **TLS** (an `https` base URL and `--ca-cert`, see [`TlsOptions`]): the CA certificate
 //!   goes to `<tls-dir>/mirror-ca.crt` (default [`DEFAULT_TLS_DIR`]) and each client is
 //!   told to trust it for the mirror only: apt (`Acquire::https::<host>::CaInfo` in
@@ -34,9 +34,9 @@
 //! (docs/media-format.md): `apt/<name>/dists/<suite>/Release` for a standard repository,
 //! `apt/<name>/Release` for a flat one, `simple/` for the Python index.
 //!
-//! Layout: [`apt`] (repositories and sources files), [`pypi`] (pip and uv), [`tls`] (CA and
-//! client certificate files), the OCI part in [`crate::serve::oci::client_config`]; this
-//! module assembles them ([`build`]), renders them ([`render_text`]) and writes them
+//! Layout, one module per client: [`apt`] (repositories and sources files), [`pypi`] (pip
+//! and uv), [`oci`] (containerd, Docker, podman), [`tls`] (CA and client certificate files
+//! for all of them); this module assembles them ([`build`]), renders them ([`render_text`]) and writes them
 //! ([`write_files`]).
 
 use std::path::Path;
@@ -44,12 +44,11 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::serve::oci::client_config::{
-    ClientConfig as OciClientConfig, client_config, parse_base_url,
-};
+use self::oci::{ClientConfig as OciClientConfig, client_config, parse_base_url};
 use crate::serve::routes::Live;
 
 pub mod apt;
+pub mod oci;
 pub mod pypi;
 pub mod tls;
 
@@ -84,7 +83,7 @@ const MAX_KEY_BYTES: u64 = 1024 * 1024;
 pub enum ClientConfigError {
     /// The base URL is not an `http`/`https` origin, or a registry name is invalid.
     #[error(transparent)]
-    Oci(#[from] crate::serve::oci::client_config::ClientConfigError),
+    Oci(#[from] oci::ClientConfigError),
     /// A served `Release` file cannot be read from the store.
     #[error(
         "cannot read {path} (blob {digest}) of the live snapshot: {source}; run mirror-server verify, then re-import the snapshot"
@@ -287,7 +286,7 @@ pub fn build(
     }
     let mut registries: Vec<String> = opts.registries.to_vec();
     if let Some(l) = live {
-        registries.extend(crate::serve::oci::client_config::served_registries(&l.oci));
+        registries.extend(oci::served_registries(&l.oci));
     }
     let oci = if registries.is_empty() {
         None

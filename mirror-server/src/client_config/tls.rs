@@ -52,7 +52,7 @@ fn read_pem(
 /// `files`; returns the TLS part.
 pub(super) fn tls_config(
     tls: &TlsOptions<'_>,
-    base: &crate::serve::oci::client_config::BaseUrl,
+    base: &super::oci::BaseUrl,
     files: &mut Vec<ClientFile>,
 ) -> Result<TlsClientConfig, ClientConfigError> {
     use sha2::Digest as _;

@@ -37,7 +37,6 @@
 
 pub mod blobs;
 pub mod catalog;
-pub mod client_config;
 pub mod errors;
 pub mod manifests;
 pub mod referrers;

@@ -17,7 +17,7 @@
 use formats::oci::{component_to_registry, is_valid_repository, registry_to_component};
 use serde::Serialize;
 
-use super::DEFAULT_REGISTRY;
+use crate::serve::oci::DEFAULT_REGISTRY;
 use crate::serve::routes::OciCatalog;
 
 /// Directory containerd reads per-registry `hosts.toml` files from.
