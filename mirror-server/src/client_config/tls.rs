@@ -1,5 +1,5 @@
 //! TLS: the CA (and client certificate) files for an `https` mirror and each client's
-//! settings for them ([`tls_config`]; see the [module docs](super)).
+//! settings for them (`tls_config`; see the [module docs](super)).
 
 use std::path::Path;
 
