@@ -4,7 +4,8 @@
 //!   and ingest it into the local store, all or nothing.
 //! - [`serve`]: the read-only HTTP server (APT, PEP 503/691, plain files, health, metrics)
 //!   over the live snapshot, switching snapshots without a restart.
-//! - [`live`]: the routing table built from the store's current snapshot.
+//! - [`live`]: re-export of [`serve::routes`], the routing table built from the store's
+//!   current snapshot.
 //! - [`preflight`]: the import prerequisites (trust anchors, free space) checked before
 //!   anything is copied.
 //! - [`lifecycle`]: the store lock, the generation counter, stale staging, rollback, pins
@@ -25,7 +26,6 @@ pub mod client_config;
 pub mod gc;
 pub mod import;
 pub mod lifecycle;
-pub mod live;
 pub mod preflight;
 pub mod progress;
 pub mod provenance;
@@ -33,3 +33,7 @@ pub mod receipt;
 pub mod sbom;
 pub mod serve;
 pub mod verify;
+
+/// The live routing table, now [`serve::routes`] (this path stays for the importer, the
+/// lifecycle verbs, gc, sbom and verify).
+pub use serve::routes as live;

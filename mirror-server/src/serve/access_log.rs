@@ -1,6 +1,6 @@
 //! Per-request observation: the access log, the request metrics and the `Host` check.
 //!
-//! [`observe`] is the outermost middleware of [`super::router`]. For every request it
+//! [`observe`] is the outermost middleware of [`super::router::router`]. For every request it
 //!
 //! 1. refuses an HTTP/1.x request whose `Host` header is missing (HTTP/1.1 only), repeated
 //!    or not a valid `uri-host[:port]` with `400 Bad Request` (RFC 9112 §3.2: "A server
@@ -63,14 +63,15 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::{AppState, plain, route_class};
+use super::response::plain;
+use super::state::AppState;
 
 /// Lines the access-log queue holds before new lines are dropped (and counted).
 pub const QUEUE_LINES: usize = 16_384;
@@ -261,10 +262,15 @@ struct Pending {
 }
 
 /// The outermost middleware: `Host` check, metrics, access log (see the
-/// [module docs](self)).
-pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+/// [module docs](self)), for a request of route class `class` (the router's
+/// [`super::router::Resource::class`] of its path).
+pub async fn observe(
+    state: Arc<AppState>,
+    class: &'static str,
+    req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
-    let class = route_class(req.uri().path());
     let head = req.method() == Method::HEAD;
     let pending = state.access_log.as_ref().map(|_| Pending {
         time: SystemTime::now(),

@@ -59,7 +59,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::AppState;
+use super::state::AppState;
 
 /// Largest request head accepted: 64 KiB (request line and header fields of HTTP/1.1; the
 /// header list of HTTP/2, RFC 9113 §6.5.2). apt, pip, uv and OCI clients send a few
@@ -753,7 +753,7 @@ pub async fn trim_after_bursts(state: Arc<AppState>, mut stop: watch::Receiver<b
         peak = peak.max(open);
         if peak >= 256 && open <= peak / 4 {
             peak = open;
-            let _ = tokio::task::spawn_blocking(crate::live::release_free_memory).await;
+            let _ = tokio::task::spawn_blocking(crate::serve::routes::release_free_memory).await;
         }
     }
 }

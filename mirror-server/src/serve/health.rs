@@ -15,9 +15,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::state::AppState;
 
-/// The route classes counted, in `/metrics` order (see [`super::route_class`]).
+/// The route classes counted, in `/metrics` order: the metrics class of each
+/// [`super::router::Resource`] (its discriminant is the index here).
 pub const CLASSES: [&str; 7] = [
     "apt",
     "simple",

@@ -21,8 +21,13 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::{AppState, files, logical_path, plain, serve_logical};
-use crate::live::Live;
+use super::body;
+use super::content_type;
+use super::files::serve_logical;
+use super::path::{bad_request, logical_path};
+use super::response::plain;
+use super::routes::Live;
+use super::state::AppState;
 
 /// PEP 691 JSON, version 1.
 pub const V1_JSON: &str = "application/vnd.pypi.simple.v1+json";
@@ -160,9 +165,7 @@ pub async fn handle(
     }
     let logical = match logical_path(raw) {
         Ok(l) => l,
-        Err(super::PathReject::BadRequest(why)) => {
-            return plain(StatusCode::BAD_REQUEST, format!("bad request: {why}\n"));
-        }
+        Err(r) => return bad_request(r),
     };
     // logical = "simple/<project>[/<rest>]" or "simple/" (root).
     let segs: Vec<&str> = logical.split('/').collect();
@@ -191,7 +194,7 @@ pub async fn handle(
     if rest == [""] {
         return index_page(state, live, &format!("simple/{project}"), req).await;
     }
-    serve_logical(state, live, &logical, req, super::guess_content_type).await
+    serve_logical(state, live, &logical, req, content_type::guess).await
 }
 
 async fn index_page(state: &AppState, live: &Live, dir: &str, req: &Parts) -> Response {
@@ -231,7 +234,7 @@ async fn index_page(state: &AppState, live: &Live, dir: &str, req: &Parts) -> Re
     } else {
         chosen.content_type
     };
-    files::blob_response(
+    body::blob_response(
         state,
         entry,
         ct,

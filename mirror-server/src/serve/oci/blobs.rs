@@ -3,7 +3,7 @@
 //! Streams the blob from the CAS with `Docker-Content-Digest`, `ETag`, and single byte
 //! ranges (`Range: bytes=a-b | a- | -n` → `206` with `Content-Range`, `416` with
 //! `Content-Range: bytes */size` when unsatisfiable; RFC 9110 §14, via
-//! [`crate::serve::files::blob_response`]). `Content-Type` is `application/octet-stream`,
+//! [`crate::serve::body::blob_response`]). `Content-Type` is `application/octet-stream`,
 //! as CNCF distribution sends for every blob. A manifest of the same repository is also
 //! served here by digest (all content is one blob store in the spec's model).
 
@@ -13,8 +13,9 @@ use formats::oci::parse_digest;
 
 use super::errors::{ErrorCode, OciFailure, digest_failure};
 use super::{CONTENT_DIGEST_HEADER, Query, require_repository, resolve_name};
-use crate::live::Live;
-use crate::serve::{AppState, files};
+use crate::serve::body;
+use crate::serve::routes::Live;
+use crate::serve::state::AppState;
 
 /// `Content-Type` of every blob response.
 pub const BLOB_CONTENT_TYPE: &str = "application/octet-stream";
@@ -47,5 +48,5 @@ pub async fn get(
     if let Ok(v) = HeaderValue::from_str(&digest.to_string()) {
         extra.push((CONTENT_DIGEST_HEADER, v));
     }
-    Ok(files::blob_response(state, entry, BLOB_CONTENT_TYPE, head, req, &extra).await)
+    Ok(body::blob_response(state, entry, BLOB_CONTENT_TYPE, head, req, &extra).await)
 }

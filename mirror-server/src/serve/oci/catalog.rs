@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use super::errors::OciFailure;
 use super::{Query, json_response, next_link, paginate};
-use crate::live::Live;
+use crate::serve::routes::Live;
 
 /// The handler. Errors: `400 UNSUPPORTED` when `n` is not a non-negative integer.
 pub fn list(live: &Live, query: &Query) -> Result<Response, OciFailure> {

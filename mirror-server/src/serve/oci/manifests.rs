@@ -13,8 +13,9 @@ use formats::oci::{OCI_MANIFEST, is_valid_tag, parse_digest};
 
 use super::errors::{ErrorCode, OciFailure, digest_failure};
 use super::{CONTENT_DIGEST_HEADER, Query, require_repository, resolve_name};
-use crate::live::{Entry, Live};
-use crate::serve::{AppState, files};
+use crate::serve::body;
+use crate::serve::routes::{Entry, Live};
+use crate::serve::state::AppState;
 
 /// A checked manifest reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +71,7 @@ pub async fn respond(state: &AppState, entry: &Entry, head: bool, req: &HeaderMa
     if let Ok(v) = HeaderValue::from_str(&entry.digest.to_string()) {
         extra.push((CONTENT_DIGEST_HEADER, v));
     }
-    files::blob_response(state, entry, ct, head, req, &extra).await
+    body::blob_response(state, entry, ct, head, req, &extra).await
 }
 
 /// The handler. Errors: `400 NAME_INVALID`, `400 DIGEST_INVALID` (grammar, checked

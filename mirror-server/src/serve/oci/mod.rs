@@ -31,13 +31,12 @@
 //! `404 MANIFEST_UNKNOWN` (distribution-spec endpoint table, end-3: a manifest `GET`/`HEAD`
 //! answers 200 or 404 only).
 //!
-//! All lookups go to the precomputed routing table ([`crate::live::Live`]): logical paths
+//! All lookups go to the precomputed routing table ([`crate::serve::routes::Live`]): logical paths
 //! `v2/<repo>/manifests/<ref>`, `v2/<repo>/blobs/<digest>`, `v2/<repo>/referrers/<digest>`,
-//! and [`crate::live::OciCatalog`] for tags and repositories.
+//! and [`crate::serve::routes::OciCatalog`] for tags and repositories.
 
 pub mod blobs;
 pub mod catalog;
-pub mod client_config;
 pub mod errors;
 pub mod manifests;
 pub mod referrers;
@@ -50,8 +49,10 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use formats::oci::{is_valid_repository, registry_to_component};
 
-use super::{AppState, NO_SNAPSHOT};
-use crate::live::{Live, OciCatalog};
+use super::path::{PathReject, logical_path};
+use super::response::NO_SNAPSHOT;
+use super::routes::{Live, OciCatalog};
+use crate::serve::state::AppState;
 use errors::{ErrorCode, OciFailure};
 
 /// `Docker-Distribution-API-Version`, sent on every `/v2` response.
@@ -299,7 +300,7 @@ pub fn require_repository(live: &Live, repository: &str) -> Result<(), OciFailur
     }
 }
 
-/// Handler for every `/v2` request (mounted by [`crate::serve::router`]).
+/// Handler for every `/v2` request (mounted by [`crate::serve::router::router`]).
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let mut resp = dispatch(&state, req).await;
     resp.headers_mut()
@@ -321,9 +322,9 @@ async fn dispatch(state: &AppState, req: Request) -> Response {
         return resp;
     }
     let (parts, _body) = req.into_parts();
-    let logical = match super::logical_path(parts.uri.path()) {
+    let logical = match logical_path(parts.uri.path()) {
         Ok(l) => l,
-        Err(super::PathReject::BadRequest(why)) => {
+        Err(PathReject::BadRequest(why)) => {
             return OciFailure::new(ErrorCode::NameInvalid, format!("bad request path: {why}"))
                 .into_response();
         }

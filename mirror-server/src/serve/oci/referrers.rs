@@ -18,8 +18,8 @@ use formats::oci::{
 
 use super::errors::{ErrorCode, OciFailure, digest_failure};
 use super::{Query, require_repository, resolve_name};
-use crate::live::Live;
-use crate::serve::AppState;
+use crate::serve::routes::Live;
+use crate::serve::state::AppState;
 
 /// `OCI-Filters-Applied`, set when the `artifactType` filter was applied.
 pub const FILTERS_APPLIED_HEADER: HeaderName = HeaderName::from_static("oci-filters-applied");

@@ -4,14 +4,14 @@
 //! lexical (byte) order, the ones after `last`, at most `n` (all when `n` is absent; none
 //! when `n=0`). When more remain, a `Link: </v2/<name>/tags/list?n=N&last=T>; rel="next"`
 //! header (RFC 8288) names the next page (`&ns=` is carried over). The tag lists are
-//! precomputed per snapshot ([`crate::live::OciCatalog::tags`]).
+//! precomputed per snapshot ([`crate::serve::routes::OciCatalog::tags`]).
 
 use axum::http::header;
 use axum::response::Response;
 
 use super::errors::OciFailure;
 use super::{Query, json_response, next_link, paginate, require_repository, resolve_name};
-use crate::live::Live;
+use crate::serve::routes::Live;
 
 /// The handler. Errors: `400 NAME_INVALID`, `400 UNSUPPORTED` (bad `n`), `404 NAME_UNKNOWN`.
 pub fn list(live: &Live, name: &str, query: &Query) -> Result<Response, OciFailure> {

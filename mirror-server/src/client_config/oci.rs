@@ -17,8 +17,8 @@
 use formats::oci::{component_to_registry, is_valid_repository, registry_to_component};
 use serde::Serialize;
 
-use super::DEFAULT_REGISTRY;
-use crate::live::OciCatalog;
+use crate::serve::oci::DEFAULT_REGISTRY;
+use crate::serve::routes::OciCatalog;
 
 /// Directory containerd reads per-registry `hosts.toml` files from.
 pub const CONTAINERD_CERTS_DIR: &str = "/etc/containerd/certs.d";
