@@ -215,7 +215,7 @@ pub(super) fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
             say!(
                 "info: {} stale staging entries in {} (gc removes them)",
                 r.stale_staging.len(),
-                a.store.store.join("tmp").display()
+                a.store.store.join(store::layout::TMP_DIR).display()
             );
         }
         if r.ok {

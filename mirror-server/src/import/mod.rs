@@ -85,7 +85,6 @@ use serde::Serialize;
 pub use error::ImportError;
 pub use policy::{check_oci_policy, load_policy};
 
-
 /// What to import and how.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {

@@ -15,27 +15,7 @@ use formats::digest::Digest;
 use formats::snapshot::{ArtifactKind, MAX_MANIFEST_BYTES, RouteView};
 use store::{Cas, Index};
 
-/// File name of the index database inside a store.
-pub const INDEX_FILE: &str = "index.redb";
-/// File name of the generation counter inside a store.
-pub const GENERATION_FILE: &str = "current.gen";
-
-/// The names a store directory holds besides hidden temp files (`.audit.head.tmp-…`):
-/// the index, the blob store, staging, the lock, the audit log and its head, the
-/// generation counter, the site key pair, and `lost+found` (a store on a filesystem of
-/// its own).
-pub const STORE_ENTRIES: [&str; 10] = [
-    INDEX_FILE,
-    "blobs",
-    "tmp",
-    crate::lifecycle::LOCK_FILE,
-    crate::audit::AUDIT_LOG,
-    crate::audit::AUDIT_HEAD,
-    GENERATION_FILE,
-    crate::receipt::SITE_KEY_FILE,
-    crate::receipt::SITE_PUB_FILE,
-    "lost+found",
-];
+pub use store::layout::{GENERATION_FILE, INDEX_FILE, STORE_ENTRIES};
 
 /// What `serve --store` was given, when it is usable ([`check_store_dir`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,9 +407,7 @@ pub(crate) fn release_free_memory() {
 
 /// Contents of `STORE/current.gen` (trimmed), `None` when absent or unreadable.
 pub fn generation(store: &Path) -> Option<String> {
-    std::fs::read_to_string(store.join(GENERATION_FILE))
-        .ok()
-        .map(|s| s.trim().to_owned())
+    store::Store::at(store).generation()
 }
 
 #[cfg(test)]
