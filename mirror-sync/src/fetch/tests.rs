@@ -1,3 +1,6 @@
+use std::io::Write as _;
+
+use super::clients::proxy_needs_tls;
 use super::*;
 
 #[test]

@@ -21,12 +21,11 @@ use std::sync::Mutex;
 use anyhow::{Context as _, anyhow, bail};
 use formats::digest::Digest;
 use formats::oci::{self, Descriptor};
-use futures_util::StreamExt as _;
 use reqwest::{RequestBuilder, Response, StatusCode, header};
 use store::Expected;
 use url::Url;
 
-use crate::fetch::{Fetcher, redact};
+use crate::fetch::{Exchange, Failure, Fetcher, read_limited, redact};
 
 pub use challenge::{Challenge, parse_next_link, parse_www_authenticate};
 pub use credentials::{
@@ -78,12 +77,6 @@ impl std::fmt::Debug for RegistryClient {
             .field("creds", &self.creds)
             .finish_non_exhaustive()
     }
-}
-
-fn transient(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
 }
 
 fn scope_for(repo: &str) -> String {
@@ -214,15 +207,18 @@ impl RegistryClient {
             q.append_pair("scope", ch.param("scope").unwrap_or(scope));
         }
         let shown = redact(&url);
-        let mut last = None;
-        for attempt in 0..self.f.retries() {
-            if attempt > 0 {
-                Fetcher::retry_pause(attempt).await;
-            }
-            self.f
-                .stats()
-                .requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let what = format!("token request to {shown}");
+        let what = what.as_str();
+        let ex = Exchange {
+            what,
+            missing_ok: false,
+            denied: Some(if self.creds.is_some() {
+                "the registry refused the configured credentials; check them"
+            } else {
+                "the registry wants credentials; set credentials = in this [[oci]] table"
+            }),
+        };
+        let send = async || {
             let mut rb = self
                 .f
                 .http()
@@ -231,59 +227,35 @@ impl RegistryClient {
             if let Some(c) = &self.creds {
                 rb = rb.basic_auth(&c.username, Some(&c.secret));
             }
-            let resp = match rb.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    last = Some(anyhow!(e).context(format!("token request to {shown}")));
-                    continue;
-                }
-            };
-            let status = resp.status();
-            if transient(status) {
-                last = Some(anyhow!("token request to {shown}: HTTP {status}"));
-                continue;
-            }
-            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                bail!(
-                    "token request to {shown}: HTTP {status}: {}",
-                    if self.creds.is_some() {
-                        "the registry refused the configured credentials; check them"
-                    } else {
-                        "the registry wants credentials; set credentials = in this [[oci]] table"
-                    }
-                );
-            }
-            if !status.is_success() {
-                bail!("token request to {shown}: HTTP {status}");
-            }
-            let body = match read_limited(resp, MAX_SMALL_BODY).await {
-                Ok(b) => b,
-                Err(e) => {
-                    last = Some(e.context(format!("token request to {shown}")));
-                    continue;
-                }
-            };
+            rb.send().await.map_err(|e| Failure::Transient(anyhow!(e)))
+        };
+        let read = async |resp: Response| {
+            let body = read_limited(resp, MAX_SMALL_BODY)
+                .await
+                .map_err(|e| Failure::Transient(e.context(what.to_owned())))?;
             #[derive(serde::Deserialize)]
             struct TokenAnswer {
                 token: Option<String>,
                 access_token: Option<String>,
             }
             let t: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
-                anyhow!(
-                    "token request to {shown}: answer is not JSON (line {}, column {})",
+                Failure::Permanent(anyhow!(
+                    "{what}: answer is not JSON (line {}, column {})",
                     e.line(),
                     e.column()
-                )
+                ))
             })?;
-            return t
-                .token
+            t.token
                 .filter(|t| !t.is_empty())
                 .or(t.access_token.filter(|t| !t.is_empty()))
                 .ok_or_else(|| {
-                    anyhow!("token request to {shown}: answer has neither token nor access_token")
-                });
-        }
-        Err(last.unwrap_or_else(|| anyhow!("token request to {shown}: no attempt made")))
+                    Failure::Permanent(anyhow!("{what}: answer has neither token nor access_token"))
+                })
+        };
+        self.f
+            .exchange(ex, send, read)
+            .await?
+            .ok_or_else(|| anyhow!("{what}: no answer"))
     }
 
     /// GETs a small document with retries. `Ok(None)` on 404/410. Returns the response
@@ -296,57 +268,40 @@ impl RegistryClient {
         max: u64,
     ) -> anyhow::Result<Option<(header::HeaderMap, Url, bytes::Bytes)>> {
         let shown = redact(url);
-        let mut last = None;
-        for attempt in 0..self.f.retries() {
-            if attempt > 0 {
-                Fetcher::retry_pause(attempt).await;
-            }
+        let what = format!("GET {shown}");
+        let what = what.as_str();
+        let ex = Exchange {
+            what,
+            missing_ok: true,
+            denied: Some(if self.creds.is_some() {
+                "access denied (check the configured credentials and their permissions)"
+            } else {
+                "access denied (set credentials = in this [[oci]] table)"
+            }),
+        };
+        let build = || {
             self.f
-                .stats()
-                .requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let build = || {
-                self.f
-                    .http()
-                    .get(url.clone())
-                    .header(header::ACCEPT, accept)
-            };
-            let resp = match self.send(repo, &build).await {
-                Ok(r) => r,
-                Err(e) => {
-                    // A refused token request is final; transport errors are retried.
-                    if e.downcast_ref::<reqwest::Error>().is_none() {
-                        return Err(e.context(format!("GET {shown}")));
-                    }
-                    last = Some(e.context(format!("GET {shown}")));
-                    continue;
+                .http()
+                .get(url.clone())
+                .header(header::ACCEPT, accept)
+        };
+        let send = async || {
+            // A refused token request is final; transport errors are retried.
+            self.send(repo, &build).await.map_err(|e| {
+                if e.downcast_ref::<reqwest::Error>().is_some() {
+                    Failure::Transient(e)
+                } else {
+                    Failure::Permanent(e)
                 }
-            };
-            let status = resp.status();
-            if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-                return Ok(None);
-            }
-            if transient(status) {
-                last = Some(anyhow!("GET {shown}: HTTP {status}"));
-                continue;
-            }
-            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                bail!(
-                    "GET {shown}: HTTP {status}: access denied ({})",
-                    if self.creds.is_some() {
-                        "check the configured credentials and their permissions"
-                    } else {
-                        "set credentials = in this [[oci]] table"
-                    }
-                );
-            }
-            if !status.is_success() {
-                bail!("GET {shown}: HTTP {status}");
-            }
+            })
+        };
+        let read = async |resp: Response| {
             if let Some(len) = resp.content_length()
                 && len > max
             {
-                bail!("GET {shown}: {len} bytes, over the {max}-byte limit");
+                return Err(Failure::Permanent(anyhow!(
+                    "{what}: {len} bytes, over the {max}-byte limit"
+                )));
             }
             let headers = resp.headers().clone();
             let final_url = resp.url().clone();
@@ -356,15 +311,15 @@ impl RegistryClient {
                         .stats()
                         .bytes_fetched
                         .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(Some((headers, final_url, body)));
+                    Ok((headers, final_url, body))
                 }
-                Err(e) if e.downcast_ref::<reqwest::Error>().is_some() => {
-                    last = Some(e.context(format!("GET {shown}: connection cut")));
-                }
-                Err(e) => return Err(e.context(format!("GET {shown}"))),
+                Err(e) if e.downcast_ref::<reqwest::Error>().is_some() => Err(Failure::Transient(
+                    e.context(format!("{what}: connection cut")),
+                )),
+                Err(e) => Err(Failure::Permanent(e.context(what.to_owned()))),
             }
-        }
-        Err(last.unwrap_or_else(|| anyhow!("GET {shown}: no attempt made")))
+        };
+        self.f.exchange(ex, send, read).await
     }
 
     /// Fetches a manifest or index (distribution-spec §Pulling manifests) by tag or
@@ -596,19 +551,6 @@ impl RegistryClient {
             Err(e) => Err(last.unwrap_or(e)),
         }
     }
-}
-
-async fn read_limited(resp: Response, max: u64) -> anyhow::Result<bytes::Bytes> {
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let c = chunk?;
-        if body.len() as u64 + c.len() as u64 > max {
-            bail!("body over the {max}-byte limit");
-        }
-        body.extend_from_slice(&c);
-    }
-    Ok(body.into())
 }
 
 #[cfg(test)]
