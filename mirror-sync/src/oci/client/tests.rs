@@ -125,10 +125,10 @@ fn docker_config_auths() {
     let auth = base64::engine::general_purpose::STANDARD.encode("bob:pa:ss");
     let json = format!(
         r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},
-            "127.0.0.1:5000":{{"username":"u","password":"p"}},
-            "tok.example":{{"identitytoken":"SECRET-REFRESH"}},
-            "bad.example":{{"auth":"!!notbase64"}}}},
-            "credHelpers":{{"helper.example":"ecr-login"}}}}"#
+                "127.0.0.1:5000":{{"username":"u","password":"p"}},
+                "tok.example":{{"identitytoken":"SECRET-REFRESH"}},
+                "bad.example":{{"auth":"!!notbase64"}}}},
+                "credHelpers":{{"helper.example":"ecr-login"}}}}"#
     );
     let c = from_docker_config(json.as_bytes(), "docker.io", "cfg").unwrap();
     assert_eq!((c.username.as_str(), c.secret()), ("bob", "pa:ss"));
