@@ -184,13 +184,8 @@ impl Fetcher {
         let _permit = self.limit.acquire().await?;
         let shown = redact(url);
         self.tls_ready(url, &shown)?;
-        let what = format!("GET {shown}");
-        let what = what.as_str();
-        let ex = Exchange {
-            what,
-            missing_ok: true,
-            denied: None,
-        };
+        let ex = Exchange::new("GET", url).missing_ok();
+        let what = ex.what();
         let send = async || {
             self.send_get(url, accept, 0)
                 .await
@@ -232,7 +227,7 @@ impl Fetcher {
                 body,
             })
         };
-        self.exchange(ex, send, read).await
+        self.exchange(&ex, send, read).await
     }
 
     /// Like [`Fetcher::get_optional`], but a 404 is an error.

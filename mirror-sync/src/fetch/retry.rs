@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 use futures_util::StreamExt as _;
 use reqwest::{Response, StatusCode};
+use url::Url;
 
 use super::Fetcher;
 
@@ -57,15 +58,44 @@ pub(crate) enum Failure {
     Permanent(anyhow::Error),
 }
 
-/// How [`Fetcher::exchange`] words and treats one kind of request.
-pub(crate) struct Exchange<'a> {
-    /// The request as errors name it, credentials redacted (`GET <url>`,
-    /// `token request to <url>`).
-    pub what: &'a str,
+/// How [`Fetcher::exchange`] names and treats one request.
+pub(crate) struct Exchange {
+    /// The request as errors name it: `<verb> <url>`, credentials redacted.
+    what: String,
     /// A 404/410 is `Ok(None)` (else it is a final `HTTP 404` error).
-    pub missing_ok: bool,
+    missing_ok: bool,
     /// Said after `<what>: HTTP 401/403: ` (else a 401/403 is a plain final error).
-    pub denied: Option<&'a str>,
+    denied: Option<&'static str>,
+}
+
+impl Exchange {
+    /// A request named `<verb> <url>` in errors (`GET …`, `token request to …`), the URL
+    /// without its credentials ([`super::redact`]). A 404/410 and a 401/403 are plain
+    /// final errors unless [`Exchange::missing_ok`] or [`Exchange::denied`] say otherwise.
+    pub(crate) fn new(verb: &str, url: &Url) -> Exchange {
+        Exchange {
+            what: format!("{verb} {}", super::redact(url)),
+            missing_ok: false,
+            denied: None,
+        }
+    }
+
+    /// A 404/410 is `Ok(None)`.
+    pub(crate) fn missing_ok(mut self) -> Exchange {
+        self.missing_ok = true;
+        self
+    }
+
+    /// A 401/403 is `<what>: HTTP <status>: <hint>`.
+    pub(crate) fn denied(mut self, hint: &'static str) -> Exchange {
+        self.denied = Some(hint);
+        self
+    }
+
+    /// The request as errors name it (credentials redacted).
+    pub(crate) fn what(&self) -> &str {
+        &self.what
+    }
 }
 
 /// Sleeps before retry number `attempt` (1-based): 0.5 s, 1 s, 2 s, … capped at 16 s.
@@ -104,11 +134,11 @@ impl Fetcher {
     /// made` when `retries` is 0, which [`Fetcher::new`] never allows).
     pub(crate) async fn exchange<T>(
         &self,
-        ex: Exchange<'_>,
+        ex: &Exchange,
         mut send: impl AsyncFnMut() -> Result<Response, Failure>,
         mut read: impl AsyncFnMut(Response) -> Result<T, Failure>,
     ) -> anyhow::Result<Option<T>> {
-        let what = ex.what;
+        let what = ex.what();
         let mut last = None;
         for attempt in 0..self.retries {
             if attempt > 0 {

@@ -206,18 +206,12 @@ impl RegistryClient {
             }
             q.append_pair("scope", ch.param("scope").unwrap_or(scope));
         }
-        let shown = redact(&url);
-        let what = format!("token request to {shown}");
-        let what = what.as_str();
-        let ex = Exchange {
-            what,
-            missing_ok: false,
-            denied: Some(if self.creds.is_some() {
-                "the registry refused the configured credentials; check them"
-            } else {
-                "the registry wants credentials; set credentials = in this [[oci]] table"
-            }),
-        };
+        let ex = Exchange::new("token request to", &url).denied(if self.creds.is_some() {
+            "the registry refused the configured credentials; check them"
+        } else {
+            "the registry wants credentials; set credentials = in this [[oci]] table"
+        });
+        let what = ex.what();
         let send = async || {
             let mut rb = self
                 .f
@@ -253,7 +247,7 @@ impl RegistryClient {
                 })
         };
         self.f
-            .exchange(ex, send, read)
+            .exchange(&ex, send, read)
             .await?
             .ok_or_else(|| anyhow!("{what}: no answer"))
     }
@@ -267,18 +261,14 @@ impl RegistryClient {
         accept: &str,
         max: u64,
     ) -> anyhow::Result<Option<(header::HeaderMap, Url, bytes::Bytes)>> {
-        let shown = redact(url);
-        let what = format!("GET {shown}");
-        let what = what.as_str();
-        let ex = Exchange {
-            what,
-            missing_ok: true,
-            denied: Some(if self.creds.is_some() {
+        let ex = Exchange::new("GET", url)
+            .missing_ok()
+            .denied(if self.creds.is_some() {
                 "access denied (check the configured credentials and their permissions)"
             } else {
                 "access denied (set credentials = in this [[oci]] table)"
-            }),
-        };
+            });
+        let what = ex.what();
         let build = || {
             self.f
                 .http()
@@ -319,7 +309,7 @@ impl RegistryClient {
                 Err(e) => Err(Failure::Permanent(e.context(what.to_owned()))),
             }
         };
-        self.f.exchange(ex, send, read).await
+        self.f.exchange(&ex, send, read).await
     }
 
     /// Fetches a manifest or index (distribution-spec §Pulling manifests) by tag or
