@@ -14,6 +14,9 @@
 //! [`sync_all`] runs the three for `mirror-sync sync`; `mirror-sync plan` runs 1 and 2
 //! only, writing nothing ([`crate::plan`]).
 //!
+//! One file per phase: `universe` (1), `select` (2), `download` (3); this file holds
+//! [`sync_all`].
+//!
 //! What fails the sync: an upstream whose Release or indexes do not verify (no APT
 //! upstream is updated then, since the universe is incomplete), and a requested package
 //! that is in no source (all of them are listed; nothing is downloaded). An unsatisfied

@@ -11,6 +11,13 @@
 //! Credentials ([`Credentials`]) come from an environment variable, a file or a docker
 //! `config.json` ([`CredentialSource`]). Neither they nor tokens ever appear in an error,
 //! a log line, the state or the manifest: `Debug` on them prints `<redacted>`.
+//!
+//! Every request with a status to judge (manifests, tag and referrer pages, token
+//! requests) goes through the fetcher's one retry and status loop
+//! ([`Fetcher::exchange`]); blobs go through its resumable download
+//! ([`Fetcher::fetch_response_to_store`]). The parts: `credentials` (where credentials
+//! come from), `challenge` (the `WWW-Authenticate` and `Link` grammars), this file (the
+//! client).
 
 mod challenge;
 mod credentials;

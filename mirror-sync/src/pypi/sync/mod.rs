@@ -24,6 +24,9 @@
 //! Progress has two phases with their own counters: "resolving" (project pages, metadata
 //! sidecars and whole files read for their metadata; no total is known in advance) and
 //! "downloading" (the kept files; the total is the sizes the index announces, PEP 700).
+//!
+//! The files: `selection` (step 1), `pages` (project pages and core metadata, read by
+//! steps 1 and 3), `download` (steps 2 and 3 for one file); this file holds [`sync_all`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read as _;
