@@ -1,7 +1,20 @@
 //! Phase 3, [`download`]: an upstream's selected `.deb`s streamed into the store, checked
 //! against their `Packages` entries.
 
-use super::*;
+use std::collections::HashMap;
+
+use anyhow::{Context, anyhow, bail};
+use formats::apt::packages::PackageEntry;
+use formats::digest::Digest;
+use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
+use futures_util::StreamExt as _;
+use store::Expected;
+
+use super::select::Selection;
+use super::universe::AptUniverse;
+use crate::config::Config;
+use crate::fetch::{self, Fetcher, redact};
+use crate::state::{AptIndexState, UpstreamState};
 
 /// Media type served for `.deb` files.
 pub const DEB_MEDIA_TYPE: &str = "application/vnd.debian.binary-package";

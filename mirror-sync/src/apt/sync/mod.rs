@@ -28,25 +28,9 @@
 //! Flat layout (`deb URL /`): `InRelease` or `Release`, and `Packages.{xz,gz}`, in the
 //! repository directory itself; `Filename`s are relative to it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Range;
-use std::path::PathBuf;
-
-use anyhow::{Context, anyhow, bail};
-use formats::apt::packages::{PackageEntry, decompress_index, for_each_package};
-use formats::apt::release::{HashKind, IndexEntry, Release, parse_date};
-use formats::deb822::Paragraph;
-use formats::digest::Digest;
-use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
-use futures_util::StreamExt as _;
-use keys::openpgp::Keyring;
-use store::Expected;
-use url::Url;
-
-use crate::apt::resolve::{self, IndexInfo, Request, Unsatisfied};
-use crate::config::{AptUpstream, Config};
-use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES, redact};
-use crate::state::{AptIndexState, AptSuiteInfo, State, UpstreamState};
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::state::{State, UpstreamState};
 
 mod download;
 mod select;

@@ -1,7 +1,14 @@
 //! Phase 2, [`select`]: every upstream's requests resolved over the universe
 //! ([`crate::apt::resolve`]), mapped back to each upstream's indexes.
 
-use super::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::bail;
+use formats::apt::packages::PackageEntry;
+
+use super::universe::AptUniverse;
+use crate::apt::resolve::{self, IndexInfo, Request, Unsatisfied};
+use crate::config::Config;
 
 /// What phase 2 picked from one upstream.
 #[derive(Debug, Default)]

@@ -1,4 +1,8 @@
+use formats::digest::Digest;
+use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
+
 use super::*;
+use crate::state::AptIndexState;
 
 #[test]
 fn put_once_leaves_a_stored_blob_alone() {

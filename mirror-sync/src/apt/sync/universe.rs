@@ -2,7 +2,23 @@
 //! `Release.gpg`) verified against its keyring, every index checked against the Release
 //! hashes, the parsed entries of all upstreams as one [`AptUniverse`].
 
-use super::*;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use formats::apt::packages::{PackageEntry, decompress_index, for_each_package};
+use formats::apt::release::{HashKind, IndexEntry, Release, parse_date};
+use formats::deb822::Paragraph;
+use formats::digest::Digest;
+use formats::snapshot::{Artifact, ArtifactKind, Meta};
+use keys::openpgp::Keyring;
+use url::Url;
+
+use crate::apt::resolve::{self};
+use crate::config::{AptUpstream, Config};
+use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES, redact};
+use crate::state::{AptIndexState, AptSuiteInfo};
 
 /// Largest decompressed `Packages` index accepted (bytes); bigger is treated as a bomb.
 pub const MAX_PACKAGES_TEXT: u64 = 2 * 1024 * 1024 * 1024;
