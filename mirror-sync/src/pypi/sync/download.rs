@@ -1,7 +1,19 @@
 //! Steps 2 and 3 for one file, [`keep_file`]: download it into the store checked against
 //! its sha256, and record its core metadata from the wheel itself.
 
-use super::*;
+use std::collections::HashSet;
+
+use anyhow::anyhow;
+use formats::digest::Digest;
+use formats::pypi::filename::DistFilename;
+use formats::pypi::metadata::CoreMetadata;
+use formats::snapshot::{Artifact, ArtifactKind, Meta};
+use store::Expected;
+
+use super::pages::extract_metadata;
+use super::pages::license_of;
+use super::selection::Job;
+use crate::fetch::{Fetcher, redact};
 
 /// What [`keep_file`] gives: the file's artifacts and an optional warning.
 pub(super) type Kept = (Vec<Artifact>, Option<String>);

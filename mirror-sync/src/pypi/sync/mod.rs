@@ -29,34 +29,21 @@
 //! steps 1 and 3), `download` (steps 2 and 3 for one file); this file holds [`sync_all`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::Read as _;
-use std::str::FromStr as _;
-use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use formats::digest::Digest;
-use formats::pypi::filename::DistFilename;
-use formats::pypi::metadata::CoreMetadata;
-use formats::pypi::simple::{self, CoreMetadataRef, FileEntry, ProjectPage};
-use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
+use formats::snapshot::{Artifact, Source, SourceKind};
 use futures_util::StreamExt as _;
-use pep440_rs::Version;
-use pep508_rs::{Requirement, VerbatimUrl};
-use store::{Cas, Expected};
-use url::Url;
 
 use crate::config::Config;
-use crate::fetch::{self, Fetcher, redact};
-use crate::pypi::lock::{self, LockedFiles};
-use crate::pypi::resolve::{self, Cache, Universe};
-use crate::pypi::select::{self, FilePolicy, Target};
+use crate::fetch::{Fetcher, redact};
 use crate::state::UpstreamState;
 
 mod download;
 mod pages;
 mod selection;
 
-use download::*;
+use download::{Kept, keep_file};
 pub use pages::*;
 pub use selection::*;
 

@@ -1,7 +1,20 @@
 //! Project pages (PEP 503/691) and core metadata (PEP 658/714 sidecars, the store, or the
 //! file itself), as the solver of step 1 and the check of step 3 read them.
 
-use super::*;
+use std::io::Read as _;
+
+use anyhow::{Context, anyhow, bail};
+use formats::digest::Digest;
+use formats::pypi::filename::DistFilename;
+use formats::pypi::metadata::CoreMetadata;
+use formats::pypi::simple::{self, CoreMetadataRef, FileEntry, ProjectPage};
+use formats::snapshot::{Artifact, ArtifactKind, Meta};
+use pep440_rs::Version;
+use store::{Cas, Expected};
+use url::Url;
+
+use crate::fetch::{self, Fetcher, redact};
+use crate::pypi::select::{self, FilePolicy, Target};
 
 /// `Accept` sent for project pages: PEP 691 JSON preferred, HTML accepted.
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";

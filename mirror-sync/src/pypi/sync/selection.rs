@@ -2,7 +2,24 @@
 //! together, per target, into one set of pins, plus the lock-file inputs, and the files
 //! kept for each target.
 
-use super::*;
+use std::collections::HashSet;
+use std::str::FromStr as _;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use formats::pypi::filename::DistFilename;
+use formats::pypi::simple::FileEntry;
+use futures_util::StreamExt as _;
+use pep508_rs::{Requirement, VerbatimUrl};
+use url::Url;
+
+use super::pages::MetadataFound;
+use super::pages::sha256_of;
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::pypi::lock::{self, LockedFiles};
+use crate::pypi::resolve::{self, Cache, Universe};
+use crate::pypi::select::{self, Target};
 
 /// What a sync would fetch, per upstream: the output of [`plan`].
 #[derive(Debug, Clone, Default, serde::Serialize)]
