@@ -5,6 +5,9 @@
 //! requests) go through it; the resumable download into the store
 //! ([`Fetcher::fetch_response_to_store`]) shares its status rule ([`classify`]) and
 //! backoff ([`backoff`]). [`read_limited`] is the one bounded body read.
+//!
+//! The pauses are the fixed backoff whatever the answer says: a `Retry-After` header
+//! (RFC 9110 §10.2.3) is not read, as before this loop was shared.
 
 use std::time::Duration;
 
