@@ -1,0 +1,273 @@
+//! Phase 3, [`download`]: an upstream's selected `.deb`s streamed into the store, checked
+//! against their `Packages` entries.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, anyhow, bail};
+use formats::apt::packages::PackageEntry;
+use formats::digest::Digest;
+use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
+use futures_util::StreamExt as _;
+use store::Expected;
+
+use super::select::Selection;
+use super::universe::AptUniverse;
+use crate::config::Config;
+use crate::fetch::{self, Fetcher, redact};
+use crate::state::{AptIndexState, UpstreamState};
+
+/// Media type served for `.deb` files.
+pub const DEB_MEDIA_TYPE: &str = "application/vnd.debian.binary-package";
+
+/// Figures of one APT upstream's sync, for the summary.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AptReport {
+    /// Upstream name.
+    pub name: String,
+    /// Entries read from the upstream indexes.
+    pub candidates: usize,
+    /// Packages selected from this upstream (after the dependency closure over the
+    /// universe of all APT upstreams).
+    pub selected: usize,
+    /// Unique `.deb` files.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Dependencies of this upstream's selected packages that no source satisfies (the
+    /// selection is not closed there), each with the chain that needs it.
+    pub unsatisfied: Vec<String>,
+    /// Fingerprints of the upstream keys whose signatures verified.
+    pub signers: Vec<String>,
+    /// Those of `signers` accepted only through a SHA-1 key binding (an old upstream key;
+    /// see `keys::openpgp`), recorded in the snapshot's source for reviewers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sha1_bound_signers: Vec<String>,
+}
+
+/// How a selected `.deb` is expected in the store: its sha256 (from the index, or for
+/// a SHA512-only entry from `known_sha512` of the previous sync), size and sha512.
+///
+/// Errors: the index's SHA256 is not hex.
+pub fn expected_of(
+    e: &PackageEntry,
+    file: &str,
+    known_sha512: &HashMap<(String, String), Digest>,
+) -> anyhow::Result<Expected> {
+    let digest = match (&e.sha256, &e.sha512) {
+        (Some(h), _) => Some(Digest::from_hex(h).map_err(|err| anyhow!("{}: {err}", e.name))?),
+        (None, Some(h512)) => known_sha512.get(&(file.to_owned(), h512.clone())).copied(),
+        (None, None) => None,
+    };
+    Ok(Expected {
+        digest,
+        size: Some(e.size),
+        sha512_hex: if e.sha256.is_none() {
+            e.sha512.clone()
+        } else {
+            None
+        },
+    })
+}
+
+/// Phase 3 for the upstream at `k` in [`AptUniverse::upstreams`]: downloads its
+/// selected `.deb`s into the store and returns the state `export` needs.
+///
+/// Errors name the upstream, the URL and what did not verify. Files already verified
+/// into the store stay there, so re-running resumes.
+///
+/// `previous` is this upstream's last successful sync: entries that list only SHA512
+/// (no SHA256, as NVIDIA's container-toolkit repository does) are matched against it so
+/// that a file already verified into the store is not downloaded again.
+pub async fn download(
+    f: &Fetcher,
+    cfg: &Config,
+    uni: &AptUniverse,
+    sel: &Selection,
+    k: usize,
+    previous: Option<&UpstreamState>,
+) -> anyhow::Result<(UpstreamState, AptReport)> {
+    let fu = &uni.upstreams[k];
+    let us = &sel.upstreams[k];
+    let up = &cfg.apt[fu.config_index];
+    if let Some(e) = &us.error {
+        bail!("{e}");
+    }
+    let base = &fu.base;
+    let known_sha512 = previous
+        .map(|p| sha512_digests(p, &up.name))
+        .unwrap_or_default();
+    // The selected stanzas, one index decompressed at a time.
+    let mut stanza_text: HashMap<usize, String> = HashMap::new();
+    for (&n, entries) in &us.stanzas {
+        for (i, text) in uni
+            .stanzas_of(n, entries)
+            .with_context(|| format!("[[apt]] {}", up.name))?
+        {
+            stanza_text.insert(i, text);
+        }
+    }
+    f.progress().phase(&format!("{}: downloading", up.name));
+    let total: u64 = us.by_file.values().map(|&i| uni.entries[i].size).sum();
+    f.progress().add_total_files(us.by_file.len() as u64, total);
+    let mut jobs = Vec::new();
+    for (file, &i) in &us.by_file {
+        let e = &uni.entries[i];
+        let o = uni.origin(i);
+        let url = fetch::join(base, file)?;
+        let path = formats::path::join(&format!("apt/{}", up.name), file).with_context(|| {
+            format!(
+                "[[apt]] {}: package {} has an unsafe Filename",
+                up.name, e.name
+            )
+        })?;
+        let expected = expected_of(e, file, &known_sha512)
+            .map_err(|err| anyhow!("[[apt]] {}: {err}", up.name))?;
+        let stanza = formats::deb822::parse(stanza_text.get(&i).map_or("", String::as_str))
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default();
+        let depends = ["Pre-Depends", "Depends"]
+            .iter()
+            .filter_map(|k| stanza.get(k))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        let meta = Meta {
+            name: Some(e.name.clone()),
+            version: Some(e.version.clone()),
+            architecture: Some(e.architecture.clone()),
+            suite: o.suite.clone(),
+            component: o.component.clone(),
+            upstream_url: Some(redact(&url)),
+            depends,
+            ..Meta::default()
+        };
+        jobs.push((
+            url,
+            expected,
+            path,
+            meta,
+            format!("{}_{}", e.name, e.version),
+        ));
+    }
+    let results: Vec<anyhow::Result<Artifact>> = futures_util::stream::iter(jobs)
+        .map(|(url, expected, path, meta, label)| async move {
+            let (digest, size) = f.fetch_to_store(&url, &expected, &label).await?;
+            Ok(Artifact {
+                kind: ArtifactKind::Deb,
+                upstream: Some(up.name.clone()),
+                path,
+                digest,
+                size,
+                media_type: Some(DEB_MEDIA_TYPE.into()),
+                meta,
+            })
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let mut artifacts = Vec::with_capacity(results.len() + fu.provenance.len());
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(a) => artifacts.push(a),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        let n = errors.len();
+        errors.truncate(5);
+        bail!(
+            "[[apt]] {}: {n} of {} downloads failed (verified files are kept; re-run to resume):\n  {}",
+            up.name,
+            us.by_file.len(),
+            errors.join("\n  ")
+        );
+    }
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    artifacts.extend(fu.provenance.iter().cloned());
+
+    let report = AptReport {
+        name: up.name.clone(),
+        candidates: fu.candidates,
+        selected: us.selected,
+        files: us.by_file.len(),
+        bytes: total,
+        unsatisfied: us.unsatisfied.clone(),
+        signers: fu.signers.iter().cloned().collect(),
+        sha1_bound_signers: fu.sha1_bound.iter().cloned().collect(),
+    };
+    // Every index of the upstream is served, also those none of whose entries is
+    // selected (an empty Packages), so the served suite has the layout it promises.
+    let apt_indexes = uni
+        .indexes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.upstream == k)
+        .map(|(n, o)| AptIndexState {
+            suite: o.suite.clone(),
+            component: o.component.clone(),
+            architecture: o.architecture.clone(),
+            stanzas: us
+                .stanzas
+                .get(&(n as u32))
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|i| stanza_text.get(i).cloned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let state = UpstreamState {
+        name: up.name.clone(),
+        synced_at: crate::now_rfc3339(),
+        source: Source {
+            name: up.name.clone(),
+            kind: SourceKind::Apt,
+            url: redact(base),
+            flat: up.flat,
+            suites: up.suites.clone(),
+            components: up.components.clone(),
+            architectures: up.architectures.clone(),
+            upstream_signers: report.signers.clone(),
+            repo_signer: None,
+            registry: None,
+            origin: fu.suites_info.iter().find_map(|s| s.origin.clone()),
+            upstream_keyring: fu
+                .keyring_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            upstream_sha1_bound_signers: report.sha1_bound_signers.clone(),
+        },
+        artifacts,
+        apt_indexes,
+        apt_suites: fu.suites_info.clone(),
+    };
+    Ok((state, report))
+}
+
+/// `(file name, sha512)` → sha256 digest of every `.deb` of a previous sync whose
+/// stanza lists a SHA512.
+pub fn sha512_digests(prev: &UpstreamState, name: &str) -> HashMap<(String, String), Digest> {
+    let by_path: HashMap<&str, Digest> = prev
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Deb)
+        .map(|a| (a.path.as_str(), a.digest))
+        .collect();
+    let mut out = HashMap::new();
+    for stanza in prev.apt_indexes.iter().flat_map(|i| &i.stanzas) {
+        let Ok(paras) = formats::deb822::parse(stanza) else {
+            continue;
+        };
+        let Some(p) = paras.first() else { continue };
+        let (Some(file), Some(h)) = (p.get("Filename"), p.get("SHA512")) else {
+            continue;
+        };
+        let file = file.trim_start_matches("./");
+        if let Some(d) = by_path.get(format!("apt/{name}/{file}").as_str()) {
+            out.insert((file.to_owned(), h.trim().to_ascii_lowercase()), *d);
+        }
+    }
+    out
+}
