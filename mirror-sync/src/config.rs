@@ -70,6 +70,25 @@ pub struct SyncTuning {
     pub timeout_secs: u64,
 }
 
+impl SyncTuning {
+    /// A [`Fetcher`](crate::fetch::Fetcher) with this tuning (concurrency, retries,
+    /// timeout in seconds) writing into `cas`. Errors: as
+    /// [`Fetcher::new`](crate::fetch::Fetcher::new).
+    pub fn fetcher(
+        &self,
+        cas: std::sync::Arc<store::Cas>,
+        progress: crate::progress::Progress,
+    ) -> anyhow::Result<crate::fetch::Fetcher> {
+        crate::fetch::Fetcher::new(
+            cas,
+            self.concurrency,
+            self.retries,
+            std::time::Duration::from_secs(self.timeout_secs),
+            progress,
+        )
+    }
+}
+
 impl Default for SyncTuning {
     fn default() -> Self {
         SyncTuning {

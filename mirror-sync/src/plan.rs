@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use crate::apt::sync::{self as apt_sync, AptUniverse, Selection};
 use crate::config::Config;
-use crate::fetch::Fetcher;
 use crate::progress::Progress;
 use crate::state::State;
 
@@ -183,7 +182,7 @@ impl PlanReport {
 pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
     let store_dir = cfg.store_dir();
     let cas = Arc::new(store::Cas::at(&store_dir));
-    let fetcher = Fetcher::for_config(cas.clone(), cfg, progress.clone())?;
+    let fetcher = cfg.sync.fetcher(cas.clone(), progress.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -277,7 +276,7 @@ fn pypi_plans(
             scratch.path().display()
         )
     })?;
-    let fetcher = Fetcher::for_config(Arc::new(scratch_cas), cfg, progress.clone())?;
+    let fetcher = cfg.sync.fetcher(Arc::new(scratch_cas), progress.clone())?;
     let planned = rt.block_on(crate::pypi::sync::plan(&fetcher, cfg))?;
     let mut out = Vec::new();
     for (up, pu) in cfg.pypi.iter().zip(planned.upstreams) {

@@ -25,7 +25,6 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::fetch::Fetcher;
 use crate::progress::Progress;
 use crate::state::State;
 
@@ -121,7 +120,7 @@ pub fn sync(
         store::Cas::open(&store_dir)
             .with_context(|| format!("cannot open store {}", store_dir.display()))?,
     );
-    let fetcher = Fetcher::for_config(cas, cfg, progress.clone())?;
+    let fetcher = cfg.sync.fetcher(cas, progress.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

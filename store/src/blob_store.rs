@@ -23,10 +23,83 @@
 
 use std::io::{self, Read};
 use std::ops::Range;
+use std::path::PathBuf;
 
 use formats::digest::Digest;
 
-use crate::cas::{CasError, Expected};
+/// What a blob must match when it is committed. Every field is optional; a set field
+/// that does not match makes [`crate::cas::BlobWriter::commit`] fail with [`CasError::Mismatch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// The SHA-256 digest the content must have.
+    pub digest: Option<Digest>,
+    /// The size in bytes the content must have.
+    pub size: Option<u64>,
+    /// The SHA-512 the content must have, as hex (compared case-insensitively), e.g. from an
+    /// APT `Packages` `SHA512` field. Needs a writer made with [`crate::cas::Cas::writer_with_sha512`]
+    /// (or [`crate::cas::Cas::copy_in`], which makes one when this is set).
+    pub sha512_hex: Option<String>,
+}
+
+impl Expected {
+    /// Expects exactly this digest and size.
+    pub fn exact(digest: Digest, size: u64) -> Self {
+        Expected {
+            digest: Some(digest),
+            size: Some(size),
+            sha512_hex: None,
+        }
+    }
+}
+
+/// Errors of a blob store, whatever its backend (the name is the file-system backend's,
+/// [`crate::cas::Cas`], the first). Messages name the file or object and what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CasError {
+    /// A file-system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A byte range that is not within the blob (`start <= end <= size` is required).
+    #[error("bytes {start}..{end} are not within blob {digest} of {size} bytes")]
+    Range {
+        /// The blob.
+        digest: Digest,
+        /// First byte asked for.
+        start: u64,
+        /// One past the last byte asked for.
+        end: u64,
+        /// The blob's size in bytes.
+        size: u64,
+    },
+    /// The content does not match what was expected; nothing was stored.
+    #[error("{what} mismatch: expected {expected}, got {actual}")]
+    Mismatch {
+        /// `"sha256"`, `"size"` or `"sha512"`.
+        what: String,
+        /// The expected value (digest string, hex or byte count).
+        expected: String,
+        /// The value the content actually has.
+        actual: String,
+    },
+    /// A blob is larger than the caller allows for an in-memory read.
+    #[error("blob {digest} is {size} bytes, over the {max}-byte limit for this read")]
+    TooLarge {
+        /// The blob.
+        digest: Digest,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        max: u64,
+    },
+    /// The blob is not in the store (or its file is not a regular file).
+    #[error("blob {0} is not in the store")]
+    Missing(Digest),
+}
 
 /// Where blobs are kept (see the module docs). Implemented by [`crate::Cas`] (a local
 /// directory laid out like the media).

@@ -13,9 +13,9 @@ use keys::snapshot::TrustedKeys;
 use store::Cas;
 
 use super::error::{ImportError, locate_err, read_err};
-use super::plan::RESUME_PREFIX;
 use super::{ImportOptions, load_policy};
 use crate::preflight::{self, Prerequisite};
+use store::layout::RESUME_PREFIX;
 
 /// Length of an ed25519 signature in bytes (RFC 8032 §5.1.6).
 const SIGNATURE_LEN: usize = drive::SIGNATURE_LEN;

@@ -2,11 +2,10 @@
 //! apply anti-rollback (4); commit: move the staged blobs, the manifest and its signature
 //! into the store, record the snapshot and make it live in one index transaction, bump
 //! `STORE/current.gen` (8); append the hash-chained `import` record to the audit log (9).
-//! [`Cleanup`] undoes what a refused import created.
+//! [`Cleanup`](super::cleanup::Cleanup) undoes what a refused import created.
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use formats::digest::Digest;
 use formats::snapshot::{Manifest, SnapshotName};
@@ -14,6 +13,7 @@ use store::{Index, SnapshotRecord};
 
 use super::ImportOptions;
 use super::checks::Verified;
+use super::cleanup::{Cleanup, create_dir_tracked};
 use super::copy::Staged;
 use super::error::{ImportError, cas_err, io_at};
 use super::plan::Plan;
@@ -170,59 +170,6 @@ pub(super) fn audit(opts: &ImportOptions, v: &Verified, c: &Committed, open: Ope
     let Open { lock, cleanup } = open;
     drop(cleanup);
     drop(lock);
-}
-
-/// Undoes what a failed import created in the store. Disarmed on success.
-pub(super) struct Cleanup {
-    /// The staging directory, removed on drop.
-    pub staging: Option<PathBuf>,
-    /// Directories and files this run created, in creation order.
-    pub created: Vec<PathBuf>,
-    /// Whether `created` is removed on drop (until the snapshot is committed).
-    pub armed: bool,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Some(s) = &self.staging {
-            let _ = fs::remove_dir_all(s);
-        }
-        if self.armed {
-            for p in self.created.iter().rev() {
-                match fs::symlink_metadata(p) {
-                    Ok(m) if m.is_dir() => {
-                        let _ = fs::remove_dir_all(p);
-                    }
-                    Ok(_) => {
-                        let _ = fs::remove_file(p);
-                    }
-                    Err(_) => {}
-                }
-            }
-        }
-    }
-}
-
-pub(super) fn create_dir_tracked(
-    path: &Path,
-    created: &mut Vec<PathBuf>,
-) -> Result<(), ImportError> {
-    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        create_dir_tracked(parent, created)?;
-    }
-    match fs::create_dir(path) {
-        Ok(()) => {
-            created.push(path.to_path_buf());
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_at(path)(e)),
-    }
 }
 
 /// Anti-rollback (DESIGN.md §Trust on the Cube): refuses `manifest` when the live snapshot

@@ -14,22 +14,12 @@ use store::{Cas, CasError, Expected};
 
 use super::ImportOptions;
 use super::checks::Verified;
-use super::commit::{Cleanup, create_dir_tracked};
+use super::cleanup::{Cleanup, create_dir_tracked};
 use super::error::{ImportError, cas_err, describe_users, file_err, io_at};
-use super::plan::{DriveSet, Plan, Users};
+use super::plan::{DriveSet, Job, Plan, Users};
 
 /// Copy buffer for blobs (1 MiB).
 const COPY_BUF: usize = drive::COPY_BUF;
-
-/// One drive file to copy and verify: a whole blob, or one part of a split blob.
-pub(super) struct Job {
-    /// Digest of the file's bytes (the blob's, or the part's).
-    pub digest: Digest,
-    pub size: u64,
-    pub src: PathBuf,
-    /// For a part: the blob it belongs to (staged into the parts store).
-    pub part_of: Option<Digest>,
-}
 
 /// Step 5b: stage every planned job, keep the verified work and refuse with
 /// [`ImportError::VolumesNeeded`] when volumes are missing, then join the split blobs.

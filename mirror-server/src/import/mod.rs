@@ -69,6 +69,7 @@
 //! and FIFOs on the drive are refused.
 
 mod checks;
+mod cleanup;
 mod commit;
 mod copy;
 mod error;

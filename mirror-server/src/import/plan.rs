@@ -14,13 +14,8 @@ use store::{Cas, Index};
 
 use super::ImportOptions;
 use super::checks::{Verified, locate};
-use super::copy::Job;
 use super::error::{ImportError, file_err, io_at, media_err, read_err};
-use store::layout::INDEX_FILE;
-
-/// Prefix of the resumable staging directories under `STORE/tmp`
-/// (`resume-<manifest hex>`); see [`crate::lifecycle::RESUME_PREFIX`].
-pub(super) const RESUME_PREFIX: &str = crate::lifecycle::RESUME_PREFIX;
+use store::layout::{INDEX_FILE, RESUME_PREFIX};
 
 /// The volumes of the snapshot this run was given.
 pub(super) struct DriveSet {
@@ -281,4 +276,14 @@ pub(super) fn plan(store_root: &Path, v: &Verified, set: &DriveSet) -> Result<Pl
         resumed,
         volumes_needed,
     })
+}
+
+/// One drive file to copy and verify: a whole blob, or one part of a split blob.
+pub(super) struct Job {
+    /// Digest of the file's bytes (the blob's, or the part's).
+    pub digest: Digest,
+    pub size: u64,
+    pub src: PathBuf,
+    /// For a part: the blob it belongs to (staged into the parts store).
+    pub part_of: Option<Digest>,
 }

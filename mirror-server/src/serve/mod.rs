@@ -54,6 +54,8 @@ pub mod conn;
 pub mod content_type;
 pub mod files;
 pub mod health;
+pub mod metrics;
+pub mod observe;
 pub mod oci;
 pub mod path;
 pub mod response;

@@ -24,7 +24,7 @@ use super::path::{bad_request, logical_path};
 use super::response::{NO_SNAPSHOT, plain};
 use super::routes::Live;
 use super::snapshots::{self, SNAPSHOTS_PREFIX};
-use super::{AppState, access_log, apt, content_type, files, health, oci, simple};
+use super::{AppState, apt, content_type, files, health, oci, simple};
 
 /// What a request path addresses; the discriminant is the index of its metrics class in
 /// [`health::CLASSES`] (the `/metrics` order).
@@ -167,7 +167,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// The outermost middleware: [`access_log::observe`] with the request's metrics class.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let class = route_class(req.uri().path());
-    access_log::observe(state, class, req, next).await
+    super::observe::observe(state, class, req, next).await
 }
 
 /// Fallback handler: every content route.
@@ -208,7 +208,7 @@ async fn serve_tree(
     if state.access_log.is_some() {
         // The access log names the snapshot that answered (a held one under /snapshots/).
         resp.extensions_mut()
-            .insert(access_log::Answered(live.name.clone()));
+            .insert(super::observe::Answered(live.name.clone()));
     }
     resp
 }

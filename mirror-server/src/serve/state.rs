@@ -10,7 +10,7 @@ use std::time::Duration;
 use store::Cas;
 
 use super::access_log::{self, AccessLogConfig};
-use super::health::{LiveChannel, Metrics};
+use super::metrics::{LiveChannel, Metrics};
 use super::routes::{self, Live};
 use super::{body, tls};
 
@@ -60,7 +60,7 @@ impl AppState {
     }
 
     /// Each channel's live snapshot as last read from the index (see
-    /// [`super::health::live_channels`]).
+    /// [`super::metrics::live_channels`]).
     pub fn live_channels(&self) -> Arc<[LiveChannel]> {
         match self.channels.read() {
             Ok(g) => g.clone(),

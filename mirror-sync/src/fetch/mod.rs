@@ -111,22 +111,6 @@ impl Fetcher {
         })
     }
 
-    /// [`Fetcher::new`] with the configuration's `[sync]` tuning (concurrency, retries,
-    /// timeout in seconds). Errors: as [`Fetcher::new`].
-    pub fn for_config(
-        cas: Arc<Cas>,
-        cfg: &crate::config::Config,
-        progress: Progress,
-    ) -> anyhow::Result<Fetcher> {
-        Fetcher::new(
-            cas,
-            cfg.sync.concurrency,
-            cfg.sync.retries,
-            Duration::from_secs(cfg.sync.timeout_secs),
-            progress,
-        )
-    }
-
     /// The store downloads go into.
     pub fn cas(&self) -> &Arc<Cas> {
         &self.cas

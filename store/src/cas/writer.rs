@@ -10,7 +10,7 @@ use formats::digest::{Digest, Hasher};
 use sha2::{Digest as _, Sha512};
 
 use super::{COPY_BUF, Cas, CasError, Expected, io_err, sync_dir};
-use crate::layout::{BLOB_TEMP_PREFIX, PARTIAL_PREFIX};
+use crate::layout::names::{BLOB_TEMP_PREFIX, PARTIAL_PREFIX};
 
 /// Source of unique temp-file names within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
