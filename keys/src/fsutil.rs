@@ -3,7 +3,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::KeyError;
 
@@ -49,8 +49,9 @@ pub(crate) fn refuse_existing(paths: &[&Path]) -> Result<(), KeyError> {
 /// Writes `bytes` to `path`; the file is created with `mode` (never chmod-ed afterwards).
 ///
 /// Without `force` the file must not exist (`O_EXCL`). With `force` the data goes to a new
-/// temporary file in the same directory, created with `mode`, which is then renamed over
-/// `path`; an existing file's (possibly wider) permissions are therefore never reused.
+/// temporary file in the same directory, created with `mode`, fsynced and renamed over
+/// `path`, then the directory is fsynced ([`store::fsio::write_atomic`]); an existing
+/// file's (possibly wider) permissions are therefore never reused.
 pub(crate) fn write_file(
     path: &Path,
     bytes: &[u8],
@@ -73,24 +74,11 @@ pub(crate) fn write_file(
         });
     }
 
-    let tmp = temp_path(path);
-    if let Err(source) = create_and_write(&tmp, bytes, mode) {
-        let _ = fs::remove_file(&tmp);
-        return Err(KeyError::Io {
-            action: "write",
-            path: tmp,
-            source,
-        });
-    }
-    if let Err(source) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(KeyError::Io {
-            action: "replace",
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    Ok(())
+    store::fsio::write_atomic(path, bytes, mode).map_err(|source| KeyError::Io {
+        action: "replace",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn create_and_write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
@@ -101,13 +89,4 @@ fn create_and_write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         .open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nonce: u64 = rand::random();
-    path.with_file_name(format!(".{name}.tmp-{}-{nonce:016x}", std::process::id()))
 }

@@ -14,7 +14,7 @@
 //! Pure: no I/O. The registry component of `host:port` is `host__port`
 //! ([`formats::oci::registry_to_component`]).
 
-use formats::oci::{component_to_registry, is_valid_repository, registry_to_component};
+use formats::oci::{component_to_registry, registry_to_component};
 use serde::Serialize;
 
 use crate::serve::oci::DEFAULT_REGISTRY;
@@ -40,7 +40,7 @@ pub enum ClientConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A registry host that cannot be mapped to a repository component.
+    /// A registry host that breaks [`formats::oci::check_registry`].
     #[error("invalid registry {0:?}: expected host[:port], e.g. registry.example:5000")]
     Registry(String),
     /// Nothing to configure.
@@ -187,7 +187,8 @@ pub fn client_config(
     let mut regs: Vec<String> = Vec::with_capacity(registries.len());
     for r in registries {
         let r = r.trim().to_ascii_lowercase();
-        if r.is_empty() || r.contains('/') || !is_valid_repository(&registry_to_component(&r)) {
+        // The one registry-host rule (distribution's domain grammar, port 1-65535).
+        if formats::oci::check_registry(&r).is_err() {
             return Err(ClientConfigError::Registry(r));
         }
         regs.push(r);
