@@ -6,8 +6,9 @@
 //!   over the live snapshot, switching snapshots without a restart.
 //! - [`live`]: re-export of [`serve::routes`], the routing table built from the store's
 //!   current snapshot.
-//! - [`preflight`]: the import prerequisites (trust anchors, free space) checked before
-//!   anything is copied.
+//! - [`preflight`], [`provenance`]: the import's prerequisites (trust anchors, free space,
+//!   checked before anything is copied) and upstream-provenance checks; they live under
+//!   [`import`] and are re-exported here.
 //! - [`lifecycle`]: the store lock, the generation counter, stale staging, rollback, pins
 //!   and the list of held snapshots.
 //! - [`progress`]: byte progress of `import` and `verify` (bars on a terminal, plain
@@ -26,9 +27,9 @@ pub mod client_config;
 pub mod gc;
 pub mod import;
 pub mod lifecycle;
-pub mod preflight;
 pub mod progress;
-pub mod provenance;
+/// The import's prerequisite and upstream-provenance checks, at their old paths.
+pub use import::{preflight, provenance};
 pub mod receipt;
 pub mod sbom;
 pub mod serve;

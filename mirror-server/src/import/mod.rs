@@ -75,6 +75,8 @@ mod copy;
 mod error;
 mod plan;
 mod policy;
+pub mod preflight;
+pub mod provenance;
 mod sboms;
 
 use std::fs;
