@@ -2,7 +2,7 @@
 //! exposition format 0.0.4).
 //!
 //! Every counter is a lock-free atomic updated on the request path (by
-//! [`super::access_log::observe`]); `/metrics` only reads them. What each series means and
+//! [`super::observe::observe`]); `/metrics` only reads them. What each series means and
 //! what an operator alerts on is tabled in `docs/operator-guide.md` ("Metrics and alerts").
 
 use std::fmt::Write as _;

@@ -29,7 +29,7 @@
 //! 5. start the serving threads ([`conn::accept_loop`] over [`router::router`]);
 //! 6. start the reload loop.
 //!
-//! Every request first goes through [`access_log::observe`]: the `Host` rules of RFC 9112
+//! Every request first goes through [`observe::observe`]: the `Host` rules of RFC 9112
 //! §3.2 (`400` otherwise), the request counters and latency histogram of [`health`], the
 //! completed-bytes count, and the access log when one is configured
 //! ([`ServeOptions::access_log`]). Error bodies ([`response::plain`]) escape control characters.

@@ -1,4 +1,4 @@
-//! The outermost middleware of every route (see [`super::router`]): the `Host` rules of
+//! The outermost middleware of every route (see [`mod@super::router`]): the `Host` rules of
 //! RFC 9112 §3.2 (`400` otherwise), the request counters and latency histogram of
 //! [`super::metrics::Metrics`], the completed-bytes count, and one access-log line per
 //! request ([`super::access_log`]) when its body has been sent or cut.

@@ -1,7 +1,7 @@
 //! The one route table: each URL prefix → its resource (handler) → its metrics class.
 //!
 //! [`ROUTES`] is the only place a prefix is written. [`Resource::of`] reads it for the
-//! metrics class of every request ([`route_class`], counted by [`access_log::observe`]),
+//! metrics class of every request ([`route_class`], counted by [`super::observe::observe`]),
 //! for the axum routes of [`router`] (`/healthz`, `/metrics`, `/v2…`, whose method rules
 //! are axum's or the registry's), for the content fallback (`/snapshots…` or a tree) and,
 //! inside a tree (the live snapshot at `/`, a held one under
@@ -164,7 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The outermost middleware: [`access_log::observe`] with the request's metrics class.
+/// The outermost middleware: [`super::observe::observe`] with the request's metrics class.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let class = route_class(req.uri().path());
     super::observe::observe(state, class, req, next).await

@@ -50,5 +50,5 @@ pub const BLOB_TEMP_PREFIX: &str = ".blob-";
 pub const RESUME_PREFIX: &str = "resume-";
 /// Name prefix of a resumable partial download in `STORE/tmp`: `.partial-<64 hex>`.
 pub const PARTIAL_PREFIX: &str = ".partial-";
-/// How long [`Store::lock`] waits quietly before saying that it waits.
+/// How long [`super::Store::lock`] waits quietly before saying that it waits.
 pub const LOCK_NOTICE_AFTER: Duration = Duration::from_secs(1);
