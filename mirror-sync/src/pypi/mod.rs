@@ -3,6 +3,7 @@
 //! inputs as pinned ([`lock`]), route each project to one index, and fetch and verify
 //! the files ([`sync`]).
 
+pub mod config;
 pub mod lock;
 pub mod ranges;
 pub mod resolve;
