@@ -24,6 +24,7 @@ pub mod preset;
 pub mod progress;
 pub mod pypi;
 pub mod receipt;
+pub mod render;
 pub mod sbom;
 pub mod state;
 pub mod sync;

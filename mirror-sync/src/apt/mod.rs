@@ -2,5 +2,6 @@
 //! the selection under dependencies.
 
 pub mod config;
+pub mod render;
 pub mod resolve;
 pub mod sync;

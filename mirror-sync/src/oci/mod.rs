@@ -24,6 +24,7 @@
 pub mod client;
 pub mod config;
 pub mod policy;
+pub mod render;
 pub mod select;
 pub mod sync;
 #[cfg(test)]

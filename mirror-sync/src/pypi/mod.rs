@@ -6,6 +6,7 @@
 pub mod config;
 pub mod lock;
 pub mod ranges;
+pub mod render;
 pub mod resolve;
 pub mod select;
 pub mod sync;
