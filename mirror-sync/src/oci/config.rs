@@ -80,7 +80,7 @@ impl OciUpstream {
     }
 }
 
-/// `[oci.verify]`: image pattern → rule (applied by [`policy`]).
+/// `[oci.verify]`: image pattern → rule (applied by [`super::policy`]).
 pub type VerifyConfig = BTreeMap<String, keys::cosign::VerifyRule>;
 
 fn parse_in_registry(s: &str, up: &OciUpstream) -> anyhow::Result<ImageRef> {
