@@ -7,10 +7,14 @@
 //! `"ngc"`, `"nvidia-pypi"`; [`crate::preset`], docs/presets.md): the preset fills the
 //! keys the table leaves out before the table is read.
 //!
-//! Imports run one way: this module reads the file and calls the ecosystems' checks; the
-//! `[[oci]]` table's shape ([`OciUpstream`], re-exported here) and checks
-//! ([`crate::oci::validate_upstream`]) live in `oci/mod.rs`, which never imports this
-//! module; `oci::policy` and `oci::sync` read the loaded [`Config`].
+//! This module holds the top-level [`Config`] (store, channel, `[signing]`, `[sync]`), the
+//! loading and the checks across sections (channel, at least one upstream, upstream names
+//! unique over every section). Each ecosystem's table and its checks live in that
+//! ecosystem's folder — `apt/config.rs` ([`AptUpstream`]), `pypi/config.rs`
+//! ([`PypiUpstream`]), `oci/config.rs` ([`OciUpstream`]) — and are re-exported here, so
+//! `crate::config::AptUpstream` keeps working. Imports run one way: `config` →
+//! `<eco>::config`; the ecosystem config modules never import this one (the sync steps
+//! read the loaded [`Config`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -109,95 +113,12 @@ fn default_timeout() -> u64 {
     60
 }
 
-/// `[[apt]]`: one APT repository.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AptUpstream {
-    /// Served at `/apt/<name>/`.
-    pub name: String,
-    /// Archive root URL (standard) or the directory holding `Packages` (flat).
-    pub url: String,
-    /// Flat repository (`deb [...] URL /`).
-    #[serde(default)]
-    pub flat: bool,
-    /// Suites (standard repositories only).
-    #[serde(default)]
-    pub suites: Vec<String>,
-    /// Components (standard repositories only).
-    #[serde(default)]
-    pub components: Vec<String>,
-    /// Architectures; `all` packages always come along. Default `["amd64"]`.
-    #[serde(default = "default_arches")]
-    pub architectures: Vec<String>,
-    /// Packages to mirror: `name`, `name=version` or a glob (`lib*`), closed under
-    /// Depends and Pre-Depends. Empty means every package of the selected indexes.
-    #[serde(default)]
-    pub packages: Vec<String>,
-    /// Also follow Recommends.
-    #[serde(default)]
-    pub recommends: bool,
-    /// OpenPGP keyring (binary or armored) that must verify the upstream `InRelease`
-    /// or `Release.gpg`.
-    pub keyring: PathBuf,
-    /// Expected primary-key fingerprints (hex, spaces allowed): when not empty, the
-    /// keyring must contain at least one of them ([`check_keyring_fingerprints`]). The
-    /// NVIDIA presets fill NVIDIA's published keys; an empty list turns the check off.
-    #[serde(default)]
-    pub keyring_fingerprints: Vec<String>,
-}
+/// `[[apt]]`: the table and its checks are defined in [`crate::apt::config`] (data flows
+/// one way: `config` reads the file, each ecosystem owns its table's shape).
+pub use crate::apt::config::{AptUpstream, check_keyring_fingerprints, normalize_fingerprint};
 
-fn default_arches() -> Vec<String> {
-    vec!["amd64".into()]
-}
-
-/// `[[pypi]]`: one PEP 503/691 index.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PypiUpstream {
-    /// Name of the upstream (recorded in the manifest).
-    pub name: String,
-    /// Simple index URL (ends in `/simple/` usually).
-    pub url: String,
-    /// PEP 508 requirements (`requests>=2.31`, `vllm[audio]==0.6.3`). The requirements of
-    /// every `[[pypi]]` table are resolved together, per target, into one consistent set
-    /// of pins ([`crate::pypi::resolve`]). May be empty when another table lists them.
-    #[serde(default)]
-    pub projects: Vec<String>,
-    /// Serve only the projects in [`PypiUpstream::bind`] from this index (uv's
-    /// `explicit = true` indexes): it is never searched for any other project.
-    #[serde(default)]
-    pub explicit: bool,
-    /// Projects bound to this index (`["torch", "triton"]`, PEP 503 names): they are taken
-    /// from this index only, never from another one (no dependency confusion). A project
-    /// may be bound to one index at most.
-    #[serde(default)]
-    pub bind: Vec<String>,
-    /// pip requirements files in hash-checking mode (`name==1.0 --hash=sha256:<hex>`),
-    /// relative to the config file: every line pinned and hashed, nothing else resolved
-    /// ([`crate::pypi::lock`]).
-    #[serde(default)]
-    pub requirements: Vec<PathBuf>,
-    /// PEP 751 lock files (`pylock.toml`), relative to the config file: exactly the listed
-    /// files are taken, each checked against its listed hashes ([`crate::pypi::lock`]).
-    #[serde(default)]
-    pub lock: Vec<PathBuf>,
-    /// Wheel platform tags to keep (`manylinux_2_17_x86_64`, `any`, …).
-    #[serde(default = "default_platforms")]
-    pub platforms: Vec<String>,
-    /// Python versions (`3.11`) whose wheels and sdists are kept.
-    #[serde(default = "default_pythons")]
-    pub python: Vec<String>,
-    /// Keep sdists too.
-    #[serde(default)]
-    pub sdists: bool,
-}
-
-fn default_platforms() -> Vec<String> {
-    vec!["manylinux_2_17_x86_64".into(), "any".into()]
-}
-fn default_pythons() -> Vec<String> {
-    vec!["3.12".into()]
-}
+/// `[[pypi]]`: the table and its checks are defined in [`crate::pypi::config`].
+pub use crate::pypi::config::PypiUpstream;
 
 /// `[[oci]]`: the table is defined and checked with the OCI rules in [`crate::oci`]
 /// (data flows one way: `config` reads the file, `oci` owns the table's shape).
@@ -291,82 +212,16 @@ impl Config {
             if !names.insert(a.name.clone()) {
                 bail!("duplicate upstream name {:?}", a.name);
             }
-            check_url(&a.url).with_context(|| format!("[[apt]] {}", a.name))?;
-            if a.flat {
-                if !a.suites.is_empty() || !a.components.is_empty() {
-                    bail!(
-                        "[[apt]] {}: a flat repository has no suites or components; remove them or set flat = false",
-                        a.name
-                    );
-                }
-            } else if a.suites.is_empty() || a.components.is_empty() {
-                bail!(
-                    "[[apt]] {}: suites and components are required (or set flat = true)",
-                    a.name
-                );
-            }
-            for s in a.suites.iter().chain(&a.components).chain(&a.architectures) {
-                if s.is_empty() || s.contains(['/', '\\', '\0']) || s == ".." || s == "." {
-                    bail!(
-                        "[[apt]] {}: invalid suite, component or architecture {s:?}",
-                        a.name
-                    );
-                }
-            }
-            if a.keyring.as_os_str().is_empty() {
-                bail!(
-                    "[[apt]] {}: keyring is empty; name the OpenPGP keyring that signs this repository",
-                    a.name
-                );
-            }
-            if a.architectures.is_empty() {
-                bail!("[[apt]] {}: architectures must not be empty", a.name);
-            }
-            if !a.keyring_fingerprints.is_empty() {
-                check_keyring_fingerprints(a, &self.resolve(&a.keyring))?;
-            }
+            crate::apt::config::validate(a, &self.resolve(&a.keyring))?;
         }
         let mut bound: BTreeMap<String, String> = BTreeMap::new();
-        if !self.pypi.is_empty()
-            && self
-                .pypi
-                .iter()
-                .all(|p| p.projects.is_empty() && p.requirements.is_empty() && p.lock.is_empty())
-        {
-            bail!(
-                "[[pypi]]: nothing to mirror; list requirements in projects (or lock files in requirements / lock) of at least one [[pypi]] table"
-            );
-        }
+        crate::pypi::config::check_inputs(&self.pypi)?;
         for p in &self.pypi {
             validate_name(&p.name)?;
             if !names.insert(p.name.clone()) {
                 bail!("duplicate upstream name {:?}", p.name);
             }
-            check_url(&p.url).with_context(|| format!("[[pypi]] {}", p.name))?;
-            if p.explicit && p.bind.is_empty() {
-                bail!(
-                    "[[pypi]] {}: explicit = true serves only bound projects, but bind is empty; list them, e.g. bind = [\"torch\"]",
-                    p.name
-                );
-            }
-            for b in &p.bind {
-                if !formats::pypi::name::is_valid_project_name(b) {
-                    bail!("[[pypi]] {}: bind: {b:?} is not a project name", p.name);
-                }
-                let n = formats::pypi::name::normalize(b);
-                if let Some(other) = bound.insert(n.clone(), p.name.clone()) {
-                    bail!(
-                        "project {n} is bound to both [[pypi]] {other} and [[pypi]] {}; bind it to one index",
-                        p.name
-                    );
-                }
-            }
-            if p.python.is_empty() || p.platforms.is_empty() {
-                bail!(
-                    "[[pypi]] {}: python and platforms must not be empty",
-                    p.name
-                );
-            }
+            crate::pypi::config::validate(p, &mut bound)?;
         }
         for o in &self.oci {
             validate_name(&o.name)?;
@@ -376,61 +231,6 @@ impl Config {
             crate::oci::validate_upstream(o).with_context(|| format!("[[oci]] {}", o.name))?;
         }
         Ok(())
-    }
-}
-
-/// A fingerprint as written (`EB69 3B30 …`, any case) → upper-case hex without spaces.
-///
-/// Errors: not 40 (v4) or 64 (v6) hex digits.
-pub fn normalize_fingerprint(f: &str) -> anyhow::Result<String> {
-    let hex: String = f.chars().filter(|c| !c.is_whitespace()).collect();
-    if !matches!(hex.len(), 40 | 64) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("invalid fingerprint {f:?}: expected 40 (v4) or 64 (v6) hex digits");
-    }
-    Ok(hex.to_ascii_uppercase())
-}
-
-/// Checks that the keyring at `keyring` (the upstream's resolved keyring path) holds at
-/// least one primary key listed in `up.keyring_fingerprints`.
-///
-/// Errors: a malformed fingerprint; the keyring cannot be loaded; or none of the expected
-/// keys is in it — the message names the expected and the found fingerprints.
-pub fn check_keyring_fingerprints(up: &AptUpstream, keyring: &Path) -> anyhow::Result<()> {
-    let expected = up
-        .keyring_fingerprints
-        .iter()
-        .map(|f| normalize_fingerprint(f))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .with_context(|| format!("[[apt]] {}: keyring_fingerprints", up.name))?;
-    let ring = keys::openpgp::Keyring::load(keyring).with_context(|| {
-        format!(
-            "[[apt]] {}: cannot load keyring {}",
-            up.name,
-            keyring.display()
-        )
-    })?;
-    let found = ring.fingerprints();
-    if found.iter().any(|f| expected.contains(f)) {
-        return Ok(());
-    }
-    bail!(
-        "[[apt]] {}: keyring {} holds {} but none of the expected {}; make sure it is the vendor's keyring (check the fingerprint out of band), or set keyring_fingerprints = [\"…\"] if the vendor rotated its key",
-        up.name,
-        keyring.display(),
-        if found.is_empty() {
-            "no key".to_owned()
-        } else {
-            found.join(", ")
-        },
-        expected.join(", ")
-    )
-}
-
-fn check_url(u: &str) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(u).with_context(|| format!("invalid url {u:?}"))?;
-    match parsed.scheme() {
-        "http" | "https" => Ok(()),
-        s => bail!("unsupported url scheme {s:?} in {u:?}: use http or https"),
     }
 }
 

@@ -6,11 +6,17 @@
 //! [`sync`], which commits each upstream's state) → `store` (CAS) → [`export`] (cut,
 //! plan, write the drive; a folder whose `mod.rs` reads as its numbered steps).
 //!
+//! Each ecosystem is one folder laid out as its steps, `config → select → sync → render`
+//! ([`apt`], [`pypi`], [`oci`]; docs/adr/0011-sync-ecosystem-layout.md): `<eco>/config.rs`
+//! holds its table and checks, the selection rules, the sync into the store, and
+//! `<eco>/render.rs` its part of the snapshot tree (over the shared helpers of
+//! [`render`]).
+//!
 //! [`cli`] is arguments and rendering only; the work it starts lives in [`sync`],
 //! [`trust`] (signing keys, the Cube's trust bundle), [`export`], [`verify`], [`plan`],
-//! [`sbom`] and [`init`]. [`config`] parses the file; each ecosystem's table shape and
-//! checks it does not own (the `[[oci]]` table) come from that ecosystem's module, so
-//! imports run one way (`config` → `oci` → `oci::policy`, no cycle).
+//! [`sbom`] and [`init`]. [`config`] parses the file, holds the top-level keys and the
+//! checks across sections, and re-exports each ecosystem's table; imports run one way
+//! (`config` → `<eco>::config`, no cycle).
 
 pub mod apt;
 pub mod cli;
@@ -24,6 +30,7 @@ pub mod preset;
 pub mod progress;
 pub mod pypi;
 pub mod receipt;
+pub mod render;
 pub mod sbom;
 pub mod state;
 pub mod sync;

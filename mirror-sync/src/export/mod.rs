@@ -4,8 +4,9 @@
 //! 1. Open the store, its state and the two signing keys ([`cut::Source`]).
 //! 2. The cut ([`cut`]): an existing snapshot (`--snapshot`), the unfinished cut of an
 //!    interrupted export (same upstream state), or a new one: what the server will serve
-//!    rendered ([`render`]: APT indexes signed with the repository key, one merged PEP
-//!    503/691 simple index, OCI referrers indexes), the manifest built (every artifact:
+//!    rendered ([`render`], which calls each ecosystem's render step: APT indexes signed
+//!    with the repository key, one merged PEP 503/691 simple index, OCI referrers
+//!    indexes), the manifest built (every artifact:
 //!    kind, upstream, logical path, digest, size, metadata) and its exact bytes signed
 //!    with the ed25519 snapshot key.
 //! 3. The plan ([`plan`]): the blobs the drive set carries (minus those a `--base`

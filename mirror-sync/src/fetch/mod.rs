@@ -264,5 +264,17 @@ pub fn base_url(s: &str) -> anyhow::Result<Url> {
     Ok(u)
 }
 
+/// Checks that `u` is an absolute http(s) URL (an upstream's `url`).
+///
+/// Errors: `invalid url "<u>"` (with the parse error) or `unsupported url scheme "<s>" in
+/// "<u>": use http or https`.
+pub fn check_url(u: &str) -> anyhow::Result<()> {
+    let parsed = Url::parse(u).with_context(|| format!("invalid url {u:?}"))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(()),
+        s => bail!("unsupported url scheme {s:?} in {u:?}: use http or https"),
+    }
+}
+
 #[cfg(test)]
 mod tests;
