@@ -5,6 +5,7 @@
 //! Each test uses short limits through `ServeOptions` (or the binary's flags) so it ends
 //! in seconds; every wait is bounded by a socket timeout or a deadline.
 
+#[path = "suite/common.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

@@ -1,7 +1,6 @@
 //! Store lifecycle: audit chain, rollback, pins, gc, verify, `/snapshots/<name>/`, stale
 //! staging. Drives are hand-built and signed (tests/common), imported with the real import.
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -9,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, tree_digest};
+use crate::common::{Fixture, tree_digest};
 use formats::digest::Digest;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};

@@ -5,11 +5,10 @@
 //! manifest, an OCI 1.1 SBOM referrer and the referrers index export would generate), put
 //! on a signed drive, imported and served on 127.0.0.1:0.
 
-mod common;
 
 use std::future::Future;
 
-use common::{Fixture, OciFile};
+use crate::common::{Fixture, OciFile};
 use formats::digest::Digest;
 use formats::oci::{
     COSIGN_SIMPLESIGNING, DOCKER_MANIFEST, Descriptor, OCI_INDEX, OCI_MANIFEST, cosign_tag,

@@ -2,13 +2,12 @@
 //! `gpgv` (what APT runs) must accept what we sign, and we must accept what `gpg` signs,
 //! including signatures by signing subkeys.
 
-mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{have, mode, run, run_ok};
+use crate::common::{have, mode, run, run_ok};
 use keys::openpgp::{Keyring, RepoSigningKey, write_repo_key};
 use keys::{KeyError, VerifyError};
 

@@ -10,7 +10,6 @@
 //!   rollbacks switch the live snapshot; no request fails and every body is one
 //!   snapshot's bytes for that path.
 
-mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, OciFile};
+use crate::common::{Fixture, OciFile};
 use formats::digest::Digest;
 use formats::oci::OCI_MANIFEST;
 use formats::snapshot::Meta;
