@@ -2,7 +2,6 @@
 //! `gpgv` (what APT runs) must accept what we sign, and we must accept what `gpg` signs,
 //! including signatures by signing subkeys.
 
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,6 @@
 //! Ed25519 snapshot keys: files, trusted-key directories and interoperability with the
 //! OpenSSL command line (`openssl pkeyutl -rawin`, OpenSSL 3).
 
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

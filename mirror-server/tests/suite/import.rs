@@ -1,6 +1,5 @@
 //! `mirror-server import`: success, and every refusal leaves the store byte for byte as it was.
 
-
 use std::fs;
 
 use crate::common::{Fixture, drive_blob, tree_digest_except_audit};

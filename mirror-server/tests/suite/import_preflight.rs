@@ -6,7 +6,6 @@
 //! "Before a single blob byte": the drives here carry a truncated blob. Had import read or
 //! even sized it first, the refusal would name the blob instead.
 
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

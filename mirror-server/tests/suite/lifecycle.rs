@@ -1,6 +1,5 @@
 //! Store lifecycle: audit chain, rollback, pins, gc, verify, `/snapshots/<name>/`, stale
-//! staging. Drives are hand-built and signed (tests/common), imported with the real import.
-
+//! staging. Drives are hand-built and signed (tests/suite/common.rs), imported with the real import.
 
 use std::collections::BTreeSet;
 use std::fs;

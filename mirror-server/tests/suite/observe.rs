@@ -4,7 +4,6 @@
 //! server's JSON log, the `Host` rules of RFC 9112 §3.2 and error bodies that never echo
 //! raw control bytes. Every wait is bounded.
 
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 //! manifest, an OCI 1.1 SBOM referrer and the referrers index export would generate), put
 //! on a signed drive, imported and served on 127.0.0.1:0.
 
-
 use std::future::Future;
 
 use crate::common::{Fixture, OciFile};

@@ -1,7 +1,6 @@
 //! `mirror-server import --policy`: cosign signatures of OCI images checked at import, with
 //! signatures made by the real `openssl` CLI. Refusals leave the store unchanged.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

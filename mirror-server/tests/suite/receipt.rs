@@ -1,7 +1,6 @@
 //! `mirror-server receipt`: run the real binary on a real store (drives hand-built and
-//! signed in tests/common, imported with the real import) and read the receipt back with
+//! signed in tests/suite/common.rs, imported with the real import) and read the receipt back with
 //! the connected side's reader, `mirror_sync::receipt::load`.
-
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

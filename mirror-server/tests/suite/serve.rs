@@ -1,7 +1,6 @@
 //! `mirror-server serve`: a hand-built signed drive is imported and served on 127.0.0.1:0,
 //! then checked with a plain HTTP client.
 
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;

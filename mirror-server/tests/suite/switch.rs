@@ -10,7 +10,6 @@
 //!   rollbacks switch the live snapshot; no request fails and every body is one
 //!   snapshot's bytes for that path.
 
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
