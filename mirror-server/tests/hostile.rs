@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Fixture;
+use common::{Fixture, Import};
 use mirror_server::serve::{ServeOptions, ServerHandle, start_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::common::{Fixture, drive_blob, tree_digest_except_audit};
+use crate::common::{Fixture, Import, drive_blob, tree_digest_except_audit};
 use store::{Cas, Index};
 
 const DEB: &[u8] = b"!<arch>\ndebian-binary   fake deb for tests\n";

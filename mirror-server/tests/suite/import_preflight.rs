@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::common::{Fixture, drive_blob, tree_digest_except_audit};
+use crate::common::{Fixture, Import, drive_blob, tree_digest_except_audit};
 use formats::snapshot::Manifest;
 use keys::openpgp::RepoSigningKey;
 use mirror_server::preflight;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::Fixture;
+use crate::common::{Fixture, Import};
 use mirror_server::serve::{
     AccessLogConfig, AccessLogFormat, AccessLogTarget, ServeOptions, ServerHandle, start_with,
 };

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use crate::common::{Fixture, OciFile};
+use crate::common::{Fixture, Import, OciFile};
 use formats::digest::Digest;
 use formats::oci::{
     COSIGN_SIMPLESIGNING, DOCKER_MANIFEST, Descriptor, OCI_INDEX, OCI_MANIFEST, cosign_tag,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Fixture, OciFile, tree_digest_except_audit};
+use crate::common::{Fixture, Import, OciFile, tree_digest_except_audit};
 use formats::digest::Digest;
 use formats::oci::{COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLESIGNING, OCI_MANIFEST};
 use formats::snapshot::Meta;

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{Fixture, tree_digest};
+use crate::common::{Fixture, Import, tree_digest};
 use formats::digest::Digest;
 use formats::receipt::{Envelope, Receipt};
 use keys::snapshot::PublicKey;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{Fixture, OciFile};
+use crate::common::{Fixture, Import, OciFile};
 use formats::digest::Digest;
 use formats::oci::OCI_MANIFEST;
 use formats::snapshot::Meta;
