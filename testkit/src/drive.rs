@@ -5,14 +5,18 @@
 //! `blobs/sha256/<hex>` and `snapshots/test/<seq>/{manifest.json, .sig, signer}` for a
 //! list of files, after a hook has edited the manifest: that hook, a foreign key and
 //! [`drive_blob`] (to corrupt a blob in place) make the hostile drives.
+//!
+//! Hostile copies of real exported drives (the bad-media matrix) are re-signed with
+//! [`sign_snapshot`] (manifest, its signature and the media description), [`reseal`]
+//! (fresh SBOMs, then signed) and [`put_blob`] (moved from tests/tests/bad_media.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use formats::digest::Digest;
 use formats::snapshot::{
-    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SIGNATURE_FILE,
-    SIGNER_FILE, Source, SourceKind,
+    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SBOM_CYCLONEDX_PATH,
+    SBOM_SPDX_PATH, SIGNATURE_FILE, SIGNER_FILE, Source, SourceKind,
 };
 use keys::snapshot::SigningKey;
 
@@ -217,10 +221,89 @@ pub fn drive_blob(drive: &Path, bytes: &[u8]) -> PathBuf {
     drive.join("blobs/sha256").join(Digest::of(bytes).hex())
 }
 
+/// Writes `bytes` as the manifest at `manifest_path` (a drive's
+/// `snapshots/<channel>/<seq>/manifest.json`), its signature by `key` next to it
+/// (`manifest.json.sig`), and re-describes the drive as a signer would: `media.json` names
+/// the new manifest by digest and lists every blob it names (whole, volume 1), signed into
+/// `media.json.sig`. A manifest that is not JSON keeps the old blob list. Panics on I/O
+/// errors (test helper). Used to make hostile drives "signed by a signer that went wrong".
+pub fn sign_snapshot(manifest_path: &Path, bytes: &[u8], key: &SigningKey) {
+    let path = manifest_path;
+    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path.with_extension("json.sig"), key.sign(bytes)).unwrap();
+    // The signer also re-describes the drive (media.json names the manifest by digest):
+    // a whole, single-volume drive carrying every blob the new manifest lists.
+    let media_path = path.with_file_name(formats::media::MEDIA_FILE);
+    let mut media =
+        formats::media::Media::from_slice(&std::fs::read(&media_path).unwrap()).unwrap();
+    media.manifest = Digest::of(bytes);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(arts) = v["artifacts"].as_array()
+    {
+        let mut blobs = std::collections::BTreeMap::new();
+        for a in arts {
+            if let (Some(d), Some(size)) = (
+                a["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()),
+                a["size"].as_u64(),
+            ) {
+                blobs.insert(d, size);
+            }
+        }
+        media.blobs = blobs
+            .into_iter()
+            .map(|(digest, size)| formats::media::BlobEntry {
+                digest,
+                size,
+                volume: Some(1),
+                parts: Vec::new(),
+            })
+            .collect();
+    }
+    let media_bytes = media.to_bytes();
+    std::fs::write(&media_path, &media_bytes).unwrap();
+    std::fs::write(
+        media_path.with_file_name(formats::media::MEDIA_SIGNATURE_FILE),
+        key.sign(&media_bytes),
+    )
+    .unwrap();
+}
+
+/// Regenerates both SBOMs of `m` (CycloneDX and SPDX, as `mirror-sync export` writes
+/// them), writes them as blobs on `drive`, sorts the artifacts by path and signs the
+/// result with [`sign_snapshot`]. Panics on I/O errors (test helper).
+pub fn reseal(drive: &Path, manifest_path: &Path, mut m: Manifest, key: &SigningKey) {
+    m.artifacts.retain(|a| a.kind != ArtifactKind::Sbom);
+    let cdx = formats::sbom::cyclonedx(&m);
+    let spdx = formats::sbom::spdx(&m);
+    for (path, bytes, media_type) in [
+        (SBOM_CYCLONEDX_PATH, cdx, "application/vnd.cyclonedx+json"),
+        (SBOM_SPDX_PATH, spdx, "application/spdx+json"),
+    ] {
+        let (digest, size) = put_blob(drive, &bytes);
+        m.artifacts.push(Artifact {
+            kind: ArtifactKind::Sbom,
+            upstream: None,
+            path: path.into(),
+            digest,
+            size,
+            media_type: Some(media_type.into()),
+            meta: Default::default(),
+        });
+    }
+    m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    sign_snapshot(manifest_path, &m.to_bytes(), key);
+}
+
+/// Writes `bytes` as a blob of `drive` (`blobs/sha256/<hex>`); returns its digest and size.
+pub fn put_blob(drive: &Path, bytes: &[u8]) -> (Digest, u64) {
+    let d = Digest::of(bytes);
+    std::fs::write(drive_blob(drive, bytes), bytes).unwrap();
+    (d, bytes.len() as u64)
+}
+
 /// Adds the snapshot's CycloneDX and SPDX SBOMs (as `mirror-sync export` does) unless the
 /// manifest already lists one, writing their blobs into `blobs`.
 pub fn add_sboms(m: &mut Manifest, blobs: &std::path::Path) {
-    use formats::snapshot::{SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
     if m.artifacts.iter().any(|a| a.kind == ArtifactKind::Sbom) {
         return;
     }
