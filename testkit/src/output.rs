@@ -23,6 +23,17 @@ pub struct Output {
 }
 
 impl Output {
+    /// The result of a process that was started some other way (spawned, waited on),
+    /// labelled `command`; both streams decoded lossily as UTF-8.
+    pub fn from_std(command: String, out: std::process::Output) -> Output {
+        Output {
+            command,
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Whether the process exited with status 0.
     pub fn success(&self) -> bool {
         self.status.success()
@@ -80,12 +91,7 @@ pub fn run_command(cmd: &mut Command) -> anyhow::Result<Output> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| anyhow::anyhow!("could not start `{command}`: {e}; is it installed?"))?;
-    Ok(Output {
-        command,
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Ok(Output::from_std(command, out))
 }
 
 /// Runs `cmd` and returns its raw standard output, failing unless it exits with 0.
