@@ -8,7 +8,7 @@
 //!
 //! Hostile copies of real exported drives (the bad-media matrix) are re-signed with
 //! [`sign_snapshot`] (manifest, its signature and the media description), [`reseal`]
-//! (fresh SBOMs, then signed) and [`put_blob`] (moved from tests/tests/bad_media.rs).
+//! (fresh SBOMs, then signed) and [`put_blob`] (moved from tests/tests/e2e/bad_media.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
