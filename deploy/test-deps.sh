@@ -4,7 +4,7 @@
 # curl, the OCI upstream and clients (docker-registry = CNCF distribution, skopeo, umoci,
 # podman), uv (pip is assumed), and the benchmark peers that `bench/run.sh --smoke` starts
 # (nginx, aptly, wrk; bandersnatch goes into a venv when the bench first needs it), and
-# what tests/tests/deb_package.rs needs to build, check and install the Debian packages:
+# what tests/tests/e2e/deb_package.rs needs to build, check and install the Debian packages:
 # cargo-deb (pinned), lintian, binutils (strip, readelf), systemd (systemd-analyze; no
 # service is started), adduser;
 # and promtool (Debian package prometheus), which checks the /metrics exposition.

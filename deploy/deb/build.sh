@@ -9,7 +9,7 @@
 # says otherwise); the paths are printed on the last two lines.
 #
 #   --profile PROFILE  cargo profile of the binaries (default: release; the test
-#                      tests/tests/deb_package.rs packs the `dev` binaries `cargo test`
+#                      tests/tests/e2e/deb_package.rs packs the `dev` binaries `cargo test`
 #                      already built, which cargo-deb accepts with a warning)
 #   --no-build         package the binaries already built for PROFILE
 #   --no-lintian       skip lintian (it runs with --fail-on error otherwise; the warnings

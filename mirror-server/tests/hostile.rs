@@ -5,6 +5,7 @@
 //! Each test uses short limits through `ServeOptions` (or the binary's flags) so it ends
 //! in seconds; every wait is bounded by a socket timeout or a deadline.
 
+#[path = "suite/common.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -13,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Fixture;
+use common::{Fixture, Import};
 use mirror_server::serve::{ServeOptions, ServerHandle, start_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");

@@ -6,13 +6,11 @@
 //! "Before a single blob byte": the drives here carry a truncated blob. Had import read or
 //! even sized it first, the refusal would name the blob instead.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use common::{Fixture, drive_blob, tree_digest_except_audit};
+use crate::common::{Fixture, Import, drive_blob, tree_digest_except_audit};
 use formats::snapshot::Manifest;
 use keys::openpgp::RepoSigningKey;
 use mirror_server::preflight;

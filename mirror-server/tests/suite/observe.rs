@@ -4,15 +4,13 @@
 //! server's JSON log, the `Host` rules of RFC 9112 §3.2 and error bodies that never echo
 //! raw control bytes. Every wait is bounded.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Fixture;
+use crate::common::{Fixture, Import};
 use mirror_server::serve::{
     AccessLogConfig, AccessLogFormat, AccessLogTarget, ServeOptions, ServerHandle, start_with,
 };

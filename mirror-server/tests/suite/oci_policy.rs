@@ -1,12 +1,10 @@
 //! `mirror-server import --policy`: cosign signatures of OCI images checked at import, with
 //! signatures made by the real `openssl` CLI. Refusals leave the store unchanged.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Fixture, OciFile, tree_digest_except_audit};
+use crate::common::{Fixture, Import, OciFile, tree_digest_except_audit};
 use formats::digest::Digest;
 use formats::oci::{COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLESIGNING, OCI_MANIFEST};
 use formats::snapshot::Meta;

@@ -1,13 +1,11 @@
 //! Ed25519 snapshot keys: files, trusted-key directories and interoperability with the
 //! OpenSSL command line (`openssl pkeyutl -rawin`, OpenSSL 3).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{have, mode, run, run_ok};
+use crate::common::{have, mode, run, run_ok};
 use keys::snapshot::{PublicKey, SigningKey, TrustedKeys, write_keypair};
 use keys::{KeyError, SignatureError};
 

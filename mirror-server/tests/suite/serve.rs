@@ -1,14 +1,12 @@
 //! `mirror-server serve`: a hand-built signed drive is imported and served on 127.0.0.1:0,
 //! then checked with a plain HTTP client.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::Fixture;
+use crate::common::{Fixture, Import};
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,

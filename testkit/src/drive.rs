@@ -1,30 +1,49 @@
-//! Test helpers: snapshot drives built by hand, and a digest of a whole store tree.
-
-#![allow(dead_code)]
+//! Snapshot drives built by hand (moved from mirror-server's tests/common).
+//!
+//! [`Fixture`] holds a temp dir, a fresh Ed25519 snapshot key (the signing helper) and a
+//! trusted-keys directory with its public key; [`Fixture::drive_with`] writes
+//! `blobs/sha256/<hex>` and `snapshots/test/<seq>/{manifest.json, .sig, signer}` for a
+//! list of files, after a hook has edited the manifest: that hook, a foreign key and
+//! [`drive_blob`] (to corrupt a blob in place) make the hostile drives.
+//!
+//! Hostile copies of real exported drives (the bad-media matrix) are re-signed with
+//! [`sign_snapshot`] (manifest, its signature and the media description), [`reseal`]
+//! (fresh SBOMs, then signed) and [`put_blob`] (moved from tests/tests/e2e/bad_media.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use formats::digest::Digest;
 use formats::snapshot::{
-    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SIGNATURE_FILE,
-    SIGNER_FILE, Source, SourceKind,
+    Artifact, ArtifactKind, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Meta, SBOM_CYCLONEDX_PATH,
+    SBOM_SPDX_PATH, SIGNATURE_FILE, SIGNER_FILE, Source, SourceKind,
 };
 use keys::snapshot::SigningKey;
-use sha2::{Digest as _, Sha256};
 
+/// The channel of every hand-built snapshot (`test/<seq>`).
 pub const CHANNEL: &str = "test";
 
 /// A temp dir with a signing key, a trusted-keys dir holding its public key, and a store path
 /// (not created).
 pub struct Fixture {
+    /// The temp dir everything lives in (removed on drop).
     pub dir: tempfile::TempDir,
+    /// The snapshot signing key (Ed25519) drives are signed with by default.
     pub key: SigningKey,
+    /// `<tmp>/trusted`, holding `site.pub` (the public half of `key`, PEM).
     pub trusted: PathBuf,
+    /// `<tmp>/store`, a store path that does not exist yet.
     pub store: PathBuf,
 }
 
+impl Default for Fixture {
+    fn default() -> Fixture {
+        Fixture::new()
+    }
+}
+
 impl Fixture {
+    /// A fresh temp dir, key and trusted-keys directory. Panics on I/O errors (test helper).
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let key = SigningKey::generate();
@@ -96,6 +115,7 @@ impl Fixture {
         drive
     }
 
+    /// [`Fixture::drive_with`] with the manifest as built and the fixture's key.
     pub fn drive(&self, name: &str, seq: u64, files: &[(&str, &[u8])]) -> PathBuf {
         self.drive_with(name, seq, files, |_| {}, None)
     }
@@ -139,22 +159,6 @@ impl Fixture {
             },
             None,
         )
-    }
-
-    /// Runs `mirror-server import DRIVE --store … --trusted-keys … --quiet [extra…]`.
-    pub fn import(&self, drive: &Path, extra: &[&str]) -> anyhow::Result<()> {
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "mirror-server".into(),
-            "import".into(),
-            drive.into(),
-            "--store".into(),
-            self.store.clone().into(),
-            "--trusted-keys".into(),
-            self.trusted.clone().into(),
-            "--quiet".into(),
-        ];
-        args.extend(extra.iter().map(Into::into));
-        mirror_server::cli::run(args)
     }
 }
 
@@ -217,61 +221,89 @@ pub fn drive_blob(drive: &Path, bytes: &[u8]) -> PathBuf {
     drive.join("blobs/sha256").join(Digest::of(bytes).hex())
 }
 
-/// SHA-256 over the sorted relative paths of everything under `root` (with a type marker),
-/// file contents and link targets. A missing root hashes to a fixed value.
-pub fn tree_digest(root: &Path) -> String {
-    tree_digest_filtered(root, |_| true)
-}
-
-/// [`tree_digest`] leaving out every entry whose path contains `audit` (the audit log, the
-/// one file a refused import may change).
-pub fn tree_digest_except_audit(root: &Path) -> String {
-    tree_digest_filtered(root, |rel| !rel.to_string_lossy().contains("audit"))
-}
-
-fn tree_digest_filtered(root: &Path, keep: impl Fn(&Path) -> bool) -> String {
-    let mut h = Sha256::new();
-    if fs::symlink_metadata(root).is_err() {
-        return "absent".into();
-    }
-    let mut entries = Vec::new();
-    walk(root, root, &mut entries);
-    entries.retain(|e| keep(e));
-    entries.sort();
-    for rel in entries {
-        let p = root.join(&rel);
-        let m = fs::symlink_metadata(&p).unwrap();
-        h.update(rel.to_string_lossy().as_bytes());
-        h.update([0]);
-        if m.file_type().is_symlink() {
-            h.update(b"L");
-            h.update(fs::read_link(&p).unwrap().to_string_lossy().as_bytes());
-        } else if m.is_dir() {
-            h.update(b"D");
-        } else {
-            h.update(b"F");
-            h.update(fs::read(&p).unwrap());
+/// Writes `bytes` as the manifest at `manifest_path` (a drive's
+/// `snapshots/<channel>/<seq>/manifest.json`), its signature by `key` next to it
+/// (`manifest.json.sig`), and re-describes the drive as a signer would: `media.json` names
+/// the new manifest by digest and lists every blob it names (whole, volume 1), signed into
+/// `media.json.sig`. A manifest that is not JSON keeps the old blob list. Panics on I/O
+/// errors (test helper). Used to make hostile drives "signed by a signer that went wrong".
+pub fn sign_snapshot(manifest_path: &Path, bytes: &[u8], key: &SigningKey) {
+    let path = manifest_path;
+    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path.with_extension("json.sig"), key.sign(bytes)).unwrap();
+    // The signer also re-describes the drive (media.json names the manifest by digest):
+    // a whole, single-volume drive carrying every blob the new manifest lists.
+    let media_path = path.with_file_name(formats::media::MEDIA_FILE);
+    let mut media =
+        formats::media::Media::from_slice(&std::fs::read(&media_path).unwrap()).unwrap();
+    media.manifest = Digest::of(bytes);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(arts) = v["artifacts"].as_array()
+    {
+        let mut blobs = std::collections::BTreeMap::new();
+        for a in arts {
+            if let (Some(d), Some(size)) = (
+                a["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()),
+                a["size"].as_u64(),
+            ) {
+                blobs.insert(d, size);
+            }
         }
-        h.update([0]);
+        media.blobs = blobs
+            .into_iter()
+            .map(|(digest, size)| formats::media::BlobEntry {
+                digest,
+                size,
+                volume: Some(1),
+                parts: Vec::new(),
+            })
+            .collect();
     }
-    hex::encode(h.finalize())
+    let media_bytes = media.to_bytes();
+    std::fs::write(&media_path, &media_bytes).unwrap();
+    std::fs::write(
+        media_path.with_file_name(formats::media::MEDIA_SIGNATURE_FILE),
+        key.sign(&media_bytes),
+    )
+    .unwrap();
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        out.push(p.strip_prefix(root).unwrap().to_path_buf());
-        if e.file_type().unwrap().is_dir() {
-            walk(root, &p, out);
-        }
+/// Regenerates both SBOMs of `m` (CycloneDX and SPDX, as `mirror-sync export` writes
+/// them), writes them as blobs on `drive`, sorts the artifacts by path and signs the
+/// result with [`sign_snapshot`]. Panics on I/O errors (test helper).
+pub fn reseal(drive: &Path, manifest_path: &Path, mut m: Manifest, key: &SigningKey) {
+    m.artifacts.retain(|a| a.kind != ArtifactKind::Sbom);
+    let cdx = formats::sbom::cyclonedx(&m);
+    let spdx = formats::sbom::spdx(&m);
+    for (path, bytes, media_type) in [
+        (SBOM_CYCLONEDX_PATH, cdx, "application/vnd.cyclonedx+json"),
+        (SBOM_SPDX_PATH, spdx, "application/spdx+json"),
+    ] {
+        let (digest, size) = put_blob(drive, &bytes);
+        m.artifacts.push(Artifact {
+            kind: ArtifactKind::Sbom,
+            upstream: None,
+            path: path.into(),
+            digest,
+            size,
+            media_type: Some(media_type.into()),
+            meta: Default::default(),
+        });
     }
+    m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    sign_snapshot(manifest_path, &m.to_bytes(), key);
+}
+
+/// Writes `bytes` as a blob of `drive` (`blobs/sha256/<hex>`); returns its digest and size.
+pub fn put_blob(drive: &Path, bytes: &[u8]) -> (Digest, u64) {
+    let d = Digest::of(bytes);
+    std::fs::write(drive_blob(drive, bytes), bytes).unwrap();
+    (d, bytes.len() as u64)
 }
 
 /// Adds the snapshot's CycloneDX and SPDX SBOMs (as `mirror-sync export` does) unless the
 /// manifest already lists one, writing their blobs into `blobs`.
 pub fn add_sboms(m: &mut Manifest, blobs: &std::path::Path) {
-    use formats::snapshot::{SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
     if m.artifacts.iter().any(|a| a.kind == ArtifactKind::Sbom) {
         return;
     }

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use formats::digest::Digest;
-use formats::snapshot::{Artifact, ArtifactKind, Manifest, SBOM_CYCLONEDX_PATH, SBOM_SPDX_PATH};
+use formats::snapshot::{Artifact, ArtifactKind, Manifest, SBOM_CYCLONEDX_PATH};
 use mirror_e2e::apt_fixture::DebSpec;
 use mirror_e2e::product::{import_drive, read_manifest, s, server_cli, sync_cli};
 use mirror_e2e::world::{World, world_in};
@@ -169,78 +169,25 @@ impl Case {
         serde_json::from_slice(&std::fs::read(self.manifest_path()).unwrap()).unwrap()
     }
 
-    /// Writes `bytes` as the manifest and signs them with the trusted snapshot key.
+    /// Writes `bytes` as the manifest and signs them with the trusted snapshot key
+    /// ([`testkit::drive::sign_snapshot`]: the media description follows).
     fn sign(&self, bytes: &[u8]) {
-        let key = keys::snapshot::SigningKey::load(&self.base.w.keys.join("snapshot.key")).unwrap();
-        let path = self.manifest_path();
-        std::fs::write(&path, bytes).unwrap();
-        std::fs::write(path.with_extension("json.sig"), key.sign(bytes)).unwrap();
-        // The signer also re-describes the drive (media.json names the manifest by digest):
-        // a whole, single-volume drive carrying every blob the new manifest lists.
-        let media_path = path.with_file_name(formats::media::MEDIA_FILE);
-        let mut media =
-            formats::media::Media::from_slice(&std::fs::read(&media_path).unwrap()).unwrap();
-        media.manifest = Digest::of(bytes);
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
-            && let Some(arts) = v["artifacts"].as_array()
-        {
-            let mut blobs = std::collections::BTreeMap::new();
-            for a in arts {
-                if let (Some(d), Some(size)) = (
-                    a["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()),
-                    a["size"].as_u64(),
-                ) {
-                    blobs.insert(d, size);
-                }
-            }
-            media.blobs = blobs
-                .into_iter()
-                .map(|(digest, size)| formats::media::BlobEntry {
-                    digest,
-                    size,
-                    volume: Some(1),
-                    parts: Vec::new(),
-                })
-                .collect();
-        }
-        let media_bytes = media.to_bytes();
-        std::fs::write(&media_path, &media_bytes).unwrap();
-        std::fs::write(
-            media_path.with_file_name(formats::media::MEDIA_SIGNATURE_FILE),
-            key.sign(&media_bytes),
-        )
-        .unwrap();
+        testkit::drive::sign_snapshot(&self.manifest_path(), bytes, &self.key());
     }
 
     /// Regenerates both SBOMs for `m` (a consistent signer that went wrong elsewhere),
-    /// writes them as blobs, and signs the result.
-    fn reseal(&self, mut m: Manifest) {
-        m.artifacts.retain(|a| a.kind != ArtifactKind::Sbom);
-        let cdx = formats::sbom::cyclonedx(&m);
-        let spdx = formats::sbom::spdx(&m);
-        for (path, bytes, media_type) in [
-            (SBOM_CYCLONEDX_PATH, cdx, "application/vnd.cyclonedx+json"),
-            (SBOM_SPDX_PATH, spdx, "application/spdx+json"),
-        ] {
-            let (digest, size) = self.put_blob(&bytes);
-            m.artifacts.push(Artifact {
-                kind: ArtifactKind::Sbom,
-                upstream: None,
-                path: path.into(),
-                digest,
-                size,
-                media_type: Some(media_type.into()),
-                meta: Default::default(),
-            });
-        }
-        m.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-        self.sign(&m.to_bytes());
+    /// writes them as blobs, and signs the result ([`testkit::drive::reseal`]).
+    fn reseal(&self, m: Manifest) {
+        testkit::drive::reseal(&self.drive, &self.manifest_path(), m, &self.key());
+    }
+
+    /// The trusted snapshot key of the scenario.
+    fn key(&self) -> keys::snapshot::SigningKey {
+        keys::snapshot::SigningKey::load(&self.base.w.keys.join("snapshot.key")).unwrap()
     }
 
     fn put_blob(&self, bytes: &[u8]) -> (Digest, u64) {
-        let d = Digest::of(bytes);
-        std::fs::write(self.blob(&d), bytes).unwrap();
-        (d, bytes.len() as u64)
+        testkit::drive::put_blob(&self.drive, bytes)
     }
 
     fn blob(&self, d: &Digest) -> PathBuf {

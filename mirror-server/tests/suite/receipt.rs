@@ -1,15 +1,13 @@
 //! `mirror-server receipt`: run the real binary on a real store (drives hand-built and
-//! signed in tests/common, imported with the real import) and read the receipt back with
+//! signed in tests/suite/common.rs, imported with the real import) and read the receipt back with
 //! the connected side's reader, `mirror_sync::receipt::load`.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Fixture, tree_digest};
+use crate::common::{Fixture, Import, tree_digest};
 use formats::digest::Digest;
 use formats::receipt::{Envelope, Receipt};
 use keys::snapshot::PublicKey;

@@ -10,8 +10,6 @@
 //!   rollbacks switch the live snapshot; no request fails and every body is one
 //!   snapshot's bytes for that path.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, OciFile};
+use crate::common::{Fixture, Import, OciFile};
 use formats::digest::Digest;
 use formats::oci::OCI_MANIFEST;
 use formats::snapshot::Meta;

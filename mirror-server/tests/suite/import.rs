@@ -1,10 +1,8 @@
 //! `mirror-server import`: success, and every refusal leaves the store byte for byte as it was.
 
-mod common;
-
 use std::fs;
 
-use common::{Fixture, drive_blob, tree_digest_except_audit};
+use crate::common::{Fixture, Import, drive_blob, tree_digest_except_audit};
 use store::{Cas, Index};
 
 const DEB: &[u8] = b"!<arch>\ndebian-binary   fake deb for tests\n";

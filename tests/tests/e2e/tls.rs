@@ -165,12 +165,7 @@ fn refused(store: &Path, args: &[&str]) -> Output {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().expect("output");
-    Output {
-        command: format!("mirror-server serve {args:?}"),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Output::from_std(format!("mirror-server serve {args:?}"), out)
 }
 
 /// An empty store (nothing imported: `/healthz` answers, content routes 503).
