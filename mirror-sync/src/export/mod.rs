@@ -1,28 +1,28 @@
 //! `mirror-sync export`: cut a signed snapshot from the last sync of every configured
 //! upstream and write it onto a drive, or a set of volumes (docs/media-format.md).
 //!
-//! 1. Open the store, its state and the two signing keys ([`cut::Source`]).
-//! 2. The cut ([`cut`]): an existing snapshot (`--snapshot`), the unfinished cut of an
+//! 1. Open the store, its state and the two signing keys (`cut::Source`).
+//! 2. The cut (`cut`): an existing snapshot (`--snapshot`), the unfinished cut of an
 //!    interrupted export (same upstream state), or a new one: what the server will serve
-//!    rendered ([`render`], which calls each ecosystem's render step: APT indexes signed
+//!    rendered (`render`, which calls each ecosystem's render step: APT indexes signed
 //!    with the repository key, one merged PEP 503/691 simple index, OCI referrers
 //!    indexes), the manifest built (every artifact:
 //!    kind, upstream, logical path, digest, size, metadata) and its exact bytes signed
 //!    with the ed25519 snapshot key.
-//! 3. The plan ([`plan`]): the blobs the drive set carries (minus those a `--base`
+//! 3. The plan (`plan`): the blobs the drive set carries (minus those a `--base`
 //!    snapshot or a site's receipt holds), parts for files over the size limit and the
-//!    blob directory layout for the drive's filesystem ([`filesystem`]: FAT32's 4 GiB − 1
+//!    blob directory layout for the drive's filesystem (`filesystem`: FAT32's 4 GiB − 1
 //!    and directory limits, exFAT), the volumes, the blob table.
-//! 4. Per volume, write the blobs ([`write::blobs`]: `blobs/sha256/<hex>` for every unique
+//! 4. Per volume, write the blobs (`write::blobs`: `blobs/sha256/<hex>` for every unique
 //!    digest, temp name, hash checked while copying, fsync, rename; blobs already on the
 //!    drive with the right size are kept, so an interrupted export resumes).
-//! 5. Per volume, write the snapshot files ([`write::snapshot_files`]): the OCI image
+//! 5. Per volume, write the snapshot files (`write::snapshot_files`): the OCI image
 //!    layout at the drive root when the snapshot has tags (image-spec §Image Layout:
 //!    `oci-layout`, `index.json` with one descriptor per tag annotated
 //!    `org.opencontainers.image.ref.name`), the signer's public key, the signatures, the
 //!    media description, and the manifest last: a drive without a manifest is visibly
 //!    incomplete. The volume is recorded as done in the channel's pending record.
-//! 6. A cut whose every volume is written becomes an exported snapshot ([`finish`]).
+//! 6. A cut whose every volume is written becomes an exported snapshot (`finish`).
 
 mod cut;
 mod filesystem;

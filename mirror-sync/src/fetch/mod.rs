@@ -18,7 +18,7 @@
 //! [`redact`] first.
 //!
 //! The parts: `clients` (the two reqwest clients and how a plain `GET` is sent), `retry`
-//! (the one retry and status loop, [`Fetcher::exchange`], shared with the OCI registry
+//! (the one retry and status loop, `Fetcher::exchange`, shared with the OCI registry
 //! client, and the one bounded body read), `download` (resumable, verified downloads into
 //! the store). This file holds the [`Fetcher`] and its small-document API.
 

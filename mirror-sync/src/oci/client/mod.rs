@@ -14,7 +14,7 @@
 //!
 //! Every request with a status to judge (manifests, tag and referrer pages, token
 //! requests) goes through the fetcher's one retry and status loop
-//! ([`Fetcher::exchange`]); blobs go through its resumable download
+//! (`Fetcher::exchange`); blobs go through its resumable download
 //! ([`Fetcher::fetch_response_to_store`]). The parts: `credentials` (where credentials
 //! come from), `challenge` (the `WWW-Authenticate` and `Link` grammars), this file (the
 //! client).

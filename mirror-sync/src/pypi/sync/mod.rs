@@ -9,7 +9,7 @@
 //!    when an earlier sync kept it (the blob named by the advertised sidecar hash, or
 //!    the file itself), else from the PEP 658/714 `.metadata` sidecar — advertised (hash
 //!    checked) or not — or else from the file itself. For each target and pinned release
-//!    the file pip would install there is kept ([`select::files_for_target`]), plus the
+//!    the file pip would install there is kept (`select::files_for_target`), plus the
 //!    sdist when the table has `sdists = true`.
 //! 2. **Download** every kept file concurrently, each checked against its sha256 (the
 //!    index's, or the lock file's) while it streams into the store. A file already

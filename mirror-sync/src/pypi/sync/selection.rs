@@ -319,7 +319,7 @@ pub(super) fn shown_target(t: &Target) -> String {
 /// each with its [`PlannedFile`]s (`size` from the index, PEP 700, or else from a HEAD
 /// request's `Content-Length`).
 ///
-/// Errors: as [`sync_all`]'s resolution (a conflict with its chain, an unreachable
+/// Errors: as `sync_all`'s resolution (a conflict with its chain, an unreachable
 /// index, a lock file that does not match the index).
 pub async fn plan(f: &Fetcher, cfg: &Config) -> anyhow::Result<PypiPlan> {
     let sel = select_files(f, cfg).await?;
