@@ -221,5 +221,103 @@ impl std::fmt::Debug for BlobReader {
     }
 }
 
+/// A blob as `Read + Seek`, for formats read out of order (a wheel's zip central
+/// directory at its end, then one member). Reads go through [`BlobStore::open_range`]
+/// from the current position to the blob's end; a seek that moves drops that reader and
+/// the next read opens a new range there (a ranged `GetObject` on object storage). Wrap it
+/// in a `BufReader` so that short relative seeks stay within the buffer.
+///
+/// Errors (as `io::Error`): a missing blob is [`io::ErrorKind::NotFound`], a seek before
+/// the start [`io::ErrorKind::InvalidInput`], any other [`CasError`] is carried as
+/// [`io::ErrorKind::Other`] with its message.
+pub struct SeekableBlob<'a, S: BlobStore> {
+    store: &'a S,
+    digest: Digest,
+    size: u64,
+    pos: u64,
+    reader: Option<BlobReader>,
+}
+
+impl<'a, S: BlobStore> SeekableBlob<'a, S> {
+    /// Blob `digest` of `store`, positioned at its start.
+    ///
+    /// Errors: [`CasError::Missing`] when the store does not hold it, [`CasError::Io`].
+    pub fn open(store: &'a S, digest: &Digest) -> Result<Self, CasError> {
+        let size = store.stat(digest)?.ok_or(CasError::Missing(*digest))?;
+        Ok(SeekableBlob {
+            store,
+            digest: *digest,
+            size,
+            pos: 0,
+            reader: None,
+        })
+    }
+
+    /// The blob's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+fn cas_to_io(e: CasError) -> io::Error {
+    match e {
+        CasError::Missing(_) => io::Error::new(io::ErrorKind::NotFound, e.to_string()),
+        CasError::Io { source, .. } => source,
+        e => io::Error::other(e.to_string()),
+    }
+}
+
+impl<S: BlobStore> Read for SeekableBlob<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.reader.is_none() {
+            let r = self
+                .store
+                .open_range(&self.digest, self.pos..self.size)
+                .map_err(cas_to_io)?;
+            self.reader = Some(r);
+        }
+        let Some(r) = self.reader.as_mut() else {
+            return Ok(0);
+        };
+        let n = r.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<S: BlobStore> io::Seek for SeekableBlob<'_, S> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(d) => self.size.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let Some(target) = target else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("seek before the start of blob {}", self.digest),
+            ));
+        };
+        if target != self.pos {
+            self.reader = None;
+            self.pos = target;
+        }
+        Ok(self.pos)
+    }
+}
+
+impl<S: BlobStore> std::fmt::Debug for SeekableBlob<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeekableBlob")
+            .field("digest", &self.digest)
+            .field("size", &self.size)
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -365,11 +365,17 @@ mod tests {
     use super::*;
 
     /// A writer that blocks until `gate` is dropped, like a stalled disk.
-    struct Stalled(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+    /// A writer whose `write` reports that it was entered, then blocks until the gate
+    /// closes.
+    struct Stalled {
+        entered: std::sync::mpsc::Sender<()>,
+        gate: std::sync::mpsc::Receiver<()>,
+    }
 
     impl std::io::Write for Stalled {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let _ = self.0.lock().unwrap().recv();
+            let _ = self.entered.send(());
+            let _ = self.gate.recv();
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -379,23 +385,31 @@ mod tests {
 
     #[test]
     fn a_stalled_writer_drops_and_counts_lines_instead_of_blocking() {
-        let (gate, stalled) = std::sync::mpsc::channel::<()>();
+        let (gate, gate_rx) = std::sync::mpsc::channel::<()>();
+        let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
         let log = AccessLog::to_writer(
-            Box::new(Stalled(std::sync::Mutex::new(stalled))),
+            Box::new(Stalled {
+                entered: entered_tx,
+                gate: gate_rx,
+            }),
             "stalled".into(),
             AccessLogFormat::Combined,
             8,
         )
         .unwrap();
+        // One line, flushed within FLUSH_EVERY: the writer thread is then stuck in
+        // `write`, as on a stalled disk.
+        log.send("first\n".into());
+        entered
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the writer flushes its first line within FLUSH_EVERY");
         let started = Instant::now();
-        // The writer holds at most one line (blocked in write) and the queue 8; the rest
-        // are dropped, and sending never waits.
+        // The queue holds 8 lines; the other 992 are dropped, and sending never waits.
         for i in 0..1000 {
             log.send(format!("line {i}\n"));
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
-        let dropped = log.dropped();
-        assert!((1000 - 9..=1000 - 8).contains(&dropped), "{dropped}");
+        assert_eq!(log.dropped(), 992);
         drop(gate);
     }
 

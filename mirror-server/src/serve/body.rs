@@ -9,13 +9,15 @@
 //! blocking-pool reader, so memory stays flat and a blob is never read whole.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::io::Read as _;
+use std::sync::RwLock;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use formats::digest::Digest;
+use store::{BlobReader, CasError};
 
 use super::response::plain;
 use super::routes::Entry;
@@ -211,8 +213,8 @@ fn load_small(cas: &store::Cas, entry: &Entry) -> Result<Bytes, Unservable> {
 enum Source {
     /// A small blob, whole, from [`SmallBlobs`].
     Memory(Bytes),
-    /// A large blob's open file (size checked).
-    File(std::fs::File),
+    /// A large blob, read from the store per request (its size checked).
+    Stored,
 }
 
 /// Opens the blob of `entry`: from memory when small (filling the cache), else the file.
@@ -229,17 +231,19 @@ async fn open_source(state: &AppState, entry: &Entry) -> Result<Source, Unservab
         state.small.insert(entry.digest, bytes.clone());
         return Ok(Source::Memory(bytes));
     }
-    let (file, size) = state
-        .cas
-        .open_blob(&entry.digest)
-        .map_err(Unservable::Missing)?;
+    let size = match state.cas.stat(&entry.digest) {
+        Ok(Some(size)) => size,
+        Ok(None) => return Err(Unservable::Missing(CasError::Missing(entry.digest))),
+        Err(CasError::Io { source, .. }) => return Err(Unservable::Io(source)),
+        Err(e) => return Err(Unservable::Damaged(e.to_string())),
+    };
     if size != entry.size {
         return Err(Unservable::Damaged(format!(
             "{size} bytes, the snapshot says {}",
             entry.size
         )));
     }
-    Ok(Source::File(file))
+    Ok(Source::Stored)
 }
 
 /// Read buffers of streamed bodies kept for reuse, at most [`POOL_KEEP`]: a buffer is
@@ -288,49 +292,46 @@ impl Drop for Pooled {
     }
 }
 
-/// A body streaming `len` bytes of `file` from offset `start`: each frame is one
-/// [`STREAM_CHUNK`]-byte `pread` into a pooled buffer, run on the blocking pool, so memory
-/// stays flat, the async workers never wait on disk, and a slow client holds no thread.
-/// A read error or an early end of file ends the body early (the client sees a short
-/// response; the size was checked when the file was opened).
-fn file_body(file: std::fs::File, start: u64, len: u64, digest: Digest) -> Body {
-    use std::os::unix::fs::FileExt;
-    let file = Arc::new(file);
-    let end = start + len;
-    let frames = futures_util::stream::try_unfold(start, move |offset| {
-        let file = file.clone();
-        async move {
-            if offset >= end {
+/// A body streaming the bytes of `reader` ([`store::BlobStore::open_range`]): each frame
+/// is one read of up to [`STREAM_CHUNK`] bytes into a pooled buffer, run on the blocking
+/// pool (the reader moves there and back), so memory stays flat, the async workers never
+/// wait on storage, and a slow client holds no thread. A read error or an early end ends
+/// the body early (the client sees a short response; the size was checked before the
+/// head was sent).
+fn reader_body(reader: BlobReader, digest: Digest) -> Body {
+    let len = reader.len();
+    let frames =
+        futures_util::stream::try_unfold((Some(reader), 0u64), move |(reader, sent)| async move {
+            let Some(mut reader) = reader.filter(|_| sent < len) else {
                 return Ok(None);
-            }
-            let want = STREAM_CHUNK.min((end - offset) as usize);
+            };
+            let want = STREAM_CHUNK.min((len - sent) as usize);
             let read = tokio::task::spawn_blocking(move || {
                 let mut buf = Pooled::take();
                 loop {
-                    match file.read_at(&mut buf[..want], offset) {
+                    match reader.read(&mut buf[..want]) {
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        r => return r.map(|n| (buf, n)),
+                        r => return r.map(|n| (reader, buf, n)),
                     }
                 }
             })
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
             match read {
-                Ok((_, 0)) => {
-                    tracing::error!(%digest, offset, "blob ended early");
+                Ok((_, _, 0)) => {
+                    tracing::error!(%digest, offset = sent, "blob ended early");
                     Err(std::io::ErrorKind::UnexpectedEof.into())
                 }
-                Ok((buf, n)) => Ok(Some((
+                Ok((reader, buf, n)) => Ok(Some((
                     Bytes::from_owner(Pooled { buf, len: n }),
-                    offset + n as u64,
+                    (Some(reader), sent + n as u64),
                 ))),
                 Err(e) => {
-                    tracing::error!(%digest, offset, error = %e, "blob read failed");
+                    tracing::error!(%digest, offset = sent, error = %e, "blob read failed");
                     Err(e)
                 }
             }
-        }
-    });
+        });
     Body::from_stream(frames)
 }
 
@@ -413,7 +414,13 @@ pub async fn blob_response(
     let body = match source {
         // start + len <= size == bytes.len(): checked when the blob was loaded.
         Source::Memory(bytes) => Body::from(bytes.slice(start as usize..(start + len) as usize)),
-        Source::File(file) => file_body(file, start, len, entry.digest),
+        Source::Stored => match state.cas.open_range(&entry.digest, start..start + len) {
+            Ok(reader) => reader_body(reader, entry.digest),
+            Err(e) => {
+                tracing::error!(digest = %entry.digest, error = %e, "blob unavailable");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"));
+            }
+        },
     };
     (status, headers, body).into_response()
 }

@@ -242,9 +242,9 @@ pub(super) fn hash_parts(
     size: u64,
     part_size: u64,
 ) -> anyhow::Result<Vec<Digest>> {
-    let src = cas.blob_path(digest);
-    let mut input = std::fs::File::open(&src)
-        .with_context(|| format!("store blob {digest} is missing ({})", src.display()))?;
+    let mut input = cas
+        .reader(digest)
+        .with_context(|| format!("store blob {digest}: run `mirror-sync sync` again"))?;
     let mut whole = Hasher::new();
     let mut part = Hasher::new();
     let mut in_part = 0u64;
@@ -253,7 +253,7 @@ pub(super) fn hash_parts(
     loop {
         let n = input
             .read(&mut buf)
-            .with_context(|| format!("read {}", src.display()))?;
+            .with_context(|| format!("read store blob {digest}"))?;
         if n == 0 {
             break;
         }
@@ -276,8 +276,7 @@ pub(super) fn hash_parts(
     let (got, len) = whole.finish();
     if got != *digest || len != size {
         bail!(
-            "store blob {} no longer matches its name (got {got}, {len} bytes); remove it and run `mirror-sync sync` again",
-            src.display()
+            "store blob {digest} no longer matches its name (got {got}, {len} bytes); remove it and run `mirror-sync sync` again"
         );
     }
     Ok(parts)

@@ -8,7 +8,7 @@
 //! [`store::fsio::write_atomic`].
 
 use std::collections::BTreeSet;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
@@ -189,21 +189,16 @@ pub(super) fn copy_range(
     dst: &Path,
     progress: &Progress,
 ) -> anyhow::Result<(std::fs::File, PathBuf)> {
-    use std::io::Seek as _;
-    let src = cas.blob_path(&f.blob);
-    let mut input = std::fs::File::open(&src).with_context(|| {
-        format!(
-            "store blob {} is missing ({}); run `mirror-sync sync` again",
-            f.blob,
-            src.display()
-        )
-    })?;
-    if f.offset > 0 {
-        input
-            .seek(std::io::SeekFrom::Start(f.offset))
-            .with_context(|| format!("seek {}", src.display()))?;
-    }
-    let mut input = input.take(f.size);
+    let mut input = cas
+        .open_range(&f.blob, f.offset..f.offset + f.size)
+        .with_context(|| {
+            format!(
+                "store blob {} (bytes {}..{}); run `mirror-sync sync` again",
+                f.blob,
+                f.offset,
+                f.offset + f.size
+            )
+        })?;
     let tmp = partial_name(dst);
     let mut out =
         std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -228,7 +223,7 @@ pub(super) fn copy_range(
         });
         let result = (|| -> anyhow::Result<()> {
             while let Ok(r) = full_rx.recv() {
-                let (buf, n) = r.with_context(|| format!("read {}", src.display()))?;
+                let (buf, n) = r.with_context(|| format!("read store blob {}", f.blob))?;
                 if n == 0 {
                     break;
                 }
@@ -256,7 +251,7 @@ pub(super) fn copy_range(
         let _ = std::fs::remove_file(&tmp);
         bail!(
             "store blob {} no longer matches its name (bytes {}..{} hash to {got}, {len} bytes; expected {expected}); remove it and run `mirror-sync sync` again",
-            src.display(),
+            f.blob,
             f.offset,
             f.offset + f.size,
         );

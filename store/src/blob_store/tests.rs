@@ -136,6 +136,52 @@ fn a_crash_mid_write_leaves_nothing_visible<S: BlobStore>(s: &S) {
     assert!(s.list().unwrap().is_empty());
 }
 
+fn seeks_read_the_same_bytes_as_ranges<S: BlobStore>(s: &S) {
+    use std::io::{Seek, SeekFrom};
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let d = put(s, &data);
+    let mut b = SeekableBlob::open(s, &d).unwrap();
+    assert_eq!(b.size(), data.len() as u64);
+    let mut buf = [0u8; 10];
+    // From the end, from the start, relative both ways, and a read across a reopen.
+    assert_eq!(b.seek(SeekFrom::End(-10)).unwrap(), 99_990);
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(buf, data[99_990..]);
+    assert_eq!(b.read(&mut buf).unwrap(), 0, "at the end");
+    b.seek(SeekFrom::Start(5)).unwrap();
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(buf, data[5..15]);
+    assert_eq!(b.seek(SeekFrom::Current(-3)).unwrap(), 12);
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(buf, data[12..22]);
+    assert_eq!(b.seek(SeekFrom::Current(50_000)).unwrap(), 50_022);
+    let mut rest = Vec::new();
+    b.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, data[50_022..]);
+    // Past the end reads nothing; before the start is refused and the position stays.
+    b.seek(SeekFrom::Start(200_000)).unwrap();
+    assert_eq!(b.read(&mut buf).unwrap(), 0);
+    let err = b.seek(SeekFrom::Current(-300_000)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(b.stream_position().unwrap(), 200_000);
+    // A blob the store does not hold.
+    assert!(matches!(
+        SeekableBlob::open(s, &Digest::of(b"absent")),
+        Err(CasError::Missing(_))
+    ));
+    // Deleted underneath an open handle: the next reopen says so.
+    let mut b = SeekableBlob::open(s, &d).unwrap();
+    s.delete(&d).unwrap();
+    let err = b.read(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+}
+
+#[test]
+fn fs_seeks_read_the_same_bytes_as_ranges() {
+    let (_d, cas) = fs_backend();
+    seeks_read_the_same_bytes_as_ranges(&cas);
+}
+
 #[test]
 fn fs_range_reads_at_the_edges() {
     let (_d, cas) = fs_backend();

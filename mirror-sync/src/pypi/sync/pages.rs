@@ -266,8 +266,8 @@ pub fn extract_metadata(
     filename: &str,
     is_wheel: bool,
 ) -> anyhow::Result<Vec<u8>> {
-    let path = cas.blob_path(digest);
-    let file = std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
+    let file = store::SeekableBlob::open(cas, digest)
+        .with_context(|| format!("{filename}: the stored file"))?;
     let read_bounded = |r: &mut dyn std::io::Read| -> anyhow::Result<Vec<u8>> {
         let mut out = Vec::new();
         r.take(MAX_METADATA + 1).read_to_end(&mut out)?;
