@@ -201,11 +201,17 @@ enum Unservable {
 /// Reads a small blob whole, checked against its digest ([`store::Cas::read_bytes`]; at
 /// most the snapshot's size for it).
 fn load_small(cas: &store::Cas, entry: &Entry) -> Result<Bytes, Unservable> {
-    match cas.read_bytes(&entry.digest, entry.size) {
-        Ok(b) => Ok(Bytes::from(b)),
-        Err(e @ store::CasError::Missing(_)) => Err(Unservable::Missing(e)),
-        Err(store::CasError::Io { source, .. }) => Err(Unservable::Io(source)),
-        Err(e) => Err(Unservable::Damaged(e.to_string())),
+    Ok(Bytes::from(cas.read_bytes(&entry.digest, entry.size)?))
+}
+
+impl From<CasError> for Unservable {
+    /// A missing blob, an I/O error, or anything else (a mismatch, a bad range) as damage.
+    fn from(e: CasError) -> Self {
+        match e {
+            e @ CasError::Missing(_) => Unservable::Missing(e),
+            CasError::Io { source, .. } => Unservable::Io(source),
+            e => Unservable::Damaged(e.to_string()),
+        }
     }
 }
 
@@ -231,12 +237,10 @@ async fn open_source(state: &AppState, entry: &Entry) -> Result<Source, Unservab
         state.small.insert(entry.digest, bytes.clone());
         return Ok(Source::Memory(bytes));
     }
-    let size = match state.cas.stat(&entry.digest) {
-        Ok(Some(size)) => size,
-        Ok(None) => return Err(Unservable::Missing(CasError::Missing(entry.digest))),
-        Err(CasError::Io { source, .. }) => return Err(Unservable::Io(source)),
-        Err(e) => return Err(Unservable::Damaged(e.to_string())),
-    };
+    let size = state
+        .cas
+        .stat(&entry.digest)?
+        .ok_or(CasError::Missing(entry.digest))?;
     if size != entry.size {
         return Err(Unservable::Damaged(format!(
             "{size} bytes, the snapshot says {}",
