@@ -7,6 +7,13 @@
 //! - `snapshots`: snapshot name (`channel/sequence`) → JSON [`ExportRecord`].
 //! - `pending_exports`: channel → JSON [`PendingExport`], a cut not yet fully written.
 //! - `part_digests`: `<blob hex>/<part size>` → JSON list of part digests (FAT32 splits).
+//! - `documents`: `<Accept>␊<redacted URL>` → JSON [`crate::fetch::KnownDocument`]: the
+//!   validators (`ETag`, `Last-Modified`) and stored digest of an upstream `InRelease`,
+//!   `Release`, `Release.gpg` or PyPI project page, for conditional requests.
+//! - `selections`: ecosystem (`apt`, `pypi`) → JSON record of the last full selection
+//!   (its selection key and figures), so a re-sync with nothing changed keeps the
+//!   previous states instead of resolving again ([`crate::apt::sync`],
+//!   [`crate::pypi::sync`]).
 
 use std::path::Path;
 
@@ -26,6 +33,10 @@ const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots"
 const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("pending_exports");
 /// Part digests of split blobs, keyed `<blob hex>/<part size>`.
 const PARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("part_digests");
+/// Validators and digests of stored upstream documents, keyed `<Accept>\n<redacted URL>`.
+const DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("documents");
+/// The last full selection of each ecosystem (`apt`, `pypi`).
+const SELECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("selections");
 
 /// Verified result of one upstream's last successful sync.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -250,6 +261,8 @@ impl State {
                 && has_table(&r, SNAPSHOTS)?
                 && has_table(&r, PENDING)?
                 && has_table(&r, PARTS)?
+                && has_table(&r, DOCUMENTS)?
+                && has_table(&r, SELECTIONS)?
         };
         if !complete {
             let w = db.begin_write()?;
@@ -259,6 +272,8 @@ impl State {
                 w.open_table(SNAPSHOTS)?;
                 w.open_table(PENDING)?;
                 w.open_table(PARTS)?;
+                w.open_table(DOCUMENTS)?;
+                w.open_table(SELECTIONS)?;
             }
             w.commit()?;
         }
@@ -317,6 +332,102 @@ impl State {
         w.open_table(UPSTREAMS)?
             .insert(st.name.as_str(), bytes.as_slice())?;
         w.commit()?;
+        Ok(())
+    }
+
+    /// Records a sync of `st` only when it differs from the stored state in anything
+    /// but `synced_at`: a re-sync that changed nothing writes nothing, so `synced_at` is
+    /// the time of the last sync that changed the upstream's state (and an interrupted
+    /// export, whose inputs include the states, still resumes). Returns whether it wrote.
+    ///
+    /// Errors: the database cannot be read or written.
+    pub fn put_upstream_if_changed(&self, st: &UpstreamState) -> anyhow::Result<bool> {
+        if let Ok(Some(mut old)) = self.upstream(&st.name) {
+            old.synced_at.clone_from(&st.synced_at);
+            if serde_json::to_vec(&old)? == serde_json::to_vec(st)? {
+                return Ok(false);
+            }
+        }
+        self.put_upstream(st)?;
+        Ok(true)
+    }
+
+    /// Every stored document's validators and digest (the `documents` table), for
+    /// conditional requests ([`crate::fetch::Fetcher::know_documents`]). Records that no
+    /// longer parse are left out (their documents are fetched whole).
+    ///
+    /// Errors: the database cannot be read.
+    pub fn documents(&self) -> anyhow::Result<Vec<(String, crate::fetch::KnownDocument)>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(DOCUMENTS)?;
+        let mut out = Vec::new();
+        for item in t.iter()? {
+            let (k, v) = item?;
+            if let Ok(doc) = serde_json::from_slice(v.value()) {
+                out.push((k.value().to_owned(), doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records documents' validators and digests (one transaction; nothing when `docs`
+    /// is empty). Errors: the database cannot be written.
+    pub fn put_documents(
+        &self,
+        docs: &[(String, crate::fetch::KnownDocument)],
+    ) -> anyhow::Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(DOCUMENTS)?;
+            for (k, doc) in docs {
+                t.insert(k.as_str(), serde_json::to_vec(doc)?.as_slice())?;
+            }
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// The last full selection recorded for `ecosystem` (`apt`, `pypi`); `None` when
+    /// there is none or it does not parse as `T` (a record of another version: the
+    /// selection is then made again).
+    ///
+    /// Errors: the database cannot be read.
+    pub fn selection<T: serde::de::DeserializeOwned>(
+        &self,
+        ecosystem: &str,
+    ) -> anyhow::Result<Option<T>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(SELECTIONS)?;
+        Ok(t.get(ecosystem)?
+            .and_then(|v| serde_json::from_slice(v.value()).ok()))
+    }
+
+    /// Records the full selection of `ecosystem` (replaces the previous one).
+    /// Errors: the database cannot be written.
+    pub fn put_selection<T: Serialize>(&self, ecosystem: &str, rec: &T) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(rec)?;
+        let w = self.db.begin_write()?;
+        w.open_table(SELECTIONS)?
+            .insert(ecosystem, bytes.as_slice())?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Forgets the selection of `ecosystem`, before states are written that it does not
+    /// describe. Writes nothing when there is none. Errors: the database fails.
+    pub fn drop_selection(&self, ecosystem: &str) -> anyhow::Result<()> {
+        let present = {
+            let r = self.db.begin_read()?;
+            r.open_table(SELECTIONS)?.get(ecosystem)?.is_some()
+        };
+        if present {
+            let w = self.db.begin_write()?;
+            w.open_table(SELECTIONS)?.remove(ecosystem)?;
+            w.commit()?;
+        }
         Ok(())
     }
 

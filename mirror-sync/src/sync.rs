@@ -12,6 +12,11 @@
 //! 5. Sum the fetcher's counters into a [`SyncSummary`]; a failed upstream keeps its
 //!    previous state, and the run's error ([`SyncReport::into_result`]) names each one.
 //!
+//! A state is written only when it changed in more than its `synced_at` (see
+//! [`State::put_upstream_if_changed`]), and the validators of the documents fetched whole
+//! (for the next run's conditional requests) in one transaction at the end: a re-sync
+//! with nothing changed writes nothing.
+//!
 //! The command line ([`crate::cli`]) only parses the arguments and prints the report.
 
 use std::collections::BTreeMap;
@@ -121,6 +126,8 @@ pub fn sync(
             .with_context(|| format!("cannot open store {}", store_dir.display()))?,
     );
     let fetcher = cfg.sync.fetcher(cas, progress.clone())?;
+    // Conditional requests for the Release files and project pages the store holds.
+    fetcher.know_documents(state.documents()?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -136,6 +143,11 @@ pub fn sync(
         // APT: one universe over every [[apt]] upstream (phase 1 indexes, phase 2
         // resolution, phase 3 downloads per upstream); see apt::sync.
         let apt = crate::apt::sync::sync_all(&fetcher, cfg, &state, &wanted).await?;
+        let kept = if apt.reused {
+            "; nothing changed upstream or in the configuration: last selection kept"
+        } else {
+            ""
+        };
         for w in &apt.unsatisfied {
             progress.println(&format!("warning: {w}"));
         }
@@ -167,8 +179,8 @@ pub fn sync(
                         } else {
                             format!("; {} unsatisfied dependencies", rep.unsatisfied.len())
                         }
-                    ));
-                    upstreams.push(serde_json::json!({"kind": "apt", "report": rep}));
+                    ) + kept);
+                    upstreams.push(serde_json::json!({"kind": "apt", "report": rep, "kept": apt.reused}));
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
@@ -180,7 +192,7 @@ pub fn sync(
         // PyPI: one universe over every [[pypi]] table (resolution spans them all);
         // the wanted tables' files are downloaded and their states written.
         let pypi_results = if cfg.pypi.iter().any(|u| wanted(&u.name)) {
-            match crate::pypi::sync::sync_all(&fetcher, cfg, &wanted).await {
+            match crate::pypi::sync::sync_all(&fetcher, cfg, &state, &wanted).await {
                 Ok(r) => r,
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
@@ -188,17 +200,19 @@ pub fn sync(
                         errors.insert(u.name.clone(), format!("{e:#}"));
                         failed.push(u.name.clone());
                     }
-                    Vec::new()
+                    crate::pypi::sync::PypiRun::default()
                 }
             }
         } else {
-            Vec::new()
+            crate::pypi::sync::PypiRun::default()
         };
-        for (name, result) in pypi_results {
+        let pypi_kept = pypi_results.kept;
+        let pypi_record = pypi_results.record;
+        for (name, result) in pypi_results.outcomes {
             match result {
                 Ok((st, rep)) => {
                     tracing::info!(upstream = %rep.name, files = rep.files, bytes = rep.bytes, "pypi upstream synced");
-                    state.put_upstream(&st)?;
+                    state.put_upstream_if_changed(&st)?;
                     lines.push(format!(
                         "pypi {:<16} {} projects, {} releases ({} files, {})",
                         rep.name,
@@ -206,11 +220,15 @@ pub fn sync(
                         rep.releases,
                         rep.files,
                         HumanBytes(rep.bytes)
-                    ));
+                    ) + if pypi_kept {
+                        "; nothing changed upstream or in the configuration: last selection kept"
+                    } else {
+                        ""
+                    });
                     for w in &rep.warnings {
                         progress.println(&format!("warning: [[pypi]] {}: {w}", rep.name));
                     }
-                    upstreams.push(serde_json::json!({"kind": "pypi", "report": rep}));
+                    upstreams.push(serde_json::json!({"kind": "pypi", "report": rep, "kept": pypi_kept}));
                 }
                 Err(e) => {
                     progress.println(&format!("error: {e:#}"));
@@ -219,11 +237,15 @@ pub fn sync(
                 }
             }
         }
+        // The selection is recorded once the states it made are written.
+        if let Some(rec) = &pypi_record {
+            crate::pypi::sync::save_selection(&state, rec)?;
+        }
         for up in cfg.oci.iter().filter(|u| wanted(&u.name)) {
             match crate::oci::sync::sync(&fetcher, cfg, up).await {
                 Ok((st, rep)) => {
                     tracing::info!(upstream = %rep.name, blobs = rep.blobs, bytes = rep.bytes, "oci upstream synced");
-                    state.put_upstream(&st)?;
+                    state.put_upstream_if_changed(&st)?;
                     lines.push(format!(
                         "oci  {:<16} {} images, {} tags, {} manifests, {} blobs ({}; {} already in the store){}{}",
                         rep.name,
@@ -262,6 +284,8 @@ pub fn sync(
         }
         anyhow::Ok(())
     })?;
+    // Validators of the documents fetched whole this run (nothing when all were 304s).
+    state.put_documents(&fetcher.learned_documents())?;
     progress.finish();
     let s = fetcher.stats();
     tracing::info!(

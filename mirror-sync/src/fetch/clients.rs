@@ -151,9 +151,22 @@ impl Fetcher {
         accept: Option<&str>,
         offset: u64,
     ) -> anyhow::Result<reqwest::Response> {
+        self.send_get_if(url, accept, offset, None).await
+    }
+
+    /// [`Fetcher::send_get`] with, when `validators` are given, the conditional headers
+    /// `If-None-Match` (its `ETag`) and `If-Modified-Since` (its `Last-Modified`)
+    /// (RFC 9110 §13.1.2, §13.1.3). Errors: as [`Fetcher::send_get`].
+    pub(super) async fn send_get_if(
+        &self,
+        url: &Url,
+        accept: Option<&str>,
+        offset: u64,
+        validators: Option<&super::Validators>,
+    ) -> anyhow::Result<reqwest::Response> {
         let clients = &self.clients;
         if clients.plain_first(url) {
-            match Self::request(&clients.plain, url, accept, offset)
+            match Self::request(&clients.plain, url, accept, offset, validators)
                 .send()
                 .await
             {
@@ -164,7 +177,9 @@ impl Fetcher {
             }
         }
         let tls = clients.tls()?;
-        Ok(Self::request(tls, url, accept, offset).send().await?)
+        Ok(Self::request(tls, url, accept, offset, validators)
+            .send()
+            .await?)
     }
 
     fn request(
@@ -172,6 +187,7 @@ impl Fetcher {
         url: &Url,
         accept: Option<&str>,
         offset: u64,
+        validators: Option<&super::Validators>,
     ) -> reqwest::RequestBuilder {
         let mut clean = url.clone();
         let user = url.username().to_owned();
@@ -195,6 +211,14 @@ impl Fetcher {
         }
         if offset > 0 {
             rb = rb.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        if let Some(v) = validators {
+            if let Some(etag) = &v.etag {
+                rb = rb.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &v.last_modified {
+                rb = rb.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+            }
         }
         rb
     }

@@ -20,7 +20,9 @@
 //! The parts: `clients` (the two reqwest clients and how a plain `GET` is sent), `retry`
 //! (the one retry and status loop, `Fetcher::exchange`, shared with the OCI registry
 //! client, and the one bounded body read), `download` (resumable, verified downloads into
-//! the store). This file holds the [`Fetcher`] and its small-document API.
+//! the store), `revalidate` (conditional `GET`s of the small documents the store keeps:
+//! `If-None-Match`/`If-Modified-Since`, a `304` answered from the store). This file
+//! holds the [`Fetcher`] and its small-document API.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
@@ -36,10 +38,14 @@ use crate::progress::Progress;
 mod clients;
 mod download;
 mod retry;
+mod revalidate;
 
 use clients::Clients;
 pub use download::content_range_start;
 pub(crate) use retry::{Class, Exchange, Failure, backoff, classify, read_limited};
+pub use revalidate::{
+    KnownDocument, Revalidated, STRONG_LAST_MODIFIED_SECS, Validators, document_key, validators_of,
+};
 
 /// Largest index or page fetched into memory (bytes). Bigger answers are refused.
 pub const MAX_INDEX_BYTES: u64 = 512 * 1024 * 1024;
@@ -53,6 +59,7 @@ pub struct Fetcher {
     limit: Arc<tokio::sync::Semaphore>,
     progress: Progress,
     stats: Arc<Stats>,
+    documents: Arc<revalidate::Documents>,
 }
 
 /// Counters for the end-of-run summary.
@@ -108,6 +115,7 @@ impl Fetcher {
             limit: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             progress,
             stats: Arc::default(),
+            documents: Arc::default(),
         })
     }
 

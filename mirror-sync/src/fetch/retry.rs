@@ -69,6 +69,9 @@ pub(crate) struct Exchange {
     missing_ok: bool,
     /// Said after `<what>: HTTP 401/403: ` (else a 401/403 is a plain final error).
     denied: Option<&'static str>,
+    /// A `304 Not Modified` goes to `read` (a conditional request); else it is a final
+    /// error like any other 3xx that was not followed.
+    not_modified_ok: bool,
 }
 
 impl Exchange {
@@ -80,7 +83,14 @@ impl Exchange {
             what: format!("{verb} {}", super::redact(url)),
             missing_ok: false,
             denied: None,
+            not_modified_ok: false,
         }
+    }
+
+    /// A `304 Not Modified` is handed to `read` (the request was conditional).
+    pub(crate) fn not_modified_ok(mut self) -> Exchange {
+        self.not_modified_ok = true;
+        self
     }
 
     /// A 404/410 is `Ok(None)`.
@@ -134,7 +144,8 @@ impl Fetcher {
     /// (`<what>: HTTP <status>: <hint>`); any other non-success is final
     /// (`<what>: HTTP <status>`). A success goes to `read`, whose failures carry their own
     /// context. After the last attempt the last error is returned (`<what>: no attempt
-    /// made` when `retries` is 0, which [`Fetcher::new`] never allows).
+    /// made` when `retries` is 0, which [`Fetcher::new`] never allows). With
+    /// [`Exchange::not_modified_ok`] a `304` goes to `read` too.
     pub(crate) async fn exchange<T>(
         &self,
         ex: &Exchange,
@@ -163,6 +174,7 @@ impl Fetcher {
             let status = resp.status();
             match (classify(status), ex.denied) {
                 (Class::Success, _) => {}
+                (_, _) if status == StatusCode::NOT_MODIFIED && ex.not_modified_ok => {}
                 (Class::Missing, _) if ex.missing_ok => return Ok(None),
                 (Class::Transient, _) => {
                     last = Some(anyhow!("{what}: HTTP {status}"));

@@ -14,8 +14,10 @@
 //! [`sync_all`] runs the three for `mirror-sync sync`; `mirror-sync plan` runs 1 and 2
 //! only, writing nothing ([`crate::plan`]).
 //!
-//! One file per phase: `universe` (1), `select` (2), `download` (3); this file holds
-//! [`sync_all`].
+//! One file per phase: `universe` (1), `select` (2), `download` (3); `reuse` holds what
+//! makes a re-sync download nothing unchanged (Release files by conditional request,
+//! indexes from the store, the last selection kept when its key is unchanged); this file
+//! holds [`sync_all`].
 //!
 //! What fails the sync: an upstream whose Release or indexes do not verify (no APT
 //! upstream is updated then, since the universe is incomplete), and a requested package
@@ -33,10 +35,12 @@ use crate::fetch::Fetcher;
 use crate::state::{State, UpstreamState};
 
 mod download;
+mod reuse;
 mod select;
 mod universe;
 
 pub use download::*;
+pub use reuse::AptSelectionRecord;
 pub use select::*;
 pub use universe::*;
 
@@ -52,12 +56,19 @@ pub struct AptRun {
     pub blocked: Option<(String, Vec<String>)>,
     /// Every unsatisfied dependency (warnings), `[[apt]] NAME: …` with its chain.
     pub unsatisfied: Vec<String>,
+    /// Set when nothing that decides the selection changed (same selection key: same
+    /// configuration, keyrings, program version and Release files), so the previous
+    /// states were kept as they are: no index read, nothing resolved, nothing written.
+    pub reused: bool,
 }
 
-/// `mirror-sync sync` for the APT upstreams: phase 1 over every `[[apt]]` upstream
-/// (the universe always holds all of them, also with `--only`), phase 2, then phase 3
-/// for each upstream `wanted` accepts. Each successful upstream's state is written to
-/// `state` as soon as it is downloaded.
+/// `mirror-sync sync` for the APT upstreams: every `[[apt]]` upstream's Release files
+/// (conditional requests) and the selection key; when the key is that of the last full
+/// selection, the previous states are kept ([`AptRun::reused`]; see `reuse`). Otherwise
+/// phase 1 over every `[[apt]]` upstream (the universe always holds all of them, also
+/// with `--only`), phase 2, then phase 3 for each upstream `wanted` accepts. Each
+/// successful upstream's state is written to `state` as soon as it is downloaded, and the
+/// selection key once every upstream is.
 ///
 /// When an upstream's indexes do not verify, or a request is in no source, nothing is
 /// downloaded and [`AptRun::blocked`] lists all the causes.
@@ -79,19 +90,19 @@ pub async fn sync_all(
     if names.is_empty() {
         return Ok(AptRun::default());
     }
+    let key = match reuse::selection_key(f, cfg).await {
+        Ok(k) => Some(k),
+        Err(failed) => return Ok(blocked_by(failed, names)),
+    };
+    if let Some(k) = &key
+        && let Some(run) = reuse::reuse(f, cfg, state, k, wanted)?
+    {
+        return Ok(run);
+    }
+    // The Release files are not fetched again: the fetcher answers from this run's copy.
     let (uni, failed) = fetch_universe(f, cfg, true).await;
     if !failed.is_empty() {
-        let list: Vec<String> = failed.iter().map(|(_, e)| format!("{e:#}")).collect();
-        return Ok(AptRun {
-            blocked: Some((
-                format!(
-                    "the APT universe is incomplete, so no [[apt]] upstream was updated (their previous state is kept); fix or remove the failing upstream(s):\n  {}",
-                    list.join("\n  ")
-                ),
-                names,
-            )),
-            ..AptRun::default()
-        });
+        return Ok(blocked_by(failed, names));
     }
     f.progress().phase("apt: resolving over all sources");
     let sel = match select(cfg, &uni) {
@@ -118,6 +129,8 @@ pub async fn sync_all(
         });
     }
     let mut run = AptRun::default();
+    // The states written from here on are not those of the recorded selection.
+    state.drop_selection("apt")?;
     for (k, fu) in uni.upstreams.iter().enumerate() {
         let name = &cfg.apt[fu.config_index].name;
         if !wanted(name) {
@@ -126,12 +139,30 @@ pub async fn sync_all(
         let previous = state.upstream(name)?;
         let result = download(f, cfg, &uni, &sel, k, previous.as_ref()).await;
         if let Ok((st, _)) = &result {
-            state.put_upstream(st)?;
+            state.put_upstream_if_changed(st)?;
         }
         run.outcomes.push((name.clone(), result));
     }
     run.unsatisfied = sel.unsatisfied;
+    if let Some(k) = &key {
+        reuse::record(cfg, state, k, &run)?;
+    }
     Ok(run)
+}
+
+/// The run when phase 1 fails for some upstreams: nothing is updated.
+fn blocked_by(failed: Vec<(String, anyhow::Error)>, names: Vec<String>) -> AptRun {
+    let list: Vec<String> = failed.iter().map(|(_, e)| format!("{e:#}")).collect();
+    AptRun {
+        blocked: Some((
+            format!(
+                "the APT universe is incomplete, so no [[apt]] upstream was updated (their previous state is kept); fix or remove the failing upstream(s):\n  {}",
+                list.join("\n  ")
+            ),
+            names,
+        )),
+        ..AptRun::default()
+    }
 }
 
 #[cfg(test)]

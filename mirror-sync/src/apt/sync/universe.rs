@@ -20,6 +20,8 @@ use crate::config::{AptUpstream, Config};
 use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES, redact};
 use crate::state::{AptIndexState, AptSuiteInfo};
 
+use super::reuse::{Doc, release_file};
+
 /// Largest decompressed `Packages` index accepted (bytes); bigger is treated as a bomb.
 pub const MAX_PACKAGES_TEXT: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -338,10 +340,10 @@ pub(super) fn put_once(f: &Fetcher, bytes: &[u8], known: Option<Digest>) -> anyh
 }
 
 pub(super) struct VerifiedRelease {
-    release: Release,
-    artifacts: Vec<Artifact>,
-    signers: Vec<String>,
-    sha1_bound: Vec<String>,
+    pub(super) release: Release,
+    pub(super) artifacts: Vec<Artifact>,
+    pub(super) signers: Vec<String>,
+    pub(super) sha1_bound: Vec<String>,
 }
 
 /// Fetches and verifies `InRelease`, or `Release` + `Release.gpg`, in `dir`. With
@@ -358,11 +360,12 @@ pub(super) async fn fetch_release(
 ) -> anyhow::Result<VerifiedRelease> {
     const MAX_RELEASE: u64 = 64 * 1024 * 1024;
     let mut artifacts = Vec::new();
-    let mut keep = |f: &Fetcher, name: &str, url: &Url, body: &[u8]| -> anyhow::Result<()> {
+    let mut keep = |f: &Fetcher, name: &str, url: &Url, doc: &Doc| -> anyhow::Result<()> {
         if !store {
             return Ok(());
         }
-        let digest = f.cas().put_bytes(body)?;
+        let body = &doc.body;
+        let digest = put_once(f, body, doc.digest)?;
         artifacts.push(Artifact {
             kind: ArtifactKind::UpstreamRelease,
             upstream: Some(upstream.to_owned()),
@@ -379,7 +382,7 @@ pub(super) async fn fetch_release(
     };
     let inrelease_url = fetch::join(dir, "InRelease")?;
     let (text, verified) = if let Some(doc) =
-        f.get_optional(&inrelease_url, None, MAX_RELEASE).await?
+        release_file(f, &inrelease_url, MAX_RELEASE, store).await?
     {
         let text = std::str::from_utf8(&doc.body)
             .with_context(|| format!("{} is not UTF-8", redact(&inrelease_url)))?;
@@ -390,17 +393,16 @@ pub(super) async fn fetch_release(
                 keyring_path.display()
             )
         })?;
-        keep(f, "InRelease", &inrelease_url, &doc.body)?;
+        keep(f, "InRelease", &inrelease_url, &doc)?;
         (v.signed_text.clone(), v)
     } else {
         let rel_url = fetch::join(dir, "Release")?;
         let sig_url = fetch::join(dir, "Release.gpg")?;
-        let rel = f
-            .get(&rel_url, None, MAX_RELEASE)
-            .await
+        let rel = release_file(f, &rel_url, MAX_RELEASE, store)
+            .await?
+            .ok_or_else(|| anyhow!("GET {}: HTTP 404 Not Found", redact(&rel_url)))
             .context("no InRelease, and no Release")?;
-        let sig = f
-            .get_optional(&sig_url, None, MAX_RELEASE)
+        let sig = release_file(f, &sig_url, MAX_RELEASE, store)
             .await?
             .ok_or_else(|| anyhow!("{} has no InRelease and no Release.gpg: the repository is unsigned, refusing it", redact(dir)))?;
         let v = keyring
@@ -414,8 +416,8 @@ pub(super) async fn fetch_release(
             })?;
         let text = String::from_utf8(rel.body.to_vec())
             .with_context(|| format!("{} is not UTF-8", redact(&rel_url)))?;
-        keep(f, "Release", &rel_url, &rel.body)?;
-        keep(f, "Release.gpg", &sig_url, &sig.body)?;
+        keep(f, "Release", &rel_url, &rel)?;
+        keep(f, "Release.gpg", &sig_url, &sig)?;
         (text, v)
     };
     let release = Release::parse(&text).with_context(|| format!("Release in {}", redact(dir)))?;
@@ -450,6 +452,10 @@ pub(super) async fn fetch_index(
         urls.push(fetch::join(dir, &p)?);
     }
     urls.push(fetch::join(dir, &entry.path)?);
+    // An index the store already holds under the Release's SHA256: no request.
+    if let Some(bytes) = super::reuse::stored_index(f, entry).await {
+        return Ok(bytes);
+    }
     for url in urls {
         let Some(doc) = f.get_optional(&url, None, MAX_INDEX_BYTES).await? else {
             continue;

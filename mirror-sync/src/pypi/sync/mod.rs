@@ -25,8 +25,13 @@
 //! sidecars and whole files read for their metadata; no total is known in advance) and
 //! "downloading" (the kept files; the total is the sizes the index announces, PEP 700).
 //!
+//! Before step 1, a sync whose selection key matches the last full sync's asks for the
+//! pages that sync used (conditionally) and, when none changed, keeps the previous states
+//! without resolving (`reuse`).
+//!
 //! The files: `selection` (step 1), `pages` (project pages and core metadata, read by
-//! steps 1 and 3), `download` (steps 2 and 3 for one file); this file holds [`sync_all`].
+//! steps 1 and 3), `download` (steps 2 and 3 for one file), `reuse` (the kept
+//! selection); this file holds [`sync_all`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -41,14 +46,16 @@ use crate::state::UpstreamState;
 
 mod download;
 mod pages;
+mod reuse;
 mod selection;
 
 use download::{Kept, keep_file};
 pub use pages::*;
+pub use reuse::{PypiSelectionRecord, save as save_selection};
 pub use selection::*;
 
 /// Figures of one PyPI upstream's sync, for the summary.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PypiReport {
     /// Upstream name.
     pub name: String,
@@ -70,21 +77,46 @@ pub struct PypiReport {
 /// Result of one table's part of [`sync_all`].
 pub type UpstreamResult = anyhow::Result<(UpstreamState, PypiReport)>;
 
-/// Syncs the `[[pypi]]` tables that `wanted` accepts (by name) into the store: resolve
-/// all tables as one universe, then download what the wanted ones serve.
+/// The outcome of [`sync_all`].
+#[derive(Default)]
+pub struct PypiRun {
+    /// Per wanted table in configuration order: its name and its state and report, or
+    /// why it failed.
+    pub outcomes: Vec<(String, UpstreamResult)>,
+    /// Set when nothing that decides the selection changed, so the previous states are
+    /// returned as they are (nothing parsed or resolved).
+    pub kept: bool,
+    /// After a full sync of every table: the selection to record with
+    /// [`save_selection`] once the states are written.
+    pub record: Option<PypiSelectionRecord>,
+}
+
+/// Syncs the `[[pypi]]` tables that `wanted` accepts (by name) into the store: keep the
+/// last selection when nothing changed (see `reuse`), else resolve all tables as one
+/// universe, then download what the wanted ones serve.
 ///
-/// Returns, per wanted table in configuration order, its name and the state `export`
-/// needs with its report, or the download errors of that table (verified files are kept
-/// in the store; a re-run resumes).
+/// Returns a [`PypiRun`]: per wanted table in configuration order, its name and the
+/// state `export` needs with its report, or the download errors of that table (verified
+/// files are kept in the store; a re-run resumes). The caller writes the states, then
+/// [`PypiRun::record`]. A full sync forgets the recorded selection first.
 ///
 /// Errors (for all tables at once): the resolution fails (a conflict, with its chain),
 /// a lock file is invalid or disagrees with the index, an index cannot be read.
 pub async fn sync_all(
     f: &Fetcher,
     cfg: &Config,
+    state: &crate::state::State,
     wanted: &dyn Fn(&str) -> bool,
-) -> anyhow::Result<Vec<(String, UpstreamResult)>> {
+) -> anyhow::Result<PypiRun> {
+    let key = reuse::selection_key(cfg);
+    if let Some(k) = &key {
+        let uni = crate::pypi::resolve::Universe::new(cfg)?;
+        if let Some(run) = reuse::reuse(f, cfg, &uni, state, k, wanted).await? {
+            return Ok(run);
+        }
+    }
     let sel = select_files(f, cfg).await?;
+    reuse::forget(state)?;
     let uni = &sel.uni;
     // Files downloaded whole during resolution: already in the store, already counted.
     let fetched_now: HashSet<Digest> = sel
@@ -198,5 +230,10 @@ pub async fn sync_all(
         };
         out.push((up.name.clone(), Ok((state, report))));
     }
-    Ok(out)
+    let mut run = PypiRun {
+        outcomes: out,
+        ..PypiRun::default()
+    };
+    run.record = key.and_then(|k| reuse::record(f, cfg, uni, &sel.cache, &k, &run));
+    Ok(run)
 }

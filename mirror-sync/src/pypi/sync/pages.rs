@@ -34,8 +34,15 @@ pub struct Page {
     pub(super) provenance: Artifact,
 }
 
+/// The URL of `project`'s page (normalized name) on the index at `base`: `<base><project>/`
+/// (PEP 503). Errors: the result is not an http(s) URL.
+pub fn page_url(base: &Url, project: &str) -> anyhow::Result<Url> {
+    fetch::join(base, &format!("{project}/"))
+}
+
 /// Fetches the page of `project` from one index. `Ok(None)` when the index has no such
-/// project (404/410). The page's bytes go into the store (provenance).
+/// project (404/410). The page's bytes go into the store (provenance). The request is
+/// conditional when the store holds an earlier copy ([`Fetcher::get_revalidated`]).
 ///
 /// Errors: another failure status, a transport failure after the retries, a page that
 /// does not parse.
@@ -45,8 +52,11 @@ pub async fn fetch_page(
     project: &str,
     upstream: &str,
 ) -> anyhow::Result<Option<Page>> {
-    let url = fetch::join(base, &format!("{project}/"))?;
-    let Some(doc) = f.get_optional(&url, Some(ACCEPT), MAX_PAGE).await? else {
+    let url = page_url(base, project)?;
+    // Conditional when the store holds the page (a 304 costs no body); kept in the store.
+    let Some(fetch::Revalidated { doc, digest, .. }) =
+        f.get_revalidated(&url, Some(ACCEPT), MAX_PAGE).await?
+    else {
         return Ok(None);
     };
     let is_json = doc
@@ -65,7 +75,6 @@ pub async fn fetch_page(
         .iter()
         .map(|fe| DistFilename::parse(&fe.filename, Some(project)).ok())
         .collect();
-    let digest = f.cas().put_bytes(&doc.body)?;
     let ext = if is_json { "index.json" } else { "index.html" };
     let provenance = Artifact {
         kind: ArtifactKind::UpstreamPage,
