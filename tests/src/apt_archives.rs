@@ -67,6 +67,17 @@ impl Archive {
         Ok(a)
     }
 
+    /// Adds `packages` to the pool and publishes the archive again (new indexes, a new
+    /// signed `InRelease`), as an upstream does when it updates a suite.
+    ///
+    /// Errors: as [`Archive::build`].
+    pub fn update(&self, packages: &[DebSpec]) -> anyhow::Result<()> {
+        for p in packages {
+            self.add(p)?;
+        }
+        self.publish(&[])
+    }
+
     /// The `.deb` path of `spec` in the pool.
     pub fn deb_path(&self, spec: &DebSpec) -> PathBuf {
         let first: String = spec.package.chars().take(1).collect();

@@ -202,11 +202,20 @@ impl Fetcher {
                             not_modified: true,
                         }));
                     }
-                    Err(e) => tracing::warn!(
-                        url = %redact(url),
-                        error = %format!("{e:#}"),
-                        "304 Not Modified, but the stored copy is unusable; fetching it whole"
-                    ),
+                    Err(e) => {
+                        tracing::warn!(
+                            url = %redact(url),
+                            error = %format!("{e:#}"),
+                            "304 Not Modified, but the stored copy is unusable; fetching it whole"
+                        );
+                        // A damaged copy goes, so that the whole answer is stored again.
+                        if matches!(
+                            e.downcast_ref::<store::CasError>(),
+                            Some(store::CasError::Mismatch { .. })
+                        ) {
+                            let _ = self.cas.remove_blob(&k.digest);
+                        }
+                    }
                 },
                 Some(Answer::Body(doc, v)) => result = Some(Some(self.keep(&key, doc, v)?)),
             }

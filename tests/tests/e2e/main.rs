@@ -24,6 +24,7 @@ mod oci_fixtures;
 mod presets;
 mod progress;
 mod pypi_resolve;
+mod resync;
 mod sbom;
 mod sneakernet;
 mod sync_logs;

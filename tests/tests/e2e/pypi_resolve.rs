@@ -424,8 +424,11 @@ fn requirements_txt_in_hash_checking_mode() {
     std::fs::remove_dir_all(env.path("store")).unwrap();
     let cfg = Config::load(&config).unwrap();
     let f = fetcher(&cfg);
-    let results = runtime().block_on(sync_all(&f, &cfg, &|_| true)).unwrap();
-    let err = format!("{:#}", results[0].1.as_ref().unwrap_err());
+    let state = mirror_sync::state::State::open(&cfg.store_dir()).unwrap();
+    let results = runtime()
+        .block_on(sync_all(&f, &cfg, &state, &|_| true))
+        .unwrap();
+    let err = format!("{:#}", results.outcomes[0].1.as_ref().unwrap_err());
     assert!(err.contains(shared), "names the file: {err}");
 }
 

@@ -91,6 +91,10 @@ pub(super) async fn stored_index(f: &Fetcher, entry: &IndexEntry) -> Option<byte
         Ok(Ok(b)) => Some(b.into()),
         Ok(Err(e)) => {
             tracing::warn!(index = %entry.path, error = %e, "stored index unusable; fetching it");
+            // A damaged copy goes, so that the fetched index is stored again.
+            if matches!(e, store::CasError::Mismatch { .. }) {
+                let _ = f.cas().remove_blob(&d);
+            }
             None
         }
         Err(_) => None,
