@@ -117,6 +117,17 @@ impl Fetcher {
         }
     }
 
+    /// Counts the package files of a kept selection (previous states kept whole) as
+    /// files already in the store ([`super::Stats::files_present`]), as a sync that walked
+    /// through them would have.
+    pub fn count_kept(&self, artifacts: &[formats::snapshot::Artifact]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for a in artifacts.iter().filter(|a| a.kind.is_package()) {
+            self.stats.files_present.fetch_add(1, Relaxed);
+            self.stats.bytes_present.fetch_add(a.size, Relaxed);
+        }
+    }
+
     /// The documents fetched with a `200` this run whose validators or bytes differ from
     /// what was known: to write back to the state (empty when nothing changed).
     pub fn learned_documents(&self) -> Vec<(String, KnownDocument)> {

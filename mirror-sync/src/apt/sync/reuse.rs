@@ -270,6 +270,7 @@ pub(super) fn reuse(
             signers: fig.signers.clone(),
             sha1_bound_signers: fig.sha1_bound_signers.clone(),
         };
+        f.count_kept(&prev.artifacts);
         run.outcomes.push((up.name.clone(), Ok((prev, report))));
     }
     Ok(Some(run))

@@ -127,6 +127,7 @@ pub(super) async fn reuse(
         ) else {
             return Ok(None);
         };
+        f.count_kept(&st.artifacts);
         run.outcomes.push((up.name.clone(), Ok((st, rep.clone()))));
     }
     Ok(Some(run))
