@@ -2,6 +2,7 @@ use std::io::Write as _;
 
 use super::clients::proxy_needs_tls;
 use super::*;
+use std::sync::atomic::Ordering;
 
 #[test]
 fn content_range_start_parses_rfc9110_form() {
@@ -432,4 +433,146 @@ fn proxies_reached_over_tls_are_recognised() {
     assert!(!proxy_needs_tls("proxy.example:3128"));
     assert!(!proxy_needs_tls("socks5h://proxy.example"));
     assert!(!proxy_needs_tls(""));
+}
+
+/// A one-document server that sends `ETag: "v1"` and answers `304` to a request whose
+/// `If-None-Match` is `"v1"`. Returns the address and each request's `If-None-Match`.
+async fn etag_server(
+    body: &'static [u8],
+) -> (
+    std::net::SocketAddr,
+    Arc<std::sync::Mutex<Vec<Option<String>>>>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+            let inm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("if-none-match: "))
+                .map(|v| v.trim().to_owned());
+            seen2.lock().unwrap().push(inm.clone());
+            if inm.as_deref() == Some("\"v1\"") {
+                sock.write_all(
+                    b"HTTP/1.1 304 Not Modified\r\netag: \"v1\"\r\nconnection: close\r\n\r\n",
+                )
+                .await
+                .unwrap();
+            } else {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\netag: \"v1\"\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                sock.write_all(head.as_bytes()).await.unwrap();
+                sock.write_all(body).await.unwrap();
+            }
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn an_etag_is_sent_back_and_a_304_is_answered_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cas = Arc::new(Cas::open(dir.path()).unwrap());
+    let body: &'static [u8] = b"Origin: Test\nSuite: stable\n";
+    let (addr, seen) = etag_server(body).await;
+    let url = url::Url::parse(&format!("http://{addr}/dists/stable/InRelease")).unwrap();
+
+    // First run: a 200, stored, its ETag learned.
+    let f = fetcher(&cas, 1);
+    let r = f
+        .get_revalidated(&url, None, 1 << 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r.not_modified);
+    assert_eq!(&r.doc.body[..], body);
+    assert_eq!(r.digest, Digest::of(body));
+    assert!(cas.contains(&r.digest).unwrap().is_some());
+    let learned = f.learned_documents();
+    assert_eq!(learned.len(), 1, "{learned:?}");
+    assert_eq!(learned[0].1.validators.etag.as_deref(), Some("\"v1\""));
+    // Asked again in the same run: this run's copy, no request.
+    assert!(
+        f.get_revalidated(&url, None, 1 << 20)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // Next run: the ETag goes out, the 304 costs no body, the bytes come from the store.
+    let f = fetcher(&cas, 1);
+    f.know_documents(learned.clone());
+    let r = f
+        .get_revalidated(&url, None, 1 << 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.not_modified);
+    assert_eq!(&r.doc.body[..], body);
+    assert_eq!(f.stats().bytes_fetched.load(Ordering::Relaxed), 0);
+    assert!(f.learned_documents().is_empty(), "nothing new to write");
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [None, Some("\"v1\"".to_owned())]
+    );
+
+    // A run whose stored copy is gone sends no validators: a full GET.
+    cas.remove_blob(&Digest::of(body)).unwrap();
+    let f = fetcher(&cas, 1);
+    f.know_documents(learned);
+    let r = f
+        .get_revalidated(&url, None, 1 << 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r.not_modified);
+    assert_eq!(seen.lock().unwrap().last().unwrap(), &None);
+    assert!(cas.contains(&Digest::of(body)).unwrap().is_some());
+}
+
+#[test]
+fn a_recent_last_modified_is_not_used_as_a_validator() {
+    use reqwest::header::{DATE, ETAG, HeaderMap, HeaderValue, LAST_MODIFIED};
+    let mut h = HeaderMap::new();
+    h.insert(
+        DATE,
+        HeaderValue::from_static("Thu, 03 Dec 2026 07:00:00 GMT"),
+    );
+    h.insert(
+        LAST_MODIFIED,
+        HeaderValue::from_static("Thu, 03 Dec 2026 06:59:30 GMT"),
+    );
+    // Changed 30 s before the answer: the same second may hold another change.
+    assert_eq!(validators_of(&h), Validators::default());
+    h.insert(
+        LAST_MODIFIED,
+        HeaderValue::from_static("Thu, 03 Dec 2026 06:59:00 GMT"),
+    );
+    h.insert(ETAG, HeaderValue::from_static("\"abc\""));
+    assert_eq!(
+        validators_of(&h),
+        Validators {
+            etag: Some("\"abc\"".into()),
+            last_modified: Some("Thu, 03 Dec 2026 06:59:00 GMT".into()),
+        }
+    );
 }
