@@ -8,8 +8,11 @@
 #      Wall seconds, target ≤ 0.5× aptly.
 #   7. `mirror-sync sync` again with nothing changed upstream (same store): wall seconds
 #      against our own first sync, target ≤ 0.1×. nginx's access log must show index
-#      requests only (InRelease/Release/Packages*), no .deb; the count goes in the note.
-#      aptly's own second `mirror update` is timed too and reported in the note.
+#      requests only (InRelease/Release/Packages*), no .deb, and no index body sent again
+#      (an index request answered 200 with a body fails the pair: the re-sync must get
+#      304s for the Release files and take the Packages from its store); the requests
+#      and the body bytes sent go in the note. aptly's own second `mirror update` is
+#      timed too and reported in the note.
 #
 # Upstream (built once into $BENCH_CACHE by bench/apt/build-upstream.sh, reused across
 # runs): the real .debs of the closure of `git curl jq less bzip2 xz-utils sensible-utils
@@ -82,6 +85,15 @@ URL=http://127.0.0.1:$PORT/
 log_mark() { sync; sleep 0.1; wc -l < "$LOG"; }
 # log_paths FROM TO: request paths of access-log lines FROM+1..TO.
 log_paths() { sed -n "$(($1 + 1)),$2p" "$LOG" | awk '{print $7}'; }
+# log_index_bodies FROM TO: "<path> <status> <body bytes>" of the index requests in lines
+# FROM+1..TO that were answered with a body (200/206, more than 0 bytes): index bodies
+# sent again. (nginx's combined format: $7 the path, $9 the status, $10 the body bytes.)
+log_index_bodies() {
+  sed -n "$(($1 + 1)),$2p" "$LOG" \
+    | awk '$7 ~ /\/(InRelease|Release|Release\.gpg|Packages(\.gz|\.xz)?)$|\/by-hash\// && ($9 == 200 || $9 == 206) && $10 > 0 {print $7, $9, $10}'
+}
+# log_bytes FROM TO: body bytes sent in lines FROM+1..TO.
+log_bytes() { sed -n "$(($1 + 1)),$2p" "$LOG" | awk '{b += $10} END {print b + 0}'; }
 
 # --- aptly ------------------------------------------------------------------------------
 mkdir -p "$W/aptly"
@@ -147,6 +159,11 @@ for i in $(bench_runs); do
   m2=$(log_mark)
   bench_record ours_req $((m1 - m0))
   bench_record ours_resync_req $((m2 - m1))
+  bench_record ours_resync_bytes "$(log_bytes "$m1" "$m2")"
+  # Pair 7: no index body downloaded twice (a 304, or no request at all, is fine).
+  again=$(log_index_bodies "$m1" "$m2")
+  [ -z "$again" ] || bench_die "re-sync with nothing changed downloaded index bodies again: $(echo "$again" | head -5 | tr '\n' ' ')"
+  bench_record ours_resync_bodies "$(echo -n "$again" | grep -c . || true)"
   # Pair 7: the re-sync may read indexes only.
   bad=$(log_paths "$m1" "$m2" \
     | grep -Ev '^/dists/stable/(InRelease|Release|Release\.gpg|main/binary-amd64/(Packages(\.gz|\.xz)?|by-hash/.*))$' || true)
@@ -191,4 +208,4 @@ AP=$(bench_median aptly)
 bench_result 4 "APT sync: $SELECT + deps ($N debs, $MB MB)" s "$OURS" "$AP" "aptly 1.5" "<=0.5" \
   "same $N files; upstream $N_UP debs via local nginx; requests: ours $(bench_median ours_req), aptly $(bench_median aptly_req)"
 bench_result 7 "APT re-sync, nothing changed" s "$(bench_median ours_resync)" "$OURS" "first sync" "<=0.1" \
-  "$(bench_median ours_resync_req) requests, indexes only, no .deb; aptly re-sync $(bench_median aptly_resync) s ($(bench_median aptly_resync_req) requests)"
+  "index bodies re-downloaded: $(bench_median ours_resync_bodies) ($(bench_median ours_resync_req) requests, $(bench_median ours_resync_bytes) bytes), no .deb; aptly re-sync $(bench_median aptly_resync) s ($(bench_median aptly_resync_req) requests)"

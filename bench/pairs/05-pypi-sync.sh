@@ -27,7 +27,9 @@
 #   A  `mirror-sync sync` into an empty store, then again with nothing changed (row 7)
 #   B  `bandersnatch -c conf mirror` into an empty directory
 # Checks: both sides fetched the same set of distribution files (nginx access log);
-# the re-sync fetched no distribution file (its requests are counted in row 7's note).
+# the re-sync fetched no distribution file and no index body again (every project page
+# it asks for must be answered 304: a page sent again with a body fails the pair); its
+# requests and the body bytes sent are in row 7's note.
 source "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -227,7 +229,11 @@ for run in $(bench_runs); do
   # The re-sync fetches index documents only.
   resync_dist=$(dist_files < "$BENCH_WORK/resync.log" | wc -l)
   [ "$resync_dist" = 0 ] || bench_die "the re-sync fetched $resync_dist distribution files (only index requests are allowed)"
-  RESYNC_REQS="$(wc -l < "$BENCH_WORK/resync.log") requests: $(awk '$2 ~ /^\/simple\// {s++} $2 ~ /\.metadata$/ {m++} END {printf "%d project pages, %d .metadata", s, m}' "$BENCH_WORK/resync.log"), $resync_dist distribution files"
+  # No index body downloaded twice: project pages (and .metadata sidecars) answered
+  # 200 with a body are bodies sent again (a 304 sends none).
+  again=$(awk '($2 ~ /^\/simple\// || $2 ~ /\.metadata$/) && ($3 == 200 || $3 == 206) && $4 > 0 {print $2, $3, $4}' "$BENCH_WORK/resync.log")
+  [ -z "$again" ] || bench_die "the re-sync downloaded index bodies again: $(echo "$again" | head -5 | tr '\n' ' ')"
+  RESYNC_REQS="index bodies re-downloaded: 0 ($(wc -l < "$BENCH_WORK/resync.log") requests, $(awk '{b += $4} END {print b + 0}' "$BENCH_WORK/resync.log") bytes: $(awk '$2 ~ /^\/simple\// {s++} $3 == 304 {n++} $2 ~ /\.metadata$/ {m++} END {printf "%d project pages, %d answered 304, %d .metadata", s, n, m}' "$BENCH_WORK/resync.log")), $resync_dist distribution files"
 done
 
 FILES=$(wc -l < "$BENCH_WORK/ms.files")
