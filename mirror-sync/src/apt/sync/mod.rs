@@ -14,10 +14,10 @@
 //! [`sync_all`] runs the three for `mirror-sync sync`; `mirror-sync plan` runs 1 and 2
 //! only, writing nothing ([`crate::plan`]).
 //!
-//! One file per phase: `universe` (1), `select` (2), `download` (3); `reuse` holds what
-//! makes a re-sync download nothing unchanged (Release files by conditional request,
-//! indexes from the store, the last selection kept when its key is unchanged); this file
-//! holds [`sync_all`].
+//! One file per phase: `universe` (1), `select` (2), `download` (3). A re-sync downloads
+//! nothing unchanged: `cached` gets phase 1's Release files by conditional request and
+//! its indexes from the store, `reuse` keeps the last selection when its key is
+//! unchanged; this file holds [`sync_all`].
 //!
 //! What fails the sync: an upstream whose Release or indexes do not verify (no APT
 //! upstream is updated then, since the universe is incomplete), and a requested package
@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::state::{State, UpstreamState};
 
+mod cached;
 mod download;
 mod reuse;
 mod select;
@@ -95,9 +96,14 @@ pub async fn sync_all(
         Err(failed) => return Ok(blocked_by(failed, names)),
     };
     if let Some(k) = &key
-        && let Some(run) = reuse::reuse(f, cfg, state, k, wanted)?
+        && let Some(kept) = reuse::reuse(f, cfg, state, k, wanted)?
     {
-        return Ok(run);
+        return Ok(AptRun {
+            outcomes: kept.outcomes,
+            unsatisfied: kept.unsatisfied,
+            reused: true,
+            ..AptRun::default()
+        });
     }
     // The Release files are not fetched again: the fetcher answers from this run's copy.
     let (uni, failed) = fetch_universe(f, cfg, true).await;
@@ -145,7 +151,7 @@ pub async fn sync_all(
     }
     run.unsatisfied = sel.unsatisfied;
     if let Some(k) = &key {
-        reuse::record(cfg, state, k, &run)?;
+        reuse::record(cfg, state, k, &run.outcomes, &run.unsatisfied)?;
     }
     Ok(run)
 }

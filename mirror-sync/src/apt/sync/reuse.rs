@@ -2,16 +2,16 @@
 //! the `Packages` indexes from the store, and the last selection kept when nothing that
 //! decides it has changed.
 //!
-//! - **Release files** ([`release_file`]): `InRelease`, `Release` and `Release.gpg` are
+//! - **Release files** (`cached::release_file`): `InRelease`, `Release` and `Release.gpg` are
 //!   fetched with [`Fetcher::get_revalidated`]: `If-None-Match`/`If-Modified-Since` with
 //!   the validators of the stored copy, a `304` answered from the store (checked against
 //!   its digest; a missing or damaged copy is fetched whole). The signature is verified
 //!   on every sync, whichever way the bytes came.
-//! - **Indexes** ([`stored_index`]): a `Packages` file the verified Release lists with a
+//! - **Indexes** (`cached::stored_index`): a `Packages` file the verified Release lists with a
 //!   SHA256 that the store already holds (the previous sync kept it as provenance) is
 //!   read from the store, checked against that SHA256 and size, and not requested at all.
 //!   This covers the unchanged indexes of a changed Release too.
-//! - **Selection** ([`selection_key`], [`reuse`], [`record`]): the *selection key* is a
+//! - **Selection** (this file: [`selection_key`], [`reuse`], [`record`]): the *selection key* is a
 //!   SHA-256 over everything that decides the APT selection: the program version, every
 //!   `[[apt]]` table as configured (url, suites, components, architectures, packages,
 //!   recommends, keyring path and fingerprints, flat), the bytes of each keyring, and the
@@ -28,78 +28,19 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
-use formats::apt::release::{HashKind, IndexEntry, parse_date};
+use formats::apt::release::parse_date;
 use formats::digest::{Digest, Hasher};
 use keys::openpgp::Keyring;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
-use super::AptRun;
 use super::download::AptReport;
 use super::universe::fetch_release;
 use crate::config::Config;
-use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES};
-use crate::state::State;
+use crate::fetch::{self, Fetcher};
+use crate::state::{State, UpstreamState};
 
 /// The `selections` key of the APT record.
 const ECOSYSTEM: &str = "apt";
-
-/// A Release file as fetched: its bytes and, when it went through the store, its digest.
-pub(super) struct Doc {
-    /// The bytes.
-    pub(super) body: bytes::Bytes,
-    /// SHA-256 of `body`, when known (the store holds it).
-    pub(super) digest: Option<Digest>,
-}
-
-/// Fetches a Release file: conditionally and kept in the store when `store` (a sync),
-/// else a plain `GET` that writes nothing (a plan). `Ok(None)` on 404/410.
-///
-/// Errors: as [`Fetcher::get_optional`].
-pub(super) async fn release_file(
-    f: &Fetcher,
-    url: &Url,
-    max: u64,
-    store: bool,
-) -> anyhow::Result<Option<Doc>> {
-    if store {
-        Ok(f.get_revalidated(url, None, max).await?.map(|r| Doc {
-            body: r.doc.body,
-            digest: Some(r.digest),
-        }))
-    } else {
-        Ok(f.get_optional(url, None, max).await?.map(|d| Doc {
-            body: d.body,
-            digest: None,
-        }))
-    }
-}
-
-/// The bytes of the index `entry` when the store holds a blob of its SHA256 and size
-/// (checked again while reading); `None` otherwise (a SHA512-only entry, a missing or
-/// damaged blob): the caller fetches it.
-pub(super) async fn stored_index(f: &Fetcher, entry: &IndexEntry) -> Option<bytes::Bytes> {
-    if entry.hash_kind != HashKind::Sha256 || entry.size > MAX_INDEX_BYTES {
-        return None;
-    }
-    let d = Digest::from_hex(&entry.hash_hex).ok()?;
-    if f.cas().contains(&d).ok()?? != entry.size {
-        return None;
-    }
-    let cas = f.cas().clone();
-    match tokio::task::spawn_blocking(move || cas.read_bytes(&d, MAX_INDEX_BYTES)).await {
-        Ok(Ok(b)) => Some(b.into()),
-        Ok(Err(e)) => {
-            tracing::warn!(index = %entry.path, error = %e, "stored index unusable; fetching it");
-            // A damaged copy goes, so that the fetched index is stored again.
-            if matches!(e, store::CasError::Mismatch { .. }) {
-                let _ = f.cas().remove_blob(&d);
-            }
-            None
-        }
-        Err(_) => None,
-    }
-}
 
 /// One upstream's figures in the record, to report a kept selection as it was made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +55,17 @@ struct Figures {
     sha1_bound_signers: Vec<String>,
 }
 
+/// One upstream's outcome: its state and report, or why it failed.
+pub(super) type Outcome = (String, anyhow::Result<(UpstreamState, AptReport)>);
+
+/// A kept selection: the previous states of the wanted upstreams and the warnings.
+pub(super) struct Kept {
+    /// Per wanted upstream in configuration order, its previous state and figures.
+    pub(super) outcomes: Vec<Outcome>,
+    /// The unsatisfied dependencies of that selection.
+    pub(super) unsatisfied: Vec<String>,
+}
+
 /// What the state keeps of the last full APT selection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AptSelectionRecord {
@@ -125,7 +77,7 @@ pub struct AptSelectionRecord {
 }
 
 /// Fetches and verifies every `[[apt]]` upstream's Release files (conditionally; see
-/// [`release_file`]), checks their `Valid-Until`, and returns the selection key.
+/// `cached::release_file`), checks their `Valid-Until`, and returns the selection key.
 ///
 /// Errors: per upstream that fails, its name and why, worded as phase 1 words it
 /// (keyring, URL, signature, expiry).
@@ -220,8 +172,7 @@ async fn upstream_releases(
     Ok(parts)
 }
 
-/// The previous states of the upstreams `wanted` accepts, as an [`AptRun`] with
-/// [`AptRun::reused`] set, when the record's key is `key`, every `[[apt]]` upstream has a
+/// The previous states of the upstreams `wanted` accepts, when the record's key is `key`, every `[[apt]]` upstream has a
 /// state and a figure in the record, and every file of those states is in the store
 /// (size checked). `None` otherwise: the caller resolves again. Writes nothing.
 ///
@@ -232,7 +183,7 @@ pub(super) fn reuse(
     state: &State,
     key: &Digest,
     wanted: &dyn Fn(&str) -> bool,
-) -> anyhow::Result<Option<AptRun>> {
+) -> anyhow::Result<Option<Kept>> {
     let Some(rec) = state.selection::<AptSelectionRecord>(ECOSYSTEM)? else {
         return Ok(None);
     };
@@ -241,10 +192,9 @@ pub(super) fn reuse(
     }
     let figures: BTreeMap<&str, &Figures> =
         rec.figures.iter().map(|x| (x.name.as_str(), x)).collect();
-    let mut run = AptRun {
-        reused: true,
+    let mut run = Kept {
+        outcomes: Vec::new(),
         unsatisfied: rec.unsatisfied.clone(),
-        ..AptRun::default()
     };
     for up in &cfg.apt {
         let (Some(prev), Some(fig)) = (state.upstream(&up.name)?, figures.get(up.name.as_str()))
@@ -276,25 +226,23 @@ pub(super) fn reuse(
     Ok(Some(run))
 }
 
-/// Records `run` as the selection made under `key` when it synced every `[[apt]]`
-/// upstream successfully (a run limited by `--only`, or one with a failure, records
-/// nothing: the states would not all come from this selection).
+/// Records `outcomes` (and the selection's `unsatisfied` dependencies) as the selection
+/// made under `key` when they are every `[[apt]]` upstream's, all successful (a run
+/// limited by `--only`, or one with a failure, records nothing: the states would not all
+/// come from this selection).
 ///
 /// Errors: the state database cannot be written.
 pub(super) fn record(
     cfg: &Config,
     state: &State,
     key: &Digest,
-    run: &AptRun,
+    outcomes: &[Outcome],
+    unsatisfied: &[String],
 ) -> anyhow::Result<()> {
-    if run.blocked.is_some()
-        || run.outcomes.len() != cfg.apt.len()
-        || run.outcomes.iter().any(|(_, r)| r.is_err())
-    {
+    if outcomes.len() != cfg.apt.len() || outcomes.iter().any(|(_, r)| r.is_err()) {
         return Ok(());
     }
-    let figures = run
-        .outcomes
+    let figures = outcomes
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
         .map(|(_, rep)| Figures {
@@ -313,7 +261,7 @@ pub(super) fn record(
         &AptSelectionRecord {
             key: *key,
             figures,
-            unsatisfied: run.unsatisfied.clone(),
+            unsatisfied: unsatisfied.to_vec(),
         },
     )
 }

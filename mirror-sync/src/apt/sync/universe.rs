@@ -20,7 +20,7 @@ use crate::config::{AptUpstream, Config};
 use crate::fetch::{self, Fetcher, MAX_INDEX_BYTES, redact};
 use crate::state::{AptIndexState, AptSuiteInfo};
 
-use super::reuse::{Doc, release_file};
+use super::cached::{Doc, release_file, stored_index};
 
 /// Largest decompressed `Packages` index accepted (bytes); bigger is treated as a bomb.
 pub const MAX_PACKAGES_TEXT: u64 = 2 * 1024 * 1024 * 1024;
@@ -453,7 +453,7 @@ pub(super) async fn fetch_index(
     }
     urls.push(fetch::join(dir, &entry.path)?);
     // An index the store already holds under the Release's SHA256: no request.
-    if let Some(bytes) = super::reuse::stored_index(f, entry).await {
+    if let Some(bytes) = stored_index(f, entry).await {
         return Ok(bytes);
     }
     for url in urls {

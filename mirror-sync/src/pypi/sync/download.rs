@@ -15,6 +15,26 @@ use super::pages::license_of;
 use super::selection::Job;
 use crate::fetch::{Fetcher, redact};
 
+/// Figures of one PyPI upstream's sync, for the summary.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct PypiReport {
+    /// Upstream name.
+    pub name: String,
+    /// Projects taken from this index.
+    pub projects: usize,
+    /// Releases (project, version) kept.
+    pub releases: usize,
+    /// Files kept (wheels and sdists).
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Bytes downloaded from this index to read core metadata during resolution
+    /// (sidecars, and whole files where no sidecar exists), counted once.
+    pub metadata_bytes: u64,
+    /// Problems that did not stop the sync (e.g. a sidecar that differs from the wheel).
+    pub warnings: Vec<String>,
+}
+
 /// What [`keep_file`] gives: the file's artifacts and an optional warning.
 pub(super) type Kept = (Vec<Artifact>, Option<String>);
 

@@ -49,30 +49,11 @@ mod pages;
 mod reuse;
 mod selection;
 
+pub use download::PypiReport;
 use download::{Kept, keep_file};
 pub use pages::*;
 pub use reuse::{PypiSelectionRecord, save as save_selection};
 pub use selection::*;
-
-/// Figures of one PyPI upstream's sync, for the summary.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct PypiReport {
-    /// Upstream name.
-    pub name: String,
-    /// Projects taken from this index.
-    pub projects: usize,
-    /// Releases (project, version) kept.
-    pub releases: usize,
-    /// Files kept (wheels and sdists).
-    pub files: usize,
-    /// Their total size in bytes.
-    pub bytes: u64,
-    /// Bytes downloaded from this index to read core metadata during resolution
-    /// (sidecars, and whole files where no sidecar exists), counted once.
-    pub metadata_bytes: u64,
-    /// Problems that did not stop the sync (e.g. a sidecar that differs from the wheel).
-    pub warnings: Vec<String>,
-}
 
 /// Result of one table's part of [`sync_all`].
 pub type UpstreamResult = anyhow::Result<(UpstreamState, PypiReport)>;
@@ -111,8 +92,12 @@ pub async fn sync_all(
     let key = reuse::selection_key(cfg);
     if let Some(k) = &key {
         let uni = crate::pypi::resolve::Universe::new(cfg)?;
-        if let Some(run) = reuse::reuse(f, cfg, &uni, state, k, wanted).await? {
-            return Ok(run);
+        if let Some(outcomes) = reuse::reuse(f, cfg, &uni, state, k, wanted).await? {
+            return Ok(PypiRun {
+                outcomes,
+                kept: true,
+                record: None,
+            });
         }
     }
     let sel = select_files(f, cfg).await?;
@@ -234,6 +219,6 @@ pub async fn sync_all(
         outcomes: out,
         ..PypiRun::default()
     };
-    run.record = key.and_then(|k| reuse::record(f, cfg, uni, &sel.cache, &k, &run));
+    run.record = key.and_then(|k| reuse::record(f, cfg, uni, &sel.cache, &k, &run.outcomes));
     Ok(run)
 }

@@ -21,11 +21,13 @@ use formats::digest::{Digest, Hasher};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::{PypiReport, PypiRun, page_url};
+use super::download::PypiReport;
+use super::pages::page_url;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher};
 use crate::pypi::resolve::{Cache, Universe};
 use crate::state::State;
+use crate::state::UpstreamState;
 
 /// The `selections` key of the PyPI record.
 const ECOSYSTEM: &str = "pypi";
@@ -40,6 +42,9 @@ struct PageSeen {
     /// Digest of the page, `None` when the index had no such project (404/410).
     digest: Option<Digest>,
 }
+
+/// One table's outcome: its state and report, or why it failed.
+pub(super) type Outcome = (String, anyhow::Result<(UpstreamState, PypiReport)>);
 
 /// What the state keeps of the last full PyPI selection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,7 +85,7 @@ pub(super) async fn reuse(
     state: &State,
     key: &Digest,
     wanted: &dyn Fn(&str) -> bool,
-) -> anyhow::Result<Option<PypiRun>> {
+) -> anyhow::Result<Option<Vec<Outcome>>> {
     let Some(rec) = state.selection::<PypiSelectionRecord>(ECOSYSTEM)? else {
         return Ok(None);
     };
@@ -104,7 +109,7 @@ pub(super) async fn reuse(
         .map(|p| async move {
             let url = page_url(&uni.bases[p.table], &p.project)?;
             let got = f
-                .get_revalidated(&url, Some(super::ACCEPT), super::MAX_PAGE)
+                .get_revalidated(&url, Some(super::pages::ACCEPT), super::pages::MAX_PAGE)
                 .await?;
             Ok(got.map(|r| r.digest) == p.digest)
         })
@@ -116,10 +121,7 @@ pub(super) async fn reuse(
             return Ok(None);
         }
     }
-    let mut run = PypiRun {
-        kept: true,
-        ..PypiRun::default()
-    };
+    let mut outcomes = Vec::new();
     for up in cfg.pypi.iter().filter(|u| wanted(&u.name)) {
         let (Some(st), Some(rep)) = (
             prev.remove(&up.name),
@@ -128,9 +130,9 @@ pub(super) async fn reuse(
             return Ok(None);
         };
         f.count_kept(&st.artifacts);
-        run.outcomes.push((up.name.clone(), Ok((st, rep.clone()))));
+        outcomes.push((up.name.clone(), Ok((st, rep.clone()))));
     }
-    Ok(Some(run))
+    Ok(Some(outcomes))
 }
 
 /// The record of a full sync under `key`: every page `cache` holds, with the tables asked
@@ -143,13 +145,15 @@ pub(super) fn record(
     uni: &Universe,
     cache: &Cache,
     key: &Digest,
-    run: &PypiRun,
+    outcomes: &[Outcome],
 ) -> Option<PypiSelectionRecord> {
-    if run.outcomes.len() != cfg.pypi.len() || run.outcomes.iter().any(|(_, r)| r.is_err()) {
+    if outcomes.len() != cfg.pypi.len() || outcomes.iter().any(|(_, r)| r.is_err()) {
         return None;
     }
-    let seen: BTreeMap<String, Option<Digest>> =
-        f.seen_documents(Some(super::ACCEPT)).into_iter().collect();
+    let seen: BTreeMap<String, Option<Digest>> = f
+        .seen_documents(Some(super::pages::ACCEPT))
+        .into_iter()
+        .collect();
     let mut pages = Vec::new();
     for project in cache.pages.keys() {
         for table in uni.route(project) {
@@ -171,8 +175,7 @@ pub(super) fn record(
     Some(PypiSelectionRecord {
         key: *key,
         pages,
-        reports: run
-            .outcomes
+        reports: outcomes
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok().map(|(_, rep)| rep.clone()))
             .collect(),
