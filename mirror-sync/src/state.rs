@@ -133,9 +133,25 @@ pub struct PendingExport {
     pub volumes_done: Vec<u32>,
 }
 
-/// The state database (one writer at a time; redb refuses a second open).
+/// The state database (one `mirror-sync` at a time: see [`State::open`]).
+///
+/// It is opened read-only (`redb::ReadOnlyDatabase`) and reopened writable on the first
+/// write: redb writes its header and syncs the file (about five `fdatasync`s) when a
+/// writable database is opened and closed, even if no transaction commits, so a command
+/// that writes nothing (a re-sync with nothing changed) leaves the file untouched.
 pub struct State {
-    db: Database,
+    db: std::sync::Mutex<Db>,
+    path: std::path::PathBuf,
+    /// Exclusive `flock` on `<store>/state.redb.lock`, held while this `State` lives.
+    _lock: std::fs::File,
+}
+
+/// The open database, read-only until the first write.
+enum Db {
+    Read(redb::ReadOnlyDatabase),
+    Write(Database),
+    /// Between the two (only while reopening).
+    Closed,
 }
 
 /// Makes sure the store directory (the configuration's `store`) exists as a directory,
@@ -241,9 +257,11 @@ fn describe_uid(uid: u32) -> String {
 }
 
 impl State {
-    /// Opens (creating if needed) the state database in `store_dir`. The tables are created
-    /// by one write transaction when one is missing (a new store); an existing store is only
-    /// read here.
+    /// Opens (creating if needed) the state database in `store_dir`, holding an exclusive
+    /// `flock` on `<store>/state.redb.lock` for as long as the `State` lives. An existing
+    /// database with every table is opened read-only and reopened writable on the first
+    /// write (see [`State`]); otherwise it is opened writable and the missing tables are
+    /// created by one write transaction (a new store).
     ///
     /// Errors, each naming the path and the fix: `store_dir` exists but is not a directory
     /// ([`ensure_store_dir`]); it cannot be created; `state.redb` cannot be opened because
@@ -253,17 +271,23 @@ impl State {
     pub fn open(store_dir: &Path) -> anyhow::Result<State> {
         ensure_store_dir(store_dir)?;
         let path = store_dir.join("state.redb");
+        let lock = lock_exclusive(&store_dir.join("state.redb.lock"), &path)?;
+        // Read-only when the file exists with every table (no write on open or close).
+        if path.is_file()
+            && let Ok(ro) = redb::ReadOnlyDatabase::open(&path)
+        {
+            let r = ro.begin_read()?;
+            if all_tables(&r)? {
+                drop(r);
+                return Ok(State {
+                    db: std::sync::Mutex::new(Db::Read(ro)),
+                    path,
+                    _lock: lock,
+                });
+            }
+        }
         let db = Database::create(&path).map_err(|e| open_error(&path, e))?;
-        let complete = {
-            let r = db.begin_read()?;
-            has_table(&r, UPSTREAMS)?
-                && has_table(&r, CHANNELS)?
-                && has_table(&r, SNAPSHOTS)?
-                && has_table(&r, PENDING)?
-                && has_table(&r, PARTS)?
-                && has_table(&r, DOCUMENTS)?
-                && has_table(&r, SELECTIONS)?
-        };
+        let complete = all_tables(&db.begin_read()?)?;
         if !complete {
             let w = db.begin_write()?;
             {
@@ -277,12 +301,48 @@ impl State {
             }
             w.commit()?;
         }
-        Ok(State { db })
+        Ok(State {
+            db: std::sync::Mutex::new(Db::Write(db)),
+            path,
+            _lock: lock,
+        })
+    }
+
+    /// A read transaction on the database, however it is open.
+    fn read(&self) -> anyhow::Result<ReadTransaction> {
+        let g = self
+            .db
+            .lock()
+            .map_err(|_| anyhow::anyhow!("state database lock poisoned"))?;
+        Ok(match &*g {
+            Db::Read(d) => d.begin_read()?,
+            Db::Write(d) => d.begin_read()?,
+            Db::Closed => anyhow::bail!("the state database is closed"),
+        })
+    }
+
+    /// A write transaction, reopening the database writable first when it is read-only.
+    /// Errors: the reopen fails (as [`State::open`] names it) or redb refuses.
+    fn write(&self) -> anyhow::Result<redb::WriteTransaction> {
+        let mut g = self
+            .db
+            .lock()
+            .map_err(|_| anyhow::anyhow!("state database lock poisoned"))?;
+        if !matches!(&*g, Db::Write(_)) {
+            // redb refuses a second open of a file in one process: close the reader first.
+            drop(std::mem::replace(&mut *g, Db::Closed));
+            let db = Database::create(&self.path).map_err(|e| open_error(&self.path, e))?;
+            *g = Db::Write(db);
+        }
+        match &*g {
+            Db::Write(d) => Ok(d.begin_write()?),
+            _ => anyhow::bail!("the state database is closed"),
+        }
     }
 
     /// The last successful sync of `name`, if any.
     pub fn upstream(&self, name: &str) -> anyhow::Result<Option<UpstreamState>> {
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         let t = r.open_table(UPSTREAMS)?;
         match t.get(name)? {
             Some(v) => Ok(Some(
@@ -328,7 +388,7 @@ impl State {
     /// Records a successful sync (replaces the previous one in one transaction).
     pub fn put_upstream(&self, st: &UpstreamState) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(st)?;
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         w.open_table(UPSTREAMS)?
             .insert(st.name.as_str(), bytes.as_slice())?;
         w.commit()?;
@@ -358,7 +418,7 @@ impl State {
     ///
     /// Errors: the database cannot be read.
     pub fn documents(&self) -> anyhow::Result<Vec<(String, crate::fetch::KnownDocument)>> {
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         let t = r.open_table(DOCUMENTS)?;
         let mut out = Vec::new();
         for item in t.iter()? {
@@ -379,7 +439,7 @@ impl State {
         if docs.is_empty() {
             return Ok(());
         }
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         {
             let mut t = w.open_table(DOCUMENTS)?;
             for (k, doc) in docs {
@@ -399,7 +459,7 @@ impl State {
         &self,
         ecosystem: &str,
     ) -> anyhow::Result<Option<T>> {
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         let t = r.open_table(SELECTIONS)?;
         Ok(t.get(ecosystem)?
             .and_then(|v| serde_json::from_slice(v.value()).ok()))
@@ -409,7 +469,7 @@ impl State {
     /// Errors: the database cannot be written.
     pub fn put_selection<T: Serialize>(&self, ecosystem: &str, rec: &T) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(rec)?;
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         w.open_table(SELECTIONS)?
             .insert(ecosystem, bytes.as_slice())?;
         w.commit()?;
@@ -420,11 +480,11 @@ impl State {
     /// describe. Writes nothing when there is none. Errors: the database fails.
     pub fn drop_selection(&self, ecosystem: &str) -> anyhow::Result<()> {
         let present = {
-            let r = self.db.begin_read()?;
+            let r = self.read()?;
             r.open_table(SELECTIONS)?.get(ecosystem)?.is_some()
         };
         if present {
-            let w = self.db.begin_write()?;
+            let w = self.write()?;
             w.open_table(SELECTIONS)?.remove(ecosystem)?;
             w.commit()?;
         }
@@ -433,7 +493,7 @@ impl State {
 
     /// Last exported sequence on `channel` (0 when none).
     pub fn last_sequence(&self, channel: &str) -> anyhow::Result<u64> {
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         Ok(r.open_table(CHANNELS)?
             .get(channel)?
             .map(|g| g.value())
@@ -442,7 +502,7 @@ impl State {
 
     /// The cut on `channel` whose writing has not finished, if any.
     pub fn pending(&self, channel: &str) -> anyhow::Result<Option<PendingExport>> {
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         let t = r.open_table(PENDING)?;
         match t.get(channel)? {
             Some(v) => Ok(Some(serde_json::from_slice(v.value()).with_context(
@@ -455,7 +515,7 @@ impl State {
     /// Records (or replaces) the unfinished cut of `channel`.
     pub fn put_pending(&self, channel: &str, p: &PendingExport) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(p)?;
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         w.open_table(PENDING)?.insert(channel, bytes.as_slice())?;
         w.commit()?;
         Ok(())
@@ -463,7 +523,7 @@ impl State {
 
     /// Forgets the unfinished cut of `channel` (a new cut replaces it).
     pub fn drop_pending(&self, channel: &str) -> anyhow::Result<()> {
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         w.open_table(PENDING)?.remove(channel)?;
         w.commit()?;
         Ok(())
@@ -478,7 +538,7 @@ impl State {
         rec: &ExportRecord,
     ) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(rec)?;
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         {
             let mut ch = w.open_table(CHANNELS)?;
             let last = ch.get(channel)?.map(|g| g.value()).unwrap_or(0);
@@ -502,7 +562,7 @@ impl State {
         part_size: u64,
     ) -> anyhow::Result<Option<Vec<Digest>>> {
         let key = format!("{}/{part_size}", blob.hex());
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         let t = r.open_table(PARTS)?;
         match t.get(key.as_str())? {
             Some(v) => Ok(serde_json::from_slice(v.value()).ok()),
@@ -519,7 +579,7 @@ impl State {
     ) -> anyhow::Result<()> {
         let key = format!("{}/{part_size}", blob.hex());
         let bytes = serde_json::to_vec(parts)?;
-        let w = self.db.begin_write()?;
+        let w = self.write()?;
         w.open_table(PARTS)?
             .insert(key.as_str(), bytes.as_slice())?;
         w.commit()?;
@@ -528,7 +588,7 @@ impl State {
 
     /// Every exported snapshot, by name.
     pub fn exports(&self) -> anyhow::Result<Vec<ExportRecord>> {
-        let r = self.db.begin_read()?;
+        let r = self.read()?;
         let t = r.open_table(SNAPSHOTS)?;
         let mut out = Vec::new();
         for item in t.iter()? {
@@ -536,6 +596,51 @@ impl State {
             out.push(serde_json::from_slice(v.value())?);
         }
         Ok(out)
+    }
+}
+
+/// Whether every table of the state exists in `r`. Errors: a table of other types.
+fn all_tables(r: &ReadTransaction) -> anyhow::Result<bool> {
+    Ok(has_table(r, UPSTREAMS)?
+        && has_table(r, CHANNELS)?
+        && has_table(r, SNAPSHOTS)?
+        && has_table(r, PENDING)?
+        && has_table(r, PARTS)?
+        && has_table(r, DOCUMENTS)?
+        && has_table(r, SELECTIONS)?)
+}
+
+/// Takes an exclusive, non-blocking `flock` on `lock` (created if missing): one
+/// `mirror-sync` per store. Errors: another process holds it (`cannot open <db>: another
+/// mirror-sync is using this store …`), or the file cannot be created (permission denied
+/// is worded as for `db`: its owner and mode, and the uid this runs as).
+fn lock_exclusive(lock: &Path, db: &Path) -> anyhow::Result<std::fs::File> {
+    let file = match std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(lock)
+    {
+        Ok(f) => f,
+        // Said as for the database itself: its owner and mode, and who runs this.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(open_error(
+                db,
+                redb::DatabaseError::Storage(redb::StorageError::Io(e)),
+            ));
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot create {}", lock.display())));
+        }
+    };
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            Err(open_error(db, redb::DatabaseError::DatabaseAlreadyOpen))
+        }
+        Err(e) => Err(anyhow::Error::new(std::io::Error::from(e))
+            .context(format!("cannot lock {}", lock.display()))),
     }
 }
 
