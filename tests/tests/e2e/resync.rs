@@ -172,6 +172,8 @@ fn an_apt_re_sync_with_nothing_changed_downloads_no_index_and_writes_nothing() {
     );
     assert_eq!(apt.debs(), ["libfoo_1.0_amd64.deb", "tool_1.0_amd64.deb"]);
     let state_before = stored_state(&apt.tmp.path().join("store"), "main");
+    let db = apt.tmp.path().join("store/state.redb");
+    let db_before = std::fs::read(&db).unwrap();
     // A rewritten state would carry a later `synced_at` (whole seconds).
     std::thread::sleep(Duration::from_millis(1100));
 
@@ -189,6 +191,11 @@ fn an_apt_re_sync_with_nothing_changed_downloads_no_index_and_writes_nothing() {
         stored_state(&apt.tmp.path().join("store"), "main"),
         state_before,
         "the state was written by a re-sync that changed nothing"
+    );
+    // Not even redb's own header: the database file is byte for byte the same.
+    assert!(
+        std::fs::read(&db).unwrap() == db_before,
+        "state.redb was written by a re-sync that changed nothing"
     );
 }
 
