@@ -266,7 +266,7 @@ fn copy_range_copies_many_chunks_and_part_ranges_exactly() {
             ),
         ),
     ] {
-        let msg = format!("{:#}", err.err().expect("a rotten blob must be refused"));
+        let msg = format!("{:#}", err.expect_err("a rotten blob must be refused"));
         assert!(msg.contains("no longer matches its name"), "{msg}");
         assert!(!partial_name(&t.path().join(format!("rot-{name}"))).exists());
     }
