@@ -251,14 +251,17 @@ pub(super) fn copy_range<S: BlobStore>(
 const KERNEL_STEP: usize = 8 << 20;
 /// How many hashed steps may wait for the kernel copy.
 const KERNEL_AHEAD: usize = 8;
+/// Read buffers of [`KERNEL_STEP`] bytes circulating between the reader and the hasher.
+const KERNEL_BUFFERS: usize = 3;
 
-/// The local-file path of [`copy_range`]: this thread reads bytes `f.offset..f.offset +
-/// f.size` of the blob file (`pread`, [`KERNEL_STEP`] at a time) and hashes them; a
-/// second thread has the kernel copy each step into `out` once it is hashed
+/// The local-file path of [`copy_range`]: a reader thread reads bytes `f.offset..f.offset +
+/// f.size` of the blob file (`pread`, [`KERNEL_STEP`] at a time, into
+/// [`KERNEL_BUFFERS`] circulating buffers), this thread hashes them, and a third thread
+/// has the kernel copy each step into `out` once it is hashed
 /// ([`store::LocalBlob::copy_to`]: `copy_file_range`, or `sendfile` onto another kind of
 /// file system), so the bytes are read once from the medium, cross into this process
-/// once (to be hashed) and are written without a second pass through it, while hashing
-/// and copying run on two cores. Returns the hasher over every byte copied; the caller
+/// once (to be hashed) and are written without a second pass through it, while reading,
+/// hashing and copying overlap on the cores there are. Returns the hasher over every byte copied; the caller
 /// compares.
 ///
 /// Errors: a read of the store or a write of the drive fails, the blob file is shorter
@@ -270,12 +273,46 @@ fn hash_then_kernel_copy(
     tmp: &Path,
     progress: &Progress,
 ) -> anyhow::Result<Hasher> {
+    use std::sync::mpsc::sync_channel;
     let end = f.offset + f.size;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(KERNEL_AHEAD);
+    let step = KERNEL_STEP.min(usize::try_from(f.size).unwrap_or(KERNEL_STEP));
+    let (copy_tx, copy_rx) = sync_channel::<u64>(KERNEL_AHEAD);
+    let (full_tx, full_rx) = sync_channel::<anyhow::Result<(Vec<u8>, usize)>>(KERNEL_BUFFERS);
+    let (pool_tx, pool_rx) = sync_channel::<Vec<u8>>(KERNEL_BUFFERS);
+    for _ in 0..KERNEL_BUFFERS {
+        let _ = pool_tx.send(Vec::new());
+    }
     std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut pos = f.offset;
+            while pos < end {
+                let Ok(mut buf) = pool_rx.recv() else {
+                    return; // the hasher stopped
+                };
+                buf.resize(step, 0);
+                let want = step.min(usize::try_from(end - pos).unwrap_or(step));
+                let read = read_exact_at(local, buf.get_mut(..want).unwrap_or_default(), pos)
+                    .with_context(|| format!("read store blob {}", f.blob))
+                    .and_then(|n| {
+                        if n < want {
+                            bail!(
+                                "store blob {} ends at byte {}, before byte {end}; run `mirror-sync sync` again",
+                                f.blob,
+                                pos + n as u64
+                            );
+                        }
+                        Ok((buf, want))
+                    });
+                let failed = read.is_err();
+                if full_tx.send(read).is_err() || failed {
+                    return;
+                }
+                pos += want as u64;
+            }
+        });
         let copier = scope.spawn(move || -> anyhow::Result<()> {
             let mut copied = f.offset;
-            for upto in rx {
+            for upto in copy_rx {
                 local
                     .copy_to(copied..upto, out)
                     .with_context(|| format!("copy store blob {} to {}", f.blob, tmp.display()))?;
@@ -284,46 +321,53 @@ fn hash_then_kernel_copy(
             }
             Ok(())
         });
-        let hashed = (|| -> anyhow::Result<Hasher> {
-            let mut hasher = Hasher::new();
-            let mut buf =
-                vec![0u8; KERNEL_STEP.min(usize::try_from(f.size).unwrap_or(KERNEL_STEP))];
-            let mut pos = f.offset;
-            while pos < end {
-                let want = buf
-                    .len()
-                    .min(usize::try_from(end - pos).unwrap_or(buf.len()));
-                let chunk = buf.get_mut(..want).unwrap_or_default();
-                let mut n = 0;
-                while n < want {
-                    let k = local
-                        .read_at(chunk.get_mut(n..).unwrap_or_default(), pos + n as u64)
-                        .with_context(|| format!("read store blob {}", f.blob))?;
-                    if k == 0 {
-                        bail!(
-                            "store blob {} ends at byte {}, before byte {end}; run `mirror-sync sync` again",
-                            f.blob,
-                            pos + n as u64
-                        );
-                    }
-                    n += k;
+        let mut hasher = Hasher::new();
+        let mut pos = f.offset;
+        let mut result = Ok(());
+        for read in &full_rx {
+            let (buf, n) = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    result = Err(e);
+                    break;
                 }
-                hasher.update(chunk);
-                pos += want as u64;
-                if tx.send(pos).is_err() {
-                    break; // the copier failed; its error is reported below
-                }
+            };
+            hasher.update(buf.get(..n).unwrap_or_default());
+            pos += n as u64;
+            let _ = pool_tx.send(buf);
+            if copy_tx.send(pos).is_err() {
+                break; // the copier failed; its error is reported below
             }
-            Ok(hasher)
-        })();
-        drop(tx);
+        }
+        // Ends the reader wherever it waits, and the copier once it has copied what
+        // was hashed.
+        drop(full_rx);
+        drop(pool_tx);
+        drop(copy_tx);
+        reader
+            .join()
+            .map_err(|_| anyhow!("the read thread panicked"))?;
         let copied = copier
             .join()
             .map_err(|_| anyhow!("the copy thread panicked"))?;
-        let hasher = hashed?;
+        result?;
         copied?;
         Ok(hasher)
     })
+}
+
+/// Reads `buf.len()` bytes of `local` at `offset`, fewer only at the end of the file;
+/// returns how many.
+fn read_exact_at(local: &store::LocalBlob, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let k = local.read_at(buf.get_mut(n..).unwrap_or_default(), offset + n as u64)?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    Ok(n)
 }
 
 /// The fallback of [`copy_range`] for stores without local files: the bytes come
