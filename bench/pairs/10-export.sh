@@ -6,8 +6,9 @@
 # local docker-registry with skopeo and synced once; snapshot bench/1 is cut once. Then,
 # on fresh target directories, alternately:
 #   A: `cp -r STORE/blobs TARGET && sync`   (the same bytes, no checks)
-#   B: `mirror-sync export --snapshot bench/1 --to TARGET` (sequential; every file hashed
-#      while written and fsynced; then the signed manifest and media description)
+#   B: `mirror-sync export --snapshot bench/1 --to TARGET` (one file after the other;
+#      each read and hashed, each hashed range copied by the kernel, each file fsynced;
+#      then the signed manifest and media description)
 # The page cache is dropped before each side when allowed (otherwise both read from cache
 # and the note says so). Row 10: export / cp wall time; no target (informational).
 # shellcheck source=bench/lib.sh

@@ -14,6 +14,10 @@
 //!   crash) leaves nothing visible under the blob's name. An S3 backend writes a
 //!   multipart upload to a temporary key and publishes with a copy to the digest key.
 //! - **Manage**: [`BlobStore::delete`], [`BlobStore::list`].
+//! - **Capability** (optional, with a default for backends without it):
+//!   [`BlobStore::local`], the blob as a local file ([`LocalBlob`]) whose bytes the kernel
+//!   copies into another file (`copy_file_range(2)`, `sendfile(2)`); export uses it for
+//!   bytes it has hashed, and falls back to [`BlobStore::open_range`] when it is `None`.
 //!
 //! The trait is synchronous (`std::io::Read`/`Write`): every caller already runs blob I/O
 //! on blocking threads (`spawn_blocking` in the server); an S3 backend wraps its
@@ -26,6 +30,9 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use formats::digest::Digest;
+
+mod local;
+pub use local::LocalBlob;
 
 /// What a blob must match when it is committed. Every field is optional; a set field
 /// that does not match makes [`crate::cas::BlobWriter::commit`] fail with [`CasError::Mismatch`].
@@ -152,6 +159,17 @@ pub trait BlobStore: Send + Sync {
     ///
     /// Errors: [`CasError::Io`].
     fn list(&self) -> Result<Vec<Digest>, CasError>;
+
+    /// Capability: blob `d` as a local file ([`LocalBlob`]: positioned reads, copies made
+    /// by the kernel), when this backend keeps blobs in local files. `Ok(None)` when it
+    /// does not (the default, e.g. object storage): read through
+    /// [`BlobStore::open_range`] instead. The bytes are not re-hashed.
+    ///
+    /// Errors: [`CasError::Missing`], [`CasError::Io`].
+    fn local(&self, d: &Digest) -> Result<Option<LocalBlob>, CasError> {
+        let _ = d;
+        Ok(None)
+    }
 }
 
 /// A blob being written: hashes (SHA-256) and counts the bytes as they are written.

@@ -23,7 +23,7 @@ pub mod fsio;
 pub mod index;
 pub mod layout;
 
-pub use blob_store::{BlobReader, BlobStore, BlobWrite, SeekableBlob};
+pub use blob_store::{BlobReader, BlobStore, BlobWrite, LocalBlob, SeekableBlob};
 pub use cas::{BlobWriter, Cas, CasError, Expected};
 pub use index::{Index, IndexError, IndexState, PinRecord, SnapshotRecord};
 pub use layout::{Store, StoreIoError, StoreLock};

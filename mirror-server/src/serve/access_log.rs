@@ -1,6 +1,7 @@
 //! Per-request observation: the access log, the request metrics and the `Host` check.
 //!
-//! [`super::observe::observe`] is the outermost middleware of [`super::router::router`]. For every request it
+//! [`super::observe::Observation`] wraps every request (in the connection's service, or as
+//! the middleware [`super::observe::observe`] of [`super::router::router`]). For every request it
 //!
 //! 1. refuses an HTTP/1.x request whose `Host` header is missing (HTTP/1.1 only), repeated
 //!    or not a valid `uri-host[:port]` with `400 Bad Request` (RFC 9112 §3.2: "A server

@@ -118,6 +118,17 @@ pub fn etag_of(entry: &Entry) -> String {
     format!("\"{}\"", entry.digest.hex())
 }
 
+/// [`etag_of`] as a header value.
+fn etag_header(digest: &Digest) -> HeaderValue {
+    let mut v = Vec::with_capacity(66);
+    v.push(b'"');
+    v.extend_from_slice(digest.hex().as_bytes());
+    v.push(b'"');
+    // Hex digits and quotes are always a valid header value.
+    HeaderValue::from_maybe_shared(Bytes::from(v))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
 /// Blobs up to this size (bytes) are served from memory ([`SmallBlobs`]).
 pub const SMALL_BLOB_MAX: u64 = 256 * 1024;
 
@@ -139,13 +150,33 @@ pub struct SmallBlobs {
 
 #[derive(Debug, Default)]
 struct SmallInner {
-    map: HashMap<Digest, Bytes>,
+    map: HashMap<Digest, SmallBlob>,
     bytes: usize,
 }
 
+/// A cached small blob: its bytes and its `ETag` header value, made once when the blob
+/// is loaded, so answering it allocates no header.
+#[derive(Debug, Clone)]
+pub struct SmallBlob {
+    /// The blob's bytes (checked against its digest when loaded).
+    pub bytes: Bytes,
+    /// `"<sha256 hex>"` ([`etag_of`]) as a header value.
+    pub etag: HeaderValue,
+}
+
+impl SmallBlob {
+    /// The cache entry of blob `digest` with content `bytes`.
+    pub fn new(digest: &Digest, bytes: Bytes) -> SmallBlob {
+        SmallBlob {
+            bytes,
+            etag: etag_header(digest),
+        }
+    }
+}
+
 impl SmallBlobs {
-    /// The cached bytes of `digest`, if held.
-    pub fn get(&self, digest: &Digest) -> Option<Bytes> {
+    /// The cached blob `digest`, if held.
+    pub fn get(&self, digest: &Digest) -> Option<SmallBlob> {
         let g = match self.inner.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -153,27 +184,28 @@ impl SmallBlobs {
         g.map.get(digest).cloned()
     }
 
-    /// Caches `bytes` as the content of `digest`, evicting other entries to stay within
+    /// Caches `blob` as the content of `digest`, evicting other entries to stay within
     /// [`SMALL_CACHE_BYTES`]. Larger than [`SMALL_BLOB_MAX`]: not cached.
-    pub fn insert(&self, digest: Digest, bytes: Bytes) {
-        if bytes.len() as u64 > SMALL_BLOB_MAX {
+    pub fn insert(&self, digest: Digest, blob: SmallBlob) {
+        if blob.bytes.len() as u64 > SMALL_BLOB_MAX {
             return;
         }
+        let len = blob.bytes.len();
         let mut g = match self.inner.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        while g.bytes + bytes.len() > SMALL_CACHE_BYTES {
+        while g.bytes + len > SMALL_CACHE_BYTES {
             let Some(victim) = g.map.keys().next().copied() else {
                 break;
             };
             if let Some(old) = g.map.remove(&victim) {
-                g.bytes -= old.len();
+                g.bytes -= old.bytes.len();
             }
         }
-        g.bytes += bytes.len();
-        if let Some(old) = g.map.insert(digest, bytes) {
-            g.bytes -= old.len();
+        g.bytes += len;
+        if let Some(old) = g.map.insert(digest, blob) {
+            g.bytes -= old.bytes.len();
         }
     }
 
@@ -218,7 +250,7 @@ impl From<CasError> for Unservable {
 /// Where a response body comes from.
 enum Source {
     /// A small blob, whole, from [`SmallBlobs`].
-    Memory(Bytes),
+    Memory(SmallBlob),
     /// A large blob, read from the store per request (its size checked).
     Stored,
 }
@@ -234,8 +266,9 @@ async fn open_source(state: &AppState, entry: &Entry) -> Result<Source, Unservab
         let bytes = tokio::task::spawn_blocking(move || load_small(&cas, &e))
             .await
             .map_err(|e| Unservable::Io(std::io::Error::other(e.to_string())))??;
-        state.small.insert(entry.digest, bytes.clone());
-        return Ok(Source::Memory(bytes));
+        let blob = SmallBlob::new(&entry.digest, bytes);
+        state.small.insert(entry.digest, blob.clone());
+        return Ok(Source::Memory(blob));
     }
     let size = state
         .cas
@@ -342,7 +375,8 @@ fn reader_body(reader: BlobReader, digest: Digest) -> Body {
 /// Serves the blob of `entry` for a `GET` (or headers only for `HEAD`, `head == true`),
 /// honouring `If-None-Match`, `If-Range` and a single `Range`. `extra` headers are added
 /// to every response (e.g. `Vary: Accept`). Small blobs come from memory
-/// ([`SmallBlobs`]); large ones are streamed from the file.
+/// ([`SmallBlobs`], with their `ETag` value made once); large ones are streamed from the
+/// file.
 pub async fn blob_response(
     state: &AppState,
     entry: &Entry,
@@ -351,20 +385,21 @@ pub async fn blob_response(
     req: &HeaderMap,
     extra: &[(header::HeaderName, HeaderValue)],
 ) -> Response {
-    let etag = etag_of(entry);
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, v);
-    }
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    for (k, v) in extra {
-        headers.insert(k.clone(), v.clone());
-    }
+    let common = |etag: HeaderValue| {
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(header::ETAG, etag);
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        for (k, v) in extra {
+            headers.insert(k.clone(), v.clone());
+        }
+        headers
+    };
 
     if let Some(inm) = req.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && if_none_match(inm, &etag)
+        && if_none_match(inm, &etag_of(entry))
     {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
+        let headers = common(etag_header(&entry.digest));
+        return respond(StatusCode::NOT_MODIFIED, headers, Body::empty());
     }
 
     let source = match open_source(state, entry).await {
@@ -374,16 +409,26 @@ pub async fn blob_response(
             return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"));
         }
     };
+    let mut headers = common(match &source {
+        Source::Memory(m) => m.etag.clone(),
+        Source::Stored => etag_header(&entry.digest),
+    });
     let size = entry.size;
 
-    let range_applies = match req.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
-        // Strong comparison only; a date or another tag means "send everything".
-        Some(tag) => tag.trim() == etag,
-        None => true,
-    };
     let range = match req.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(r) if range_applies => parse_range(r, size),
-        _ => ByteRange::Full,
+        Some(r) => {
+            let range_applies = match req.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+                // Strong comparison only; a date or another tag means "send everything".
+                Some(tag) => tag.trim() == etag_of(entry),
+                None => true,
+            };
+            if range_applies {
+                parse_range(r, size)
+            } else {
+                ByteRange::Full
+            }
+        }
+        None => ByteRange::Full,
     };
 
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -413,11 +458,11 @@ pub async fn blob_response(
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
 
     if head {
-        return (status, headers, Body::empty()).into_response();
+        return respond(status, headers, Body::empty());
     }
     let body = match source {
         // start + len <= size == bytes.len(): checked when the blob was loaded.
-        Source::Memory(bytes) => Body::from(bytes.slice(start as usize..(start + len) as usize)),
+        Source::Memory(m) => Body::from(m.bytes.slice(start as usize..(start + len) as usize)),
         Source::Stored => match state.cas.open_range(&entry.digest, start..start + len) {
             Ok(reader) => reader_body(reader, entry.digest),
             Err(e) => {
@@ -426,7 +471,15 @@ pub async fn blob_response(
             }
         },
     };
-    (status, headers, body).into_response()
+    respond(status, headers, body)
+}
+
+/// A response of `status` with exactly `headers` (moved in, not merged) and `body`.
+fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
 }
 
 #[cfg(test)]

@@ -49,7 +49,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use hyper::body::Incoming;
@@ -59,6 +58,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::observe::{Observation, bad_host, host_problem};
+use super::router::route_class;
 use super::state::AppState;
 
 /// Largest request head accepted: 64 KiB (request line and header fields of HTTP/1.1; the
@@ -373,32 +374,6 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that keeps its request [`InFlight`] until hyper drops it.
-struct TrackedBody {
-    inner: Body,
-    _in_flight: InFlight,
-}
-
-impl http_body::Body for TrackedBody {
-    type Data = bytes::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 /// One open connection, counted in [`Metrics`] until dropped.
 struct OpenGuard(Arc<AppState>);
 
@@ -410,7 +385,8 @@ impl Drop for OpenGuard {
 
 /// What every connection task of a serving thread shares.
 pub struct ConnContext {
-    /// The application.
+    /// The application: [`super::router::routes`], which [`serve_stream`] observes
+    /// ([`Observation`]) request by request.
     pub router: Router,
     /// The server's state (its [`super::Metrics`] count the open and refused
     /// connections: `mirror_connections_open`, `mirror_connections_refused_total`).
@@ -687,18 +663,25 @@ pub async fn serve_stream<S>(
     let stats = Arc::new(ConnStats::default());
     let io = TokioIo::new(Metered::new(stream, stats.clone()));
     let router = ctx.router.clone();
+    let state = ctx.state.clone();
     let svc_stats = stats.clone();
+    // Every request is observed here, outside the router (the `Host` rules, metrics,
+    // access log: `observe`), so no middleware layer boxes a service and a body per
+    // request; the response body carries the in-flight count until hyper drops it.
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         let in_flight = InFlight::new(svc_stats.clone());
-        let mut router = router.clone();
-        let fut = tower_service::Service::call(&mut router, req);
+        let obs = Observation::begin(&state, route_class(req.uri().path()), &req);
+        let answer = match host_problem(req.version(), req.headers()) {
+            Some(why) => Err(bad_host(why)),
+            None => Ok(tower_service::Service::call(&mut router.clone(), req)),
+        };
         async move {
-            let resp = fut.await?;
-            Ok::<_, Infallible>(resp.map(|b| TrackedBody {
-                inner: b,
-                _in_flight: in_flight,
-            }))
+            let resp = match answer {
+                Ok(fut) => fut.await?,
+                Err(resp) => resp,
+            };
+            Ok::<_, Infallible>(obs.end(resp, in_flight))
         }
     });
     let conn = ctx.builder.serve_connection(io, svc);

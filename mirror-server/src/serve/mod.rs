@@ -26,10 +26,11 @@
 //! 2. bind one listening socket and clone it for each serving thread;
 //! 3. load the store's current snapshot and the channels' live snapshots;
 //! 4. build the shared [`AppState`] (with the access log);
-//! 5. start the serving threads ([`conn::accept_loop`] over [`router::router`]);
+//! 5. start the serving threads ([`conn::accept_loop`] over [`router::routes`]);
 //! 6. start the reload loop.
 //!
-//! Every request first goes through [`observe::observe`]: the `Host` rules of RFC 9112
+//! Every request is first observed ([`observe::Observation`], in the connection's service;
+//! [`observe::observe`] is the same as a middleware of [`router::router`]): the `Host` rules of RFC 9112
 //! §3.2 (`400` otherwise), the request counters and latency histogram of [`health`], the
 //! completed-bytes count, and the access log when one is configured
 //! ([`ServeOptions::access_log`]). Error bodies ([`response::plain`]) escape control characters.
@@ -296,7 +297,7 @@ fn spawn_workers(
     let mut threads = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let ctx = Arc::new(
-            conn::ConnContext::new(router(state.clone()), state.clone(), limits)
+            conn::ConnContext::new(router::routes(state.clone()), state.clone(), limits)
                 .with_tls(tls.clone()),
         );
         let rx = stop.clone();

@@ -1,7 +1,9 @@
-//! The outermost middleware of every route (see [`mod@super::router`]): the `Host` rules of
+//! What happens around every request, before any route (see [`mod@super::router`]): the `Host` rules of
 //! RFC 9112 §3.2 (`400` otherwise), the request counters and latency histogram of
 //! [`super::metrics::Metrics`], the completed-bytes count, and one access-log line per
-//! request ([`super::access_log`]) when its body has been sent or cut.
+//! request ([`super::access_log`]) when its body has been sent or cut. The serving
+//! threads call [`Observation`] from the connection's service ([`super::conn`]);
+//! [`observe`] is the same as a middleware, for [`super::router::router`].
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -11,7 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, Method, StatusCode, Version, header};
+use axum::http::{self as http, HeaderMap, Method, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
@@ -29,63 +31,115 @@ pub struct Answered(pub String);
 
 /// The outermost middleware: `Host` check, metrics, access log (see the
 /// [module docs](self)), for a request of route class `class` (the router's
-/// [`super::router::Resource::class`] of its path).
+/// [`super::router::Resource::class`] of its path). The serving threads do the same
+/// without a middleware layer ([`Observation`], called from the connection's service).
 pub async fn observe(
     state: Arc<AppState>,
     class: &'static str,
     req: Request,
     next: Next,
 ) -> Response {
-    let start = Instant::now();
-    let head = req.method() == Method::HEAD;
-    let pending = state.access_log.as_ref().map(|_| Pending {
-        time: SystemTime::now(),
-        client: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0),
-        method: req.method().clone(),
-        target: req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
-        version: req.version(),
-        status: 0,
-        referer: req.headers().get(header::REFERER).cloned(),
-        user_agent: req.headers().get(header::USER_AGENT).cloned(),
-        snapshot: state.snapshot().map(|l| l.name.clone()),
-        class,
-    });
+    let obs = Observation::begin(&state, class, &req);
     let resp = match host_problem(req.version(), req.headers()) {
-        Some(why) => plain(StatusCode::BAD_REQUEST, format!("bad request: {why}\n")),
+        Some(why) => bad_host(why),
         None => next.run(req).await,
     };
-    let status = resp.status().as_u16();
-    state.metrics.count(class, status);
-    state.metrics.observe_latency(class, start.elapsed());
-    let (mut parts, inner) = resp.into_parts();
-    let answered = parts.extensions.remove::<Answered>().map(|a| a.0);
-    let expected = http_body::Body::size_hint(&inner).exact().or_else(|| {
-        parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-    });
-    let body = Observed {
-        inner,
-        expected,
-        state: state.clone(),
-        start,
-        head,
-        sent: 0,
-        done: false,
-        pending: pending.map(|p| Pending {
-            status,
-            snapshot: answered.or(p.snapshot),
-            ..p
-        }),
-    };
-    Response::from_parts(parts, Body::new(body))
+    obs.end(resp, ()).map(Body::new)
+}
+
+/// The `400` answer to a request whose `Host` header breaks RFC 9112 §3.2 (`why`, from
+/// [`host_problem`]).
+pub fn bad_host(why: &str) -> Response {
+    plain(StatusCode::BAD_REQUEST, format!("bad request: {why}\n"))
+}
+
+/// One request under observation, from its arrival ([`Observation::begin`]) to the end
+/// of its response body ([`Observation::end`] wraps it in an [`ObservedBody`], which
+/// reports once the body is sent, cut or dropped).
+pub struct Observation {
+    state: Arc<AppState>,
+    class: &'static str,
+    start: Instant,
+    head: bool,
+    pending: Option<Pending>,
+}
+
+impl Observation {
+    /// Starts observing `req` (any body type), of route class `class`: the start time,
+    /// and what the access log needs when one is configured (nothing is allocated
+    /// otherwise).
+    pub fn begin<B>(state: &Arc<AppState>, class: &'static str, req: &http::Request<B>) -> Self {
+        let pending = state.access_log.as_ref().map(|_| Pending {
+            time: SystemTime::now(),
+            client: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            method: req.method().clone(),
+            target: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
+            version: req.version(),
+            status: 0,
+            referer: req.headers().get(header::REFERER).cloned(),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+            snapshot: state.snapshot().map(|l| l.name.clone()),
+            class,
+        });
+        Observation {
+            state: state.clone(),
+            class,
+            start: Instant::now(),
+            head: req.method() == Method::HEAD,
+            pending,
+        }
+    }
+
+    /// Counts the response's status and latency in the metrics and wraps its body so
+    /// that the completed bytes (or an incomplete body) and the access-log line are
+    /// reported when the body ends; `guard` is kept with the body and dropped with it.
+    pub fn end<G: Send + Unpin + 'static>(
+        self,
+        resp: Response,
+        guard: G,
+    ) -> http::Response<ObservedBody<G>> {
+        let status = resp.status().as_u16();
+        self.state.metrics.count(self.class, status);
+        self.state
+            .metrics
+            .observe_latency(self.class, self.start.elapsed());
+        let (mut parts, inner) = resp.into_parts();
+        let pending = match self.pending {
+            Some(p) => {
+                let answered = parts.extensions.remove::<Answered>().map(|a| a.0);
+                Some(Pending {
+                    status,
+                    snapshot: answered.or(p.snapshot),
+                    ..p
+                })
+            }
+            None => None,
+        };
+        let expected = http_body::Body::size_hint(&inner).exact().or_else(|| {
+            parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+        });
+        let body = ObservedBody {
+            inner,
+            expected,
+            state: self.state,
+            start: self.start,
+            head: self.head,
+            sent: 0,
+            done: false,
+            pending,
+            _guard: guard,
+        };
+        http::Response::from_parts(parts, body)
+    }
 }
 
 /// Why the request's `Host` header breaks RFC 9112 §3.2, if it does.
@@ -112,8 +166,9 @@ pub fn host_problem(version: Version, headers: &HeaderMap) -> Option<&'static st
 }
 
 /// The response body, observed: counts the bytes handed to the connection and reports
-/// once, at its end or when dropped early.
-struct Observed {
+/// once, at its end or when dropped early. `G` is a guard the caller keeps alive as long
+/// as the body (the connection's in-flight count), `()` for none.
+pub struct ObservedBody<G> {
     inner: Body,
     /// The body's length, when known (size hint or `Content-Length`).
     expected: Option<u64>,
@@ -123,9 +178,10 @@ struct Observed {
     sent: u64,
     done: bool,
     pending: Option<Pending>,
+    _guard: G,
 }
 
-impl Observed {
+impl<G> ObservedBody<G> {
     fn finish(&mut self, complete: bool) {
         if self.done {
             return;
@@ -145,7 +201,7 @@ impl Observed {
     }
 }
 
-impl http_body::Body for Observed {
+impl<G: Unpin> http_body::Body for ObservedBody<G> {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -177,7 +233,7 @@ impl http_body::Body for Observed {
     }
 }
 
-impl Drop for Observed {
+impl<G> Drop for ObservedBody<G> {
     fn drop(&mut self) {
         // A body the connection never had to poll (empty, or the answer to HEAD, whose
         // body is never sent) is complete, and so is one whose announced length was

@@ -143,8 +143,18 @@ pub fn route_class(path: &str) -> &'static str {
     Resource::of(path).class()
 }
 
-/// The router over `state` (used by [`super::start`]; public for embedding and tests).
+/// The router over `state` with [`super::observe::observe`] as its outermost middleware
+/// (`Host` rules, metrics, access log): for embedding and tests. The serving threads use
+/// [`routes`] and observe each request in the connection's service instead (one boxed
+/// service and one boxed body fewer per request); both count and log the same.
 pub fn router(state: Arc<AppState>) -> Router {
+    routes(state.clone()).layer(middleware::from_fn_with_state(state, observe))
+}
+
+/// The routes over `state` without the observing middleware: whoever calls them must
+/// observe each request ([`super::observe::Observation`], with [`route_class`]) as
+/// [`super::conn::serve_stream`] does.
+pub fn routes(state: Arc<AppState>) -> Router {
     let mut app = Router::new();
     for route in ROUTES {
         let Some(handler) = route.resource.method_router() else {
@@ -159,9 +169,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .route(&format!("{}/{{*rest}}", route.prefix), handler);
         }
     }
-    app.fallback(content)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+    app.fallback(content).with_state(state)
 }
 
 /// The outermost middleware: [`super::observe::observe`] with the request's metrics class.

@@ -203,14 +203,24 @@ async fn index_page(state: &AppState, live: &Live, dir: &str, req: &Parts) -> Re
             .find(|(k, _)| k == "format")
             .map(|(_, v)| v.into_owned())
     });
-    let accept = req
-        .headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
-    let accept = (!accept.is_empty()).then_some(accept.as_str());
+    // One `Accept` field (what clients send) is read in place; several are joined.
+    let mut fields = req.headers.get_all(header::ACCEPT).iter();
+    let joined;
+    let accept = match (fields.next(), fields.next()) {
+        (None, _) => "",
+        (Some(one), None) => one.to_str().unwrap_or(""),
+        (Some(_), Some(_)) => {
+            joined = req
+                .headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(",");
+            joined.as_str()
+        }
+    };
+    let accept = (!accept.is_empty()).then_some(accept);
     let vary = [(header::VARY, HeaderValue::from_static("Accept"))];
     let Some(chosen) = negotiate(format_q.as_deref(), accept) else {
         let mut resp = plain(

@@ -179,6 +179,40 @@ fn layout_index_lists_every_tag_with_its_reference() {
     assert_eq!(m[1]["size"], image.len());
 }
 
+/// The file-system store without its local-file capability, as an object store would
+/// be: every call goes to the real [`Cas`], except [`store::BlobStore::local`], left to
+/// the trait's default (`None`), so export takes its read-and-write path.
+struct NoLocalFiles(Cas);
+
+impl store::BlobStore for NoLocalFiles {
+    type Writer = store::BlobWriter;
+    fn stat(&self, d: &Digest) -> Result<Option<u64>, store::CasError> {
+        self.0.stat(d)
+    }
+    fn reader(&self, d: &Digest) -> Result<store::BlobReader, store::CasError> {
+        self.0.reader(d)
+    }
+    fn open_range(
+        &self,
+        d: &Digest,
+        range: std::ops::Range<u64>,
+    ) -> Result<store::BlobReader, store::CasError> {
+        self.0.open_range(d, range)
+    }
+    fn read_bytes(&self, d: &Digest, max: u64) -> Result<Vec<u8>, store::CasError> {
+        self.0.read_bytes(d, max)
+    }
+    fn writer(&self) -> Result<store::BlobWriter, store::CasError> {
+        store::BlobStore::writer(&self.0)
+    }
+    fn delete(&self, d: &Digest) -> Result<Option<u64>, store::CasError> {
+        store::BlobStore::delete(&self.0, d)
+    }
+    fn list(&self) -> Result<Vec<Digest>, store::CasError> {
+        store::BlobStore::list(&self.0)
+    }
+}
+
 #[test]
 fn copy_range_copies_many_chunks_and_part_ranges_exactly() {
     let t = tempfile::tempdir().unwrap();
@@ -188,6 +222,65 @@ fn copy_range_copies_many_chunks_and_part_ranges_exactly() {
         .map(|i| (i * 7 + i / 4099) as u8)
         .collect();
     let d = cas.put_bytes(&data).unwrap();
+    assert!(store::BlobStore::local(&cas, &d).unwrap().is_some());
+    assert!(
+        store::BlobStore::local(&NoLocalFiles(cas.clone()), &d)
+            .unwrap()
+            .is_none()
+    );
+    // The kernel-copy path (the file-system store) and the read-and-write path.
+    copy_range_cases(&t.path().join("kernel"), &cas, &data, d);
+    copy_range_cases(&t.path().join("read"), &NoLocalFiles(cas.clone()), &data, d);
+    // Part digests match the ranges they name.
+    let parts = hash_parts(&cas, &d, data.len() as u64, 8 << 20).unwrap();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[1], Digest::of(&data[8 << 20..16 << 20]));
+    assert_eq!(parts[2], Digest::of(&data[16 << 20..]));
+    // A store file that rotted (same size, one byte changed) is caught on both paths and
+    // leaves no temp file on the drive.
+    let path = cas.blob_path(&d);
+    let mut rotten = data.clone();
+    rotten[(13 << 20) + 1] ^= 0x40;
+    std::fs::write(&path, &rotten).unwrap();
+    let whole = media::PlannedFile {
+        blob: d,
+        part: None,
+        offset: 0,
+        size: data.len() as u64,
+        volume: 1,
+    };
+    let progress = Progress::hidden();
+    for (name, err) in [
+        (
+            "k",
+            copy_range(&cas, &whole, &d, &t.path().join("rot-k"), &progress),
+        ),
+        (
+            "r",
+            copy_range(
+                &NoLocalFiles(cas.clone()),
+                &whole,
+                &d,
+                &t.path().join("rot-r"),
+                &progress,
+            ),
+        ),
+    ] {
+        let msg = format!("{:#}", err.expect_err("a rotten blob must be refused"));
+        assert!(msg.contains("no longer matches its name"), "{msg}");
+        assert!(!partial_name(&t.path().join(format!("rot-{name}"))).exists());
+    }
+    // A store file that shrank is refused too, before anything is copied.
+    std::fs::write(&path, &data[..1 << 20]).unwrap();
+    assert!(copy_range(&cas, &whole, &d, &t.path().join("short"), &progress).is_err());
+    assert!(!partial_name(&t.path().join("short")).exists());
+}
+
+/// The copies of [`copy_range_copies_many_chunks_and_part_ranges_exactly`] from `cas`
+/// into directory `dir`: the whole blob, one part, a wrong digest.
+fn copy_range_cases<S: store::BlobStore>(dir: &std::path::Path, cas: &S, data: &[u8], d: Digest) {
+    std::fs::create_dir_all(dir).unwrap();
+    let t = dir;
     let progress = Progress::hidden();
     let whole = media::PlannedFile {
         blob: d,
@@ -196,8 +289,8 @@ fn copy_range_copies_many_chunks_and_part_ranges_exactly() {
         size: data.len() as u64,
         volume: 1,
     };
-    let dst = t.path().join("whole");
-    let (f, tmp) = copy_range(&cas, &whole, &d, &dst, &progress).unwrap();
+    let dst = t.join("whole");
+    let (f, tmp) = copy_range(cas, &whole, &d, &dst, &progress).unwrap();
     drop(f);
     assert_eq!(std::fs::read(&tmp).unwrap(), data);
     let (off, len) = (5usize << 20, (9usize << 20) + 3);
@@ -209,18 +302,13 @@ fn copy_range_copies_many_chunks_and_part_ranges_exactly() {
         size: len as u64,
         volume: 1,
     };
-    let dst = t.path().join("part");
-    let (_, tmp) = copy_range(&cas, &part, &Digest::of(range), &dst, &progress).unwrap();
+    let dst = t.join("part");
+    let (_, tmp) = copy_range(cas, &part, &Digest::of(range), &dst, &progress).unwrap();
     assert_eq!(std::fs::read(&tmp).unwrap(), range);
     // A wrong expected digest is refused and leaves no temp file.
-    let dst = t.path().join("bad");
-    assert!(copy_range(&cas, &part, &d, &dst, &progress).is_err());
+    let dst = t.join("bad");
+    assert!(copy_range(cas, &part, &d, &dst, &progress).is_err());
     assert!(!partial_name(&dst).exists());
-    // Part digests match the ranges they name.
-    let parts = hash_parts(&cas, &d, data.len() as u64, 8 << 20).unwrap();
-    assert_eq!(parts.len(), 3);
-    assert_eq!(parts[1], Digest::of(&data[8 << 20..16 << 20]));
-    assert_eq!(parts[2], Digest::of(&data[16 << 20..]));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Steps 4 and 5, writing one volume: first its files (whole blobs and parts, each
-//! copied from the store under `<name>.partial` with its sha256 checked while copying,
-//! fsynced and renamed; files already on the drive with the right size are kept, so an
+//! copied from the store under `<name>.partial` with its sha256 checked while copying —
+//! from a local store the bytes are read and hashed and the kernel copies each range once
+//! it is hashed, [`store::LocalBlob::copy_to`] — then fsynced and renamed; files already on the drive with the right size are kept, so an
 //! interrupted export resumes), then the snapshot's files: the OCI image layout
 //! (`oci-layout`, `index.json`, image-spec §Image Layout) when the snapshot has tags,
 //! the signer's public key, the signatures, the media description and the manifest last,
@@ -16,7 +17,7 @@ use formats::digest::{Digest, Hasher};
 use formats::media::{self, Media};
 use formats::snapshot;
 use keys::snapshot::SigningKey;
-use store::Cas;
+use store::{BlobStore, Cas};
 
 use super::cut::Cut;
 use super::filesystem::sync_dir;
@@ -182,13 +183,205 @@ pub(super) fn snapshot_files(
 /// drive under its temporary name, with the sha256 of the bytes checked against
 /// `expected` while copying (a store blob that rotted is caught here). Returns the open
 /// file and its temporary path: the caller fsyncs it and renames it to `dst`.
-pub(super) fn copy_range(
-    cas: &Cas,
+pub(super) fn copy_range<S: BlobStore>(
+    cas: &S,
     f: &media::PlannedFile,
     expected: &Digest,
     dst: &Path,
     progress: &Progress,
 ) -> anyhow::Result<(std::fs::File, PathBuf)> {
+    let store_context = || {
+        format!(
+            "store blob {} (bytes {}..{}); run `mirror-sync sync` again",
+            f.blob,
+            f.offset,
+            f.offset + f.size
+        )
+    };
+    let tmp = partial_name(dst);
+    let (out, hasher) = match cas.local(&f.blob).with_context(store_context)? {
+        Some(local) => {
+            if f.offset + f.size > local.size() {
+                bail!(
+                    "{}: the blob is only {} bytes",
+                    store_context(),
+                    local.size()
+                );
+            }
+            let out = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            let hashed = hash_then_kernel_copy(&local, f, &out, &tmp, progress);
+            (out, hashed)
+        }
+        None => {
+            let out = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            let hashed = hash_and_write(cas, f, out, &tmp, progress);
+            match hashed {
+                Ok((out, h)) => (out, Ok(h)),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let hasher = match hasher {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let (got, len) = hasher.finish();
+    if got != *expected || len != f.size {
+        let _ = std::fs::remove_file(&tmp);
+        bail!(
+            "store blob {} no longer matches its name (bytes {}..{} hash to {got}, {len} bytes; expected {expected}); remove it and run `mirror-sync sync` again",
+            f.blob,
+            f.offset,
+            f.offset + f.size,
+        );
+    }
+    Ok((out, tmp))
+}
+
+/// Size of one step of [`hash_then_kernel_copy`]: the hash runs at most
+/// `KERNEL_AHEAD` steps ahead of the copy (8 MiB × 8 in the page cache).
+const KERNEL_STEP: usize = 8 << 20;
+/// How many hashed steps may wait for the kernel copy.
+const KERNEL_AHEAD: usize = 8;
+/// Read buffers of [`KERNEL_STEP`] bytes circulating between the reader and the hasher.
+const KERNEL_BUFFERS: usize = 3;
+
+/// The local-file path of [`copy_range`]: a reader thread reads bytes `f.offset..f.offset +
+/// f.size` of the blob file (`pread`, [`KERNEL_STEP`] at a time, into
+/// [`KERNEL_BUFFERS`] circulating buffers), this thread hashes them, and a third thread
+/// has the kernel copy each step into `out` once it is hashed
+/// ([`store::LocalBlob::copy_to`]: `copy_file_range`, or `sendfile` onto another kind of
+/// file system), so the bytes are read once from the medium, cross into this process
+/// once (to be hashed) and are written without a second pass through it, while reading,
+/// hashing and copying overlap on the cores there are. Returns the hasher over every byte copied; the caller
+/// compares.
+///
+/// Errors: a read of the store or a write of the drive fails, the blob file is shorter
+/// than planned.
+fn hash_then_kernel_copy(
+    local: &store::LocalBlob,
+    f: &media::PlannedFile,
+    out: &std::fs::File,
+    tmp: &Path,
+    progress: &Progress,
+) -> anyhow::Result<Hasher> {
+    use std::sync::mpsc::sync_channel;
+    let end = f.offset + f.size;
+    let step = KERNEL_STEP.min(usize::try_from(f.size).unwrap_or(KERNEL_STEP));
+    let (copy_tx, copy_rx) = sync_channel::<u64>(KERNEL_AHEAD);
+    let (full_tx, full_rx) = sync_channel::<anyhow::Result<(Vec<u8>, usize)>>(KERNEL_BUFFERS);
+    let (pool_tx, pool_rx) = sync_channel::<Vec<u8>>(KERNEL_BUFFERS);
+    for _ in 0..KERNEL_BUFFERS {
+        let _ = pool_tx.send(Vec::new());
+    }
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut pos = f.offset;
+            while pos < end {
+                let Ok(mut buf) = pool_rx.recv() else {
+                    return; // the hasher stopped
+                };
+                buf.resize(step, 0);
+                let want = step.min(usize::try_from(end - pos).unwrap_or(step));
+                let read = read_exact_at(local, buf.get_mut(..want).unwrap_or_default(), pos)
+                    .with_context(|| format!("read store blob {}", f.blob))
+                    .and_then(|n| {
+                        if n < want {
+                            bail!(
+                                "store blob {} ends at byte {}, before byte {end}; run `mirror-sync sync` again",
+                                f.blob,
+                                pos + n as u64
+                            );
+                        }
+                        Ok((buf, want))
+                    });
+                let failed = read.is_err();
+                if full_tx.send(read).is_err() || failed {
+                    return;
+                }
+                pos += want as u64;
+            }
+        });
+        let copier = scope.spawn(move || -> anyhow::Result<()> {
+            let mut copied = f.offset;
+            for upto in copy_rx {
+                local
+                    .copy_to(copied..upto, out)
+                    .with_context(|| format!("copy store blob {} to {}", f.blob, tmp.display()))?;
+                progress.inc_done(upto - copied);
+                copied = upto;
+            }
+            Ok(())
+        });
+        let mut hasher = Hasher::new();
+        let mut pos = f.offset;
+        let mut result = Ok(());
+        for read in &full_rx {
+            let (buf, n) = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            hasher.update(buf.get(..n).unwrap_or_default());
+            pos += n as u64;
+            let _ = pool_tx.send(buf);
+            if copy_tx.send(pos).is_err() {
+                break; // the copier failed; its error is reported below
+            }
+        }
+        // Ends the reader wherever it waits, and the copier once it has copied what
+        // was hashed.
+        drop(full_rx);
+        drop(pool_tx);
+        drop(copy_tx);
+        reader
+            .join()
+            .map_err(|_| anyhow!("the read thread panicked"))?;
+        let copied = copier
+            .join()
+            .map_err(|_| anyhow!("the copy thread panicked"))?;
+        result?;
+        copied?;
+        Ok(hasher)
+    })
+}
+
+/// Reads `buf.len()` bytes of `local` at `offset`, fewer only at the end of the file;
+/// returns how many.
+fn read_exact_at(local: &store::LocalBlob, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let k = local.read_at(buf.get_mut(n..).unwrap_or_default(), offset + n as u64)?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    Ok(n)
+}
+
+/// The fallback of [`copy_range`] for stores without local files: the bytes come
+/// through [`store::BlobStore::open_range`], are hashed and written here. Returns the
+/// file and the hasher over every byte written.
+///
+/// Errors: a read of the store or a write of the drive fails.
+fn hash_and_write<S: BlobStore>(
+    cas: &S,
+    f: &media::PlannedFile,
+    mut out: std::fs::File,
+    tmp: &Path,
+    progress: &Progress,
+) -> anyhow::Result<(std::fs::File, Hasher)> {
     let mut input = cas
         .open_range(&f.blob, f.offset..f.offset + f.size)
         .with_context(|| {
@@ -199,9 +392,6 @@ pub(super) fn copy_range(
                 f.offset + f.size
             )
         })?;
-    let tmp = partial_name(dst);
-    let mut out =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     // Reading runs on its own thread, so the medium's reads overlap the hashing and
     // writing here. Four 4 MiB buffers circulate: memory stays flat whatever the size.
     const CHUNK: usize = 4 << 20;
@@ -242,21 +432,8 @@ pub(super) fn copy_range(
         drop(full_rx);
         result
     });
-    if let Err(e) = copied {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let (got, len) = hasher.finish();
-    if got != *expected || len != f.size {
-        let _ = std::fs::remove_file(&tmp);
-        bail!(
-            "store blob {} no longer matches its name (bytes {}..{} hash to {got}, {len} bytes; expected {expected}); remove it and run `mirror-sync sync` again",
-            f.blob,
-            f.offset,
-            f.offset + f.size,
-        );
-    }
-    Ok((out, tmp))
+    copied?;
+    Ok((out, hasher))
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read (0 at the end).

@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 
 use formats::digest::{Digest, Hasher};
 
-use crate::blob_store::{BlobReader, BlobStore};
+use crate::blob_store::{BlobReader, BlobStore, LocalBlob};
 pub use crate::blob_store::{CasError, Expected};
 pub use crate::fsio::{describe_type, open_regular, sync_dir};
 pub use crate::layout::names::PARTIAL_PREFIX;
@@ -171,6 +171,15 @@ impl Cas {
         }
         let len = range.end - range.start;
         Ok(BlobReader::new(Box::new(file.take(len)), range, size))
+    }
+
+    /// Blob `d` as a [`LocalBlob`] (the file opened as [`Cas::open_blob`] does: regular
+    /// files only), for copies the kernel makes; [`BlobStore::local`] of this backend.
+    ///
+    /// Errors: [`CasError::Missing`], [`CasError::Io`].
+    pub fn local(&self, d: &Digest) -> Result<LocalBlob, CasError> {
+        let (file, size) = self.open_blob(d)?;
+        Ok(LocalBlob::new(file, size))
     }
 
     /// A reader over the whole of blob `d` (see [`Cas::open_range`]).
@@ -412,6 +421,10 @@ impl BlobStore for Cas {
     fn list(&self) -> Result<Vec<Digest>, CasError> {
         self.iter_digests()
             .map_err(|e| io_err(&self.blobs_dir())(e))
+    }
+
+    fn local(&self, d: &Digest) -> Result<Option<LocalBlob>, CasError> {
+        Cas::local(self, d).map(Some)
     }
 }
 
