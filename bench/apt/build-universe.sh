@@ -130,9 +130,13 @@ srv=$!
 trap 'kill $srv 2>/dev/null; gpgconf --homedir "$tmp/gnupg" --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 mkdir -p "$tmp/plan"
+"$ms" --quiet keys generate --out "$tmp/plan/keys" >/dev/null
 cat > "$tmp/plan/mirror.toml" <<T
 store = "store"
 channel = "bench"
+[signing]
+snapshot_key = "keys/snapshot.key"
+repo_key = "keys/repo.key.asc"
 [[apt]]
 name = "real"
 url = "http://127.0.0.1:$port/"
