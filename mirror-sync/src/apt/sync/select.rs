@@ -175,5 +175,7 @@ pub fn select(cfg: &Config, uni: &AptUniverse) -> anyhow::Result<Selection> {
     for (us, t) in sel.upstreams.iter_mut().zip(triples) {
         us.selected = t.len();
     }
+    drop(chosen);
+    super::universe::release_free_memory();
     Ok(sel)
 }
