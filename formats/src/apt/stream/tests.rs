@@ -103,7 +103,8 @@ fn copy_ranges_gives_the_stanzas_back_from_the_compressed_index() {
     assert!(got[3].1.starts_with("Package: last\n"));
     // A range past the end, or out of order, is an error, not a short stanza.
     let end = text.len() as u64;
-    let err = copy_ranges("P", text.as_bytes(), &[end - 3..end + 5], |_, _| {}).unwrap_err();
+    let past_end: Vec<Range<u64>> = std::iter::once(end - 3..end + 5).collect();
+    let err = copy_ranges("P", text.as_bytes(), &past_end, |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("ends before"), "{err}");
     let err = copy_ranges("P", text.as_bytes(), &[10..20, 5..8], |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("out of order"), "{err}");
