@@ -111,15 +111,16 @@ fn push_str(arena: &mut String, s: &str, what: &'static str) -> Result<Span, Tab
     Ok(Span(o, l))
 }
 
-/// One alternative of a relation, or one `Provides` entry.
+/// One alternative of a relation, or one `Provides` entry (12 bytes).
 #[derive(Debug, Clone, Copy)]
 struct Rel {
     name: Sym,
-    /// Architecture qualifier, or `NONE`.
-    arch: u32,
+    /// The constraint's version (in `versions`), or `NONE`.
+    version: u32,
     /// 0 none, else 1..=5 for `<<`, `<=`, `=`, `>=`, `>>`.
     op: u8,
-    version: Span,
+    /// Whether it has an architecture qualifier (in `rel_arch`; rare).
+    has_arch: bool,
 }
 
 const OPS: [VersionOp; 5] = [
@@ -134,7 +135,8 @@ const OPS: [VersionOp; 5] = [
 struct Rec {
     name: Sym,
     arch: Sym,
-    version: Span,
+    /// In `versions`.
+    version: u32,
     filename: Span,
     size: u64,
     /// The `SHA256`, or all zero with `has_sha256` false.
@@ -153,9 +155,14 @@ struct Rec {
 #[derive(Debug, Clone)]
 pub struct PackageTable {
     names: Interner,
+    /// Versions of entries and of relation constraints (many repeat).
+    versions: Interner,
+    /// File names.
     strings: String,
     recs: Vec<Rec>,
     rels: Vec<Rel>,
+    /// Architecture qualifiers by relation number (ascending).
+    rel_arch: Vec<(u32, Sym)>,
     /// Start of each group in `rels`, then a last element: group `g` is
     /// `rels[groups[g]..groups[g + 1]]`.
     groups: Vec<u32>,
@@ -167,9 +174,11 @@ impl Default for PackageTable {
     fn default() -> Self {
         PackageTable {
             names: Interner::default(),
+            versions: Interner::default(),
             strings: String::new(),
             recs: Vec::new(),
             rels: Vec::new(),
+            rel_arch: Vec::new(),
             groups: vec![0],
             sha512: Vec::new(),
         }
@@ -218,9 +227,11 @@ impl PackageTable {
             return;
         }
         let g = self.recs[len].groups as usize;
-        self.rels.truncate(self.groups[g] as usize);
+        let rels = self.groups[g];
+        self.rels.truncate(rels as usize);
+        self.rel_arch.retain(|&(k, _)| k < rels);
         self.groups.truncate(g + 1);
-        self.strings.truncate(self.recs[len].version.0 as usize);
+        self.strings.truncate(self.recs[len].filename.0 as usize);
         self.sha512.retain(|&(i, _)| (i as usize) < len);
         self.recs.truncate(len);
     }
@@ -230,10 +241,13 @@ impl PackageTable {
         self.strings.shrink_to_fit();
         self.recs.shrink_to_fit();
         self.rels.shrink_to_fit();
+        self.rel_arch.shrink_to_fit();
         self.groups.shrink_to_fit();
         self.sha512.shrink_to_fit();
         self.names.text.shrink_to_fit();
         self.names.spans.shrink_to_fit();
+        self.versions.text.shrink_to_fit();
+        self.versions.spans.shrink_to_fit();
     }
 
     /// The id of `name` when some entry or relation names it.
@@ -254,18 +268,20 @@ impl PackageTable {
         let (op, version) = match &r.constraint {
             Some((op, v)) => (
                 OPS.iter().position(|o| o == op).map_or(0, |p| p as u8 + 1),
-                push_str(&mut self.strings, v, "versions")?,
+                self.versions.intern(v)?,
             ),
-            None => (0, Span(0, 0)),
+            None => (0, NONE),
         };
+        let k = u32::try_from(self.rels.len()).map_err(|_| TableFull("relations"))?;
+        if let Some(a) = &r.arch {
+            let a = self.names.intern(a)?;
+            self.rel_arch.push((k, a));
+        }
         let rel = Rel {
             name: self.names.intern(&r.name)?,
-            arch: match &r.arch {
-                Some(a) => self.names.intern(a)?,
-                None => NONE,
-            },
-            op,
             version,
+            op,
+            has_arch: r.arch.is_some(),
         };
         self.rels.push(rel);
         Ok(())
@@ -286,7 +302,7 @@ impl PackageTable {
     pub fn push(&mut self, e: &PackageEntry) -> Result<usize, TableFull> {
         let n = self.recs.len();
         let id = u32::try_from(n).map_err(|_| TableFull("entries"))?;
-        let version = push_str(&mut self.strings, &e.version, "versions")?;
+        let version = self.versions.intern(&e.version)?;
         let filename = push_str(&mut self.strings, &e.filename, "file names")?;
         let groups = u32::try_from(self.groups.len() - 1).map_err(|_| TableFull("groups"))?;
         let count = |n: usize| u32::try_from(n).map_err(|_| TableFull("groups"));
@@ -340,10 +356,10 @@ impl PackageTable {
     }
 
     fn group(&self, g: u32) -> Group<'_> {
-        let (a, b) = (self.groups[g as usize], self.groups[g as usize + 1]);
         Group {
             t: self,
-            rels: &self.rels[a as usize..b as usize],
+            start: self.groups[g as usize],
+            end: self.groups[g as usize + 1],
         }
     }
 }
@@ -383,7 +399,7 @@ impl<'t> Entry<'t> {
     }
     /// `Version`.
     pub fn version(&self) -> &'t str {
-        self.t.span(self.r.version)
+        self.t.versions.str(self.r.version)
     }
     /// `Architecture`, interned.
     pub fn arch_sym(&self) -> Sym {
@@ -445,14 +461,20 @@ impl<'t> Entry<'t> {
 #[derive(Clone, Copy)]
 pub struct Group<'t> {
     t: &'t PackageTable,
-    rels: &'t [Rel],
+    /// Its relations: `rels[start..end]`.
+    start: u32,
+    end: u32,
 }
 
 impl<'t> Group<'t> {
     /// Its alternatives, in order.
     pub fn iter(&self) -> impl Iterator<Item = Rel1<'t>> + Clone + 't {
         let t = self.t;
-        self.rels.iter().map(move |r| Rel1 { t, r })
+        (self.start..self.end).map(move |k| Rel1 {
+            t,
+            k,
+            r: &t.rels[k as usize],
+        })
     }
 }
 
@@ -473,6 +495,8 @@ impl fmt::Display for Group<'_> {
 #[derive(Clone, Copy)]
 pub struct Rel1<'t> {
     t: &'t PackageTable,
+    /// Its relation number.
+    k: u32,
     r: &'t Rel,
 }
 
@@ -487,7 +511,17 @@ impl<'t> Rel1<'t> {
     }
     /// The version constraint's version (the provided version of a `Provides`).
     pub fn version(&self) -> Option<&'t str> {
-        (self.r.op != 0).then(|| self.t.span(self.r.version))
+        (self.r.op != 0 && self.r.version != NONE).then(|| self.t.versions.str(self.r.version))
+    }
+
+    /// The architecture qualifier (`any`, `native`, `amd64`), if any.
+    pub fn arch(&self) -> Option<&'t str> {
+        if !self.r.has_arch {
+            return None;
+        }
+        let arches = &self.t.rel_arch;
+        let k = arches.binary_search_by_key(&self.k, |&(k, _)| k).ok()?;
+        Some(self.t.names.str(arches[k].1))
     }
     /// Whether `version` satisfies the constraint (deb-version(7)); true without one.
     /// The name and architecture qualifier are not checked.
@@ -510,8 +544,8 @@ impl<'t> Rel1<'t> {
 impl fmt::Display for Rel1<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())?;
-        if self.r.arch != NONE {
-            write!(f, ":{}", self.t.names.str(self.r.arch))?;
+        if let Some(a) = self.arch() {
+            write!(f, ":{a}")?;
         }
         if let Some(v) = self.version() {
             write!(f, " ({} {v})", OPS[usize::from(self.r.op - 1)])?;
