@@ -339,17 +339,16 @@ fn apt_plan(
         ..UpstreamPlan::planned("apt", &up.name)
     };
     for (file, &i) in &us.by_file {
-        let e = &uni.entries[i];
+        let e = uni.entries.entry(i);
         let in_store = apt_sync::expected_of(e, file, &known_sha512)
-            .ok()
-            .and_then(|x| x.digest)
-            .is_some_and(|d| cas.contains(&d).ok().flatten() == Some(e.size));
+            .digest
+            .is_some_and(|d| cas.contains(&d).ok().flatten() == Some(e.size()));
         p.push_file(PlanFile {
             path: format!("apt/{}/{file}", up.name),
-            name: e.name.clone(),
-            version: e.version.clone(),
-            size: e.size,
-            sha256: e.sha256.clone(),
+            name: e.name().to_owned(),
+            version: e.version().to_owned(),
+            size: e.size(),
+            sha256: e.sha256_hex(),
             in_store,
         });
     }

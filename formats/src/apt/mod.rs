@@ -6,6 +6,8 @@
 //! - [`release`]: `Release` files (Debian Repository Format §Release files).
 //! - [`packages`]: `Packages` indexes (Debian Policy §5.3), bounded decompression.
 //! - [`sources`]: sources.list(5) in both formats.
+//! - [`stream`]: `Packages` indexes read a stanza at a time (bounded, streamed
+//!   decompression), and stanzas copied back out by byte range.
 //!
 //! All parsers here report problems as [`AptFormatError`] (except the relation and
 //! sources parsers, which have their own error types).
@@ -14,6 +16,7 @@ pub mod packages;
 pub mod relation;
 pub mod release;
 pub mod sources;
+pub mod stream;
 pub mod version;
 
 use crate::deb822::Deb822Error;
@@ -88,6 +91,17 @@ pub enum AptFormatError {
         path: String,
         /// The limit that was exceeded, in bytes.
         max_bytes: u64,
+    },
+    /// One stanza of an index is larger than [`stream::MAX_STANZA_BYTES`] (a line that
+    /// never ends, or a hostile index).
+    #[error("{path}: the stanza at line {line} exceeds {max_bytes} bytes")]
+    StanzaTooLarge {
+        /// The index path as given.
+        path: String,
+        /// The 1-based line where the limit was crossed.
+        line: usize,
+        /// The limit, in bytes.
+        max_bytes: usize,
     },
     /// The index is not UTF-8 text.
     #[error("{path}: index is not valid UTF-8 (at byte {valid_up_to})")]

@@ -183,51 +183,19 @@ pub fn parse_packages(text: &str) -> Result<Vec<PackageEntry>, AptFormatError> {
 /// byte range of its stanza in `text` (without the blank line that ends it). Only one
 /// paragraph is held at a time, so memory stays at the size of the entries the caller
 /// keeps; a caller that keeps [`PackageEntry::paragraph`] for every entry gains nothing
-/// over [`parse_packages`].
+/// over [`parse_packages`]. For text that is not in memory (a decompressor over fetched
+/// bytes), use [`super::stream::PackageReader`], which this wraps.
 ///
-/// Errors: as [`parse_packages`]; syntax errors give the line number within `text`.
+/// Errors: as [`super::stream::PackageReader::next_entry`] (syntax errors give the line
+/// number within `text`, field errors the line of the stanza).
 pub fn for_each_package(
     text: &str,
     mut f: impl FnMut(PackageEntry, std::ops::Range<usize>),
 ) -> Result<(), AptFormatError> {
-    let mut index = 0;
-    let mut start: Option<usize> = None;
-    let mut first_line = 1;
-    let mut line_no = 0;
-    let mut offset = 0;
-    let mut flush = |range: std::ops::Range<usize>, first_line: usize, index: &mut usize| {
-        let chunk = &text[range.clone()];
-        let paras = deb822::parse(chunk).map_err(|mut source| {
-            source.line += first_line - 1;
-            AptFormatError::Syntax {
-                what: "Packages".into(),
-                source,
-            }
-        })?;
-        for p in paras {
-            f(PackageEntry::from_paragraph(p, *index)?, range.clone());
-            *index += 1;
-        }
-        Ok::<(), AptFormatError>(())
-    };
-    for line in text.split_inclusive('\n') {
-        line_no += 1;
-        let blank = line.trim().is_empty();
-        match (blank, start) {
-            (false, None) => {
-                start = Some(offset);
-                first_line = line_no;
-            }
-            (true, Some(st)) => {
-                flush(st..offset, first_line, &mut index)?;
-                start = None;
-            }
-            _ => {}
-        }
-        offset += line.len();
-    }
-    if let Some(st) = start {
-        flush(st..text.len(), first_line, &mut index)?;
+    let mut r = super::stream::PackageReader::new("Packages", text.as_bytes(), u64::MAX);
+    while let Some((e, range)) = r.next_entry()? {
+        // Offsets within `text`, so they fit in usize.
+        f(e, range.start as usize..range.end as usize);
     }
     Ok(())
 }
@@ -278,24 +246,7 @@ pub fn decompress_index(
     bytes: &[u8],
     max_bytes: u64,
 ) -> Result<String, AptFormatError> {
-    let data = if path.ends_with(".gz") {
-        read_bounded(path, flate2::read::MultiGzDecoder::new(bytes), max_bytes)?
-    } else if path.ends_with(".xz") {
-        read_bounded(
-            path,
-            liblzma::read::XzDecoder::new_multi_decoder(bytes),
-            max_bytes,
-        )?
-    } else if [".bz2", ".lzma", ".zst", ".lz4"]
-        .iter()
-        .any(|s| path.ends_with(s))
-    {
-        return Err(AptFormatError::UnsupportedCompression {
-            path: path.to_owned(),
-        });
-    } else {
-        read_bounded(path, bytes, max_bytes)?
-    };
+    let data = read_bounded(path, super::stream::index_reader(path, bytes)?, max_bytes)?;
     String::from_utf8(data).map_err(|e| AptFormatError::NotUtf8 {
         path: path.to_owned(),
         valid_up_to: e.utf8_error().valid_up_to(),

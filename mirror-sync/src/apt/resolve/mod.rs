@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 
-use formats::apt::packages::PackageEntry;
-use formats::apt::relation::{Alternatives, Relation};
 use formats::apt::version;
+
+mod table;
+pub use table::{Entry, Group, PackageTable, Rel1, Sym, TableFull};
 
 /// One configured package request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +157,7 @@ pub struct IndexInfo {
 #[derive(Debug, Clone, Copy)]
 pub struct Universe<'u> {
     /// The package entries, in config order (source by source, index by index).
-    pub entries: &'u [PackageEntry],
+    pub entries: &'u PackageTable,
     /// For each entry, its index (position in [`Universe::indexes`]); same length as
     /// `entries`.
     pub index_of: &'u [u32],
@@ -286,20 +287,12 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 
 /// Whether a `Provides` entry with `provided` version satisfies `rel` (Debian Policy
 /// §7.5: an unversioned Provides satisfies only unversioned relations).
-fn provide_satisfies(rel: &Relation, provided: Option<&str>) -> bool {
-    match (&rel.constraint, provided) {
+fn provide_satisfies(rel: Rel1<'_>, provided: Option<&str>) -> bool {
+    match (rel.version(), provided) {
         (None, _) => true,
         (Some(_), Some(v)) => rel.satisfied_by(v),
         (Some(_), None) => false,
     }
-}
-
-fn group_text(group: &Alternatives) -> String {
-    group
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" | ")
 }
 
 /// Longest chain shown in an [`Unsatisfied`] report (entries, with the `…`).
@@ -310,13 +303,13 @@ struct Pass<'u> {
     u: Universe<'u>,
     /// Candidate real packages per name: highest pin priority first, then newest
     /// version, then lowest index (apt's candidate first).
-    by_name: HashMap<&'u str, Vec<usize>>,
+    by_name: HashMap<Sym, Vec<usize>>,
     /// Candidate providers per virtual name: `(index, provided version)`, ordered by
     /// provider name, priority, newest provider version, lowest index.
-    providers: HashMap<&'u str, Vec<(usize, Option<&'u str>)>>,
+    providers: HashMap<Sym, Vec<(usize, Option<&'u str>)>>,
     selected: BTreeSet<usize>,
-    selected_by_name: HashMap<&'u str, Vec<usize>>,
-    selected_provides: HashMap<&'u str, Vec<(usize, Option<&'u str>)>>,
+    selected_by_name: HashMap<Sym, Vec<usize>>,
+    selected_provides: HashMap<Sym, Vec<(usize, Option<&'u str>)>>,
     /// The entry that pulled each selected entry in (absent for requested ones).
     parent: HashMap<usize, usize>,
     /// Selected entries whose `Recommends` are followed.
@@ -327,32 +320,35 @@ struct Pass<'u> {
 impl<'u> Pass<'u> {
     fn new(u: Universe<'u>, candidates: &[usize]) -> Self {
         let entries = u.entries;
-        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut providers: HashMap<&str, Vec<(usize, Option<&str>)>> = HashMap::new();
+        let mut by_name: HashMap<Sym, Vec<usize>> = HashMap::new();
+        let mut providers: HashMap<Sym, Vec<(usize, Option<&str>)>> = HashMap::new();
         for &i in candidates {
-            let e = &entries[i];
-            by_name.entry(e.name.as_str()).or_default().push(i);
-            for p in &e.provides {
-                let v = p.constraint.as_ref().map(|(_, v)| v.as_str());
-                providers.entry(p.name.as_str()).or_default().push((i, v));
+            let e = entries.entry(i);
+            by_name.entry(e.name_sym()).or_default().push(i);
+            for p in e.provides() {
+                providers
+                    .entry(p.name_sym())
+                    .or_default()
+                    .push((i, p.version()));
             }
         }
         let prio = |i: usize| u.info(i).priority;
+        let ver = |i: usize| entries.entry(i).version();
         for list in by_name.values_mut() {
             list.sort_by(|&a, &b| {
                 prio(b)
                     .cmp(&prio(a))
-                    .then_with(|| version::compare(&entries[b].version, &entries[a].version))
+                    .then_with(|| version::compare(ver(b), ver(a)))
                     .then(a.cmp(&b))
             });
         }
         for list in providers.values_mut() {
             list.sort_by(|&(a, _), &(b, _)| {
-                let (ea, eb) = (&entries[a], &entries[b]);
-                ea.name
-                    .cmp(&eb.name)
+                let (ea, eb) = (entries.entry(a), entries.entry(b));
+                ea.name()
+                    .cmp(eb.name())
                     .then_with(|| prio(b).cmp(&prio(a)))
-                    .then_with(|| version::compare(&eb.version, &ea.version))
+                    .then_with(|| version::compare(eb.version(), ea.version()))
                     .then(a.cmp(&b))
             });
         }
@@ -378,17 +374,16 @@ impl<'u> Pass<'u> {
             }
             return;
         }
-        let e = &self.u.entries[i];
+        let e = self.u.entries.entry(i);
         self.selected_by_name
-            .entry(e.name.as_str())
+            .entry(e.name_sym())
             .or_default()
             .push(i);
-        for p in &e.provides {
-            let v = p.constraint.as_ref().map(|(_, v)| v.as_str());
+        for p in e.provides() {
             self.selected_provides
-                .entry(p.name.as_str())
+                .entry(p.name_sym())
                 .or_default()
-                .push((i, v));
+                .push((i, p.version()));
         }
         if let Some(p) = parent {
             self.parent.insert(i, p);
@@ -401,35 +396,43 @@ impl<'u> Pass<'u> {
 
     /// apt's candidate for `name`: highest priority, then newest version.
     fn candidate(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).and_then(|l| l.first().copied())
+        self.candidate_sym(self.u.entries.sym(name)?)
+    }
+
+    fn candidate_sym(&self, name: Sym) -> Option<usize> {
+        self.by_name.get(&name).and_then(|l| l.first().copied())
     }
 
     /// For a purely virtual `name` provided by exactly one package name, that package's
     /// candidate, as `apt-get install` selects it ("selecting P instead of V"); `None`
     /// when several packages provide it (apt asks to pick one).
     fn sole_provider(&self, name: &str) -> Option<usize> {
-        let list = self.providers.get(name)?;
-        let first = self.u.entries[list.first()?.0].name.as_str();
-        if list.iter().all(|&(j, _)| self.u.entries[j].name == first) {
-            self.candidate(first)
+        let entries = self.u.entries;
+        let list = self.providers.get(&entries.sym(name)?)?;
+        let first = entries.entry(list.first()?.0).name_sym();
+        if list
+            .iter()
+            .all(|&(j, _)| entries.entry(j).name_sym() == first)
+        {
+            self.candidate_sym(first)
         } else {
             None
         }
     }
 
     /// A selected entry that satisfies `rel` (by name and version, or by `Provides`).
-    fn satisfier(&self, rel: &Relation) -> Option<usize> {
+    fn satisfier(&self, rel: Rel1<'_>) -> Option<usize> {
         let entries = self.u.entries;
         self.selected_by_name
-            .get(rel.name.as_str())
+            .get(&rel.name_sym())
             .and_then(|l| {
                 l.iter()
                     .copied()
-                    .find(|&j| rel.satisfied_by(&entries[j].version))
+                    .find(|&j| rel.satisfied_by(entries.entry(j).version()))
             })
             .or_else(|| {
                 self.selected_provides
-                    .get(rel.name.as_str())
+                    .get(&rel.name_sym())
                     .and_then(|l| l.iter().find(|&&(_, v)| provide_satisfies(rel, v)))
                     .map(|&(j, _)| j)
             })
@@ -439,19 +442,19 @@ impl<'u> Pass<'u> {
     /// order) of the first alternative that has one satisfying the constraint; otherwise
     /// a provider (already selected if possible, else smallest name, highest priority,
     /// newest version).
-    fn choose(&self, group: &Alternatives) -> Option<usize> {
+    fn choose(&self, group: Group<'_>) -> Option<usize> {
         let entries = self.u.entries;
-        for rel in group {
-            if let Some(list) = self.by_name.get(rel.name.as_str())
+        for rel in group.iter() {
+            if let Some(list) = self.by_name.get(&rel.name_sym())
                 && let Some(&j) = list
                     .iter()
-                    .find(|&&j| rel.satisfied_by(&entries[j].version))
+                    .find(|&&j| rel.satisfied_by(entries.entry(j).version()))
             {
                 return Some(j);
             }
         }
-        for rel in group {
-            let Some(list) = self.providers.get(rel.name.as_str()) else {
+        for rel in group.iter() {
+            let Some(list) = self.providers.get(&rel.name_sym()) else {
                 continue;
             };
             let mut ok = list
@@ -485,8 +488,8 @@ impl<'u> Pass<'u> {
         }
         out.reverse();
         let name = |j: usize| {
-            let e = &self.u.entries[j];
-            format!("{} {}", e.name, e.version)
+            let e = self.u.entries.entry(j);
+            format!("{} {}", e.name(), e.version())
         };
         if out.len() <= CHAIN_SHOWN && root_reached {
             return out.into_iter().map(name).collect();
@@ -509,14 +512,13 @@ impl<'u> Pass<'u> {
     fn close(&mut self, unsatisfied: &mut Vec<Unsatisfied>) {
         let entries = self.u.entries;
         while let Some(i) = self.queue.pop_front() {
-            let e = &entries[i];
+            let e = entries.entry(i);
             let rec = self.recommends.contains(&i);
-            let recommends: &[Alternatives] = if rec { &e.recommends } else { &[] };
-            let groups = e
-                .depends
-                .iter()
-                .map(|g| ("depends", g))
-                .chain(recommends.iter().map(|g| ("recommends", g)));
+            let groups = e.depends().map(|g| ("depends", g)).chain(
+                e.recommends()
+                    .take(if rec { usize::MAX } else { 0 })
+                    .map(|g| ("recommends", g)),
+            );
             for (kind, group) in groups {
                 if let Some(j) = group.iter().find_map(|r| self.satisfier(r)) {
                     // Already there; it now serves a closure that wants Recommends.
@@ -530,7 +532,7 @@ impl<'u> Pass<'u> {
                     None => unsatisfied.push(Unsatisfied {
                         source: self.u.info(i).source,
                         kind,
-                        relation: group_text(group),
+                        relation: group.to_string(),
                         chain: self.chain(i),
                     }),
                 }
@@ -602,16 +604,16 @@ pub fn resolve(u: Universe<'_>) -> Resolution {
     for arch in passes {
         // One candidate per (name, version, architecture): the copy of the highest pin
         // priority (apt pins a version by its best source), else the first.
-        let mut slot: HashMap<(&str, &str, &str), usize> = HashMap::new();
+        let mut slot: HashMap<(Sym, &str, Sym), usize> = HashMap::new();
         let mut candidates: Vec<usize> = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
+        for e in entries.iter() {
+            let i = e.index();
             let s = &u.sources[u.info(i).source];
-            if !takes_part(s, arch)
-                || !(e.architecture == "all" || arch.is_none_or(|want| want == e.architecture))
-            {
+            let a = e.architecture();
+            if !takes_part(s, arch) || !(a == "all" || arch.is_none_or(|want| want == a)) {
                 continue;
             }
-            let key = (e.name.as_str(), e.version.as_str(), e.architecture.as_str());
+            let key = (e.name_sym(), e.version(), e.arch_sym());
             match slot.get(&key) {
                 None => {
                     slot.insert(key, candidates.len());
@@ -647,13 +649,13 @@ pub fn resolve(u: Universe<'_>) -> Resolution {
                     Request::Pinned {
                         name,
                         version: want,
-                    } => pass
-                        .by_name
-                        .get(name.as_str())
+                    } => entries
+                        .sym(name)
+                        .and_then(|n| pass.by_name.get(&n))
                         .and_then(|l| {
-                            l.iter()
-                                .copied()
-                                .find(|&j| version::compare(&entries[j].version, want).is_eq())
+                            l.iter().copied().find(|&j| {
+                                version::compare(entries.entry(j).version(), want).is_eq()
+                            })
                         })
                         .into_iter()
                         .collect(),
@@ -661,8 +663,9 @@ pub fn resolve(u: Universe<'_>) -> Resolution {
                         let names: BTreeMap<&str, usize> = pass
                             .by_name
                             .iter()
+                            .map(|(&n, l)| (entries.name_of(n), l))
                             .filter(|(n, _)| glob_match(p, n))
-                            .filter_map(|(n, l)| l.first().map(|&j| (*n, j)))
+                            .filter_map(|(n, l)| l.first().map(|&j| (n, j)))
                             .collect();
                         names.into_values().collect()
                     }
@@ -713,7 +716,7 @@ pub fn resolve(u: Universe<'_>) -> Resolution {
 /// What the universe holds near a request that matched nothing (one scan of the
 /// entries): the name in other architectures only, other versions of a pinned name, or
 /// the providers of a virtual name.
-fn hint(entries: &[PackageEntry], req: &Request, src: &Source) -> Option<String> {
+fn hint(entries: &PackageTable, req: &Request, src: &Source) -> Option<String> {
     let name = match req {
         Request::Name(n) | Request::Pinned { name: n, .. } => n.as_str(),
         Request::Pattern(_) => return None,
@@ -721,19 +724,19 @@ fn hint(entries: &[PackageEntry], req: &Request, src: &Source) -> Option<String>
     let mut arches = BTreeSet::new();
     let mut versions = BTreeSet::new();
     let mut providers = BTreeSet::new();
-    for e in entries {
-        let arch_ok = src.architectures.is_empty()
-            || e.architecture == "all"
-            || src.architectures.contains(&e.architecture);
-        if e.name == name {
+    for e in entries.iter() {
+        let a = e.architecture();
+        let arch_ok =
+            src.architectures.is_empty() || a == "all" || src.architectures.iter().any(|x| x == a);
+        if e.name() == name {
             if arch_ok {
-                versions.insert(e.version.as_str());
+                versions.insert(e.version());
             } else {
-                arches.insert(e.architecture.as_str());
+                arches.insert(a);
             }
         }
-        if arch_ok && e.provides.iter().any(|p| p.name == name) {
-            providers.insert(e.name.as_str());
+        if arch_ok && e.provides().any(|p| p.name() == name) {
+            providers.insert(e.name());
         }
     }
     let list = |s: BTreeSet<&str>| {
@@ -762,7 +765,7 @@ fn hint(entries: &[PackageEntry], req: &Request, src: &Source) -> Option<String>
 /// [`resolve`] over one source whose entries all come from one index of default
 /// priority: the shape of a single upstream (tests, tools).
 pub fn resolve_single(
-    entries: &[PackageEntry],
+    entries: &PackageTable,
     requests: &[Request],
     architectures: &[String],
     with_recommends: bool,

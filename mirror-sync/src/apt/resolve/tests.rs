@@ -14,8 +14,8 @@ fn stanza(name: &str, version: &str, arch: &str, extra: &[&str]) -> String {
     s
 }
 
-fn universe(stanzas: &[String]) -> Vec<PackageEntry> {
-    parse_packages(&stanzas.join("\n")).unwrap()
+fn universe(stanzas: &[String]) -> PackageTable {
+    PackageTable::from_entries(&parse_packages(&stanzas.join("\n")).unwrap()).unwrap()
 }
 
 /// The single-source options of the tests.
@@ -26,7 +26,7 @@ struct Options {
 }
 
 /// One source, one index: `Err` with the first missing request.
-fn resolve_t(u: &[PackageEntry], r: &[Request], o: &Options) -> Result<Resolution, Missing> {
+fn resolve_t(u: &PackageTable, r: &[Request], o: &Options) -> Result<Resolution, Missing> {
     let res = resolve_single(u, r, &o.architectures, o.with_recommends);
     match res.missing.first() {
         Some(m) => Err(m.clone()),
@@ -50,10 +50,10 @@ fn reqs(r: &[&str]) -> Vec<Request> {
 }
 
 /// The selected entries as "name=version" strings, in index order.
-fn picked(u: &[PackageEntry], res: &Resolution) -> Vec<String> {
+fn picked(u: &PackageTable, res: &Resolution) -> Vec<String> {
     res.selected
         .iter()
-        .map(|&i| format!("{}={}", u[i].name, u[i].version))
+        .map(|&i| format!("{}={}", u.entry(i).name(), u.entry(i).version()))
         .collect()
 }
 
@@ -491,7 +491,7 @@ fn provider_choice_is_deterministic_by_name_then_version() {
 /// Indexes given as `(source, priority, stanzas)`; sources as `(name, arches,
 /// requests)`.
 struct Multi {
-    entries: Vec<PackageEntry>,
+    entries: PackageTable,
     index_of: Vec<u32>,
     indexes: Vec<IndexInfo>,
     sources: Vec<Source>,
@@ -499,7 +499,7 @@ struct Multi {
 
 fn multi(indexes: &[(usize, i32, Vec<String>)], sources: &[(&str, &[&str], &[&str])]) -> Multi {
     let mut m = Multi {
-        entries: Vec::new(),
+        entries: PackageTable::new(),
         index_of: Vec::new(),
         indexes: Vec::new(),
         sources: sources
@@ -513,9 +513,11 @@ fn multi(indexes: &[(usize, i32, Vec<String>)], sources: &[(&str, &[&str], &[&st
             .collect(),
     };
     for (k, (source, priority, stanzas)) in indexes.iter().enumerate() {
-        let es = universe(stanzas);
+        let es = parse_packages(&stanzas.join("\n")).unwrap();
         m.index_of.extend(std::iter::repeat_n(k as u32, es.len()));
-        m.entries.extend(es);
+        for e in &es {
+            m.entries.push(e).unwrap();
+        }
         m.indexes.push(IndexInfo {
             source: *source,
             priority: *priority,
@@ -537,9 +539,9 @@ impl Multi {
         r.selected
             .iter()
             .map(|&i| {
-                let e = &self.entries[i];
+                let e = self.entries.entry(i);
                 let src = self.indexes[self.index_of[i] as usize].source;
-                format!("{}={}@{}", e.name, e.version, self.sources[src].name)
+                format!("{}={}@{}", e.name(), e.version(), self.sources[src].name)
             })
             .collect()
     }

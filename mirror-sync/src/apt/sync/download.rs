@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, anyhow, bail};
-use formats::apt::packages::PackageEntry;
+use anyhow::{Context, bail};
 use formats::digest::Digest;
 use formats::snapshot::{Artifact, ArtifactKind, Meta, Source, SourceKind};
 use futures_util::StreamExt as _;
@@ -12,6 +11,7 @@ use store::Expected;
 
 use super::select::Selection;
 use super::universe::AptUniverse;
+use crate::apt::resolve::Entry;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher, redact};
 use crate::state::{AptIndexState, UpstreamState};
@@ -45,28 +45,24 @@ pub struct AptReport {
 }
 
 /// How a selected `.deb` is expected in the store: its sha256 (from the index, or for
-/// a SHA512-only entry from `known_sha512` of the previous sync), size and sha512.
-///
-/// Errors: the index's SHA256 is not hex.
+/// a SHA512-only entry from `known_sha512` of the previous sync), size and sha512
+/// (lowercase hex, for an entry without SHA256).
 pub fn expected_of(
-    e: &PackageEntry,
+    e: Entry<'_>,
     file: &str,
     known_sha512: &HashMap<(String, String), Digest>,
-) -> anyhow::Result<Expected> {
-    let digest = match (&e.sha256, &e.sha512) {
-        (Some(h), _) => Some(Digest::from_hex(h).map_err(|err| anyhow!("{}: {err}", e.name))?),
+) -> Expected {
+    let sha512_hex = e.sha512_hex();
+    let digest = match (e.sha256(), &sha512_hex) {
+        (Some(d), _) => Some(d),
         (None, Some(h512)) => known_sha512.get(&(file.to_owned(), h512.clone())).copied(),
         (None, None) => None,
     };
-    Ok(Expected {
+    Expected {
         digest,
-        size: Some(e.size),
-        sha512_hex: if e.sha256.is_none() {
-            e.sha512.clone()
-        } else {
-            None
-        },
-    })
+        size: Some(e.size()),
+        sha512_hex,
+    }
 }
 
 /// Phase 3 for the upstream at `k` in [`AptUniverse::upstreams`]: downloads its
@@ -100,28 +96,32 @@ pub async fn download(
     let mut stanza_text: HashMap<usize, String> = HashMap::new();
     for (&n, entries) in &us.stanzas {
         for (i, text) in uni
-            .stanzas_of(n, entries)
+            .stanzas_of(f.cas(), n, entries)
             .with_context(|| format!("[[apt]] {}", up.name))?
         {
             stanza_text.insert(i, text);
         }
     }
     f.progress().phase(&format!("{}: downloading", up.name));
-    let total: u64 = us.by_file.values().map(|&i| uni.entries[i].size).sum();
+    let total: u64 = us
+        .by_file
+        .values()
+        .map(|&i| uni.entries.entry(i).size())
+        .sum();
     f.progress().add_total_files(us.by_file.len() as u64, total);
     let mut jobs = Vec::new();
     for (file, &i) in &us.by_file {
-        let e = &uni.entries[i];
+        let e = uni.entries.entry(i);
         let o = uni.origin(i);
         let url = fetch::join(base, file)?;
         let path = formats::path::join(&format!("apt/{}", up.name), file).with_context(|| {
             format!(
                 "[[apt]] {}: package {} has an unsafe Filename",
-                up.name, e.name
+                up.name,
+                e.name()
             )
         })?;
-        let expected = expected_of(e, file, &known_sha512)
-            .map_err(|err| anyhow!("[[apt]] {}: {err}", up.name))?;
+        let expected = expected_of(e, file, &known_sha512);
         let stanza = formats::deb822::parse(stanza_text.get(&i).map_or("", String::as_str))
             .ok()
             .and_then(|mut p| p.pop())
@@ -132,9 +132,9 @@ pub async fn download(
             .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
         let meta = Meta {
-            name: Some(e.name.clone()),
-            version: Some(e.version.clone()),
-            architecture: Some(e.architecture.clone()),
+            name: Some(e.name().to_owned()),
+            version: Some(e.version().to_owned()),
+            architecture: Some(e.architecture().to_owned()),
             suite: o.suite.clone(),
             component: o.component.clone(),
             upstream_url: Some(redact(&url)),
@@ -146,7 +146,7 @@ pub async fn download(
             expected,
             path,
             meta,
-            format!("{}_{}", e.name, e.version),
+            format!("{}_{}", e.name(), e.version()),
         ));
     }
     let results: Vec<anyhow::Result<Artifact>> = futures_util::stream::iter(jobs)

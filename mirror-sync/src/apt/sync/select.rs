@@ -4,10 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::bail;
-use formats::apt::packages::PackageEntry;
 
 use super::universe::AptUniverse;
-use crate::apt::resolve::{self, IndexInfo, Request, Unsatisfied};
+use crate::apt::resolve::{self, Entry, IndexInfo, Request, Sym, Unsatisfied};
 use crate::config::Config;
 
 /// What phase 2 picked from one upstream.
@@ -121,45 +120,50 @@ pub fn select(cfg: &Config, uni: &AptUniverse) -> anyhow::Result<Selection> {
     }
 
     // Identity of a selected copy: (name, version, arch) → (size, sha256, sha512).
-    type Key<'a> = (&'a str, &'a str, &'a str);
+    type Key<'a> = (Sym, &'a str, Sym);
+    fn key(e: Entry<'_>) -> Key<'_> {
+        (e.name_sym(), e.version(), e.arch_sym())
+    }
     let mut chosen: HashMap<Key<'_>, Vec<usize>> = HashMap::new();
     for &i in &resolution.selected {
-        let e = &uni.entries[i];
-        chosen
-            .entry((&e.name, &e.version, &e.architecture))
-            .or_default()
-            .push(i);
+        chosen.entry(key(uni.entries.entry(i))).or_default().push(i);
     }
-    let same = |a: &PackageEntry, b: &PackageEntry| {
-        a.size == b.size
-            && match (&a.sha256, &b.sha256) {
+    // SHA512 is kept only for entries without SHA256, so an entry listing both is the
+    // same as another only by SHA256.
+    let same = |a: Entry<'_>, b: Entry<'_>| {
+        a.size() == b.size()
+            && match (a.sha256(), b.sha256()) {
                 (Some(x), Some(y)) => x == y,
-                _ => a.sha512.is_some() && a.sha512 == b.sha512,
+                _ => a.sha512().is_some() && a.sha512() == b.sha512(),
             }
     };
     let mut triples: Vec<BTreeSet<Key<'_>>> = vec![BTreeSet::new(); uni.upstreams.len()];
-    for (i, e) in uni.entries.iter().enumerate() {
-        let key = (e.name.as_str(), e.version.as_str(), e.architecture.as_str());
+    for e in uni.entries.iter() {
+        let i = e.index();
+        let key = key(e);
         let Some(picks) = chosen.get(&key) else {
             continue;
         };
         let origin = uni.origin(i);
         if !picks.iter().any(|&j| {
-            j == i || (uni.origin(j).upstream == origin.upstream && same(&uni.entries[j], e))
+            j == i || (uni.origin(j).upstream == origin.upstream && same(uni.entries.entry(j), e))
         }) {
             continue;
         }
         let us = &mut sel.upstreams[origin.upstream];
         triples[origin.upstream].insert(key);
-        let file = e.filename.trim_start_matches("./").to_owned();
+        let file = e.filename().trim_start_matches("./").to_owned();
         if let Some(&j) = us.by_file.get(&file) {
-            let other = &uni.entries[j];
-            if other.sha256 != e.sha256 || other.sha512 != e.sha512 || other.size != e.size {
+            let other = uni.entries.entry(j);
+            if other.sha256() != e.sha256()
+                || other.sha512() != e.sha512()
+                || other.size() != e.size()
+            {
                 us.error.get_or_insert_with(|| {
                     format!(
                         "[[apt]] {}: {} is listed with different hashes in two indexes; the upstream is inconsistent",
                         name_of(origin.upstream),
-                        e.filename
+                        e.filename()
                     )
                 });
             }
@@ -171,5 +175,7 @@ pub fn select(cfg: &Config, uni: &AptUniverse) -> anyhow::Result<Selection> {
     for (us, t) in sel.upstreams.iter_mut().zip(triples) {
         us.selected = t.len();
     }
+    drop(chosen);
+    super::universe::release_free_memory();
     Ok(sel)
 }
