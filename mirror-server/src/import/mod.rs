@@ -72,6 +72,7 @@ mod checks;
 mod cleanup;
 mod commit;
 mod copy;
+mod durable;
 mod error;
 mod plan;
 mod policy;
@@ -212,11 +213,17 @@ fn run(
     let set = plan::drive_set(opts, &v)?;
     // 5. Plan the blobs, then stage (copy and hash) them.
     let plan = plan::plan(&opts.store, &v, &set)?;
-    let staged = copy::stage(opts, &v, &set, &plan, &mut open.cleanup)?;
+    // The upstream package lists (step 7's heavy part) are checked and parsed while the
+    // other blobs copy.
+    let keyrings_dir = opts.trusted_keys.join(provenance::UPSTREAM_KEYRINGS_DIR);
+    let early = provenance::index_blobs(&v.manifest);
+    let (staged, prepared) = copy::stage(opts, &v, &set, &plan, &mut open.cleanup, &early, |s| {
+        provenance::prepare_apt(&v.manifest, &keyrings_dir, s)
+    })?;
     // 6. The SBOMs.
     sboms::check_sboms(&v.manifest, &staged)?;
     // 7. Upstream provenance, then the cosign policy.
-    let provenance = policy::check(opts, &v, &plan, &staged)?;
+    let provenance = policy::check(&v, &plan, &staged, prepared)?;
     // 8. Commit.
     let committed = commit::commit(opts, &v, &plan, &staged, &mut open)?;
     // 9. Audit.
