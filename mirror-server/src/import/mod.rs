@@ -39,16 +39,21 @@
 //!    signed media description (`plan`);
 //! 5. plan: stat every blob the store lacks on the drive set (regular file, one link,
 //!    declared size; `plan`), then copy and hash them (and the parts of split blobs) in
-//!    parallel into a staging store under `STORE/tmp/resume-<manifest hex>` and join split
-//!    blobs (`copy`);
+//!    parallel into a staging store under `STORE/tmp/resume-<manifest hex>` (no fsync per
+//!    blob) and join split blobs, then make them durable with one `syncfs` and seal the
+//!    staging (`copy`, `durable`; ADR 0012). The Release and index blobs are copied
+//!    first; the upstream package lists of step 7 are verified, decompressed and parsed
+//!    on all CPUs beside the rest of the copy ([`provenance::prepare_apt`]);
 //! 6. the SBOMs (`sboms`): both documents present, parsed, and their components
 //!    one-to-one with the snapshot's package and image artifacts;
 //! 7. upstream provenance ([`crate::provenance::check_apt`]): every upstream APT
 //!    `InRelease` verifies against the keyring the snapshot names, installed in
-//!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`;
+//!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`
+//!    (matched here against the lists parsed during step 5);
 //!    then, with `--policy FILE`, the cosign signature policy over the OCI images
 //!    ([`check_oci_policy`]; `policy`);
-//! 8. commit: move staged blobs (and the manifest and signature blobs) into the store, record
+//! 8. commit: move staged blobs (and the manifest and signature blobs) into the store
+//!    (renames, then one fsync of the blob directory), record
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
 //!    running servers switch (`commit`);
 //! 9. audit: append a hash-chained record to `STORE/audit.log`.
@@ -133,7 +138,8 @@ pub struct ImportSummary {
     pub blobs_copied: u64,
     /// Blobs the store already held.
     pub blobs_present: u64,
-    /// Blobs verified by an earlier, interrupted run of this import (not read again).
+    /// Blobs verified by an earlier, interrupted run of this import (not read from the
+    /// drive again; re-hashed in the store when that run stopped before its sync).
     pub blobs_resumed: u64,
     /// Blobs reassembled from parts.
     pub blobs_joined: u64,
