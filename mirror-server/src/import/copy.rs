@@ -69,8 +69,11 @@ pub(super) fn stage<R: Send>(
     let bytes_to_copy: u64 = jobs.iter().map(|j| j.size).sum();
     let bar = crate::progress::byte_bar(opts.progress, bytes_to_copy, &format!("verifying {name}"));
     // The jobs that copy `early` blobs go first; `alongside` may start once they are done.
-    let (first, rest): (Vec<usize>, Vec<usize>) =
+    let (first, mut rest): (Vec<usize>, Vec<usize>) =
         (0..jobs.len()).partition(|&i| jobs.get(i).is_some_and(|j| early.contains(&j.digest)));
+    // Largest first: a 1 GiB wheel hashes on one thread, so it must not start last while
+    // the other threads sit idle (errors are still reported in manifest order).
+    rest.sort_by_key(|&i| std::cmp::Reverse(jobs.get(i).map_or(0, |j| j.size)));
     let overlap = volumes_needed.is_empty() && !assemble.iter().any(|(d, ..)| early.contains(d));
     let mut alongside = Some(alongside);
     let mut result: Option<R> = None;
@@ -84,7 +87,8 @@ pub(super) fn stage<R: Send>(
             copied
         })?;
     } else {
-        let all: Vec<usize> = (0..jobs.len()).collect();
+        let mut all: Vec<usize> = (0..jobs.len()).collect();
+        all.sort_by_key(|&i| std::cmp::Reverse(jobs.get(i).map_or(0, |j| j.size)));
         copy_all(jobs, &all, &staging, &parts, users, &bar)?;
     }
     crate::progress::finish(&bar);
@@ -206,8 +210,8 @@ fn assemble_blob(
     }
 }
 
-/// Copies and hashes the jobs `which` (indexes into `jobs`) into `staging` (or `parts`)
-/// over two threads per CPU (at least 2, at most 8): a thread waiting on the drive or on
+/// Copies and hashes the jobs `which` (indexes into `jobs`, taken in that order) into
+/// `staging` (or `parts`) over two threads per CPU (at least 2, at most 8): a thread waiting on the drive or on
 /// a full page cache leaves the CPU to another that hashes. Blobs are published without
 /// an fsync each ([`store::BlobWriter::commit_unsynced`]); [`stage`] syncs the batch.
 /// Returns the error of the first failing job (in manifest order) if any fails.
@@ -273,6 +277,63 @@ fn copy_all(
     }
 }
 
+/// Blobs from this size on (in bytes, 16 MiB) are copied by [`pipelined`].
+const PIPELINE_FROM: u64 = 16 * 1024 * 1024;
+
+/// Copies `file` into `w` with the drive reads on a second thread, a few 1 MiB buffers
+/// ahead: a large blob (a 1 GiB wheel) is otherwise one thread that alternates between
+/// waiting on the drive and hashing, and ends the import alone. `w` hashes what it
+/// writes, as in the plain loop. `Err(None)`: cancelled because another job failed.
+fn pipelined(
+    file: &mut std::fs::File,
+    w: &mut store::BlobWriter,
+    job: &Job,
+    tmp: &Path,
+    bar: &indicatif::ProgressBar,
+    stop: &AtomicBool,
+) -> Result<(), Option<ImportError>> {
+    use std::sync::mpsc::sync_channel;
+    std::thread::scope(|s| {
+        let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(3);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(4);
+        for _ in 0..4 {
+            let _ = empty_tx.send(vec![0u8; COPY_BUF]);
+        }
+        s.spawn(move || {
+            while let Ok(mut buf) = empty_rx.recv() {
+                buf.resize(COPY_BUF, 0);
+                let n = loop {
+                    match file.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        other => break other,
+                    }
+                };
+                let done = !matches!(n, Ok(1..));
+                let msg = n.map(|n| {
+                    buf.truncate(n);
+                    buf
+                });
+                if full_tx.send(msg).is_err() || done {
+                    return;
+                }
+            }
+        });
+        for msg in full_rx {
+            if stop.load(Ordering::Relaxed) {
+                return Err(None);
+            }
+            let buf = msg.map_err(|e| Some(io_at(&job.src)(e)))?;
+            if buf.is_empty() {
+                break;
+            }
+            w.write_all(&buf).map_err(|e| Some(io_at(tmp)(e)))?;
+            bar.inc(buf.len() as u64);
+            let _ = empty_tx.send(buf);
+        }
+        Ok(())
+    })
+}
+
 /// Copies one blob; `Err(None)` means cancelled because another job failed.
 fn copy_one(
     job: &Job,
@@ -284,20 +345,24 @@ fn copy_one(
     let mut file = drive::open_file(&job.src, job.size).map_err(|e| Some(file_err(e, paths)))?;
     let tmp = staging.tmp_dir();
     let mut w = staging.writer().map_err(|e| Some(io_at(&tmp)(e)))?;
-    let mut buf = vec![0u8; COPY_BUF];
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return Err(None);
+    if job.size >= PIPELINE_FROM {
+        pipelined(&mut file, &mut w, job, &tmp, bar, stop)?;
+    } else {
+        let mut buf = vec![0u8; COPY_BUF];
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(None);
+            }
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Some(io_at(&job.src)(e))),
+            };
+            w.write_all(buf.get(..n).unwrap_or_default())
+                .map_err(|e| Some(io_at(&tmp)(e)))?;
+            bar.inc(n as u64);
         }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Some(io_at(&job.src)(e))),
-        };
-        w.write_all(buf.get(..n).unwrap_or_default())
-            .map_err(|e| Some(io_at(&tmp)(e)))?;
-        bar.inc(n as u64);
     }
     match w.commit_unsynced(&Expected::exact(job.digest, job.size)) {
         Ok(_) => Ok(()),
