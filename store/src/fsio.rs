@@ -1,7 +1,8 @@
 //! File-system primitives every crate above uses, written once (ADR 0001 amendment,
 //! issue 14): opening a file without following links ([`open_regular`]), a bounded read
 //! that also refuses hard links ([`read_bounded`]), an atomic replace that always fsyncs
-//! the file and its directory ([`write_atomic`]), and [`sync_dir`].
+//! the file and its directory ([`write_atomic`]), [`sync_dir`], and one sync of a whole
+//! file system for batches written without per-file fsyncs ([`sync_filesystem`]).
 //!
 //! Nothing here knows the store's layout; the drive reader, the importer, the exporter,
 //! the audit log and the key writers all call these.
@@ -66,6 +67,19 @@ pub fn describe_type(m: &fs::Metadata) -> &'static str {
 /// Fsyncs a directory so that renames and creations inside it are durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Flushes every dirty page and inode of the file system that holds `path` to the disk
+/// and waits for it (`syncfs(2)`, Linux): one call makes a whole batch of files written
+/// without their own fsync durable, data and directory entries, without each fsync
+/// waiting in line behind the writeback the others started. It also flushes whatever
+/// else is dirty on that file system. Since Linux 5.8 a writeback error of any file on
+/// it is reported here.
+///
+/// Errors: `path` cannot be opened; the sync fails (`EIO`, `ENOSPC`, …).
+pub fn sync_filesystem(path: &Path) -> io::Result<()> {
+    let f = File::open(path)?;
+    rustix::fs::syncfs(&f).map_err(io::Error::from)
 }
 
 /// Why [`read_bounded`] refused a file.

@@ -80,10 +80,11 @@ pub(super) struct Committed {
     pub generation: u64,
 }
 
-/// Step 8: move the staged blobs (and the manifest and signature blobs) into the store,
-/// record the snapshot and make it live in one index transaction (checking anti-rollback
-/// again under the lock), then bump `STORE/current.gen` so running servers switch. After
-/// the index commit nothing undoes the import.
+/// Step 8: move the staged blobs (and the manifest and signature blobs) into the store
+/// (renames, then one fsync of the blob directory: the staged bytes were made durable by
+/// the staging's sync), record the snapshot and make it live in one index transaction
+/// (checking anti-rollback again under the lock), then bump `STORE/current.gen` so
+/// running servers switch. After the index commit nothing undoes the import.
 pub(super) fn commit(
     opts: &ImportOptions,
     v: &Verified,
@@ -104,17 +105,28 @@ pub(super) fn commit(
     let index = Index::open(&index_path)?;
     // Check again under the write lock: another import may have committed meanwhile.
     let (previous_live, forced) = rollback_check(&index, manifest, opts.allow_downgrade)?;
+    // The staged bytes are durable (the staging store is sealed, `durable`): move them
+    // in by renames, then make the renames durable with one fsync of the blob directory,
+    // all before the index transaction that refers to them.
+    let mut moved = false;
     for d in &plan.order {
         if main
             .contains(d)
             .map_err(io_at(&main.blob_path(d)))?
             .is_none()
         {
-            main.adopt(staging, d).map_err(cas_err)?;
+            moved |= main.adopt_unsynced(staging, d).map_err(cas_err)?;
         }
     }
-    main.adopt(staging, &manifest_digest).map_err(cas_err)?;
-    main.adopt(staging, &sig_digest).map_err(cas_err)?;
+    moved |= main
+        .adopt_unsynced(staging, &manifest_digest)
+        .map_err(cas_err)?;
+    moved |= main.adopt_unsynced(staging, &sig_digest).map_err(cas_err)?;
+    if moved {
+        let dir = main.blobs_dir();
+        store::fsio::sync_dir(&dir).map_err(io_at(&dir))?;
+    }
+    super::durable::pause_point("adopted");
     let imported_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let record = SnapshotRecord {
         name: name.clone(),

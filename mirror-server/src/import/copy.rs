@@ -1,8 +1,10 @@
 //! Step 5b of an import: copy and hash every blob (and part) the given volumes carry into a
 //! staging store, in parallel, then join split blobs from their parts. Drive files are
 //! opened with [`drive::open_file`] (no link followed, one name, the size on record); the
-//! staging store checks each digest before it names the file.
+//! staging store checks each digest before it names the file. No blob is fsynced on its
+//! own: one sync of the file system makes the staged batch durable ([`durable`]).
 
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,6 +17,7 @@ use store::{Cas, CasError, Expected};
 use super::ImportOptions;
 use super::checks::Verified;
 use super::cleanup::{Cleanup, create_dir_tracked};
+use super::durable;
 use super::error::{ImportError, cas_err, describe_users, file_err, io_at};
 use super::plan::{DriveSet, Job, Plan, Users};
 
@@ -22,16 +25,25 @@ use super::plan::{DriveSet, Job, Plan, Users};
 const COPY_BUF: usize = drive::COPY_BUF;
 
 /// Step 5b: stage every planned job, keep the verified work and refuse with
-/// [`ImportError::VolumesNeeded`] when volumes are missing, then join the split blobs.
-/// The staging directory is registered in `cleanup` (removed on a refusal, kept when
-/// volumes are missing).
-pub(super) fn stage(
+/// [`ImportError::VolumesNeeded`] when volumes are missing, then join the split blobs and
+/// make the staging store durable with one sync ([`durable::seal`]). The staging
+/// directory is registered in `cleanup` (removed on a refusal, kept when volumes are
+/// missing).
+///
+/// `alongside` runs exactly once on the verified blobs: when every blob in `early` is
+/// available once the jobs copying those are done (none is split or on a missing
+/// volume), on its own thread while the other jobs copy; otherwise after the staging.
+/// Its result is returned with the staged blobs (an import passes the parsing of the
+/// upstream package lists, which reads only small index blobs).
+pub(super) fn stage<R: Send>(
     opts: &ImportOptions,
     v: &Verified,
     set: &DriveSet,
     plan: &Plan,
     cleanup: &mut Cleanup,
-) -> Result<Staged, ImportError> {
+    early: &HashSet<Digest>,
+    alongside: impl FnOnce(&Staged) -> R + Send,
+) -> Result<(Staged, R), ImportError> {
     let main = Cas::at(&opts.store);
     let Plan {
         users,
@@ -48,13 +60,42 @@ pub(super) fn stage(
     cleanup.staging = Some(staging_root.clone());
     let staging = Cas::open(staging_root).map_err(io_at(staging_root))?;
     let parts = Cas::open(parts_root).map_err(io_at(parts_root))?;
+    durable::unseal(staging_root)?;
+    let staged = Staged {
+        staging: staging.clone(),
+        main,
+    };
 
     let bytes_to_copy: u64 = jobs.iter().map(|j| j.size).sum();
     let bar = crate::progress::byte_bar(opts.progress, bytes_to_copy, &format!("verifying {name}"));
-    copy_all(jobs, &staging, &parts, users, &bar)?;
+    // The jobs that copy `early` blobs go first; `alongside` may start once they are done.
+    let (first, mut rest): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs.get(i).is_some_and(|j| early.contains(&j.digest)));
+    // Largest first: a 1 GiB wheel hashes on one thread, so it must not start last while
+    // the other threads sit idle (errors are still reported in manifest order).
+    rest.sort_by_key(|&i| std::cmp::Reverse(jobs.get(i).map_or(0, |j| j.size)));
+    let overlap = volumes_needed.is_empty() && !assemble.iter().any(|(d, ..)| early.contains(d));
+    let mut alongside = Some(alongside);
+    let mut result: Option<R> = None;
+    if overlap {
+        copy_all(jobs, &first, &staging, &parts, users, &bar)?;
+        let (f, on) = (alongside.take(), &staged);
+        std::thread::scope(|s| -> Result<(), ImportError> {
+            let side = s.spawn(move || f.map(|f| f(on)));
+            let copied = copy_all(jobs, &rest, &staging, &parts, users, &bar);
+            result = side.join().ok().flatten();
+            copied
+        })?;
+    } else {
+        let mut all: Vec<usize> = (0..jobs.len()).collect();
+        all.sort_by_key(|&i| std::cmp::Reverse(jobs.get(i).map_or(0, |j| j.size)));
+        copy_all(jobs, &all, &staging, &parts, users, &bar)?;
+    }
     crate::progress::finish(&bar);
     if !volumes_needed.is_empty() {
-        // Keep what was verified: the next run with the other volumes resumes from it.
+        // Keep what was verified, durably: the next run with the other volumes resumes
+        // from it.
+        durable::seal(staging_root)?;
         cleanup.staging = None;
         let volumes = media.as_ref().map_or(1, |m| m.volumes);
         return Err(ImportError::VolumesNeeded {
@@ -78,7 +119,20 @@ pub(super) fn stage(
             users.get(d).map_or(&[][..], |u| u.1.as_slice()),
         )?;
     }
-    Ok(Staged { staging, main })
+    durable::pause_point("staged");
+    durable::seal(staging_root)?;
+    durable::pause_point("synced");
+    let result = match (result, alongside.take()) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(&staged),
+        (None, None) => {
+            return Err(ImportError::Io {
+                path: staging_root.clone(),
+                source: io::Error::other("the thread checking the upstream package lists failed"),
+            });
+        }
+    };
+    Ok((staged, result))
 }
 
 /// Verified blobs of an import in progress (the outcome of step 5b): staged ones first,
@@ -141,7 +195,7 @@ fn assemble_blob(
                 .map_err(io_at(&tmp))?;
         }
     }
-    match w.commit(&Expected::exact(*digest, size)) {
+    match w.commit_unsynced(&Expected::exact(*digest, size)) {
         Ok(_) => Ok(()),
         Err(CasError::Mismatch { actual, .. }) => Err(ImportError::BlobMismatch {
             file: PathBuf::from(media::part_file(digest, 0))
@@ -156,25 +210,27 @@ fn assemble_blob(
     }
 }
 
-/// Copies and hashes every job into `staging` over two threads per CPU (at least 2, at
-/// most 8): each blob ends with an fsync that waits on the disk, and a second thread per
-/// CPU keeps reading and hashing meanwhile. Returns the error of the first failing job
-/// (in manifest order) if any fails.
+/// Copies and hashes the jobs `which` (indexes into `jobs`, taken in that order) into
+/// `staging` (or `parts`) over two threads per CPU (at least 2, at most 8): a thread waiting on the drive or on
+/// a full page cache leaves the CPU to another that hashes. Blobs are published without
+/// an fsync each ([`store::BlobWriter::commit_unsynced`]); [`stage`] syncs the batch.
+/// Returns the error of the first failing job (in manifest order) if any fails.
 fn copy_all(
     jobs: &[Job],
+    which: &[usize],
     staging: &Cas,
     parts: &Cas,
     users: &Users,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), ImportError> {
-    if jobs.is_empty() {
+    if which.is_empty() {
         return Ok(());
     }
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .saturating_mul(2)
         .clamp(2, 8)
-        .min(jobs.len());
+        .min(which.len());
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let errors: Mutex<Vec<(usize, ImportError)>> = Mutex::new(Vec::new());
@@ -185,7 +241,9 @@ fn copy_all(
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = which.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        return;
+                    };
                     let Some(job) = jobs.get(i) else {
                         return;
                     };
@@ -219,6 +277,63 @@ fn copy_all(
     }
 }
 
+/// Blobs from this size on (in bytes, 16 MiB) are copied by [`pipelined`].
+const PIPELINE_FROM: u64 = 16 * 1024 * 1024;
+
+/// Copies `file` into `w` with the drive reads on a second thread, a few 1 MiB buffers
+/// ahead: a large blob (a 1 GiB wheel) is otherwise one thread that alternates between
+/// waiting on the drive and hashing, and ends the import alone. `w` hashes what it
+/// writes, as in the plain loop. `Err(None)`: cancelled because another job failed.
+fn pipelined(
+    file: &mut std::fs::File,
+    w: &mut store::BlobWriter,
+    job: &Job,
+    tmp: &Path,
+    bar: &indicatif::ProgressBar,
+    stop: &AtomicBool,
+) -> Result<(), Option<ImportError>> {
+    use std::sync::mpsc::sync_channel;
+    std::thread::scope(|s| {
+        let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(3);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(4);
+        for _ in 0..4 {
+            let _ = empty_tx.send(vec![0u8; COPY_BUF]);
+        }
+        s.spawn(move || {
+            while let Ok(mut buf) = empty_rx.recv() {
+                buf.resize(COPY_BUF, 0);
+                let n = loop {
+                    match file.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        other => break other,
+                    }
+                };
+                let done = !matches!(n, Ok(1..));
+                let msg = n.map(|n| {
+                    buf.truncate(n);
+                    buf
+                });
+                if full_tx.send(msg).is_err() || done {
+                    return;
+                }
+            }
+        });
+        for msg in full_rx {
+            if stop.load(Ordering::Relaxed) {
+                return Err(None);
+            }
+            let buf = msg.map_err(|e| Some(io_at(&job.src)(e)))?;
+            if buf.is_empty() {
+                break;
+            }
+            w.write_all(&buf).map_err(|e| Some(io_at(tmp)(e)))?;
+            bar.inc(buf.len() as u64);
+            let _ = empty_tx.send(buf);
+        }
+        Ok(())
+    })
+}
+
 /// Copies one blob; `Err(None)` means cancelled because another job failed.
 fn copy_one(
     job: &Job,
@@ -230,22 +345,26 @@ fn copy_one(
     let mut file = drive::open_file(&job.src, job.size).map_err(|e| Some(file_err(e, paths)))?;
     let tmp = staging.tmp_dir();
     let mut w = staging.writer().map_err(|e| Some(io_at(&tmp)(e)))?;
-    let mut buf = vec![0u8; COPY_BUF];
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return Err(None);
+    if job.size >= PIPELINE_FROM {
+        pipelined(&mut file, &mut w, job, &tmp, bar, stop)?;
+    } else {
+        let mut buf = vec![0u8; COPY_BUF];
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(None);
+            }
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Some(io_at(&job.src)(e))),
+            };
+            w.write_all(buf.get(..n).unwrap_or_default())
+                .map_err(|e| Some(io_at(&tmp)(e)))?;
+            bar.inc(n as u64);
         }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Some(io_at(&job.src)(e))),
-        };
-        w.write_all(buf.get(..n).unwrap_or_default())
-            .map_err(|e| Some(io_at(&tmp)(e)))?;
-        bar.inc(n as u64);
     }
-    match w.commit(&Expected::exact(job.digest, job.size)) {
+    match w.commit_unsynced(&Expected::exact(job.digest, job.size)) {
         Ok(_) => Ok(()),
         Err(CasError::Mismatch {
             what,

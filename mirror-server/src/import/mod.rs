@@ -39,16 +39,21 @@
 //!    signed media description (`plan`);
 //! 5. plan: stat every blob the store lacks on the drive set (regular file, one link,
 //!    declared size; `plan`), then copy and hash them (and the parts of split blobs) in
-//!    parallel into a staging store under `STORE/tmp/resume-<manifest hex>` and join split
-//!    blobs (`copy`);
+//!    parallel into a staging store under `STORE/tmp/resume-<manifest hex>` (no fsync per
+//!    blob) and join split blobs, then make them durable with one `syncfs` and seal the
+//!    staging (`copy`, `durable`; ADR 0013). The Release and index blobs are copied
+//!    first; the upstream package lists of step 7 are verified, decompressed and parsed
+//!    on all CPUs beside the rest of the copy ([`provenance::prepare_apt`]);
 //! 6. the SBOMs (`sboms`): both documents present, parsed, and their components
 //!    one-to-one with the snapshot's package and image artifacts;
 //! 7. upstream provenance ([`crate::provenance::check_apt`]): every upstream APT
 //!    `InRelease` verifies against the keyring the snapshot names, installed in
-//!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`;
+//!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`
+//!    (matched here against the lists parsed during step 5);
 //!    then, with `--policy FILE`, the cosign signature policy over the OCI images
 //!    ([`check_oci_policy`]; `policy`);
-//! 8. commit: move staged blobs (and the manifest and signature blobs) into the store, record
+//! 8. commit: move staged blobs (and the manifest and signature blobs) into the store
+//!    (renames, then one fsync of the blob directory), record
 //!    the snapshot and make it live in one redb transaction, bump `STORE/current.gen` so
 //!    running servers switch (`commit`);
 //! 9. audit: append a hash-chained record to `STORE/audit.log`.
@@ -72,6 +77,7 @@ mod checks;
 mod cleanup;
 mod commit;
 mod copy;
+mod durable;
 mod error;
 mod plan;
 mod policy;
@@ -132,7 +138,8 @@ pub struct ImportSummary {
     pub blobs_copied: u64,
     /// Blobs the store already held.
     pub blobs_present: u64,
-    /// Blobs verified by an earlier, interrupted run of this import (not read again).
+    /// Blobs verified by an earlier, interrupted run of this import (not read from the
+    /// drive again; re-hashed in the store when that run stopped before its sync).
     pub blobs_resumed: u64,
     /// Blobs reassembled from parts.
     pub blobs_joined: u64,
@@ -212,11 +219,17 @@ fn run(
     let set = plan::drive_set(opts, &v)?;
     // 5. Plan the blobs, then stage (copy and hash) them.
     let plan = plan::plan(&opts.store, &v, &set)?;
-    let staged = copy::stage(opts, &v, &set, &plan, &mut open.cleanup)?;
+    // The upstream package lists (step 7's heavy part) are checked and parsed while the
+    // other blobs copy.
+    let keyrings_dir = opts.trusted_keys.join(provenance::UPSTREAM_KEYRINGS_DIR);
+    let early = provenance::index_blobs(&v.manifest);
+    let (staged, prepared) = copy::stage(opts, &v, &set, &plan, &mut open.cleanup, &early, |s| {
+        provenance::prepare_apt(&v.manifest, &keyrings_dir, s)
+    })?;
     // 6. The SBOMs.
     sboms::check_sboms(&v.manifest, &staged)?;
     // 7. Upstream provenance, then the cosign policy.
-    let provenance = policy::check(opts, &v, &plan, &staged)?;
+    let provenance = policy::check(&v, &plan, &staged, prepared)?;
     // 8. Commit.
     let committed = commit::commit(opts, &v, &plan, &staged, &mut open)?;
     // 9. Audit.

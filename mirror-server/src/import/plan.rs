@@ -149,9 +149,12 @@ pub(super) fn plan(store_root: &Path, v: &Verified, set: &DriveSet) -> Result<Pl
         .join(format!("{RESUME_PREFIX}{}", v.digest.hex()));
     let parts_root = staging_root.join("parts");
     // Verified by an earlier run: a staged file of the right size (the CAS gives a blob
-    // its name only after its hash checked out).
-    let staged =
-        |cas: &Cas, d: &Digest, size: u64| -> bool { cas.contains(d).ok().flatten() == Some(size) };
+    // its name only after its hash checked out), re-hashed when that run did not reach
+    // its sync (`durable`: the bytes under the name may not have reached the disk).
+    let sealed = super::durable::is_sealed(&staging_root);
+    let staged = |cas: &Cas, d: &Digest, size: u64| -> bool {
+        super::durable::trusted_staged(cas, sealed, d, size)
+    };
     let (staged_blobs, staged_parts) = (Cas::at(&staging_root), Cas::at(&parts_root));
     let mut jobs = Vec::new();
     let mut assemble: Vec<(Digest, u64, Vec<media::Part>)> = Vec::new();

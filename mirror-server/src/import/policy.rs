@@ -11,7 +11,6 @@ use std::path::Path;
 use formats::digest::Digest;
 use formats::snapshot::Manifest;
 
-use super::ImportOptions;
 use super::checks::Verified;
 use super::copy::Staged;
 use super::error::ImportError;
@@ -20,16 +19,17 @@ use super::plan::Plan;
 /// Step 7: upstream InRelease signatures against the installed upstream keyrings, indexes
 /// against the signed Release, every .deb against the signed Packages; then the cosign
 /// signature policy. Reads verified blobs only (`staged`).
+///
+/// `prepared` is [`crate::provenance::prepare_apt`]'s result, computed while the blobs
+/// were copied (step 5b); this matches the `.deb`s against it.
 pub(super) fn check(
-    opts: &ImportOptions,
     v: &Verified,
     plan: &Plan,
     staged: &Staged,
+    prepared: Result<crate::provenance::Prepared, crate::provenance::ProvenanceError>,
 ) -> Result<crate::provenance::ProvenanceReport, ImportError> {
-    let keyrings_dir = opts
-        .trusted_keys
-        .join(crate::provenance::UPSTREAM_KEYRINGS_DIR);
-    let provenance = crate::provenance::check_apt(&v.manifest, &keyrings_dir, staged)
+    let provenance = prepared
+        .and_then(|p| p.check_debs(&v.manifest, staged))
         .map_err(ImportError::Provenance)?;
     if let Some(policy) = &v.policy {
         use crate::provenance::BlobSource as _;

@@ -158,33 +158,71 @@ struct Listed {
     sha512: Option<String>,
 }
 
-/// Checks the upstream provenance of every APT source of `manifest` (module docs).
-/// `keyrings_dir` holds the installed upstream keyrings.
+/// Checks the upstream provenance of every APT source of `manifest` (module docs):
+/// [`prepare_apt`], then [`Prepared::check_debs`]. `keyrings_dir` holds the installed
+/// upstream keyrings.
 ///
 /// Errors: the first failure, as a [`ProvenanceError`] naming the upstream and artifact.
 pub fn check_apt(
     manifest: &Manifest,
     keyrings_dir: &Path,
-    blobs: &dyn BlobSource,
+    blobs: &(dyn BlobSource + Sync),
 ) -> Result<ProvenanceReport, ProvenanceError> {
+    prepare_apt(manifest, keyrings_dir, blobs)?.check_debs(manifest, blobs)
+}
+
+/// The upstream-signed package lists of every APT source of a manifest, checked and
+/// parsed ([`prepare_apt`]): what [`Prepared::check_debs`] matches the `.deb`s against.
+pub struct Prepared {
+    /// Source name → pool path (`pool/…`) → what its upstream-signed `Packages` lists.
+    listed: HashMap<String, HashMap<String, Listed>>,
+    /// Releases and indexes verified so far (`debs_verified` is 0).
+    report: ProvenanceReport,
+}
+
+/// One upstream `Packages` index to decompress and parse (a task of [`prepare_apt`]).
+struct IndexTask<'a> {
+    /// The source it belongs to.
+    source: &'a str,
+    /// The index artifact (its blob was matched against the signed Release).
+    artifact: &'a Artifact,
+    /// Its path relative to its Release (`main/binary-amd64/Packages.xz`).
+    rel: &'a str,
+}
+
+/// Steps 1–4 of the module docs but the `.deb` match: for every APT source of
+/// `manifest` whose artifacts need it, load its keyring, verify every upstream Release,
+/// match every upstream index against its Release, then decompress and parse the indexes
+/// on all CPUs (one index per thread at a time, at most
+/// [`std::thread::available_parallelism`] threads). Reads only the Release and index
+/// blobs, so an import can run it while it still copies the `.deb`s and wheels.
+///
+/// Errors: the first failure in source, directory and manifest order, as a
+/// [`ProvenanceError`] naming the upstream and artifact.
+pub fn prepare_apt(
+    manifest: &Manifest,
+    keyrings_dir: &Path,
+    blobs: &(dyn BlobSource + Sync),
+) -> Result<Prepared, ProvenanceError> {
     let mut report = ProvenanceReport::default();
+    let mut tasks: Vec<IndexTask<'_>> = Vec::new();
+    let mut listed: HashMap<String, HashMap<String, Listed>> = HashMap::new();
     for source in manifest
         .sources
         .iter()
         .filter(|s| s.kind == SourceKind::Apt)
     {
         let up = source.name.as_str();
+        if !needs_keyring(manifest, up) {
+            continue;
+        }
+        listed.entry(up.to_owned()).or_default();
         let of_source = |kind: ArtifactKind| {
             manifest
                 .artifacts
                 .iter()
                 .filter(move |a| a.kind == kind && a.upstream.as_deref() == Some(up))
         };
-        let debs: Vec<&Artifact> = of_source(ArtifactKind::Deb).collect();
-        let releases: Vec<&Artifact> = of_source(ArtifactKind::UpstreamRelease).collect();
-        if !needs_keyring(manifest, up) {
-            continue;
-        }
         let keyring_path = keyring_path(up, source.upstream_keyring.as_deref(), keyrings_dir)?;
         let keyring =
             Keyring::load(&keyring_path).map_err(|e| ProvenanceError::KeyringUnreadable {
@@ -192,14 +230,12 @@ pub fn check_apt(
                 path: keyring_path.clone(),
                 reason: e.to_string(),
             })?;
-
         // Group the Release files by directory.
         let mut dirs: BTreeMap<&str, HashMap<&str, &Artifact>> = BTreeMap::new();
-        for r in &releases {
+        for r in of_source(ArtifactKind::UpstreamRelease) {
             let (dir, name) = r.path.rsplit_once('/').unwrap_or(("", &r.path));
             dirs.entry(dir).or_default().insert(name, r);
         }
-        let mut listed: HashMap<String, Listed> = HashMap::new();
         for (dir, files) in &dirs {
             let release = verified_release(up, dir, files, &keyring, &keyring_path, blobs)?;
             report.releases_verified += 1;
@@ -214,42 +250,160 @@ pub fn check_apt(
                 };
                 check_index_entry(idx, rel, &entries, blobs)?;
                 report.indexes_verified += 1;
-                let bytes = blobs.read(&idx.digest, MAX_INDEX_BYTES).map_err(|reason| {
-                    ProvenanceError::Read {
-                        artifact: idx.path.clone(),
-                        reason,
-                    }
-                })?;
-                let text = decompress_index(rel, &bytes, MAX_INDEX_TEXT).map_err(|e| {
-                    ProvenanceError::Index {
-                        artifact: idx.path.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
-                drop(bytes);
-                for_each_package(&text, |e, _| {
-                    listed.insert(
-                        e.pool_path().to_owned(),
-                        Listed {
-                            size: e.size,
-                            sha256: e.sha256,
-                            sha512: e.sha512,
-                        },
-                    );
-                })
-                .map_err(|e| ProvenanceError::Index {
-                    artifact: idx.path.clone(),
-                    reason: e.to_string(),
-                })?;
+                tasks.push(IndexTask {
+                    source: up,
+                    artifact: idx,
+                    rel,
+                });
             }
         }
-        let deb_prefix = format!("apt/{up}/");
-        for deb in debs {
-            check_deb(deb, &deb_prefix, &listed, up, blobs)?;
-            report.debs_verified += 1;
-        }
     }
-    Ok(report)
+    // Parse on all CPUs; merge in task order, so a later index overrides an earlier one
+    // for the same file, as a sequential pass would.
+    for (task, parsed) in tasks.iter().zip(parse_all(&tasks, blobs)) {
+        let entries = parsed?;
+        let map = listed.entry(task.source.to_owned()).or_default();
+        map.reserve(entries.len());
+        map.extend(entries);
+    }
+    Ok(Prepared { listed, report })
+}
+
+/// One index parsed: every stanza's pool path with what it lists, or why not.
+type Parsed = Result<Vec<(String, Listed)>, ProvenanceError>;
+
+/// Decompresses and parses every task's index, over up to
+/// [`std::thread::available_parallelism`] scoped threads; one result per task, in order.
+fn parse_all(tasks: &[IndexTask<'_>], blobs: &(dyn BlobSource + Sync)) -> Vec<Parsed> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(tasks.len());
+    let results: Mutex<Vec<Option<Parsed>>> = Mutex::new((0..tasks.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else {
+                        return;
+                    };
+                    let r = parse_index(task, blobs);
+                    if let Ok(mut all) = results.lock()
+                        && let Some(slot) = all.get_mut(i)
+                    {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .zip(tasks)
+        .map(|(r, t)| {
+            r.unwrap_or_else(|| {
+                Err(ProvenanceError::Read {
+                    artifact: t.artifact.path.clone(),
+                    reason: "not parsed (a parsing thread failed)".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Reads, decompresses (bounded by [`MAX_INDEX_TEXT`]) and parses one upstream index:
+/// every stanza's pool path with its size and hashes.
+fn parse_index(
+    task: &IndexTask<'_>,
+    blobs: &(dyn BlobSource + Sync),
+) -> Result<Vec<(String, Listed)>, ProvenanceError> {
+    let idx = task.artifact;
+    let bytes =
+        blobs
+            .read(&idx.digest, MAX_INDEX_BYTES)
+            .map_err(|reason| ProvenanceError::Read {
+                artifact: idx.path.clone(),
+                reason,
+            })?;
+    let text =
+        decompress_index(task.rel, &bytes, MAX_INDEX_TEXT).map_err(|e| ProvenanceError::Index {
+            artifact: idx.path.clone(),
+            reason: e.to_string(),
+        })?;
+    drop(bytes);
+    let mut out = Vec::new();
+    for_each_package(&text, |e, _| {
+        out.push((
+            e.pool_path().to_owned(),
+            Listed {
+                size: e.size,
+                sha256: e.sha256,
+                sha512: e.sha512,
+            },
+        ));
+    })
+    .map_err(|e| ProvenanceError::Index {
+        artifact: idx.path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(out)
+}
+
+impl Prepared {
+    /// Step 4's match: every [`ArtifactKind::Deb`] artifact of each prepared source must
+    /// be listed in its upstream-signed `Packages` with the same size and SHA256 (or
+    /// SHA512, streamed from the blob, which must be readable now). Returns the whole
+    /// report.
+    ///
+    /// Errors: the first `.deb` (in source and manifest order) that does not match.
+    pub fn check_debs(
+        self,
+        manifest: &Manifest,
+        blobs: &(dyn BlobSource + Sync),
+    ) -> Result<ProvenanceReport, ProvenanceError> {
+        let mut report = self.report;
+        for source in manifest
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Apt)
+        {
+            let up = source.name.as_str();
+            let Some(listed) = self.listed.get(up) else {
+                continue;
+            };
+            let deb_prefix = format!("apt/{up}/");
+            for deb in manifest
+                .artifacts
+                .iter()
+                .filter(|a| a.kind == ArtifactKind::Deb && a.upstream.as_deref() == Some(up))
+            {
+                check_deb(deb, &deb_prefix, listed, up, blobs)?;
+                report.debs_verified += 1;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// The blobs [`prepare_apt`] reads: those of every upstream Release file and index
+/// artifact of `manifest`.
+pub fn index_blobs(manifest: &Manifest) -> std::collections::HashSet<Digest> {
+    manifest
+        .artifacts
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.kind,
+                ArtifactKind::UpstreamRelease | ArtifactKind::UpstreamIndex
+            )
+        })
+        .map(|a| a.digest)
+        .collect()
 }
 
 /// Does APT source `upstream` of `manifest` carry anything whose provenance [`check_apt`]
@@ -302,7 +456,7 @@ fn verified_release(
     files: &HashMap<&str, &Artifact>,
     keyring: &Keyring,
     keyring_path: &Path,
-    blobs: &dyn BlobSource,
+    blobs: &(dyn BlobSource + Sync),
 ) -> Result<Release, ProvenanceError> {
     let read = |a: &Artifact| {
         blobs
@@ -348,7 +502,7 @@ fn check_index_entry(
     idx: &Artifact,
     rel: &str,
     entries: &[formats::apt::release::IndexEntry],
-    blobs: &dyn BlobSource,
+    blobs: &(dyn BlobSource + Sync),
 ) -> Result<(), ProvenanceError> {
     let bad = |reason: String| ProvenanceError::Index {
         artifact: idx.path.clone(),
@@ -398,7 +552,7 @@ fn check_deb(
     prefix: &str,
     listed: &HashMap<String, Listed>,
     upstream: &str,
-    blobs: &dyn BlobSource,
+    blobs: &(dyn BlobSource + Sync),
 ) -> Result<(), ProvenanceError> {
     let bad = |reason: String| ProvenanceError::Deb {
         artifact: deb.path.clone(),

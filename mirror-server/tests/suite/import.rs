@@ -522,3 +522,36 @@ fn untrusted_dir_errors_are_clear() {
     assert!(err.to_string().contains("no trusted keys"), "{err}");
     assert!(!fx.store.exists());
 }
+
+/// A blob over 16 MiB is copied with its drive reads on a second thread (issue 15): it
+/// lands in the store byte for byte, and a byte flipped near its end is still refused.
+#[test]
+fn large_blob_is_copied_exactly_and_a_late_flip_is_refused() {
+    let big: Vec<u8> = (0..20 * 1024 * 1024 + 12_345u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let fx = Fixture::new();
+    let mut f = files();
+    f.push(("simple/big/big-1.0-py3-none-any.whl", &big));
+    let d = fx.drive("drive", 1, &f);
+    fx.import(&d, &[]).unwrap();
+    let stored = Cas::at(&fx.store)
+        .read_bytes(&formats::digest::Digest::of(&big), big.len() as u64)
+        .unwrap();
+    assert!(stored == big, "the stored blob differs from the drive's");
+
+    let fx = Fixture::new();
+    let d = fx.drive("drive", 1, &f);
+    let blob = drive_blob(&d, &big);
+    let mut bytes = fs::read(&blob).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x20;
+    fs::write(&blob, &bytes).unwrap();
+    assert_refused(
+        &fx,
+        "absent",
+        fx.import(&d, &[]),
+        &["simple/big/big-1.0-py3-none-any.whl", "manifest says"],
+    );
+    assert!(!fx.store.exists());
+}

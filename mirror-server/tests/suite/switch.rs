@@ -6,6 +6,10 @@
 //!   snapshot (the old one, or the new one when the kill came after the commit), the old
 //!   one stays reachable under `/snapshots/<name>/`, `mirror-server verify` is clean, and
 //!   a re-import succeeds.
+//! - **Crash points of the batched durability** (issue 15): the import is stopped exactly
+//!   before its sync, after it, and after the renames into the store (a test hook,
+//!   `MIRROR_IMPORT_PAUSE_AT`) and killed there; the same checks hold, and a blob whose
+//!   bytes a power loss before the sync could have lost is hashed again, not trusted.
 //! - **Load during a switch**: clients read APT, PyPI and OCI paths while imports and
 //!   rollbacks switch the live snapshot; no request fails and every body is one
 //!   snapshot's bytes for that path.
@@ -309,6 +313,224 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
             > 0,
         "no trial killed an import before its commit: {outcomes:?}"
     );
+}
+
+/// The staging store of an import of the store at `store`, `tmp/resume-<hex>`.
+fn staging_of(store: &Path) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(store.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("resume-"))
+        })
+        .collect();
+    assert_eq!(dirs.len(), 1, "one staging store: {dirs:?}");
+    dirs.pop().unwrap()
+}
+
+/// The blob files under `dir/blobs/sha256`.
+fn blob_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join("blobs/sha256"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Kill -9 exactly at each new point of the batched-durability import (issue 15), using
+/// the import's `MIRROR_IMPORT_PAUSE_AT` hook: `staged` (every blob copied, nothing
+/// synced, the staging not sealed), `synced` (one syncfs done, staging sealed, nothing
+/// moved into the store) and `adopted` (blobs renamed into the store and its directory
+/// synced, index not committed). After each kill the old snapshot is live and serves, the
+/// store verifies, and a re-import commits: after `staged` it re-hashes what the unsealed
+/// staging holds and copies again a staged blob whose bytes were lost (zeros written over
+/// one, as a power loss before the sync can leave it); after `synced` it trusts the sealed
+/// staging and reads nothing from the drive; after `adopted` it finds every blob in the
+/// store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_each_durability_point_leaves_a_consistent_store() {
+    use std::io::BufRead;
+    let fx = Fixture::new();
+    let one = snapshot_files(1, 2, 1024);
+    let two = snapshot_files(2, 40, 16 * 1024);
+    let d1 = fx.oci_drive("drive1", 1, &one, &["docker.io"]);
+    let d2 = fx.oci_drive("drive2", 2, &two, &["docker.io"]);
+    fx.import(&d1, &[]).expect("base import");
+    let template = fx.dir.path().join("template");
+    cp_dir(&fx.store, &template);
+    let bytes_of = |files: &[OciFile], p: &str| -> Vec<u8> {
+        files.iter().find(|f| f.path == p).unwrap().bytes.clone()
+    };
+    let trusted = fx.trusted.to_str().unwrap().to_owned();
+    let import_args = |store: &Path| -> Vec<String> {
+        [
+            "import",
+            d2.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--trusted-keys",
+            &trusted,
+            "--json",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let new_blobs: std::collections::BTreeSet<Digest> =
+        two.iter().map(|f| Digest::of(&f.bytes)).collect();
+    let client = reqwest::Client::new();
+    for point in ["staged", "synced", "adopted"] {
+        let store = fx.dir.path().join(format!("at-{point}"));
+        cp_dir(&template, &store);
+        let server = mirror_server::serve::start(store.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let mut child = Command::new(BIN)
+            .args(import_args(&store))
+            .env("MIRROR_IMPORT_PAUSE_AT", point)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let want = format!("import paused at {point}");
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) if line == want => break,
+                Ok(line) => seen.push(line),
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("{point}: the import never paused ({e}): {seen:?}");
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        assert!(!child.wait().unwrap().success());
+
+        // The old snapshot is live, serves whole, and the store verifies.
+        assert_eq!(live_of(&store).as_deref(), Some("test/1"), "{point}");
+        for p in [APT_PATH, PAGE_PATH, &format!("v2/{REPO}/manifests/{TAG}")] {
+            wait_for(&client, &base, &url_path(p), &bytes_of(&one, p)).await;
+        }
+        let out = bin(&["verify", "--store", store.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{point}: verify failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let staging = staging_of(&store);
+        let sealed = staging.join("synced").is_file();
+        let in_store = blob_files(&store)
+            .iter()
+            .filter(|p| {
+                new_blobs.iter().any(|d| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy() == d.hex())
+                })
+            })
+            .count();
+        let staged = blob_files(&staging);
+        let mut damaged = None;
+        match point {
+            "staged" => {
+                assert!(
+                    !sealed,
+                    "staged: the staging must not be sealed before its sync"
+                );
+                assert!(!staged.is_empty(), "staged: nothing staged");
+                // What a power loss before the sync can leave: the name, not the bytes.
+                let victim = staged
+                    .iter()
+                    .max_by_key(|p| p.metadata().unwrap().len())
+                    .unwrap();
+                let len = victim.metadata().unwrap().len() as usize;
+                std::fs::write(victim, vec![0u8; len]).unwrap();
+                damaged = Some(victim.file_name().unwrap().to_owned());
+            }
+            "synced" => {
+                assert!(sealed, "synced: the staging is sealed after its sync");
+                assert!(!staged.is_empty(), "synced: nothing staged");
+            }
+            _ => {
+                assert!(sealed, "adopted: the staging stays sealed");
+                assert!(in_store > 0, "adopted: no new blob moved into the store");
+            }
+        }
+
+        // A re-import commits.
+        let out = Command::new(BIN)
+            .args(import_args(&store))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{point}: re-import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let n = |k: &str| {
+            summary[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{k}: {summary}"))
+        };
+        match point {
+            "staged" => {
+                assert_eq!(n("blobs_copied"), 1, "{point}: {summary}");
+                assert_eq!(
+                    n("blobs_resumed"),
+                    staged.len() as u64 - 1,
+                    "{point}: {summary}"
+                );
+            }
+            "synced" => {
+                assert_eq!(n("blobs_copied"), 0, "{point}: {summary}");
+                assert_eq!(
+                    n("blobs_resumed"),
+                    staged.len() as u64,
+                    "{point}: {summary}"
+                );
+            }
+            _ => {
+                assert_eq!(n("blobs_copied"), 0, "{point}: {summary}");
+                assert!(n("blobs_present") >= in_store as u64, "{point}: {summary}");
+            }
+        }
+        assert_eq!(live_of(&store).as_deref(), Some("test/2"), "{point}");
+        if let Some(name) = damaged {
+            let fixed = std::fs::read(store.join("blobs/sha256").join(&name)).unwrap();
+            assert_eq!(
+                Digest::of(&fixed).hex(),
+                name.to_string_lossy(),
+                "{point}: the damaged staged blob was trusted"
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(store.join("tmp"))
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{point}: staging left: {leftovers:?}");
+        let out = bin(&["verify", "--store", store.to_str().unwrap()]);
+        assert!(out.status.success(), "{point}: verify after re-import");
+        wait_for(
+            &client,
+            &base,
+            &url_path(PAGE_PATH),
+            &bytes_of(&two, PAGE_PATH),
+        )
+        .await;
+        server.shutdown().await;
+        std::fs::remove_dir_all(&store).unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

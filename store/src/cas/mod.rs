@@ -273,6 +273,23 @@ impl Cas {
     /// staged copy is removed instead; anything else at the name (a link, a damaged file of
     /// another size) is replaced.
     pub fn adopt(&self, staged: &Cas, d: &Digest) -> Result<(), CasError> {
+        if self.adopt_unsynced(staged, d)? {
+            let dir = self.blobs_dir();
+            sync_dir(&dir).map_err(io_err(&dir))?;
+        }
+        Ok(())
+    }
+
+    /// [`Cas::adopt`] without the fsync of the blobs directory, for a batch: returns
+    /// whether a file was renamed into this store (`false`: it held the blob already and
+    /// the staged copy was removed). The caller fsyncs [`Cas::blobs_dir`] once after the
+    /// batch (renames into one directory are made durable by one fsync of it) and before
+    /// anything refers to the blobs. The staged files' bytes must be durable already
+    /// (their writer's [`BlobWriter::commit`], or a sync after
+    /// [`BlobWriter::commit_unsynced`]): a rename never makes data durable.
+    ///
+    /// Errors: [`CasError::Missing`] when `staged` lacks `d`, [`CasError::Io`].
+    pub fn adopt_unsynced(&self, staged: &Cas, d: &Digest) -> Result<bool, CasError> {
         let from = staged.blob_path(d);
         let to = self.blob_path(d);
         let staged_size = staged
@@ -281,11 +298,10 @@ impl Cas {
             .ok_or(CasError::Missing(*d))?;
         if self.contains(d).map_err(io_err(&to))? == Some(staged_size) {
             fs::remove_file(&from).map_err(io_err(&from))?;
-            return Ok(());
+            return Ok(false);
         }
         fs::rename(&from, &to).map_err(io_err(&to))?;
-        let dir = self.blobs_dir();
-        sync_dir(&dir).map_err(io_err(&dir))
+        Ok(true)
     }
 
     /// Re-hashes the blob's file and fails with [`CasError::Mismatch`] if its SHA-256 is

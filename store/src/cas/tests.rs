@@ -205,6 +205,40 @@ fn adopt_moves_from_staging() {
 }
 
 #[test]
+fn unsynced_commit_checks_as_commit_and_adopt_unsynced_reports_renames() {
+    let (dir, cas) = store();
+    let staging = Cas::open(&dir.path().join("store/tmp/resume-1")).unwrap();
+    // A mismatch publishes nothing and leaves no temp file, as commit does.
+    let mut w = staging.writer().unwrap();
+    w.write_all(b"batch").unwrap();
+    let wrong = Digest::of(b"other");
+    assert!(matches!(
+        w.commit_unsynced(&Expected::exact(wrong, 5)),
+        Err(CasError::Mismatch { .. })
+    ));
+    assert_eq!(staging.contains(&wrong).unwrap(), None);
+    assert!(tmp_is_empty(&staging));
+    let mut w = staging.writer().unwrap();
+    w.write_all(b"batch").unwrap();
+    let d = Digest::of(b"batch");
+    assert_eq!(w.commit_unsynced(&Expected::exact(d, 5)).unwrap(), (d, 5));
+    assert!(tmp_is_empty(&staging));
+    crate::fsio::sync_filesystem(staging.root()).unwrap();
+    assert_eq!(staging.read_bytes(&d, 5).unwrap(), b"batch");
+    // Renamed in: true; already held: the staged copy is dropped, false.
+    assert!(cas.adopt_unsynced(&staging, &d).unwrap());
+    assert_eq!(cas.contains(&d).unwrap(), Some(5));
+    assert_eq!(staging.contains(&d).unwrap(), None);
+    let again = staging.put_bytes(b"batch").unwrap();
+    assert!(!cas.adopt_unsynced(&staging, &again).unwrap());
+    assert_eq!(staging.contains(&d).unwrap(), None);
+    assert!(matches!(
+        cas.adopt_unsynced(&staging, &d),
+        Err(CasError::Missing(_))
+    ));
+}
+
+#[test]
 fn open_regular_refuses_links_and_dirs() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
