@@ -183,43 +183,56 @@ impl Fetcher {
                 .await
                 .map_err(Failure::Transient)
         };
-        let read = async |resp: reqwest::Response| {
-            if let Some(len) = resp.content_length()
-                && len > max
-            {
+        let read = async |resp: reqwest::Response| self.read_document(what, resp, max).await;
+        self.exchange(&ex, send, read).await
+    }
+
+    /// Reads the body of a small document (an index, a page, a Release file) into memory:
+    /// at most `max` bytes, refused early by its `Content-Length`; counted in the run's
+    /// fetched bytes. `what` names the request in errors.
+    ///
+    /// Errors: [`Failure::Permanent`] for a body over `max`, [`Failure::Transient`] when the
+    /// connection is cut while reading (the retry loop tries again).
+    async fn read_document(
+        &self,
+        what: &str,
+        resp: reqwest::Response,
+        max: u64,
+    ) -> Result<Fetched, Failure> {
+        if let Some(len) = resp.content_length()
+            && len > max
+        {
+            return Err(Failure::Permanent(anyhow!(
+                "{what}: {len} bytes, over the {max}-byte limit for an index"
+            )));
+        }
+        let final_url = resp.url().clone();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match read_limited(resp, max).await {
+            Ok(b) => b,
+            Err(e) if e.downcast_ref::<reqwest::Error>().is_some() => {
+                return Err(Failure::Transient(
+                    e.context(format!("{what}: connection cut")),
+                ));
+            }
+            Err(_) => {
                 return Err(Failure::Permanent(anyhow!(
-                    "{what}: {len} bytes, over the {max}-byte limit for an index"
+                    "{what}: body over the {max}-byte limit for an index"
                 )));
             }
-            let final_url = resp.url().clone();
-            let content_type = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = match read_limited(resp, max).await {
-                Ok(b) => b,
-                Err(e) if e.downcast_ref::<reqwest::Error>().is_some() => {
-                    return Err(Failure::Transient(
-                        e.context(format!("{what}: connection cut")),
-                    ));
-                }
-                Err(_) => {
-                    return Err(Failure::Permanent(anyhow!(
-                        "{what}: body over the {max}-byte limit for an index"
-                    )));
-                }
-            };
-            self.stats
-                .bytes_fetched
-                .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            Ok(Fetched {
-                url: final_url,
-                content_type,
-                body,
-            })
         };
-        self.exchange(&ex, send, read).await
+        self.stats
+            .bytes_fetched
+            .fetch_add(body.len() as u64, AtomicOrdering::Relaxed);
+        Ok(Fetched {
+            url: final_url,
+            content_type,
+            body,
+        })
     }
 
     /// Like [`Fetcher::get_optional`], but a 404 is an error.

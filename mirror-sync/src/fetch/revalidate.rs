@@ -26,7 +26,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{Exchange, Failure, Fetched, Fetcher, read_limited, redact};
+use super::{Exchange, Failure, Fetched, Fetcher, redact};
 
 /// How long before the answer's `Date` a `Last-Modified` must lie to be used as a
 /// validator (RFC 9110 §8.8.2.2: a weaker one may name a second in which the file
@@ -324,44 +324,9 @@ impl Fetcher {
                     )))
                 };
             }
-            if let Some(len) = resp.content_length()
-                && len > max
-            {
-                return Err(Failure::Permanent(anyhow!(
-                    "{what}: {len} bytes, over the {max}-byte limit for an index"
-                )));
-            }
             let v = validators_of(resp.headers());
-            let final_url = resp.url().clone();
-            let content_type = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = match read_limited(resp, max).await {
-                Ok(b) => b,
-                Err(e) if e.downcast_ref::<reqwest::Error>().is_some() => {
-                    return Err(Failure::Transient(
-                        e.context(format!("{what}: connection cut")),
-                    ));
-                }
-                Err(_) => {
-                    return Err(Failure::Permanent(anyhow!(
-                        "{what}: body over the {max}-byte limit for an index"
-                    )));
-                }
-            };
-            self.stats
-                .bytes_fetched
-                .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            Ok(Answer::Body(
-                Fetched {
-                    url: final_url,
-                    content_type,
-                    body,
-                },
-                v,
-            ))
+            let doc = self.read_document(what, resp, max).await?;
+            Ok(Answer::Body(doc, v))
         };
         self.exchange(&ex, send, read).await
     }
