@@ -27,14 +27,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, bail};
-use formats::apt::release::parse_date;
+use anyhow::Context;
 use formats::digest::{Digest, Hasher};
 use keys::openpgp::Keyring;
 use serde::{Deserialize, Serialize};
 
 use super::download::AptReport;
-use super::universe::fetch_release;
+use super::universe::fetch_suite_release;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher};
 use crate::state::{State, UpstreamState};
@@ -131,40 +130,16 @@ async fn upstream_releases(
         up.suites.iter().map(Some).collect()
     };
     for dist in dists {
-        let (dir, prov_prefix, what) = match dist {
-            Some(s) => (
-                fetch::join(&base, &format!("dists/{s}/"))?,
-                format!("provenance/apt/{}/dists/{s}", up.name),
-                format!("suite {s}"),
-            ),
-            None => (
-                base.clone(),
-                format!("provenance/apt/{}", up.name),
-                "flat repository".to_owned(),
-            ),
-        };
-        f.progress().phase(&format!("{}: {what}", up.name));
-        let v = fetch_release(
+        let (_, v) = fetch_suite_release(
             f,
             &keyring,
             &keyring_path,
-            &dir,
-            &prov_prefix,
+            &base,
             &up.name,
+            dist.map(String::as_str),
             true,
         )
-        .await
-        .with_context(|| format!("[[apt]] {} {what}", up.name))?;
-        if let Some(vu) = v.release.valid_until() {
-            match parse_date(vu) {
-                Some(t) if t < chrono::Utc::now() => bail!(
-                    "[[apt]] {} {what}: the upstream Release expired at {vu} (Valid-Until); the upstream mirror is stale, pick a fresher one",
-                    up.name
-                ),
-                Some(_) => {}
-                None => bail!("[[apt]] {} {what}: unreadable Valid-Until {vu:?}", up.name),
-            }
-        }
+        .await?;
         for a in &v.artifacts {
             parts.push(format!("{} {}", a.path, a.digest).into_bytes());
         }

@@ -204,29 +204,23 @@ pub(super) async fn fetch_upstream(
         up.suites.iter().cloned().map(Some).collect()
     };
     for dist in &dists {
-        let (dir, prov_prefix) = match dist {
-            Some(s) => (
-                fetch::join(&base, &format!("dists/{s}/"))?,
-                format!("provenance/apt/{}/dists/{s}", up.name),
-            ),
-            None => (base.clone(), format!("provenance/apt/{}", up.name)),
-        };
-        let what = dist
-            .as_deref()
-            .map(|s| format!("suite {s}"))
-            .unwrap_or_else(|| "flat repository".into());
-        f.progress().phase(&format!("{}: {what}", up.name));
-        let verified = fetch_release(
+        let (
+            SuiteDir {
+                dir,
+                prov_prefix,
+                what,
+            },
+            verified,
+        ) = fetch_suite_release(
             f,
             &keyring,
             &keyring_path,
-            &dir,
-            &prov_prefix,
+            &base,
             &up.name,
+            dist.as_deref(),
             store,
         )
-        .await
-        .with_context(|| format!("[[apt]] {} {what}", up.name))?;
+        .await?;
         signers.extend(verified.signers.iter().cloned());
         for fp in &verified.sha1_bound {
             if sha1_bound.insert(fp.clone()) {
@@ -238,16 +232,6 @@ pub(super) async fn fetch_upstream(
         }
         provenance.extend(verified.artifacts);
         let release = verified.release;
-        if let Some(vu) = release.valid_until() {
-            match parse_date(vu) {
-                Some(t) if t < chrono::Utc::now() => bail!(
-                    "[[apt]] {} {what}: the upstream Release expired at {vu} (Valid-Until); the upstream mirror is stale, pick a fresher one",
-                    up.name
-                ),
-                Some(_) => {}
-                None => bail!("[[apt]] {} {what}: unreadable Valid-Until {vu:?}", up.name),
-            }
-        }
         let p = &release.paragraph;
         let yes = |k: &str| {
             p.get(k)
@@ -433,6 +417,66 @@ pub(super) fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Where one suite (or a flat repository) lives upstream, and how errors name it.
+pub(super) struct SuiteDir {
+    /// `<base>/dists/<suite>/`, or the flat repository's directory.
+    pub(super) dir: Url,
+    /// Where its Release files and indexes go in the snapshot (`provenance/apt/…`).
+    pub(super) prov_prefix: String,
+    /// `suite <name>` or `flat repository`.
+    pub(super) what: String,
+}
+
+/// Fetches and verifies the Release files of suite `dist` (`None`: the flat repository
+/// at `base`) of upstream `up_name` ([`fetch_release`]; with `store` they are stored),
+/// and refuses a Release whose `Valid-Until` has passed.
+///
+/// Errors: as [`fetch_release`], an expired or unreadable `Valid-Until`; each names the
+/// upstream and the suite.
+pub(super) async fn fetch_suite_release(
+    f: &Fetcher,
+    keyring: &Keyring,
+    keyring_path: &std::path::Path,
+    base: &Url,
+    up_name: &str,
+    dist: Option<&str>,
+    store: bool,
+) -> anyhow::Result<(SuiteDir, VerifiedRelease)> {
+    let (dir, prov_prefix, what) = match dist {
+        Some(s) => (
+            fetch::join(base, &format!("dists/{s}/"))?,
+            format!("provenance/apt/{up_name}/dists/{s}"),
+            format!("suite {s}"),
+        ),
+        None => (
+            base.clone(),
+            format!("provenance/apt/{up_name}"),
+            "flat repository".to_owned(),
+        ),
+    };
+    f.progress().phase(&format!("{up_name}: {what}"));
+    let verified = fetch_release(f, keyring, keyring_path, &dir, &prov_prefix, up_name, store)
+        .await
+        .with_context(|| format!("[[apt]] {up_name} {what}"))?;
+    if let Some(vu) = verified.release.valid_until() {
+        match parse_date(vu) {
+            Some(t) if t < chrono::Utc::now() => bail!(
+                "[[apt]] {up_name} {what}: the upstream Release expired at {vu} (Valid-Until); the upstream mirror is stale, pick a fresher one"
+            ),
+            Some(_) => {}
+            None => bail!("[[apt]] {up_name} {what}: unreadable Valid-Until {vu:?}"),
+        }
+    }
+    Ok((
+        SuiteDir {
+            dir,
+            prov_prefix,
+            what,
+        },
+        verified,
+    ))
 }
 
 /// Stores `bytes` ([`store::Cas::put_bytes`], which leaves a blob already present
