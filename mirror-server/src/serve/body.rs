@@ -132,7 +132,8 @@ fn etag_header(digest: &Digest) -> HeaderValue {
 /// Blobs up to this size (bytes) are served from memory ([`SmallBlobs`]).
 pub const SMALL_BLOB_MAX: u64 = 256 * 1024;
 
-/// Upper bound of the memory the small-blob cache holds, in bytes.
+/// Upper bound of the memory the small-blob cache holds, in bytes (each entry's bytes, its
+/// `ETag` value and a fixed per-entry overhead).
 pub const SMALL_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Read size of a streamed (large) body, in bytes: one `pread` and one body frame.
@@ -164,7 +165,17 @@ pub struct SmallBlob {
     pub etag: HeaderValue,
 }
 
+/// What one cache entry costs beyond its bytes and its `ETag` value: the map slot (digest,
+/// two handles) and the allocator's headers, rounded up. Tiny blobs (an index page of a
+/// few hundred bytes) are mostly overhead, so the budget counts it.
+const SMALL_ENTRY_OVERHEAD: usize = 128;
+
 impl SmallBlob {
+    /// Memory this entry holds, in bytes, as charged against [`SMALL_CACHE_BYTES`].
+    fn cost(&self) -> usize {
+        self.bytes.len() + self.etag.len() + SMALL_ENTRY_OVERHEAD
+    }
+
     /// The cache entry of blob `digest` with content `bytes`.
     pub fn new(digest: &Digest, bytes: Bytes) -> SmallBlob {
         SmallBlob {
@@ -190,7 +201,7 @@ impl SmallBlobs {
         if blob.bytes.len() as u64 > SMALL_BLOB_MAX {
             return;
         }
-        let len = blob.bytes.len();
+        let len = blob.cost();
         let mut g = match self.inner.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -200,16 +211,16 @@ impl SmallBlobs {
                 break;
             };
             if let Some(old) = g.map.remove(&victim) {
-                g.bytes -= old.bytes.len();
+                g.bytes -= old.cost();
             }
         }
         g.bytes += len;
         if let Some(old) = g.map.insert(digest, blob) {
-            g.bytes -= old.bytes.len();
+            g.bytes -= old.cost();
         }
     }
 
-    /// Number of cached blobs and their total size in bytes.
+    /// Number of cached blobs and the memory charged for them, in bytes.
     pub fn usage(&self) -> (usize, usize) {
         let g = match self.inner.read() {
             Ok(g) => g,
