@@ -88,4 +88,4 @@ else
   workload="import vs cp -r (2.2 GB, $FILES files, $cache)"
 fi
 bench_result 8 "$workload" s "$(bench_median import)" "$(bench_median cp)" "cp -r + sync" "<=1.1" \
-  "import verifies signature, sha256, SBOMs and fsyncs each blob; runs: import $(bench_samples import) / cp $(bench_samples cp)"
+  "import verifies signature, sha256, SBOMs, one syncfs before the commit; runs: import $(bench_samples import) / cp $(bench_samples cp)"
