@@ -2,7 +2,7 @@
 //! Debian Repository Format §Packages indices), plus bounded decompression of fetched
 //! indexes and compression of generated ones.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use super::AptFormatError;
 use super::relation::{self, Alternatives, Relation};
@@ -179,27 +179,6 @@ pub fn parse_packages(text: &str) -> Result<Vec<PackageEntry>, AptFormatError> {
         .collect()
 }
 
-/// Streams a Packages index one stanza at a time: `f` receives each parsed entry and the
-/// byte range of its stanza in `text` (without the blank line that ends it). Only one
-/// paragraph is held at a time, so memory stays at the size of the entries the caller
-/// keeps; a caller that keeps [`PackageEntry::paragraph`] for every entry gains nothing
-/// over [`parse_packages`]. For text that is not in memory (a decompressor over fetched
-/// bytes), use [`super::stream::PackageReader`], which this wraps.
-///
-/// Errors: as [`super::stream::PackageReader::next_entry`] (syntax errors give the line
-/// number within `text`, field errors the line of the stanza).
-pub fn for_each_package(
-    text: &str,
-    mut f: impl FnMut(PackageEntry, std::ops::Range<usize>),
-) -> Result<(), AptFormatError> {
-    let mut r = super::stream::PackageReader::new("Packages", text.as_bytes(), u64::MAX);
-    while let Some((e, range)) = r.next_entry()? {
-        // Offsets within `text`, so they fit in usize.
-        f(e, range.start as usize..range.end as usize);
-    }
-    Ok(())
-}
-
 /// Renders stanzas as a Packages index: each stanza's [`Paragraph::to_text`], separated
 /// by one blank line, ending in `\n`. No stanzas give an empty string.
 pub fn render_packages<'a>(stanzas: impl IntoIterator<Item = &'a Paragraph>) -> String {
@@ -211,46 +190,6 @@ pub fn render_packages<'a>(stanzas: impl IntoIterator<Item = &'a Paragraph>) -> 
         out.push_str(&p.to_text());
     }
     out
-}
-
-/// Reads at most `max_bytes` bytes from `reader`; errors if there is more.
-fn read_bounded(path: &str, reader: impl Read, max_bytes: u64) -> Result<Vec<u8>, AptFormatError> {
-    let mut out = Vec::new();
-    reader
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| AptFormatError::Decompress {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if out.len() as u64 > max_bytes {
-        return Err(AptFormatError::TooLarge {
-            path: path.to_owned(),
-            max_bytes,
-        });
-    }
-    Ok(out)
-}
-
-/// Decodes a fetched index (`Packages`, `Packages.gz` or `Packages.xz`, chosen by the
-/// suffix of `path`) into text, refusing output larger than `max_bytes` bytes (gzip/xz
-/// bombs) and text that is not UTF-8. Concatenated gzip members and xz streams are read
-/// as one.
-///
-/// # Errors
-/// [`AptFormatError::UnsupportedCompression`] for `.bz2`, `.lzma`, `.zst`, `.lz4`;
-/// [`AptFormatError::Decompress`] for corrupt data; [`AptFormatError::TooLarge`];
-/// [`AptFormatError::NotUtf8`].
-pub fn decompress_index(
-    path: &str,
-    bytes: &[u8],
-    max_bytes: u64,
-) -> Result<String, AptFormatError> {
-    let data = read_bounded(path, super::stream::index_reader(path, bytes)?, max_bytes)?;
-    String::from_utf8(data).map_err(|e| AptFormatError::NotUtf8 {
-        path: path.to_owned(),
-        valid_up_to: e.utf8_error().valid_up_to(),
-    })
 }
 
 /// Compresses generated Packages text for serving as `Packages.gz` and `Packages.xz`.
@@ -275,38 +214,10 @@ pub fn compress_index(text: &str) -> (Vec<u8>, Vec<u8>) {
 }
 
 #[cfg(test)]
-mod stream_tests {
-    use super::*;
-
-    #[test]
-    fn streaming_matches_parse_packages() {
-        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: pool/a_1_all.deb\nSize: 3\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n\n\
-                    Package: b\nVersion: 2\nArchitecture: amd64\nDepends: a (>= 1)\nFilename: pool/b_2_amd64.deb\nSize: 4\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n";
-        let whole = parse_packages(text).unwrap();
-        let mut streamed = Vec::new();
-        for_each_package(text, |e, r| streamed.push((e, r))).unwrap();
-        assert_eq!(streamed.len(), 2);
-        for ((e, r), w) in streamed.iter().zip(&whole) {
-            assert_eq!(e, w);
-            assert_eq!(
-                parse_packages(&text[r.clone()]).unwrap()[0].paragraph,
-                w.paragraph
-            );
-        }
-    }
-
-    #[test]
-    fn streaming_reports_absolute_lines() {
-        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: a.deb\nSize: 1\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\nPackage: b\nno colon here\n";
-        let err = for_each_package(text, |_, _| {}).unwrap_err();
-        assert!(err.to_string().contains("line 9"), "{err}");
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::apt::relation::VersionOp;
+    use crate::apt::stream::decompress_index;
 
     const JQ_SHA: &str = "5ec2d3b2b4f9d4c8a9a5e2e1f3a8e6d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7";
 

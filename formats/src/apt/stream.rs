@@ -285,5 +285,66 @@ pub fn copy_ranges(
     Ok(())
 }
 
+/// Streams a Packages index one stanza at a time: `f` receives each parsed entry and the
+/// byte range of its stanza in `text` (without the blank line that ends it). Only one
+/// paragraph is held at a time, so memory stays at the size of the entries the caller
+/// keeps; a caller that keeps [`PackageEntry::paragraph`] for every entry gains nothing
+/// over [`super::packages::parse_packages`]. For text that is not in memory (a decompressor over fetched
+/// bytes), use [`PackageReader`], which this wraps.
+///
+/// Errors: as [`PackageReader::next_entry`] (syntax errors give the line
+/// number within `text`, field errors the line of the stanza).
+pub fn for_each_package(
+    text: &str,
+    mut f: impl FnMut(PackageEntry, std::ops::Range<usize>),
+) -> Result<(), AptFormatError> {
+    let mut r = PackageReader::new("Packages", text.as_bytes(), u64::MAX);
+    while let Some((e, range)) = r.next_entry()? {
+        // Offsets within `text`, so they fit in usize.
+        f(e, range.start as usize..range.end as usize);
+    }
+    Ok(())
+}
+
+/// Reads at most `max_bytes` bytes from `reader`; errors if there is more.
+fn read_bounded(path: &str, reader: impl Read, max_bytes: u64) -> Result<Vec<u8>, AptFormatError> {
+    let mut out = Vec::new();
+    reader
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| AptFormatError::Decompress {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if out.len() as u64 > max_bytes {
+        return Err(AptFormatError::TooLarge {
+            path: path.to_owned(),
+            max_bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes a fetched index (`Packages`, `Packages.gz` or `Packages.xz`, chosen by the
+/// suffix of `path`) into text, refusing output larger than `max_bytes` bytes (gzip/xz
+/// bombs) and text that is not UTF-8. Concatenated gzip members and xz streams are read
+/// as one.
+///
+/// # Errors
+/// [`AptFormatError::UnsupportedCompression`] for `.bz2`, `.lzma`, `.zst`, `.lz4`;
+/// [`AptFormatError::Decompress`] for corrupt data; [`AptFormatError::TooLarge`];
+/// [`AptFormatError::NotUtf8`].
+pub fn decompress_index(
+    path: &str,
+    bytes: &[u8],
+    max_bytes: u64,
+) -> Result<String, AptFormatError> {
+    let data = read_bounded(path, index_reader(path, bytes)?, max_bytes)?;
+    String::from_utf8(data).map_err(|e| AptFormatError::NotUtf8 {
+        path: path.to_owned(),
+        valid_up_to: e.utf8_error().valid_up_to(),
+    })
+}
+
 #[cfg(test)]
 mod tests;

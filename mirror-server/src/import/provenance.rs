@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use formats::apt::packages::{decompress_index, for_each_package};
 use formats::apt::release::{HashKind, Release};
+use formats::apt::stream::{decompress_index, for_each_package};
 use formats::digest::Digest;
 use formats::snapshot::{Artifact, ArtifactKind, Manifest, SourceKind};
 use keys::openpgp::Keyring;

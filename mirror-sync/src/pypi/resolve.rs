@@ -52,7 +52,7 @@ use crate::config::{Config, PypiUpstream};
 use crate::fetch::{self, Fetcher};
 use crate::pypi::ranges::{Vs, from_specifiers};
 use crate::pypi::select::{self, FilePolicy, Target};
-use crate::pypi::sync::{MetadataFound, Page, core_metadata_for, fetch_page};
+use crate::pypi::sync::pages::{MetadataFound, Page, core_metadata_for, fetch_page};
 
 /// A package for the solver.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

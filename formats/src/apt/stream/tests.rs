@@ -67,7 +67,7 @@ fn streaming_parse_equals_the_whole_text_parse_for_every_compression() {
     }
     // for_each_package (text in memory) gives the same ranges.
     let mut ranges = Vec::new();
-    crate::apt::packages::for_each_package(&text, |_, r| ranges.push(r)).unwrap();
+    super::for_each_package(&text, |_, r| ranges.push(r)).unwrap();
     let streamed = stream_all("Packages", text.as_bytes(), 64);
     assert_eq!(
         ranges,
@@ -215,4 +215,34 @@ fn corrupt_and_unsupported_compression() {
         }
     };
     assert!(matches!(err, AptFormatError::Decompress { .. }), "{err}");
+}
+
+// The in-memory wrappers (`for_each_package`) against the whole-text parse.
+mod in_memory {
+    use super::super::for_each_package;
+    use crate::apt::packages::parse_packages;
+
+    #[test]
+    fn streaming_matches_parse_packages() {
+        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: pool/a_1_all.deb\nSize: 3\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n\n\
+                    Package: b\nVersion: 2\nArchitecture: amd64\nDepends: a (>= 1)\nFilename: pool/b_2_amd64.deb\nSize: 4\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n";
+        let whole = parse_packages(text).unwrap();
+        let mut streamed = Vec::new();
+        for_each_package(text, |e, r| streamed.push((e, r))).unwrap();
+        assert_eq!(streamed.len(), 2);
+        for ((e, r), w) in streamed.iter().zip(&whole) {
+            assert_eq!(e, w);
+            assert_eq!(
+                parse_packages(&text[r.clone()]).unwrap()[0].paragraph,
+                w.paragraph
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_reports_absolute_lines() {
+        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: a.deb\nSize: 1\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\nPackage: b\nno colon here\n";
+        let err = for_each_package(text, |_, _| {}).unwrap_err();
+        assert!(err.to_string().contains("line 9"), "{err}");
+    }
 }

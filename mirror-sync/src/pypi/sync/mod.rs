@@ -45,7 +45,7 @@ use crate::fetch::{Fetcher, redact};
 use crate::state::UpstreamState;
 
 mod download;
-mod pages;
+pub mod pages;
 mod reuse;
 mod selection;
 
