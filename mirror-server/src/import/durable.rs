@@ -4,7 +4,7 @@
 //! and only then is the staging store *sealed*: an empty file `synced` in its root says
 //! "every blob named here reached the disk". The commit moves sealed blobs into the store
 //! and fsyncs the store's blob directory once before the index transaction that makes the
-//! snapshot live. docs/media-format.md §Import and crashes tells the whole story.
+//! snapshot live. ADR 0013 (docs/adr/0013-import-batched-durability.md) tells the whole story.
 //!
 //! A staging store that is not sealed (an import killed, or a machine that lost power,
 //! before the sync) may hold blob names over bytes that never reached the disk; the next
