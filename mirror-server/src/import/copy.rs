@@ -277,61 +277,47 @@ fn copy_all(
     }
 }
 
-/// Blobs from this size on (in bytes, 16 MiB) are copied by [`pipelined`].
-const PIPELINE_FROM: u64 = 16 * 1024 * 1024;
+/// Blobs from this size on (in bytes, 1 MiB) are copied by the kernel and hashed in
+/// place ([`store::BlobWriter::append_from`]); smaller ones through one buffer, where a
+/// mapping per file would cost more than the copy it saves.
+const KERNEL_COPY_FROM: u64 = 1024 * 1024;
 
-/// Copies `file` into `w` with the drive reads on a second thread, a few 1 MiB buffers
-/// ahead: a large blob (a 1 GiB wheel) is otherwise one thread that alternates between
-/// waiting on the drive and hashing, and ends the import alone. `w` hashes what it
-/// writes, as in the plain loop. `Err(None)`: cancelled because another job failed.
-fn pipelined(
-    file: &mut std::fs::File,
+/// One kernel copy and hash step of a large blob (in bytes, 4 MiB): small enough that the
+/// pages just written are still in the page cache when they are hashed, and that
+/// progress moves.
+const KERNEL_COPY_STEP: u64 = 4 * 1024 * 1024;
+
+/// Copies `file` (`job.size` bytes) into `w` by kernel copies of [`KERNEL_COPY_STEP`],
+/// each hashed from the staging file as it landed. `Err(None)`: cancelled because
+/// another job failed.
+fn kernel_copy(
+    file: std::fs::File,
     w: &mut store::BlobWriter,
     job: &Job,
     tmp: &Path,
     bar: &indicatif::ProgressBar,
     stop: &AtomicBool,
 ) -> Result<(), Option<ImportError>> {
-    use std::sync::mpsc::sync_channel;
-    std::thread::scope(|s| {
-        let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(3);
-        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(4);
-        for _ in 0..4 {
-            let _ = empty_tx.send(vec![0u8; COPY_BUF]);
+    let src = store::LocalBlob::new(file, job.size);
+    let mut at = 0;
+    while at < job.size {
+        if stop.load(Ordering::Relaxed) {
+            return Err(None);
         }
-        s.spawn(move || {
-            while let Ok(mut buf) = empty_rx.recv() {
-                buf.resize(COPY_BUF, 0);
-                let n = loop {
-                    match file.read(&mut buf) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        other => break other,
-                    }
-                };
-                let done = !matches!(n, Ok(1..));
-                let msg = n.map(|n| {
-                    buf.truncate(n);
-                    buf
-                });
-                if full_tx.send(msg).is_err() || done {
-                    return;
-                }
-            }
-        });
-        for msg in full_rx {
-            if stop.load(Ordering::Relaxed) {
-                return Err(None);
-            }
-            let buf = msg.map_err(|e| Some(io_at(&job.src)(e)))?;
-            if buf.is_empty() {
-                break;
-            }
-            w.write_all(&buf).map_err(|e| Some(io_at(tmp)(e)))?;
-            bar.inc(buf.len() as u64);
-            let _ = empty_tx.send(buf);
-        }
-        Ok(())
-    })
+        let end = job.size.min(at.saturating_add(KERNEL_COPY_STEP));
+        let n = w.append_from(&src, at..end).map_err(|e| {
+            // A full store is the staging side's; anything else is named after the drive
+            // file (a read error, or a file that ends early).
+            Some(if e.kind() == io::ErrorKind::StorageFull {
+                io_at(tmp)(e)
+            } else {
+                io_at(&job.src)(e)
+            })
+        })?;
+        bar.inc(n);
+        at = end;
+    }
+    Ok(())
 }
 
 /// Copies one blob; `Err(None)` means cancelled because another job failed.
@@ -345,8 +331,8 @@ fn copy_one(
     let mut file = drive::open_file(&job.src, job.size).map_err(|e| Some(file_err(e, paths)))?;
     let tmp = staging.tmp_dir();
     let mut w = staging.writer().map_err(|e| Some(io_at(&tmp)(e)))?;
-    if job.size >= PIPELINE_FROM {
-        pipelined(&mut file, &mut w, job, &tmp, bar, stop)?;
+    if job.size >= KERNEL_COPY_FROM {
+        kernel_copy(file, &mut w, job, &tmp, bar, stop)?;
     } else {
         let mut buf = vec![0u8; COPY_BUF];
         loop {

@@ -52,6 +52,7 @@ pub use crate::fsio::{describe_type, open_regular, sync_dir};
 pub use crate::layout::names::PARTIAL_PREFIX;
 use crate::layout::names::{BLOBS_DIR, TMP_DIR};
 
+mod mapped;
 mod writer;
 pub use writer::BlobWriter;
 

@@ -377,3 +377,47 @@ fn readers_refuse_a_link_at_the_blob_name() {
         Err(CasError::Missing(_))
     ));
 }
+
+#[test]
+fn append_from_copies_in_the_kernel_and_hashes_what_landed() {
+    let (dir, cas) = store();
+    let src_path = dir.path().join("src");
+    let data: Vec<u8> = (0..1_000_003u32).map(|i| (i % 241) as u8).collect();
+    fs::write(&src_path, &data).unwrap();
+    let src = LocalBlob::new(File::open(&src_path).unwrap(), data.len() as u64);
+    // Mixed: a plain write first (an odd length, so the next mapping starts mid-page),
+    // then kernel copies in uneven steps.
+    let mut w = cas.writer_with_sha512().unwrap();
+    w.write_all(&data[..777]).unwrap();
+    for r in [777u64..70_000, 70_000..70_001, 70_001..1_000_003] {
+        assert_eq!(w.append_from(&src, r.clone()).unwrap(), r.end - r.start);
+    }
+    assert_eq!(w.bytes_written(), data.len() as u64);
+    let sha512 = hex::encode(Sha512::digest(&data));
+    let mut want = Expected::exact(Digest::of(&data), data.len() as u64);
+    want.sha512_hex = Some(sha512);
+    let (d, n) = w.commit(&want).unwrap();
+    assert_eq!((d, n), (Digest::of(&data), data.len() as u64));
+    assert_eq!(fs::read(cas.blob_path(&d)).unwrap(), data);
+
+    // A source that differs from what is expected by one byte is refused, and nothing is
+    // stored.
+    let mut other = data.clone();
+    other[500_000] ^= 1;
+    fs::write(&src_path, &other).unwrap();
+    let src = LocalBlob::new(File::open(&src_path).unwrap(), other.len() as u64);
+    let (_d2, cas2) = store();
+    let mut w = cas2.writer().unwrap();
+    w.append_from(&src, 0..other.len() as u64).unwrap();
+    assert!(matches!(
+        w.commit(&Expected::exact(Digest::of(&data), data.len() as u64)),
+        Err(CasError::Mismatch { .. })
+    ));
+    assert!(cas2.contains(&Digest::of(&data)).unwrap().is_none());
+    assert!(tmp_is_empty(&cas2));
+
+    // A source that ends early is an error, not a short blob.
+    let mut w = cas2.writer().unwrap();
+    let e = w.append_from(&src, 0..other.len() as u64 + 10).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+}

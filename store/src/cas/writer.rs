@@ -3,6 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +11,7 @@ use formats::digest::{Digest, Hasher};
 use sha2::{Digest as _, Sha512};
 
 use super::{COPY_BUF, Cas, CasError, Expected, io_err, sync_dir};
+use crate::blob_store::LocalBlob;
 use crate::layout::names::{BLOB_TEMP_PREFIX, PARTIAL_PREFIX};
 
 /// Source of unique temp-file names within this process.
@@ -40,7 +42,13 @@ impl Cas {
                 "{BLOB_TEMP_PREFIX}{}-{n}-{nanos}",
                 std::process::id()
             ));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            // Readable too: [`BlobWriter::append_from`] hashes through a mapping of it.
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(file) => {
                     return Ok(BlobWriter {
                         file: Some(file),
@@ -109,6 +117,34 @@ impl BlobWriter {
     /// Bytes written so far.
     pub fn bytes_written(&self) -> u64 {
         self.hasher.len()
+    }
+
+    /// Appends bytes `range` (half-open, byte offsets) of `src` to the blob: the kernel
+    /// copies them into the temp file ([`LocalBlob::copy_to`]: `copy_file_range(2)`,
+    /// `sendfile(2)`, else reads and writes), then they are hashed as they now stand in
+    /// the temp file, read in place through a read-only mapping of it. So the bytes pass
+    /// through no user-space buffer (one memory copy in all, where reading and writing
+    /// make two), and the digest [`BlobWriter::commit`] checks covers the bytes the store
+    /// holds. For large blobs; callers split a long copy into ranges of a few MiB, so
+    /// the pages hashed are still in the page cache and progress can be shown.
+    ///
+    /// Errors: `src` ends before `range.end` ([`io::ErrorKind::UnexpectedEof`]), a read
+    /// or write fails (a full store: `StorageFull`), the mapping fails.
+    pub fn append_from(&mut self, src: &LocalBlob, range: Range<u64>) -> io::Result<u64> {
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
+        let at = self.hasher.len();
+        let n = src.copy_to(range, file)?;
+        let (hasher, sha512) = (&mut self.hasher, &mut self.sha512);
+        super::mapped::with_range(file, at, n, |bytes| {
+            hasher.update(bytes);
+            if let Some(h) = sha512.as_mut() {
+                h.update(bytes);
+            }
+        })?;
+        Ok(n)
     }
 
     /// The temp file being written. File-system backend only.
