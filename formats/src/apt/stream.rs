@@ -208,22 +208,52 @@ impl<R: BufRead> PackageReader<R> {
             let Some(st) = self.stanzas.next_stanza()? else {
                 return Ok(None);
             };
-            let (range, first_line) = (st.range.clone(), st.first_line);
-            let mut paras = deb822::parse(st.text).map_err(|mut source| {
-                source.line += first_line - 1;
-                AptFormatError::Syntax {
-                    what: "Packages".into(),
-                    source,
-                }
-            })?;
-            // A run of non-blank lines is one paragraph, or none when all are comments.
-            let Some(p) = paras.pop() else { continue };
-            let entry =
-                PackageEntry::from_paragraph(p, self.index).map_err(|e| at_line(e, first_line))?;
+            let range = st.range.clone();
+            let Some(entry) = package_entry(&st, self.index)? else {
+                continue;
+            };
             self.index += 1;
             return Ok(Some((entry, range)));
         }
     }
+}
+
+/// Parses one stanza that [`StanzaReader`] read into a typed entry; `index` (0-based)
+/// names it in errors when it has no `Package` field. `None` when its lines are all
+/// comments.
+///
+/// # Errors
+/// As [`PackageReader::next_entry`].
+pub fn package_entry(
+    st: &Stanza<'_>,
+    index: usize,
+) -> Result<Option<PackageEntry>, AptFormatError> {
+    let mut paras = deb822::parse(st.text).map_err(|mut source| {
+        source.line += st.first_line - 1;
+        AptFormatError::Syntax {
+            what: "Packages".into(),
+            source,
+        }
+    })?;
+    // A run of non-blank lines is one paragraph, or none when all are comments.
+    let Some(p) = paras.pop() else {
+        return Ok(None);
+    };
+    PackageEntry::from_paragraph(p, index)
+        .map(Some)
+        .map_err(|e| at_line(e, st.first_line))
+}
+
+/// The value of field `name` in one stanza's text, trimmed: the rest of the first line
+/// that starts with `name:` (field names match without regard to case, as in deb822,
+/// Debian Policy §5.1). For a quick look at one single-line field (`Filename`, `Package`)
+/// before deciding whether to parse the stanza in full with [`package_entry`];
+/// continuation and comment lines never match. `None` when no line names the field.
+pub fn stanza_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let (field, value) = line.split_once(':')?;
+        field.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }
 
 /// Adds `at line N` to the context of a field error.

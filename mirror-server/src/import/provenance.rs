@@ -11,20 +11,23 @@
 //! 3. every upstream `Packages` index carried as an [`ArtifactKind::UpstreamIndex`] artifact
 //!    must be listed in the verified Release of its directory with the same size and hash
 //!    (SHA256, or SHA512 for repositories that list only SHA512);
-//! 4. the index is decompressed with a bound of [`MAX_INDEX_TEXT`] bytes (gzip/xz bombs are
-//!    refused) and parsed; every [`ArtifactKind::Deb`] artifact of the source must appear
-//!    in it (`Filename`) with the same `Size` and `SHA256` (or `SHA512`, computed from the
-//!    blob while streaming).
+//! 4. the index is decompressed as it is read, with a bound of [`MAX_INDEX_TEXT`] bytes
+//!    (gzip/xz bombs are refused), one stanza at a time; every [`ArtifactKind::Deb`]
+//!    artifact of the source must appear in it (`Filename`) with the same `Size` and
+//!    `SHA256` (or `SHA512`, computed from the blob while streaming). Only the stanzas of
+//!    those `.deb`s are parsed in full and kept, so memory does not grow with the
+//!    archive (a Cube's noble indexes list over 100,000 packages; a snapshot carries a
+//!    few hundred).
 //!
 //! Every refusal names the artifact and the upstream. Blobs are read through the caller's
 //! closures, which return bytes that import has already verified against the manifest.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use formats::apt::release::{HashKind, Release};
-use formats::apt::stream::{decompress_index, for_each_package};
+use formats::apt::stream::{StanzaReader, index_reader, package_entry, stanza_field};
 use formats::digest::Digest;
 use formats::snapshot::{Artifact, ArtifactKind, Manifest, SourceKind};
 use keys::openpgp::Keyring;
@@ -36,9 +39,6 @@ pub const MAX_INDEX_TEXT: u64 = 512 * 1024 * 1024;
 
 /// Largest upstream `InRelease`/`Release`/`Release.gpg` read, in bytes.
 pub const MAX_RELEASE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Largest compressed upstream `Packages` index read, in bytes.
-pub const MAX_INDEX_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Directory name, inside the trusted-keys directory, of the upstream APT keyrings.
 pub const UPSTREAM_KEYRINGS_DIR: &str = "upstream";
@@ -188,6 +188,8 @@ struct IndexTask<'a> {
     artifact: &'a Artifact,
     /// Its path relative to its Release (`main/binary-amd64/Packages.xz`).
     rel: &'a str,
+    /// The pool paths (`pool/…`) of the source's `.deb`s: the only stanzas kept.
+    wanted: &'a HashSet<&'a str>,
 }
 
 /// Steps 1–4 of the module docs but the `.deb` match: for every APT source of
@@ -205,6 +207,23 @@ pub fn prepare_apt(
     blobs: &(dyn BlobSource + Sync),
 ) -> Result<Prepared, ProvenanceError> {
     let mut report = ProvenanceReport::default();
+    // Per APT source, the pool paths of its `.deb`s (what `check_debs` looks up).
+    let mut wanted: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for source in manifest
+        .sources
+        .iter()
+        .filter(|s| s.kind == SourceKind::Apt)
+    {
+        let prefix = format!("apt/{}/", source.name);
+        let debs = manifest.artifacts.iter().filter(|a| {
+            a.kind == ArtifactKind::Deb && a.upstream.as_deref() == Some(source.name.as_str())
+        });
+        wanted.insert(
+            source.name.as_str(),
+            debs.filter_map(|a| a.path.strip_prefix(&prefix)).collect(),
+        );
+    }
+    let none = HashSet::new();
     let mut tasks: Vec<IndexTask<'_>> = Vec::new();
     let mut listed: HashMap<String, HashMap<String, Listed>> = HashMap::new();
     for source in manifest
@@ -254,6 +273,7 @@ pub fn prepare_apt(
                     source: up,
                     artifact: idx,
                     rel,
+                    wanted: wanted.get(up).unwrap_or(&none),
                 });
             }
         }
@@ -316,28 +336,43 @@ fn parse_all(tasks: &[IndexTask<'_>], blobs: &(dyn BlobSource + Sync)) -> Vec<Pa
         .collect()
 }
 
-/// Reads, decompresses (bounded by [`MAX_INDEX_TEXT`]) and parses one upstream index:
-/// every stanza's pool path with its size and hashes.
+/// Reads one upstream index, decompressing as it goes (bounded by [`MAX_INDEX_TEXT`]),
+/// one stanza at a time: the stanzas whose `Filename` is one of the task's `.deb`s are
+/// parsed in full, and their pool path, size and hashes returned; the others are only
+/// looked at for that field.
 fn parse_index(
     task: &IndexTask<'_>,
     blobs: &(dyn BlobSource + Sync),
 ) -> Result<Vec<(String, Listed)>, ProvenanceError> {
     let idx = task.artifact;
-    let bytes =
-        blobs
-            .read(&idx.digest, MAX_INDEX_BYTES)
-            .map_err(|reason| ProvenanceError::Read {
-                artifact: idx.path.clone(),
-                reason,
-            })?;
-    let text =
-        decompress_index(task.rel, &bytes, MAX_INDEX_TEXT).map_err(|e| ProvenanceError::Index {
+    let bad = |reason: String| ProvenanceError::Index {
+        artifact: idx.path.clone(),
+        reason,
+    };
+    let blob = blobs
+        .open(&idx.digest)
+        .map_err(|reason| ProvenanceError::Read {
             artifact: idx.path.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
-    drop(bytes);
+    let text = index_reader(task.rel, blob).map_err(|e| bad(e.to_string()))?;
+    let mut stanzas = StanzaReader::new(
+        task.rel,
+        BufReader::with_capacity(256 * 1024, text),
+        MAX_INDEX_TEXT,
+    );
     let mut out = Vec::new();
-    for_each_package(&text, |e, _| {
+    let mut index = 0;
+    while let Some(st) = stanzas.next_stanza().map_err(|e| bad(e.to_string()))? {
+        index += 1;
+        let listed = stanza_field(st.text, "Filename")
+            .is_some_and(|f| task.wanted.contains(f.trim_start_matches("./")));
+        if !listed {
+            continue;
+        }
+        let Some(e) = package_entry(&st, index - 1).map_err(|e| bad(e.to_string()))? else {
+            continue;
+        };
         out.push((
             e.pool_path().to_owned(),
             Listed {
@@ -346,11 +381,7 @@ fn parse_index(
                 sha512: e.sha512,
             },
         ));
-    })
-    .map_err(|e| ProvenanceError::Index {
-        artifact: idx.path.clone(),
-        reason: e.to_string(),
-    })?;
+    }
     Ok(out)
 }
 

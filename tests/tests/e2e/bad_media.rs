@@ -576,12 +576,16 @@ fn gz_bomb_in_an_upstream_index() {
         return;
     }
     let mut m = c.manifest();
-    // 600 MiB of zeros (over the 512 MiB bound), gzip'd to about 600 KiB, listed in a
-    // Release signed by the real upstream key: only the decompression bound stops it.
+    // 600 MiB of blank 1 KiB lines (over the 512 MiB bound on the whole text; no line or
+    // stanza is over its own bound), gzip'd to about 600 KiB, listed in a Release signed
+    // by the real upstream key: only the decompression bound stops it.
     let bomb_path = c._dir.path().join("Packages.gz");
     let out = std::fs::File::create(&bomb_path).unwrap();
     let status = Command::new("sh")
-        .args(["-c", "head -c 629145600 /dev/zero | gzip -1"])
+        .args([
+            "-c",
+            "yes \"$(printf '%1023s' '')\" | head -c 629145600 | gzip -1",
+        ])
         .stdout(out)
         .status()
         .unwrap();

@@ -246,3 +246,39 @@ mod in_memory {
         assert!(err.to_string().contains("line 9"), "{err}");
     }
 }
+
+#[test]
+fn stanza_field_reads_one_line_fields_only() {
+    let text = "Package: a\nfilename:  ./pool/main/a/a_1_all.deb \nDescription: x\n Filename: not-a-field\n#Size: 3\nSize: 12\n";
+    assert_eq!(
+        stanza_field(text, "Filename"),
+        Some("./pool/main/a/a_1_all.deb")
+    );
+    assert_eq!(stanza_field(text, "SIZE"), Some("12"));
+    assert_eq!(stanza_field(text, "Depends"), None);
+    // A continuation line never names a field.
+    assert_eq!(
+        stanza_field("Description: x\n Depends: y\n", "Depends"),
+        None
+    );
+}
+
+#[test]
+fn package_entry_parses_a_stanza_as_the_reader_does() {
+    let text = format!(
+        "Package: a\nVersion: 1\nArchitecture: all\nFilename: pool/a.deb\nSize: 3\nSHA256: {}\n\n# only a comment\n\nPackage: b\n",
+        "0".repeat(64)
+    );
+    let mut stanzas = StanzaReader::new("Packages", text.as_bytes(), 1 << 20);
+    let first = stanzas.next_stanza().unwrap().unwrap();
+    let e = package_entry(&first, 0).unwrap().unwrap();
+    assert_eq!(
+        (e.name.as_str(), e.pool_path(), e.size),
+        ("a", "pool/a.deb", 3)
+    );
+    let comment = stanzas.next_stanza().unwrap().unwrap();
+    assert!(package_entry(&comment, 1).unwrap().is_none());
+    let last = stanzas.next_stanza().unwrap().unwrap();
+    let err = package_entry(&last, 1).unwrap_err().to_string();
+    assert!(err.contains("at line 10"), "{err}");
+}
