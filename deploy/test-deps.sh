@@ -17,7 +17,8 @@ as_root apt-get install -y --no-install-recommends \
   dpkg-dev apt-utils gpg gpg-agent gpgv xz-utils openssl ca-certificates curl \
   docker-registry skopeo umoci podman dosfstools mtools \
   nginx-light aptly wrk iproute2 \
-  lintian binutils systemd adduser prometheus
+  lintian binutils systemd adduser prometheus \
+  python3-apt python3-venv
 # cargo-deb builds the Debian packages (deploy/deb/build.sh); the version is pinned there too.
 CARGO_DEB_VERSION=3.8.0
 if [ "$(cargo deb --version 2>/dev/null | awk '{print $NF}')" != "$CARGO_DEB_VERSION" ]; then
@@ -26,6 +27,14 @@ fi
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   # Debian's system python refuses plain installs (PEP 668); fall back explicitly.
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+fi
+# The reference side of tests/tests/differential.rs: Debian's python3 with python3-apt
+# (libapt-pkg) and a pinned `packaging` (Debian's 23.0 mishandles epochs in `~=`).
+REF_VENV="${HOME}/.cache/mirror-tests/reference-venv"
+PACKAGING_VERSION=26.4
+if ! "$REF_VENV/bin/python" -c "import apt_pkg, packaging, sys; sys.exit(packaging.__version__ != '$PACKAGING_VERSION')" 2>/dev/null; then
+  /usr/bin/python3 -m venv --system-site-packages "$REF_VENV"
+  "$REF_VENV/bin/pip" install --quiet "packaging==$PACKAGING_VERSION"
 fi
 # The benchmark peers (bandersnatch into its venv), so `bench/run.sh --smoke` installs nothing.
 "$(dirname "$0")/../bench/install-peers.sh"

@@ -219,18 +219,24 @@ fn parse_alternative(s: &str) -> Result<Relation, RelationError> {
 /// `"a (>= 1), b | c:any, d [amd64] <!nocheck>"` gives
 /// `[[a (>= 1)], [b, c:any], [d]]`.
 ///
-/// An empty or whitespace-only field gives an empty list; empty groups (a trailing
-/// comma) are skipped.
+/// An empty or whitespace-only field gives an empty list; one trailing comma is
+/// tolerated (`a, b,`), as libapt-pkg tolerates it.
 ///
 /// # Errors
-/// [`RelationError`] for an empty alternative (`a | , b`), a bad package name or
-/// architecture qualifier, a constraint without a known operator or with an invalid
-/// version, unclosed brackets, or trailing text.
+/// [`RelationError`] for an empty group (`, a` or `a, , b`: dpkg and libapt-pkg refuse
+/// both), an empty alternative (`a | , b`), a bad package name or architecture
+/// qualifier, a constraint without a known operator or with an invalid version, unclosed
+/// brackets, or trailing text.
 pub fn parse_relations(field: &str) -> Result<Vec<Alternatives>, RelationError> {
     let mut out = Vec::new();
-    for group in field.split(',') {
+    let groups: Vec<&str> = field.split(',').collect();
+    let last = groups.len() - 1;
+    for (i, group) in groups.into_iter().enumerate() {
         if group.trim().is_empty() {
-            continue;
+            if i == last {
+                continue;
+            }
+            return err(field, "empty relation between commas");
         }
         let alts = group
             .split('|')
@@ -361,6 +367,17 @@ mod tests {
         assert!(parse_relations("").unwrap().is_empty());
         assert!(parse_relations(" \n ").unwrap().is_empty());
         assert_eq!(parse_relations("a, b,").unwrap().len(), 2);
+        assert_eq!(parse_relations("a, b, \n ").unwrap().len(), 2);
+    }
+
+    /// Found by tests/tests/differential.rs: the empty groups were skipped anywhere, where
+    /// dpkg (`missing package name`) and libapt-pkg refuse a leading or inner one.
+    #[test]
+    fn an_empty_group_before_the_last_comma_is_refused() {
+        for bad in [", a", "a, , b", "a,,b", " , "] {
+            let e = parse_relations(bad).unwrap_err();
+            assert!(e.message.contains("empty relation"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

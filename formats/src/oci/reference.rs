@@ -229,7 +229,8 @@ impl ImageRef {
     /// `127.0.0.1:5000/team/app@sha256:<hex>`, `x:tag@sha256:<hex>`.
     ///
     /// Errors: [`OciError::InvalidReference`] for an empty or malformed reference, a bad
-    /// registry host, a repository or tag outside the distribution grammar, or a served
+    /// registry host (including a single-label host recognised only by its upper case,
+    /// `Host/app`, which could not be printed back with the same meaning), a repository or tag outside the distribution grammar, or a served
     /// name over 255 bytes; [`OciError::InvalidDigest`]/[`OciError::UnsupportedDigest`]
     /// for the `@digest` part.
     pub fn parse(s: &str, default_registry: &str) -> Result<Self, OciError> {
@@ -275,6 +276,18 @@ impl ImageRef {
             }
             _ => (default_registry, name),
         };
+        // A host recognised only by its upper case (`Host/app`) would print, lowercased,
+        // as a path (`host/app`) that reads back into the default registry: refuse it
+        // rather than give it two meanings.
+        if registry != default_registry && !registry.contains(['.', ':']) && registry != "localhost"
+        {
+            return Err(fail(format!(
+                "registry host {registry:?} is recognised only by its upper case; host names \
+                 are case-insensitive, so write it in lower case with a domain or a port \
+                 (e.g. {}:443)",
+                registry.to_ascii_lowercase()
+            )));
+        }
         check_registry(registry).map_err(fail)?;
         let mut registry = registry.to_ascii_lowercase();
         let mut repository = path.to_owned();

@@ -273,6 +273,26 @@ fn image_reference_rendering() {
     );
 }
 
+/// Found by `fuzz/run.sh` (target `oci`): `Aha12/a` read `Aha12` as the registry (upper
+/// case marks a host), lowercased it, and printed `aha12/a`, which reads back as a path in
+/// the default registry. A single-label host known only by its case is now refused; with
+/// a domain or port the case goes and the meaning stays.
+#[test]
+fn a_reference_prints_back_to_the_same_reference() {
+    let e = ImageRef::parse("Aha12/a", "registry.example.invalid").unwrap_err();
+    assert!(e.to_string().contains("upper case"), "{e}");
+    for input in [
+        "Registry.Example.invalid/a:v1",
+        "HOST:5000/team/app",
+        "localhost/app",
+        "team/app",
+    ] {
+        let r = ImageRef::parse(input, "registry.example.invalid").unwrap();
+        let back = ImageRef::parse(&r.to_string(), "registry.example.invalid").unwrap();
+        assert_eq!(back, r, "{input} -> {r}");
+    }
+}
+
 #[test]
 fn image_reference_errors() {
     for bad in [

@@ -154,9 +154,13 @@ fn requires_python_admits(requires_python: Option<&str>, python: (u8, u8)) -> bo
             patches.insert(patch.saturating_add(1));
         }
     }
+    // The solver's ranges, not `VersionSpecifiers::contains`: pep440_rs 0.7 matches a
+    // candidate shorter than a `==`/`!=` prefix on the common segments only (`7` in
+    // `==7.7.*`), found by tests/tests/differential.rs against `packaging`.
+    let admitted = crate::pypi::ranges::from_specifiers(&specifiers);
     patches
         .into_iter()
-        .any(|p| specifiers.contains(&Version::new([major, minor, p])))
+        .any(|p| admitted.0.contains(&Version::new([major, minor, p])))
 }
 
 /// Whether some of the wheel's platform tags is one of the configured platforms or a tag
