@@ -30,6 +30,7 @@ pub mod apt_archives;
 pub mod apt_client;
 pub mod apt_fixture;
 pub mod big_upstream;
+pub mod fault_proxy;
 pub mod nvidia_fixture;
 pub mod oci_fixture;
 pub mod product;

@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use store::Expected;
 
-use super::{Class, Fetcher, backoff, classify};
+use super::{Class, Fetcher, backoff, classify, transient_status};
 
 impl Fetcher {
     /// Streams the answers of `send` into the store, with the checks, counters and
@@ -67,7 +67,7 @@ impl Fetcher {
         let mut mismatches = 0;
         for attempt in 0..self.retries {
             if attempt > 0 {
-                backoff(attempt).await;
+                backoff(attempt, last_err.as_ref()).await;
             }
             tracing::debug!(url = %shown, attempt = attempt + 1, "download");
             match self
@@ -153,7 +153,7 @@ impl Fetcher {
             match classify(status) {
                 Class::Success => {}
                 Class::Transient => {
-                    return Err(FetchFailure::Transient(anyhow!("HTTP {status}")));
+                    return Err(FetchFailure::Transient(transient_status("", &resp)));
                 }
                 _ => return Err(FetchFailure::Permanent(anyhow!("HTTP {status}"))),
             }

@@ -42,7 +42,9 @@ mod revalidate;
 
 use clients::Clients;
 pub use download::content_range_start;
-pub(crate) use retry::{Class, Exchange, Failure, backoff, classify, read_limited};
+pub(crate) use retry::{
+    Class, Exchange, Failure, backoff, classify, read_limited, transient_status,
+};
 pub use revalidate::{
     KnownDocument, Revalidated, STRONG_LAST_MODIFIED_SECS, Validators, document_key, validators_of,
 };

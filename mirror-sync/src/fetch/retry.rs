@@ -6,8 +6,9 @@
 //! ([`Fetcher::fetch_response_to_store`]) shares its status rule ([`classify`]) and
 //! backoff ([`backoff`]). [`read_limited`] is the one bounded body read.
 //!
-//! The pauses are the fixed backoff whatever the answer says: a `Retry-After` header
-//! (RFC 9110 §10.2.3) is not read, as before this loop was shared.
+//! The pause before a retry is the exponential [`backoff`], or longer when a transient
+//! answer (503, 429, …) carried `Retry-After` (RFC 9110 §10.2.3): then the asked pause,
+//! cut to [`RETRY_AFTER_CAP`] so that a hostile or confused upstream cannot stall a sync.
 
 use std::time::Duration;
 
@@ -111,10 +112,67 @@ impl Exchange {
     }
 }
 
-/// Sleeps before retry number `attempt` (1-based): 0.5 s, 1 s, 2 s, … capped at 16 s.
-pub(crate) async fn backoff(attempt: u32) {
-    let ms = 250u64.saturating_mul(1 << attempt.min(6));
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+/// The backoff before retry number `attempt` (1-based): 0.5 s, 1 s, 2 s, … capped at 16 s.
+fn backoff_of(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.min(6)))
+}
+
+/// Sleeps before retry number `attempt` (1-based): [`backoff_of`], or the pause the last
+/// answer asked for in `Retry-After` when that is longer (an [`Asked`] in `last`'s chain).
+pub(crate) async fn backoff(attempt: u32, last: Option<&anyhow::Error>) {
+    let asked = last.and_then(|e| e.downcast_ref::<Asked>()).map(|a| a.0);
+    let pause = backoff_of(attempt).max(asked.unwrap_or_default());
+    tokio::time::sleep(pause).await;
+}
+
+/// The longest pause a `Retry-After` is granted; a longer one is cut to this.
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
+
+/// A transient answer's `Retry-After`, as the pause before the next attempt: carried in
+/// the error chain of the failed attempt (`downcast_ref::<Asked>()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Asked(pub Duration);
+
+impl std::fmt::Display for Asked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the server asked to retry after {} s", self.0.as_secs())
+    }
+}
+
+impl std::error::Error for Asked {}
+
+/// The pause `headers` ask for in `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an
+/// HTTP-date (a date in the past is no pause), cut to [`RETRY_AFTER_CAP`]. `None` when
+/// absent or unreadable.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let pause = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        }
+    };
+    Some(pause.min(RETRY_AFTER_CAP))
+}
+
+/// `HTTP <status>` for a transient answer, carrying its `Retry-After` ([`Asked`]) if any.
+pub(crate) fn transient_status(what: &str, resp: &Response) -> anyhow::Error {
+    let msg = if what.is_empty() {
+        format!("HTTP {}", resp.status())
+    } else {
+        format!("{what}: HTTP {}", resp.status())
+    };
+    match retry_after(resp.headers()) {
+        Some(pause) => anyhow::Error::new(Asked(pause)).context(msg),
+        None => anyhow!(msg),
+    }
 }
 
 /// Reads `resp`'s body into memory, at most `max` bytes, whatever `Content-Length` says.
@@ -156,7 +214,7 @@ impl Fetcher {
         let mut last = None;
         for attempt in 0..self.retries {
             if attempt > 0 {
-                backoff(attempt).await;
+                backoff(attempt, last.as_ref()).await;
             }
             self.stats
                 .requests
@@ -177,7 +235,7 @@ impl Fetcher {
                 (_, _) if status == StatusCode::NOT_MODIFIED && ex.not_modified_ok => {}
                 (Class::Missing, _) if ex.missing_ok => return Ok(None),
                 (Class::Transient, _) => {
-                    last = Some(anyhow!("{what}: HTTP {status}"));
+                    last = Some(transient_status(what, &resp));
                     continue;
                 }
                 (Class::Denied, Some(hint)) => bail!("{what}: HTTP {status}: {hint}"),

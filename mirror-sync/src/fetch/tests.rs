@@ -576,3 +576,29 @@ fn a_recent_last_modified_is_not_used_as_a_validator() {
         }
     );
 }
+
+/// `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date, cut to the cap; a
+/// past date is no pause; anything else is ignored.
+#[test]
+fn retry_after_reads_seconds_and_dates_within_the_cap() {
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use std::time::Duration;
+    let with = |v: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        super::retry::retry_after(&h)
+    };
+    assert_eq!(with("2"), Some(Duration::from_secs(2)));
+    assert_eq!(with(" 0 "), Some(Duration::ZERO));
+    assert_eq!(with("86400"), Some(super::retry::RETRY_AFTER_CAP));
+    assert_eq!(with("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(10)).to_rfc2822();
+    let got = with(&soon).unwrap();
+    assert!(
+        got > Duration::from_secs(7) && got <= Duration::from_secs(10),
+        "{got:?}"
+    );
+    assert_eq!(with("soon"), None);
+    assert_eq!(with("-1"), None);
+    assert_eq!(super::retry::retry_after(&HeaderMap::new()), None);
+}
