@@ -8,6 +8,7 @@
 //! and its timing bounds would measure the neighbours' load, not the server.
 
 mod common;
+mod crash_trials;
 
 mod import;
 mod import_preflight;

@@ -26,18 +26,18 @@ use formats::digest::Digest;
 use formats::oci::OCI_MANIFEST;
 use formats::snapshot::Meta;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
+pub(super) const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
 
 /// Paths every snapshot serves, with bytes that differ per snapshot.
-const APT_PATH: &str = "apt/cuda/dists/stable/main/binary-amd64/Packages";
-const PAGE_PATH: &str = "simple/foo-bar/index.html";
-const TAG: &str = "latest";
-const REPO: &str = "docker.io/library/app";
+pub(super) const APT_PATH: &str = "apt/cuda/dists/stable/main/binary-amd64/Packages";
+pub(super) const PAGE_PATH: &str = "simple/foo-bar/index.html";
+pub(super) const TAG: &str = "latest";
+pub(super) const REPO: &str = "docker.io/library/app";
 
 /// The files of snapshot `k`: an APT index, a simple page, an OCI image (config, layer,
 /// manifest, tag), and `bulk` extra blobs of `bulk_size` bytes each so that an import
 /// takes long enough to be killed in every phase.
-fn snapshot_files(k: u64, bulk: usize, bulk_size: usize) -> Vec<OciFile> {
+pub(super) fn snapshot_files(k: u64, bulk: usize, bulk_size: usize) -> Vec<OciFile> {
     let config = format!("{{\"snapshot\":{k}}}").into_bytes();
     let layer = format!("layer of snapshot {k}\n").into_bytes();
     let desc = |mt: &str, b: &[u8]| serde_json::json!({"mediaType": mt, "digest": Digest::of(b).to_string(), "size": b.len()});
@@ -96,15 +96,15 @@ fn snapshot_files(k: u64, bulk: usize, bulk_size: usize) -> Vec<OciFile> {
 }
 
 /// The served path for a logical path (`v2/<repo>/manifests/<tag>` → `/v2/…`).
-fn url_path(logical: &str) -> String {
+pub(super) fn url_path(logical: &str) -> String {
     format!("/{logical}")
 }
 
-fn bin(args: &[&str]) -> std::process::Output {
+pub(super) fn bin(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-fn cp_dir(from: &Path, to: &Path) {
+pub(super) fn cp_dir(from: &Path, to: &Path) {
     let st = Command::new("cp")
         .arg("-a")
         .arg(from)
@@ -114,13 +114,13 @@ fn cp_dir(from: &Path, to: &Path) {
     assert!(st.success());
 }
 
-fn live_of(store: &Path) -> Option<String> {
+pub(super) fn live_of(store: &Path) -> Option<String> {
     store::Index::open_read_only(&store.join("index.redb"))
         .unwrap()
         .and_then(|i| i.current().unwrap())
 }
 
-fn trials() -> usize {
+pub(super) fn trials() -> usize {
     std::env::var("MIRROR_CRASH_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -129,10 +129,10 @@ fn trials() -> usize {
 
 /// A small deterministic generator (xorshift64*), seeded per run and printed, so that a
 /// failing trial can be replayed with `MIRROR_CRASH_SEED`.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -140,7 +140,7 @@ impl Rng {
     }
 }
 
-async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Vec<u8>) {
+pub(super) async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Vec<u8>) {
     let r = client
         .get(format!("{base}{path}"))
         .send()
@@ -151,7 +151,7 @@ async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Vec<u8>)
 }
 
 /// Waits (up to 10 s: the server polls every second, and CI machines are loaded) until the server at `base` serves `want` at `path`.
-async fn wait_for(client: &reqwest::Client, base: &str, path: &str, want: &[u8]) {
+pub(super) async fn wait_for(client: &reqwest::Client, base: &str, path: &str, want: &[u8]) {
     let start = Instant::now();
     loop {
         let (status, body) = get(client, base, path).await;
