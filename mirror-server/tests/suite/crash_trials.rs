@@ -18,20 +18,9 @@ use std::time::{Duration, Instant};
 use crate::common::{Fixture, Import};
 
 use super::switch::{
-    APT_PATH, BIN, PAGE_PATH, REPO, Rng, TAG, bin, cp_dir, get, live_of, snapshot_files, trials,
-    url_path, wait_for,
+    APT_PATH, BIN, PAGE_PATH, REPO, Rng, TAG, bin, cp_dir, crash_seed, get, live_of,
+    snapshot_files, trials, url_path, wait_for,
 };
-
-fn seed() -> u64 {
-    std::env::var("MIRROR_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64 | 1)
-        })
-}
 
 fn verify(store: &Path, what: &str) {
     let out = bin(&["verify", "--store", store.to_str().unwrap()]);
@@ -82,7 +71,7 @@ async fn kill_9_during_gc_and_rollback_leaves_a_consistent_store() {
         );
         full.insert(name, t0.elapsed());
     }
-    let seed = seed();
+    let seed = crash_seed();
     eprintln!("uninterrupted: {full:?}; MIRROR_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let client = reqwest::Client::new();
@@ -182,7 +171,9 @@ async fn kill_9_during_gc_and_rollback_leaves_a_consistent_store() {
         std::fs::remove_dir_all(&store).unwrap();
     }
     eprintln!("crash trials (gc, rollback): {} {outcomes:?}", trials());
-    for name in ["gc", "rollback"] {
+    // With a handful of trials every kill may come after the end by chance; with the
+    // default 20 (10 each) that is about 1 in 10,000 for gc (measured: 4 in 10 finish).
+    for name in ["gc", "rollback"].into_iter().filter(|_| trials() >= 10) {
         assert!(
             outcomes.contains_key(&format!("{name} killed")),
             "no trial killed a running {name}: {outcomes:?}"

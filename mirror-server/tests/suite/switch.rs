@@ -127,6 +127,19 @@ pub(super) fn trials() -> usize {
         .unwrap_or(20)
 }
 
+/// The seed of a run of crash trials: `MIRROR_CRASH_SEED`, else the clock (printed by the
+/// trials, so that a failing run can be replayed).
+pub(super) fn crash_seed() -> u64 {
+    std::env::var("MIRROR_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64 | 1)
+        })
+}
+
 /// A small deterministic generator (xorshift64*), seeded per run and printed, so that a
 /// failing trial can be replayed with `MIRROR_CRASH_SEED`.
 pub(super) struct Rng(pub(super) u64);
@@ -209,14 +222,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
         String::from_utf8_lossy(&out.stderr)
     );
     let full = t0.elapsed();
-    let seed = std::env::var("MIRROR_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64 | 1)
-        });
+    let seed = crash_seed();
     eprintln!("import takes {full:?}; MIRROR_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let client = reqwest::Client::new();
