@@ -127,6 +127,18 @@ pub(super) fn trials() -> usize {
         .unwrap_or(20)
 }
 
+/// Runs `mirror-server verify` on `store` and fails the test, naming `what`, unless it
+/// passes.
+pub(super) fn verify(store: &Path, what: &str) {
+    let out = bin(&["verify", "--store", store.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{what}: verify failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The seed of a run of crash trials: `MIRROR_CRASH_SEED`, else the clock (printed by the
 /// trials, so that a failing run can be replayed).
 pub(super) fn crash_seed() -> u64 {
@@ -269,13 +281,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
             "trial {trial}"
         );
         // The store is consistent.
-        let out = bin(&["verify", "--store", store.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "trial {trial} (delay {delay:?}): verify failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        verify(&store, &format!("trial {trial} (delay {delay:?})"));
         // A re-import succeeds (forced when the killed run had already committed).
         let mut args = import_args(&store);
         if committed {
