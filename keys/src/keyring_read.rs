@@ -144,7 +144,7 @@ fn frame_at(data: &[u8], pos: usize) -> Result<(u8, usize), String> {
 fn parse_packet(raw: &RawPacket<'_>) -> Result<Packet, String> {
     match PacketParser::new(raw.bytes).next() {
         Some(Ok(p)) => Ok(p),
-        Some(Err(e)) => Err(e.to_string()),
+        Some(Err(e)) => Err(crate::openpgp::pgp_message(&e)),
         None => Err("empty packet".into()),
     }
 }

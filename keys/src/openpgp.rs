@@ -84,7 +84,22 @@ const KEYRING_EXPECTED: &str =
 fn pgp_err(operation: &'static str) -> impl FnOnce(pgp::errors::Error) -> KeyError {
     move |e| KeyError::OpenPgp {
         operation,
-        reason: e.to_string(),
+        reason: pgp_message(&e),
+    }
+}
+
+/// An rPGP error as a one-line message: its `Display`, except for a wrapped error
+/// (`InvalidPacketContent`), whose `Display` prints the inner error with `{:?}`, and so,
+/// when `RUST_BACKTRACE` is set, the inner error's whole backtrace, resolved. That costs
+/// milliseconds and hundreds of MB of symbol tables per malformed packet, and puts a
+/// backtrace in the user's error message (found by fuzzing the keyring reader, issue 16).
+/// Here the inner error shows its own message instead.
+pub(crate) fn pgp_message(e: &pgp::errors::Error) -> String {
+    match e {
+        pgp::errors::Error::InvalidPacketContent { source } => {
+            format!("invalid packet content: {}", pgp_message(source))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -153,8 +168,8 @@ impl RepoSigningKey {
             expected: SECRET_EXPECTED,
             reason,
         };
-        let (key, _headers) =
-            SignedSecretKey::from_string(text.trim_start()).map_err(|e| invalid(e.to_string()))?;
+        let (key, _headers) = SignedSecretKey::from_string(text.trim_start())
+            .map_err(|e| invalid(pgp_message(&e)))?;
         if key.primary_key.secret_params().is_encrypted()
             || key
                 .secret_subkeys
@@ -458,7 +473,7 @@ impl Keyring {
         let (msg, _headers) =
             CleartextSignedMessage::from_string(inrelease).map_err(|e| VerifyError::Malformed {
                 what: "InRelease (OpenPGP cleartext-signed message)",
-                reason: e.to_string(),
+                reason: pgp_message(&e),
             })?;
         let signed = msg.signed_text();
         let (signers, sha1_bound) = self.verify_signatures(msg.signatures(), signed.as_bytes())?;
@@ -483,11 +498,11 @@ impl Keyring {
         if signature.iter().all(u8::is_ascii_whitespace) {
             return Err(malformed("the signature file is empty".into()));
         }
-        let (parsed, _headers) =
-            DetachedSignature::from_reader_many(signature).map_err(|e| malformed(e.to_string()))?;
+        let (parsed, _headers) = DetachedSignature::from_reader_many(signature)
+            .map_err(|e| malformed(pgp_message(&e)))?;
         let mut sigs = Vec::new();
         for sig in parsed {
-            sigs.push(sig.map_err(|e| malformed(e.to_string()))?.signature);
+            sigs.push(sig.map_err(|e| malformed(pgp_message(&e)))?.signature);
         }
         if sigs.is_empty() {
             return Err(malformed("no signature packet found".into()));

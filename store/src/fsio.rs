@@ -244,10 +244,90 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     sync_dir(dir).map_err(|e| at(dir, e))
 }
 
+/// Removes the temporary files an interrupted [`write_atomic`] of `dir/<name>` left
+/// behind (`.<name>.tmp.<pid>.<n>`), for each of `names`: a kill between the temporary
+/// file's creation and its rename leaves one. A rerun that writes the same files calls
+/// this first, so that the directory ends as an uninterrupted run leaves it. Other names,
+/// `.<name>.tmp.` followed by anything but two decimal numbers included, are left alone.
+/// Returns the number of files removed.
+///
+/// Errors: I/O errors (a missing `dir` is not one: nothing to remove).
+pub fn remove_atomic_leftovers(dir: &Path, names: &[&str]) -> io::Result<usize> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+    };
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mut removed = 0;
+    for entry in rd {
+        let entry = entry?;
+        let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let leftover = names.iter().any(|name| {
+            file.strip_prefix('.')
+                .and_then(|f| f.strip_prefix(name))
+                .and_then(|f| f.strip_prefix(".tmp."))
+                .and_then(|f| f.split_once('.'))
+                .is_some_and(|(pid, n)| numeric(pid) && numeric(n))
+        });
+        if leftover && entry.file_type()?.is_file() {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", entry.path().display()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn remove_atomic_leftovers_takes_only_what_write_atomic_left() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        for n in [
+            ".media.json.tmp.123.0",
+            ".manifest.json.tmp.9.17",
+            ".media.json.tmp.x.0",
+            ".media.json.tmp.12",
+            ".other.json.tmp.1.2",
+            "media.json",
+        ] {
+            fs::write(p(n), b"").unwrap();
+        }
+        let n = remove_atomic_leftovers(d.path(), &["media.json", "manifest.json"]).unwrap();
+        assert_eq!(n, 2);
+        let mut left: Vec<String> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".media.json.tmp.12",
+                ".media.json.tmp.x.0",
+                ".other.json.tmp.1.2",
+                "media.json"
+            ]
+        );
+        assert_eq!(
+            remove_atomic_leftovers(&p("none"), &["media.json"]).unwrap(),
+            0
+        );
+    }
 
     #[test]
     fn read_bounded_refuses_links_hard_links_and_oversize() {

@@ -9,7 +9,10 @@
 //!   snapshot key whose public half sits in a trusted-keys directory; hostile drives come
 //!   from its manifest hook and [`drive::drive_blob`].
 //! - [`tree`]: [`tree_digest`] / [`tree_manifest`], to prove a directory is unchanged.
+//! - [`crash`]: kill -9 trials: [`crash::kill_after`], a seeded [`crash::Rng`], the
+//!   `MIRROR_CRASH_TRIALS` / `MIRROR_CRASH_SEED` settings.
 
+pub mod crash;
 pub mod drive;
 pub mod output;
 pub mod server;

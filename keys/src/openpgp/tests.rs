@@ -325,3 +325,28 @@ fn generated_key_is_v4_eddsa_with_sha256_preference() {
     assert_eq!(sig.preferred_hash_algs(), &[HashAlgorithm::Sha256]);
     assert!(sig.key_flags().sign() && sig.key_flags().certify());
 }
+
+/// Fuzz finding (issue 16, target `openpgp_keyring`, an out-of-memory with
+/// `RUST_BACKTRACE=1`): rPGP's `InvalidPacketContent` prints its inner error with `{:?}`,
+/// the inner error's resolved backtrace included. Each malformed packet of a keyring
+/// resolved a backtrace (hundreds of MB of symbol tables) into the message.
+#[test]
+fn a_wrapped_pgp_error_is_one_line_without_its_backtrace() {
+    let inner = pgp::errors::Error::InvalidInput {
+        backtrace: Some(std::backtrace::Backtrace::force_capture()),
+    };
+    let e = pgp::errors::Error::InvalidPacketContent {
+        source: Box::new(inner),
+    };
+    // rPGP's own Display carries the backtrace (when it no longer does, this workaround
+    // can go).
+    assert!(e.to_string().contains("backtrace"), "{e}");
+    assert_eq!(pgp_message(&e), "invalid packet content: invalid input");
+    let nested = pgp::errors::Error::InvalidPacketContent {
+        source: Box::new(e),
+    };
+    assert_eq!(
+        pgp_message(&nested),
+        "invalid packet content: invalid packet content: invalid input"
+    );
+}

@@ -10,7 +10,9 @@
 //!   URL, keeping the query; `/simple/<project>` without the slash is redirected to the
 //!   slash form (PEP 503 §Specification allows both).
 //! - `/simple/<project>/<file>` (distributions and PEP 658 `.metadata` files): the logical
-//!   file `simple/<project>/<file>`, with Range support.
+//!   file `simple/<project>/<file>`, with Range support. The page files themselves are
+//!   served at their logical paths too (`/simple/index.json`,
+//!   `/simple/<project>/index.html`), without negotiation.
 //!
 //! The same handler serves a held snapshot under `/snapshots/<channel>/<seq>/simple/…`:
 //! it takes the path relative to the mount point and the mount prefix, which redirects
@@ -176,6 +178,12 @@ pub async fn handle(
         } else {
             plain(StatusCode::NOT_FOUND, format!("not found: {prefix}{raw}\n"))
         };
+    }
+    // The root index's own files, `simple/index.html` and `simple/index.json`: logical
+    // paths like any other (docs/media-format.md), not project names (a normalized name
+    // holds no `.`, so no project is shadowed).
+    if segs.len() == 2 && matches!(project, "index.html" | "index.json") {
+        return serve_logical(state, live, &logical, req, content_type::guess).await;
     }
     let normalized = formats::pypi::name::normalize(project);
     let rest = segs.get(2..).unwrap_or_default();

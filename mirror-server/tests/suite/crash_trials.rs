@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use crate::common::{Fixture, Import};
 
 use super::switch::{
-    APT_PATH, BIN, PAGE_PATH, REPO, Rng, TAG, cp_dir, crash_seed, get, live_of, snapshot_files,
-    trials, url_path, verify, wait_for,
+    APT_PATH, BIN, PAGE_PATH, REPO, Rng, TAG, cp_dir, get, kill_after, live_of, seed,
+    snapshot_files, trials, url_path, verify, wait_for,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +61,7 @@ async fn kill_9_during_gc_and_rollback_leaves_a_consistent_store() {
         );
         full.insert(name, t0.elapsed());
     }
-    let seed = crash_seed();
+    let seed = seed();
     eprintln!("uninterrupted: {full:?}; MIRROR_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let client = reqwest::Client::new();
@@ -74,18 +74,9 @@ async fn kill_9_during_gc_and_rollback_leaves_a_consistent_store() {
             .await
             .unwrap();
         let base = format!("http://{}", server.addr);
-        let span = full[name].as_micros() as u64 + 1;
-        let delay = Duration::from_micros(rng.next() % span);
+        let delay = rng.delay(full[name]);
         let what = format!("trial {trial}, {name} killed after {delay:?}");
-        let mut child = Command::new(BIN)
-            .args(args_for(op, &store))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let finished = child.wait().unwrap().success();
+        let finished = kill_after(Command::new(BIN).args(args_for(op, &store)), delay);
         let live = live_of(&store);
         let k = match live.as_deref() {
             Some("test/1") if name == "rollback" => 1,

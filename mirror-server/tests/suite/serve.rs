@@ -151,6 +151,20 @@ fn serves_an_imported_snapshot() {
         assert!(r.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
         assert_eq!(r.text().await.unwrap(), "signed release\n");
 
+        // The page files at their logical paths (the manifest's paths), root included:
+        // not taken for a project named "index.html".
+        for (logical, want) in [
+            ("simple/index.html", &b"<html>root</html>\n"[..]),
+            ("simple/foo-bar/index.json", JSON_PAGE),
+        ] {
+            let r = client.get(format!("{base}/{logical}")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{logical}");
+            assert_eq!(r.bytes().await.unwrap().as_ref(), want, "{logical}");
+        }
+        let r = client.get(format!("{base}/simple/index.json")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+
         // PEP 691 negotiation.
         let page = format!("{base}/simple/foo-bar/");
         let r = client

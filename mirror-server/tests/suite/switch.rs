@@ -25,6 +25,7 @@ use crate::common::{Fixture, Import, OciFile};
 use formats::digest::Digest;
 use formats::oci::OCI_MANIFEST;
 use formats::snapshot::Meta;
+pub(super) use testkit::crash::{Rng, cp_dir, kill_after, seed};
 
 pub(super) const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
 
@@ -104,27 +105,15 @@ pub(super) fn bin(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-pub(super) fn cp_dir(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
 pub(super) fn live_of(store: &Path) -> Option<String> {
     store::Index::open_read_only(&store.join("index.redb"))
         .unwrap()
         .and_then(|i| i.current().unwrap())
 }
 
+/// Crash trials per test: `MIRROR_CRASH_TRIALS`, else 20.
 pub(super) fn trials() -> usize {
-    std::env::var("MIRROR_CRASH_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20)
+    testkit::crash::trials(20)
 }
 
 /// Runs `mirror-server verify` on `store` and fails the test, naming `what`, unless it
@@ -137,32 +126,6 @@ pub(super) fn verify(store: &Path, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The seed of a run of crash trials: `MIRROR_CRASH_SEED`, else the clock (printed by the
-/// trials, so that a failing run can be replayed).
-pub(super) fn crash_seed() -> u64 {
-    std::env::var("MIRROR_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64 | 1)
-        })
-}
-
-/// A small deterministic generator (xorshift64*), seeded per run and printed, so that a
-/// failing trial can be replayed with `MIRROR_CRASH_SEED`.
-pub(super) struct Rng(pub(super) u64);
-
-impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 pub(super) async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Vec<u8>) {
@@ -234,7 +197,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
         String::from_utf8_lossy(&out.stderr)
     );
     let full = t0.elapsed();
-    let seed = crash_seed();
+    let seed = seed();
     eprintln!("import takes {full:?}; MIRROR_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let client = reqwest::Client::new();
@@ -246,16 +209,8 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
             .await
             .unwrap();
         let base = format!("http://{}", server.addr);
-        let delay = Duration::from_micros(rng.next() % (full.as_micros() as u64 * 3 / 2 + 1));
-        let mut child = Command::new(BIN)
-            .args(import_args(&store))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
+        let delay = rng.delay(full * 3 / 2);
+        let finished = kill_after(Command::new(BIN).args(import_args(&store)), delay);
         let live = live_of(&store);
         let committed = match live.as_deref() {
             Some("test/1") => false,
@@ -263,7 +218,7 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
             other => panic!("trial {trial} (delay {delay:?}): live snapshot {other:?}"),
         };
         *outcomes
-            .entry(match (status.success(), committed) {
+            .entry(match (finished, committed) {
                 (true, _) => "finished before the kill",
                 (false, true) => "killed after the commit",
                 (false, false) => "killed before the commit",

@@ -140,6 +140,17 @@ pub(super) fn snapshot_files(
         &cut.manifest.channel,
         cut.manifest.sequence,
     ));
+    // What a killed run left half-written (its temporary files) goes first: the drive
+    // ends as an uninterrupted export leaves it.
+    let leftovers = |dir: &Path, names: &[&str]| {
+        store::fsio::remove_atomic_leftovers(dir, names).with_context(|| {
+            format!(
+                "cannot clear leftovers of a killed export in {}",
+                dir.display()
+            )
+        })
+    };
+    leftovers(to, &[OCI_LAYOUT_FILE, OCI_LAYOUT_INDEX_FILE])?;
     if let Some(index) = &plan.layout_index {
         write_file(
             &to.join(OCI_LAYOUT_FILE),
@@ -165,6 +176,16 @@ pub(super) fn snapshot_files(
     let media_bytes = media_doc.to_bytes();
     std::fs::create_dir_all(&snap_dir)
         .with_context(|| format!("cannot create {}", snap_dir.display()))?;
+    leftovers(
+        &snap_dir,
+        &[
+            snapshot::SIGNER_FILE,
+            snapshot::SIGNATURE_FILE,
+            media::MEDIA_SIGNATURE_FILE,
+            media::MEDIA_FILE,
+            snapshot::MANIFEST_FILE,
+        ],
+    )?;
     write_file(
         &snap_dir.join(snapshot::SIGNER_FILE),
         snap_key.public_key().to_pem().as_bytes(),

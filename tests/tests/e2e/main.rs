@@ -17,6 +17,7 @@ mod bad_media;
 mod client_config;
 mod deb_package;
 mod e2e;
+mod export_crash;
 mod faults;
 mod fixtures;
 mod init_from_host;
