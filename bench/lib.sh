@@ -262,6 +262,41 @@ Y
   echo "$port"
 }
 
+# bench_apt_upstream DIR DEBS: a signed APT repository under DIR/www/apt (suite and
+# codename "stable", component main, amd64) of DEBS tiny real packages bench-pkg-1..DEBS,
+# each depending on the one before, built with dpkg-deb, indexed by dpkg-scanpackages and
+# apt-ftparchive (Packages, Packages.gz, Release) and signed with a throwaway ed25519 gpg
+# key (InRelease, Release.gpg). The key's public keyring goes to DIR/upstream-keyring.gpg;
+# the gpg home is DIR/gnupg, its agent stopped at the end.
+bench_apt_upstream() {
+  bench_need dpkg-scanpackages dpkg-dev
+  bench_need apt-ftparchive apt-utils
+  bench_need gpg
+  local dir=$1 debs=$2 up=$1/www/apt i d dep
+  mkdir -p "$up/pool/main" "$up/dists/stable/main/binary-amd64" "$dir/gnupg"
+  chmod 700 "$dir/gnupg"
+  for i in $(seq "$debs"); do
+    d=$dir/deb/bench-pkg-$i
+    mkdir -p "$d/DEBIAN" "$d/usr/share/doc/bench-pkg-$i"
+    printf 'bench package %s\n' "$i" > "$d/usr/share/doc/bench-pkg-$i/README"
+    dep=""; [ "$i" -gt 1 ] && dep="Depends: bench-pkg-$((i - 1))"$'\n'
+    printf 'Package: bench-pkg-%s\nVersion: 1.0-%s\nArchitecture: amd64\nMaintainer: Bench <bench@invalid>\n%sDescription: benchmark package %s\n' \
+      "$i" "$i" "$dep" "$i" > "$d/DEBIAN/control"
+    dpkg-deb -Zgzip --build "$d" "$up/pool/main/bench-pkg-${i}_1.0-${i}_amd64.deb" >/dev/null
+  done
+  (cd "$up" && dpkg-scanpackages --multiversion pool/ 2>/dev/null > dists/stable/main/binary-amd64/Packages)
+  gzip -9nk "$up/dists/stable/main/binary-amd64/Packages"
+  (cd "$up/dists/stable" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+    -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
+    -o APT::FTPArchive::Release::Components=main release . > Release)
+  local g=(gpg --homedir "$dir/gnupg" --batch --quiet --pinentry-mode loopback)
+  "${g[@]}" --passphrase '' --quick-gen-key 'Bench Upstream <bench@invalid>' ed25519 sign never 2>/dev/null
+  "${g[@]}" --export > "$dir/upstream-keyring.gpg"
+  "${g[@]}" --clearsign -o "$up/dists/stable/InRelease" "$up/dists/stable/Release"
+  "${g[@]}" --armor --detach-sign -o "$up/dists/stable/Release.gpg" "$up/dists/stable/Release"
+  gpgconf --homedir "$dir/gnupg" --kill gpg-agent 2>/dev/null || true
+}
+
 # bench_keys DIR: snapshot and repository keys for mirror-sync in DIR (once).
 bench_keys() {
   [ -f "$1/snapshot.key" ] || "$BENCH_BIN/mirror-sync" --quiet keys generate --out "$1" >/dev/null

@@ -19,36 +19,13 @@
 source "$(dirname "$0")/../lib.sh"
 bench_need wrk
 bench_need skopeo
-bench_need dpkg-scanpackages dpkg-dev
-bench_need apt-ftparchive apt-utils
-bench_need gpg
 W=$BENCH_WORK
 if [ "$BENCH_SMOKE" = 1 ]; then LAYER_MIB=8; DEBS=5; else LAYER_MIB=1024; DEBS=60; fi
 
 # --- upstreams -------------------------------------------------------------------------
 bench_log "building the APT upstream ($DEBS packages)"
 UP=$W/www
-mkdir -p "$UP/apt/pool/main" "$UP/apt/dists/stable/main/binary-amd64" "$W/gnupg"
-chmod 700 "$W/gnupg"
-for i in $(seq "$DEBS"); do
-  d=$W/deb/bench-pkg-$i
-  mkdir -p "$d/DEBIAN" "$d/usr/share/doc/bench-pkg-$i"
-  printf 'bench package %s\n' "$i" > "$d/usr/share/doc/bench-pkg-$i/README"
-  dep=""; [ "$i" -gt 1 ] && dep="Depends: bench-pkg-$((i - 1))"$'\n'
-  printf 'Package: bench-pkg-%s\nVersion: 1.0-%s\nArchitecture: amd64\nMaintainer: Bench <bench@invalid>\n%sDescription: benchmark package %s\n' \
-    "$i" "$i" "$dep" "$i" > "$d/DEBIAN/control"
-  dpkg-deb -Zgzip --build "$d" "$UP/apt/pool/main/bench-pkg-${i}_1.0-${i}_amd64.deb" >/dev/null
-done
-(cd "$UP/apt" && dpkg-scanpackages --multiversion pool/ 2>/dev/null > dists/stable/main/binary-amd64/Packages)
-gzip -9nk "$UP/apt/dists/stable/main/binary-amd64/Packages"
-(cd "$UP/apt/dists/stable" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
-  -o APT::FTPArchive::Release::Codename=stable -o APT::FTPArchive::Release::Architectures=amd64 \
-  -o APT::FTPArchive::Release::Components=main release . > Release)
-g() { gpg --homedir "$W/gnupg" --batch --quiet --pinentry-mode loopback "$@"; }
-g --passphrase '' --quick-gen-key 'Bench Upstream <bench@invalid>' ed25519 sign never 2>/dev/null
-g --export > "$W/upstream-keyring.gpg"
-g --clearsign -o "$UP/apt/dists/stable/InRelease" "$UP/apt/dists/stable/Release"
-g --armor --detach-sign -o "$UP/apt/dists/stable/Release.gpg" "$UP/apt/dists/stable/Release"
+bench_apt_upstream "$W" "$DEBS"
 
 bench_log "building the PyPI upstream (fixture index)"
 python3 "$BENCH_ROOT/fixtures/pypi/make_index.py" "$UP/pypi" >/dev/null
@@ -79,7 +56,6 @@ $(bench_oci_table "$RP" bench/big:1)"
 # The server accepts an upstream signature only from a keyring installed in its trust store.
 mkdir -p "$W/m/keys/trusted/upstream"
 cp "$W/upstream-keyring.gpg" "$W/m/keys/trusted/upstream/"
-gpgconf --homedir "$W/gnupg" --kill gpg-agent 2>/dev/null || true
 bench_publish "$W/m" "$W/server"
 rm -rf "$W/m/drive" "$W/m/store"
 MP=$(bench_serve "$W/server")

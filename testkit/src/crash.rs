@@ -35,7 +35,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -44,7 +44,7 @@ impl Rng {
 
     /// A delay drawn uniformly from `[0, span]` (microsecond steps).
     pub fn delay(&mut self, span: Duration) -> Duration {
-        Duration::from_micros(self.next() % (span.as_micros() as u64 + 1))
+        Duration::from_micros(self.next_u64() % (span.as_micros() as u64 + 1))
     }
 }
 
