@@ -37,17 +37,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ -z "$BIN" ]; then
-  if [ "$SMOKE" = 1 ]; then
-    (cd "$ROOT" && cargo build --locked -q -p mirror-sync -p mirror-server --bins --examples)
-    BIN=$TARGET/debug
-  else
-    echo "building release binaries…" >&2
-    (cd "$ROOT" && cargo build --release --locked -q -p mirror-sync -p mirror-server --bins --examples)
-    BIN=$TARGET/release
-  fi
-fi
+# shellcheck source=bench/bins.sh
+source "$ROOT/bench/bins.sh"
+[ -z "$BIN" ] && BIN=$(bench_bins "$ROOT" "$SMOKE" --examples)
 echo "installing the peers that are missing…" >&2
 "$ROOT/bench/install-peers.sh"
 export BENCH_ROOT=$ROOT BENCH_BIN=$BIN BENCH_SMOKE=$SMOKE
