@@ -85,6 +85,8 @@ while time.monotonic() < deadline:
         status, h, body = get(path, headers)
     except Exception as e:  # noqa: BLE001 - every error is a failed request
         fail(path, f"{type(e).__name__}: {e}")
+        if conn is not None:
+            conn.close()
         conn = None
         continue
     stats["bytes"] += len(body)

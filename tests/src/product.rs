@@ -19,16 +19,21 @@ pub fn sync_cli(args: &[&str]) -> anyhow::Result<()> {
     mirror_sync::cli::run(v)
 }
 
+/// `mirror-sync --json ARGS…`, in-process: the result and the JSON document printed
+/// (`null` when nothing parsable was printed).
+pub fn sync_cli_json(args: &[&str]) -> (anyhow::Result<()>, serde_json::Value) {
+    let mut v = vec!["mirror-sync", "--json"];
+    v.extend_from_slice(args);
+    let mut out = Vec::new();
+    let r = mirror_sync::cli::run_to(v, &mut out);
+    let doc = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
+    (r, doc)
+}
+
 /// `mirror-sync --json sync --config CONFIG`: the result and the summary document it
 /// printed (printed even when the sync fails, e.g. images refused by policy).
 pub fn sync_json(config: &Path) -> (anyhow::Result<()>, serde_json::Value) {
-    let mut out = Vec::new();
-    let r = mirror_sync::cli::run_to(
-        ["mirror-sync", "--json", "sync", "--config", s(config)],
-        &mut out,
-    );
-    let v = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
-    (r, v)
+    sync_cli_json(&["sync", "--config", s(config)])
 }
 
 /// `mirror-server ARGS…`, in-process.

@@ -19,7 +19,7 @@ use crate::common::{Fixture, Import};
 
 use super::switch::{
     APT_PATH, BIN, PAGE_PATH, REPO, Rng, TAG, cp_dir, get, kill_after, live_of, seed,
-    snapshot_files, trials, url_path, verify, wait_for,
+    snapshot_files, trial_server, trials, url_path, verify, wait_for,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,12 +68,8 @@ async fn kill_9_during_gc_and_rollback_leaves_a_consistent_store() {
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     for trial in 0..trials() {
         let (name, op) = ops[trial % 2];
-        let store = fx.dir.path().join(format!("trial-{trial}"));
-        cp_dir(&template, &store);
-        let server = mirror_server::serve::start(store.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.addr);
+        let (store, server, base) =
+            trial_server(fx.dir.path(), &template, &format!("trial-{trial}")).await;
         let delay = rng.delay(full[name]);
         let what = format!("trial {trial}, {name} killed after {delay:?}");
         let finished = kill_after(Command::new(BIN).args(args_for(op, &store)), delay);

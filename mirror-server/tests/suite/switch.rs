@@ -116,6 +116,23 @@ pub(super) fn trials() -> usize {
     testkit::crash::trials(20)
 }
 
+/// A trial's own store, a copy of `template` at `dir/name`, and a server on it (a free
+/// port on 127.0.0.1): the store, the server (shut it down at the end of the trial) and
+/// its base URL.
+pub(super) async fn trial_server(
+    dir: &Path,
+    template: &Path,
+    name: &str,
+) -> (PathBuf, mirror_server::serve::ServerHandle, String) {
+    let store = dir.join(name);
+    cp_dir(template, &store);
+    let server = mirror_server::serve::start(store.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    (store, server, base)
+}
+
 /// Runs `mirror-server verify` on `store` and fails the test, naming `what`, unless it
 /// passes.
 pub(super) fn verify(store: &Path, what: &str) {
@@ -203,12 +220,8 @@ async fn kill_9_during_import_leaves_a_consistent_store() {
     let client = reqwest::Client::new();
     let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
     for trial in 0..trials() {
-        let store = fx.dir.path().join(format!("trial-{trial}"));
-        cp_dir(&template, &store);
-        let server = mirror_server::serve::start(store.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.addr);
+        let (store, server, base) =
+            trial_server(fx.dir.path(), &template, &format!("trial-{trial}")).await;
         let delay = rng.delay(full * 3 / 2);
         let finished = kill_after(Command::new(BIN).args(import_args(&store)), delay);
         let live = live_of(&store);
@@ -346,12 +359,8 @@ async fn kill_9_at_each_durability_point_leaves_a_consistent_store() {
         two.iter().map(|f| Digest::of(&f.bytes)).collect();
     let client = reqwest::Client::new();
     for point in ["staged", "synced", "adopted"] {
-        let store = fx.dir.path().join(format!("at-{point}"));
-        cp_dir(&template, &store);
-        let server = mirror_server::serve::start(store.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.addr);
+        let (store, server, base) =
+            trial_server(fx.dir.path(), &template, &format!("at-{point}")).await;
         let mut child = Command::new(BIN)
             .args(import_args(&store))
             .env("MIRROR_IMPORT_PAUSE_AT", point)
@@ -389,13 +398,7 @@ async fn kill_9_at_each_durability_point_leaves_a_consistent_store() {
         for p in [APT_PATH, PAGE_PATH, &format!("v2/{REPO}/manifests/{TAG}")] {
             wait_for(&client, &base, &url_path(p), &bytes_of(&one, p)).await;
         }
-        let out = bin(&["verify", "--store", store.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{point}: verify failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        verify(&store, point);
         let staging = staging_of(&store);
         let sealed = staging.join("synced").is_file();
         let in_store = blob_files(&store)

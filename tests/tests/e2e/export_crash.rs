@@ -26,7 +26,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use formats::snapshot::{ArtifactKind, Manifest};
-use mirror_e2e::product::{read_manifest, s, sync_cli};
+use mirror_e2e::product::{read_manifest, s, sync_cli, sync_cli_json};
 use mirror_e2e::tree::tree_manifest;
 use mirror_e2e::world::world;
 use mirror_e2e::{in_ci, workspace_bin};
@@ -52,13 +52,8 @@ fn assert_drive_verifies(drive: &Path, config: &Path, what: &str) {
 
 /// The snapshots the store records as exported (`mirror-sync --json snapshots`).
 fn exported(config: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    mirror_sync::cli::run_to(
-        ["mirror-sync", "--json", "snapshots", "--config", s(config)],
-        &mut out,
-    )
-    .expect("mirror-sync snapshots");
-    let list: serde_json::Value = serde_json::from_slice(&out).expect("snapshots JSON");
+    let (r, list) = sync_cli_json(&["snapshots", "--config", s(config)]);
+    r.expect("mirror-sync snapshots");
     list.as_array()
         .expect("a JSON array")
         .iter()

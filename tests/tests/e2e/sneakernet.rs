@@ -22,21 +22,11 @@ use formats::digest::Digest;
 use formats::media::Media;
 use formats::snapshot::Manifest;
 use mirror_e2e::apt_fixture::DebSpec;
-use mirror_e2e::product::{read_manifest, s, server_cli, sync_cli};
+use mirror_e2e::product::{read_manifest, s, server_cli, sync_cli, sync_cli_json};
 use mirror_e2e::tree::{tree_digest, tree_manifest};
 use mirror_e2e::workspace_bin;
 use mirror_e2e::world::{World, world};
 use mirror_server::import::{ImportError, ImportOptions, ImportSummary, import};
-
-/// `mirror-sync --json ARGS…` in-process: the result and the JSON document printed.
-fn sync_json(args: &[&str]) -> (anyhow::Result<()>, serde_json::Value) {
-    let mut v = vec!["mirror-sync", "--json"];
-    v.extend_from_slice(args);
-    let mut out = Vec::new();
-    let r = mirror_sync::cli::run_to(v, &mut out);
-    let doc = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
-    (r, doc)
-}
 
 fn import_into(w: &World, store: &Path, drives: &[&Path]) -> Result<ImportSummary, ImportError> {
     import(&ImportOptions {
@@ -123,7 +113,7 @@ fn sync(w: &World) {
 fn export(w: &World, drive: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["export", "--config", s(&w.config), "--to", s(drive)];
     args.extend_from_slice(extra);
-    let (r, doc) = sync_json(&args);
+    let (r, doc) = sync_cli_json(&args);
     r.expect("export");
     doc
 }
@@ -171,7 +161,7 @@ fn delta_drive_holds_only_new_blobs_and_needs_its_base() {
     assert_fat_safe(&drive_b);
 
     // Read back: a pass that says it is a delta.
-    let (ok, v) = sync_json(&["verify", s(&drive_b), "--config", s(&w.config)]);
+    let (ok, v) = sync_cli_json(&["verify", s(&drive_b), "--config", s(&w.config)]);
     ok.expect("verify passes");
     assert_eq!(v["ok"], true);
     assert_eq!(v["snapshots"][0]["base"], "cube-test/1");
@@ -279,7 +269,7 @@ fn receipt_drive_catches_a_site_up_after_a_lost_drive() {
         keys::snapshot::SigningKey::generate().public_key().to_pem(),
     )
     .unwrap();
-    let (res, _) = sync_json(&[
+    let (res, _) = sync_cli_json(&[
         "export",
         "--config",
         s(&w.config),
@@ -312,7 +302,7 @@ fn split_parts_are_joined_and_a_flipped_part_byte_is_caught() {
         }
     }
     assert_fat_safe(&drive);
-    let (ok, v) = sync_json(&["verify", s(&drive), "--config", s(&w.config)]);
+    let (ok, v) = sync_cli_json(&["verify", s(&drive), "--config", s(&w.config)]);
     ok.expect("verify passes");
     assert_eq!(v["snapshots"][0]["reassembled"], split.len());
 
@@ -324,7 +314,7 @@ fn split_parts_are_joined_and_a_flipped_part_byte_is_caught() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[7] ^= 0x40;
     std::fs::write(&path, &bytes).unwrap();
-    let (res, v) = sync_json(&["verify", s(&bad), "--config", s(&w.config)]);
+    let (res, v) = sync_cli_json(&["verify", s(&bad), "--config", s(&w.config)]);
     assert!(res.is_err(), "verify fails");
     assert_eq!(v["ok"], false);
     let failures = v["failures"].as_array().unwrap();
@@ -394,12 +384,12 @@ fn three_volumes_import_in_any_order() {
     for v in &vols {
         args.extend(["--to", s(v)]);
     }
-    let (r, doc) = sync_json(&args);
+    let (r, doc) = sync_cli_json(&args);
     r.expect("export over 3 volumes");
     assert_eq!(doc["volumes"], 3);
     // One drive at a time (`--volume N`) writes exactly the same volume.
     let alone = w.path("vol2-alone");
-    let (r, doc) = sync_json(&[
+    let (r, doc) = sync_cli_json(&[
         "export",
         "--config",
         s(&w.config),
@@ -427,7 +417,7 @@ fn three_volumes_import_in_any_order() {
             "volume {} holds {used} > {volume_size}",
             i + 1
         );
-        let (ok, check) = sync_json(&["verify", s(v), "--config", s(&w.config)]);
+        let (ok, check) = sync_cli_json(&["verify", s(v), "--config", s(&w.config)]);
         ok.expect("each volume verifies on its own");
         assert!(check["snapshots"][0]["on_other_volumes"].as_u64().unwrap() > 0);
     }
@@ -552,7 +542,7 @@ fn killed_export_and_import_resume_to_identical_bytes() {
         !drive.join("snapshots/cube-test/1/manifest.json").exists(),
         "a cut-short drive has no manifest"
     );
-    let (r, doc) = sync_json(&[
+    let (r, doc) = sync_cli_json(&[
         "export",
         "--config",
         s(&w.config),
