@@ -257,9 +257,21 @@ pub struct Meta {
     /// Where the bytes were fetched from (without credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_url: Option<String>,
-    /// License as upstream states it (SPDX expression where known).
+    /// License as upstream states it (SPDX expression where known). Debian packages: from
+    /// the package's own `usr/share/doc/<package>/copyright` (DEP-5 `License:` fields mapped
+    /// to SPDX identifiers, `LicenseRef-<name>` where no identifier fits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// Who supplies the package, as upstream names them: the Debian `Maintainer` field
+    /// (`Name <e-mail>`), a Python distribution's `Maintainer`/`Author` (core metadata),
+    /// or an OCI image's `org.opencontainers.image.vendor` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    /// Debian: the `Source` field as the index states it (`openssl` or
+    /// `openssl (3.0.13-0ubuntu3)`, Debian Policy §5.6.1); absent when the source package
+    /// has the binary package's name and version. See [`Meta::deb_source`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// OCI: the full reference a tag stands for (`docker.io/library/ubuntu:24.04`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -290,6 +302,30 @@ impl Meta {
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         self == &Meta::default()
+    }
+
+    /// Debian: the source package's name and version, from [`Meta::source`] (`name` or
+    /// `name (version)`), defaulting to the binary package's own name and version
+    /// (Debian Policy §5.6.1). `None` when neither the source nor the name is known.
+    pub fn deb_source(&self) -> Option<(&str, Option<&str>)> {
+        match self.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => match s.split_once('(') {
+                Some((name, rest)) => {
+                    let version = rest.trim_end().trim_end_matches(')').trim();
+                    Some((
+                        name.trim(),
+                        (!version.is_empty())
+                            .then_some(version)
+                            .or(self.version.as_deref()),
+                    ))
+                }
+                None => Some((s, self.version.as_deref())),
+            },
+            None => self
+                .name
+                .as_deref()
+                .map(|n| (n, self.version.as_deref())),
+        }
     }
 }
 
