@@ -109,6 +109,12 @@ pub struct Source {
     /// in package URLs (`pkg:deb/debian/...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// APT: the distribution release as `<id>-<version_id>` (`ubuntu-24.04`, `debian-12`),
+    /// from the configuration's `distro`, else from the upstream `Release`'s `Origin` and
+    /// `Version` fields; the `distro` qualifier of `pkg:deb` package URLs and the key that
+    /// ties packages to OSV ecosystems (`Ubuntu:24.04:LTS`, `Debian:12`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distro: Option<String>,
     /// APT: file name (no directory) of the OpenPGP keyring that verified the upstream
     /// `InRelease`; the importer looks it up in its own upstream-keyrings directory and
     /// verifies the upstream signatures again (docs/threat-model.md).
@@ -137,6 +143,7 @@ impl Source {
             repo_signer: None,
             registry: None,
             origin: None,
+            distro: None,
             upstream_keyring: None,
             upstream_sha1_bound_signers: Vec::new(),
         }
@@ -628,6 +635,7 @@ mod tests {
                 repo_signer: None,
                 registry: None,
                 origin: None,
+                distro: None,
                 upstream_keyring: None,
                 upstream_sha1_bound_signers: vec![],
             }],

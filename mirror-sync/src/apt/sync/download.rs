@@ -233,6 +233,8 @@ pub async fn download(
             repo_signer: None,
             registry: None,
             origin: fu.suites_info.iter().find_map(|s| s.origin.clone()),
+            // Filled from the configuration and the Release fields (sbom quality work).
+            distro: None,
             upstream_keyring: fu
                 .keyring_path
                 .file_name()
