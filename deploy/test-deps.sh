@@ -36,5 +36,16 @@ if ! "$REF_VENV/bin/python" -c "import apt_pkg, packaging, sys; sys.exit(packagi
   /usr/bin/python3 -m venv --system-site-packages "$REF_VENV"
   "$REF_VENV/bin/pip" install --quiet "packaging==$PACKAGING_VERSION"
 fi
+# The SBOM validators a reviewer's tools use (tests/tests/e2e/sbom_validators.rs), pinned:
+# ntia-conformance-checker, spdx-tools (pyspdxtools) and cyclonedx-python-lib.
+SBOM_VENV="${HOME}/.cache/mirror-tests/sbom-venv"
+NTIA_VERSION=6.0.0
+SPDX_TOOLS_VERSION=0.8.5
+CYCLONEDX_LIB_VERSION=11.12.0
+if ! "$SBOM_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(not (m.version('ntia-conformance-checker') == '$NTIA_VERSION' and m.version('spdx-tools') == '$SPDX_TOOLS_VERSION' and m.version('cyclonedx-python-lib') == '$CYCLONEDX_LIB_VERSION'))" 2>/dev/null; then
+  /usr/bin/python3 -m venv "$SBOM_VENV"
+  "$SBOM_VENV/bin/pip" install --quiet "ntia-conformance-checker==$NTIA_VERSION" \
+    "spdx-tools==$SPDX_TOOLS_VERSION" "cyclonedx-python-lib[json-validation]==$CYCLONEDX_LIB_VERSION"
+fi
 # The benchmark peers (bandersnatch into its venv), so `bench/run.sh --smoke` installs nothing.
 "$(dirname "$0")/../bench/install-peers.sh"

@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 TARGETS_ALL=(deb822 apt_packages apt_release apt_index_stream inrelease openpgp_keyring
-    pypi_simple pypi_names pypi_metadata oci snapshot_files http_headers)
+    pypi_simple pypi_names pypi_metadata oci snapshot_files http_headers deb_copyright)
 if [[ "${1:-}" == "--list" ]]; then
     printf '%s\n' "${TARGETS_ALL[@]}"
     exit 0

@@ -371,14 +371,18 @@ fn spdx_validates_against_the_official_2_3_schema() {
     let doc: Value = serde_json::from_slice(&sbom::spdx(&m)).unwrap();
     let v = spdx_validator();
     assert_eq!(errors(&v, &doc), Vec::<String>::new());
-    assert_eq!(doc["packages"].as_array().unwrap().len(), 16);
+    assert_eq!(
+        doc["packages"].as_array().unwrap().len(),
+        17,
+        "16 components and the snapshot"
+    );
     let rels: Vec<&str> = doc["relationships"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["relationshipType"].as_str().unwrap())
         .collect();
-    for t in ["DESCRIBES", "DEPENDS_ON", "OTHER"] {
+    for t in ["DESCRIBES", "CONTAINS", "DEPENDS_ON", "OTHER"] {
         assert!(rels.contains(&t), "{t}");
     }
     assert!(doc["hasExtractedLicensingInfos"].is_array());
@@ -440,7 +444,7 @@ fn broken_documents_are_rejected() {
             d["relationships"][0]["relationshipType"] = json!("LIKES")
         }),
         ("unknown checksum algorithm", |d| {
-            d["packages"][0]["checksums"][0]["algorithm"] = json!("CRC32")
+            d["packages"][1]["checksums"][0]["algorithm"] = json!("CRC32")
         }),
     ];
     for (what, f) in breakages {

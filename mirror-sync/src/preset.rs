@@ -315,6 +315,25 @@ pub fn check_cuda_distro(d: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The os-release `<id>-<version_id>` a CUDA repository directory targets
+/// (`ubuntu2404` → `ubuntu-24.04`, `debian12` → `debian-12`), for the packages' purls;
+/// `None` for `wsl-ubuntu` and other names.
+pub fn cuda_target_distro(dir: &str) -> Option<String> {
+    if let Some(v) = dir.strip_prefix("ubuntu")
+        && v.len() == 4
+        && v.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(format!("ubuntu-{}.{}", &v[..2], &v[2..]));
+    }
+    if let Some(v) = dir.strip_prefix("debian")
+        && !v.is_empty()
+        && v.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(format!("debian-{v}"));
+    }
+    None
+}
+
 fn expand_cuda(
     t: &mut Table,
     distro: Option<String>,
@@ -338,6 +357,9 @@ fn expand_cuda(
     set_default(t, "flat", Value::Boolean(true));
     set_default(t, "architectures", str_list(&[apt_arch]));
     set_default(t, "keyring_fingerprints", str_list(CUDA_FINGERPRINTS));
+    if let Some(target) = cuda_target_distro(&distro) {
+        set_default(t, "target_distro", Value::String(target));
+    }
     if !t.contains_key("keyring") {
         let url = string_key(t, "url")?.unwrap_or_default();
         let how = format!(
@@ -464,6 +486,21 @@ mod tests {
             assert!(known_list().contains(p.name));
         }
         assert!(find("cudaa").is_none());
+    }
+
+    #[test]
+    fn cuda_directories_name_their_target_distro() {
+        assert_eq!(
+            cuda_target_distro("ubuntu2404").as_deref(),
+            Some("ubuntu-24.04")
+        );
+        assert_eq!(
+            cuda_target_distro("ubuntu2204").as_deref(),
+            Some("ubuntu-22.04")
+        );
+        assert_eq!(cuda_target_distro("debian12").as_deref(), Some("debian-12"));
+        assert_eq!(cuda_target_distro("wsl-ubuntu"), None);
+        assert_eq!(cuda_target_distro("ubuntu24"), None);
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub struct DebSpec {
     pub architecture: String,
     /// Further control fields in order, e.g. `("Depends", "cube-base")`.
     pub fields: Vec<(String, String)>,
+    /// The DEP-5 `License:` short name of `/usr/share/doc/<package>/copyright`.
+    pub license: String,
+    /// `dpkg-deb -Z` compression of the data member (`xz`, `zstd`, `gzip`, `none`).
+    pub compression: String,
 }
 
 impl DebSpec {
@@ -103,7 +107,32 @@ impl DebSpec {
             version: version.to_string(),
             architecture: architecture.to_string(),
             fields: Vec::new(),
+            license: "GPL-2+".to_string(),
+            compression: "xz".to_string(),
         }
+    }
+
+    /// Sets the copyright file's DEP-5 license short name (builder style).
+    pub fn license(mut self, short_name: &str) -> Self {
+        self.license = short_name.to_string();
+        self
+    }
+
+    /// Sets the data member's compression, as `dpkg-deb -Z` names it (builder style).
+    pub fn compression(mut self, z: &str) -> Self {
+        self.compression = z.to_string();
+        self
+    }
+
+    /// The machine-readable (DEP-5) `usr/share/doc/<package>/copyright`.
+    pub fn copyright(&self) -> String {
+        format!(
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+             Upstream-Name: {}\n\n\
+             Files: *\nCopyright: 2026 Mirror Test\nLicense: {}\n\n\
+             Files: debian/*\nCopyright: 2026 Mirror Test\nLicense: GPL-2+\n",
+            self.package, self.license
+        )
     }
 
     /// Adds a control field (builder style).
@@ -162,8 +191,12 @@ pub fn standard_packages() -> Vec<DebSpec> {
         DebSpec::new("cube-base", "1.0", "all"),
         DebSpec::new("tiny-mta", "2.0-1", "amd64").field("Provides", "mail-transport-agent"),
         DebSpec::new("cube-alt", "1.0-1", "amd64").field("Depends", "missing-pkg | libcube1"),
-        DebSpec::new("unrelated", "9.9-1", "amd64"),
-        DebSpec::new("cube-plus", "1.0+dfsg-1", "amd64"),
+        DebSpec::new("unrelated", "9.9-1", "amd64")
+            .license("Expat")
+            .compression("zstd"),
+        DebSpec::new("cube-plus", "1.0+dfsg-1", "amd64")
+            .license("BSD-3-clause or Apache-2.0")
+            .compression("gzip"),
     ]
 }
 
@@ -175,7 +208,9 @@ pub fn flat_packages() -> Vec<DebSpec> {
         DebSpec::new("nv-lib", "1.0-1", "amd64"),
         DebSpec::new("nv-lib", "1.1-1", "amd64"),
         DebSpec::new("nv-tool", "2.0-1", "amd64").field("Depends", "nv-lib (>= 1.1)"),
-        DebSpec::new("cube-plus", "1.0+dfsg-1", "amd64"),
+        DebSpec::new("cube-plus", "1.0+dfsg-1", "amd64")
+            .license("BSD-3-clause or Apache-2.0")
+            .compression("gzip"),
     ]
 }
 
@@ -209,7 +244,12 @@ pub fn build_deb(spec: &DebSpec, out_dir: &Path) -> anyhow::Result<PathBuf> {
             spec.package, spec.version, spec.architecture
         ),
     )?;
-    for f in [debian.join("control"), doc.join("README")] {
+    fs::write(doc.join("copyright"), spec.copyright())?;
+    for f in [
+        debian.join("control"),
+        doc.join("README"),
+        doc.join("copyright"),
+    ] {
         fs::set_permissions(&f, fs::Permissions::from_mode(0o644))?;
     }
     fs::create_dir_all(out_dir)?;
@@ -217,6 +257,7 @@ pub fn build_deb(spec: &DebSpec, out_dir: &Path) -> anyhow::Result<PathBuf> {
     run_checked(
         Command::new("dpkg-deb")
             .args(["--build", "--root-owner-group"])
+            .arg(format!("-Z{}", spec.compression))
             .arg(&root)
             .arg(&out)
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),

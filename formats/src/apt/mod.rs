@@ -12,6 +12,7 @@
 //! All parsers here report problems as [`AptFormatError`] (except the relation and
 //! sources parsers, which have their own error types).
 
+pub mod copyright;
 pub mod packages;
 pub mod relation;
 pub mod release;

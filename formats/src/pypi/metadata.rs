@@ -36,6 +36,14 @@ pub struct CoreMetadata {
     pub license_expression: Option<String>,
     /// `Summary`.
     pub summary: Option<String>,
+    /// `Author` (free text).
+    pub author: Option<String>,
+    /// `Author-email` (RFC 5322 addresses, possibly with display names).
+    pub author_email: Option<String>,
+    /// `Maintainer` (free text).
+    pub maintainer: Option<String>,
+    /// `Maintainer-email` (RFC 5322 addresses, possibly with display names).
+    pub maintainer_email: Option<String>,
 }
 
 impl CoreMetadata {
@@ -112,7 +120,35 @@ impl CoreMetadata {
             license: first("license"),
             license_expression: first("license-expression"),
             summary: first("summary"),
+            author: first("author").filter(|v| !v.is_empty()),
+            author_email: first("author-email").filter(|v| !v.is_empty()),
+            maintainer: first("maintainer").filter(|v| !v.is_empty()),
+            maintainer_email: first("maintainer-email").filter(|v| !v.is_empty()),
         })
+    }
+
+    /// Who supplies the distribution, for SBOMs: the maintainer when the metadata names
+    /// one, else the author (Core metadata §Maintainer, §Author). `Name <e-mail>` when both
+    /// a name and a bare address are given; an `*-email` field that already holds display
+    /// names (`"Jane" <jane@example.org>`) is used as it is. Capped at 200 characters
+    /// (cut on a character boundary). `None` when neither is given.
+    pub fn supplier(&self) -> Option<String> {
+        let pick = |name: &Option<String>, email: &Option<String>| -> Option<String> {
+            let name = name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case("unknown"));
+            let email = email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+            match (name, email) {
+                (Some(n), Some(e)) if !e.contains('<') => Some(format!("{n} <{e}>")),
+                (_, Some(e)) => Some(e.to_owned()),
+                (Some(n), None) => Some(n.to_owned()),
+                (None, None) => None,
+            }
+        };
+        let s = pick(&self.maintainer, &self.maintainer_email)
+            .or_else(|| pick(&self.author, &self.author_email))?;
+        Some(s.chars().take(200).collect())
     }
 }
 
@@ -160,6 +196,39 @@ Name: not-a-header\r\n";
         assert_eq!(
             m.provides_extra,
             ["security", "socks", "use_chardet_on_py3"]
+        );
+    }
+
+    #[test]
+    fn supplier_is_the_maintainer_else_the_author() {
+        let m = |extra: &str| {
+            CoreMetadata::parse(format!("Name: x\nVersion: 1\n{extra}").as_bytes()).unwrap()
+        };
+        assert_eq!(m("").supplier(), None);
+        assert_eq!(
+            m("Author: Jane Roe\nAuthor-email: jane@example.org\n")
+                .supplier()
+                .as_deref(),
+            Some("Jane Roe <jane@example.org>")
+        );
+        assert_eq!(
+            m("Author: A\nMaintainer: The Team\nMaintainer-email: \"The Team\" <team@example.org>\n")
+                .supplier()
+                .as_deref(),
+            Some("\"The Team\" <team@example.org>"),
+            "display names in the e-mail field are kept as written"
+        );
+        assert_eq!(
+            m("Author: UNKNOWN\nAuthor-email: a@example.org\n")
+                .supplier()
+                .as_deref(),
+            Some("a@example.org")
+        );
+        assert_eq!(
+            m(&format!("Author: {}\n", "é".repeat(500)))
+                .supplier()
+                .map(|s| s.chars().count()),
+            Some(200)
         );
     }
 

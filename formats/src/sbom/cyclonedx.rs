@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::license::is_spdx_expression;
 use super::{
-    Component, Model, ReferrerKind, Role, SbomError, check_size, component_from, document_uuid,
-    timestamp, to_pretty, valid_url,
+    Component, Model, ReferrerKind, Role, SbomError, Stated, check_size, component_from,
+    document_uuid, timestamp, to_pretty, valid_url,
 };
 use crate::digest::Digest;
 use crate::snapshot::{ArtifactKind, Manifest};
@@ -31,8 +31,45 @@ struct Bom {
 struct Metadata {
     timestamp: String,
     tools: Tools,
+    authors: Vec<Contact>,
     component: MetaComponent,
     properties: Vec<Property>,
+}
+
+/// CycloneDX 1.6 `organizationalEntity` (a supplier).
+#[derive(Serialize, Deserialize)]
+struct OrgEntity {
+    name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    contact: Vec<Contact>,
+}
+
+/// CycloneDX 1.6 `organizationalContact`.
+#[derive(Serialize, Deserialize)]
+struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+}
+
+fn org_entity(s: &super::Supplier) -> OrgEntity {
+    OrgEntity {
+        name: s.name.clone(),
+        contact: s
+            .email
+            .iter()
+            .map(|e| Contact {
+                name: None,
+                email: Some(e.clone()),
+            })
+            .collect(),
+    }
+}
+
+/// The `bom-ref` of the snapshot itself (`metadata.component`), the dependency root.
+fn root_ref(m: &Manifest) -> String {
+    format!("urn:mirror:snapshot:{}", m.name())
 }
 
 #[derive(Serialize)]
@@ -53,6 +90,9 @@ struct Tool {
 struct MetaComponent {
     #[serde(rename = "type")]
     ty: &'static str,
+    #[serde(rename = "bom-ref")]
+    bom_ref: String,
+    supplier: OrgEntity,
     name: String,
     version: String,
     description: String,
@@ -64,6 +104,8 @@ struct CdxComponent {
     ty: &'static str,
     #[serde(rename = "bom-ref")]
     bom_ref: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    supplier: Option<OrgEntity>,
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<String>,
@@ -181,11 +223,11 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
             Role::Container => "container",
             Role::Referrer(_) => "data",
         };
-        let licenses = match a.meta.license.as_deref().map(str::trim) {
-            Some(l) if !l.is_empty() && is_spdx_expression(l) => vec![LicenseItem::Expression {
+        let licenses = match e.license.as_deref() {
+            Some(l) if is_spdx_expression(l) => vec![LicenseItem::Expression {
                 expression: l.to_owned(),
             }],
-            Some(l) if !l.is_empty() => vec![LicenseItem::Named {
+            Some(l) => vec![LicenseItem::Named {
                 license: NamedLicense { name: l.to_owned() },
             }],
             _ => Vec::new(),
@@ -265,6 +307,7 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
         components.push(CdxComponent {
             ty,
             bom_ref: a.path.clone(),
+            supplier: e.supplier.as_ref().map(org_entity),
             name: e.name.clone(),
             version: (!e.version.is_empty()).then(|| e.version.clone()),
             hashes: vec![Hash {
@@ -278,9 +321,13 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
         });
     }
 
-    let dependencies = entries
-        .iter()
-        .map(|e| Dependency {
+    let root = root_ref(m);
+    let mut dependencies: Vec<Dependency> = vec![Dependency {
+        reference: root.clone(),
+        depends_on: entries.iter().map(|e| e.a.path.clone()).collect(),
+    }];
+    dependencies.extend(entries.iter().map(|e| {
+        Dependency {
             reference: e.a.path.clone(),
             // `depends` holds indexes into the sorted entries: sorted paths.
             depends_on: e
@@ -289,8 +336,8 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
                 .filter_map(|&j| entries.get(j))
                 .map(|d| d.a.path.clone())
                 .collect(),
-        })
-        .collect();
+        }
+    }));
 
     let (tool, tool_version) = split_generator(&m.generator);
     let mut meta_props = vec![
@@ -316,8 +363,14 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
                     version: tool_version,
                 }],
             },
+            authors: vec![Contact {
+                name: Some(super::author(m).name),
+                email: None,
+            }],
             component: MetaComponent {
                 ty: "data",
+                bom_ref: root,
+                supplier: org_entity(&super::author(m)),
                 name: m.name(),
                 version: m.sequence.to_string(),
                 description: format!("mirror snapshot {}", m.name()),
@@ -361,6 +414,21 @@ struct ComponentIn {
     purl: Option<String>,
     #[serde(default)]
     hashes: Vec<HashIn>,
+    supplier: Option<OrgEntity>,
+    #[serde(default)]
+    licenses: Vec<LicenseIn>,
+}
+
+#[derive(Deserialize)]
+struct LicenseIn {
+    expression: Option<String>,
+    license: Option<NamedLicenseIn>,
+}
+
+#[derive(Deserialize)]
+struct NamedLicenseIn {
+    id: Option<String>,
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -431,7 +499,23 @@ pub fn parse_cyclonedx(bytes: &[u8]) -> Result<Vec<Component>, SbomError> {
                     .map(|h| (h.alg.as_str(), h.content.as_str())),
                 "SHA-256",
             )?;
-            component_from(bom_ref, c.name, c.version, c.purl, sha)
+            let license = c.licenses.into_iter().next().and_then(|l| {
+                l.expression
+                    .or_else(|| l.license.and_then(|n| n.id.or(n.name)))
+            });
+            let supplier = c.supplier.map(|s| super::Supplier {
+                name: s.name,
+                email: s.contact.into_iter().find_map(|c| c.email),
+            });
+            component_from(Stated {
+                bom_ref,
+                name: c.name,
+                version: c.version,
+                purl: c.purl,
+                sha256: sha,
+                supplier,
+                license,
+            })
         })
         .collect()
 }

@@ -16,6 +16,7 @@ const LICENSE_IDS: &[&str] = &[
     "AGPL-3.0",
     "AGPL-3.0-only",
     "AGPL-3.0-or-later",
+    "Apache-1.0",
     "Apache-1.1",
     "Apache-2.0",
     "APSL-2.0",

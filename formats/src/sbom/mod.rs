@@ -124,6 +124,90 @@ pub struct Component {
     pub tag: Option<String>,
     /// OCI: `<registry>/<repository path>` (purl `repository_url` qualifier).
     pub repository: Option<String>,
+    /// Who supplies the component (see the module docs, §Suppliers).
+    pub supplier: Option<Supplier>,
+    /// The declared license: an SPDX expression (SPDX 2.3 Annex D) or upstream's free
+    /// text; `None` when unknown (SPDX `NOASSERTION`).
+    pub license: Option<String>,
+}
+
+/// Who supplies a component: CycloneDX 1.6 `component.supplier` (an organizational
+/// entity: `name`, `contact[].email`), SPDX 2.3 §7.5 `PackageSupplier`
+/// (`Organization: <name> (<email>)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Supplier {
+    /// The name, without `(`, `)`, `<`, `>` or control characters, at most 200 characters.
+    pub name: String,
+    /// An e-mail address (`local@domain`, no spaces or brackets), when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Supplier {
+    /// Parses how upstream metadata names people: `Name <e-mail>` (Debian Policy §5.6.2
+    /// `Maintainer`, RFC 5322 mailboxes in Python core metadata), `"Name" <e-mail>`, a bare
+    /// e-mail address or a bare name. Of a comma-separated list of mailboxes the first is
+    /// taken. `None` when nothing usable is left.
+    pub fn parse(s: &str) -> Option<Supplier> {
+        let s = s.trim();
+        let (name, email) = match (s.find('<'), s.find('>')) {
+            (Some(l), Some(r)) if l < r => (&s[..l], Some(&s[l + 1..r])),
+            _ => {
+                let first = s.split(',').next().unwrap_or(s).trim();
+                if is_email(first) {
+                    ("", Some(first))
+                } else {
+                    (s, None)
+                }
+            }
+        };
+        let email = email
+            .map(str::trim)
+            .filter(|e| is_email(e))
+            .map(str::to_owned);
+        let mut name: String = name
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .filter(|c| !matches!(c, '(' | ')' | '<' | '>' | '"'))
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        name = name
+            .trim_matches(|c: char| c == ',' || c.is_whitespace())
+            .to_owned();
+        if name.is_empty() {
+            name = email.clone()?;
+        }
+        Some(Supplier {
+            name: name.chars().take(200).collect(),
+            email,
+        })
+    }
+
+    /// `Name <e-mail>`, or the name alone.
+    pub fn display(&self) -> String {
+        match &self.email {
+            Some(e) if *e != self.name => format!("{} <{e}>", self.name),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+fn is_email(s: &str) -> bool {
+    s.len() <= 254
+        && s.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !d.contains('@')
+        })
+        && !s.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '<' | '>' | '(' | ')' | '"' | ',' | ';')
+        })
 }
 
 /// The logical path of the SBOM document in `format` (`"cyclonedx"` or `"spdx"`), `None`
@@ -178,6 +262,8 @@ pub fn components(m: &Manifest) -> Vec<Component> {
             arch: e.arch.clone(),
             tag: e.tag.clone(),
             repository: e.repository.clone(),
+            supplier: e.supplier.clone(),
+            license: e.license.clone(),
         })
         .collect()
 }
@@ -310,6 +396,8 @@ pub(crate) struct Entry<'a> {
     pub arch: Option<String>,
     pub tag: Option<String>,
     pub repository: Option<String>,
+    pub supplier: Option<Supplier>,
+    pub license: Option<String>,
     pub role: Role,
     /// Indexes (into `Model::entries`) of the components this one depends on, sorted.
     pub depends: BTreeSet<usize>,
@@ -339,6 +427,11 @@ pub(crate) fn split_manifest_path(path: &str) -> Option<(&str, &str)> {
 pub(crate) struct Ctx<'a> {
     /// Source name → vendor for `pkg:deb` (origin, else the source name).
     vendors: HashMap<&'a str, String>,
+    /// Source name → `distro` qualifier (`ubuntu-24.04`), when the source records one.
+    distros: HashMap<&'a str, &'a str>,
+    /// Source name → the supplier of last resort: the `Origin` of an APT source, else
+    /// the host of the source URL, else the source name.
+    fallback_suppliers: HashMap<&'a str, Supplier>,
     /// (served repository, digest) → first non-cosign tag by byte order.
     tags: HashMap<(&'a str, Digest), &'a str>,
     /// (served repository, digest) → cosign suffix of a tag pointing at it.
@@ -358,6 +451,36 @@ impl<'a> Ctx<'a> {
                     .filter(|o| !o.is_empty())
                     .unwrap_or(&s.name);
                 (s.name.as_str(), v.trim().to_lowercase().replace(' ', "-"))
+            })
+            .collect();
+        let distros = m
+            .sources
+            .iter()
+            .filter_map(|s| {
+                s.distro
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| (s.name.as_str(), d))
+            })
+            .collect();
+        let fallback_suppliers = m
+            .sources
+            .iter()
+            .filter_map(|s| {
+                let host = url::Url::parse(&s.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned));
+                let name = s
+                    .origin
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .or(s.registry.clone())
+                    .or(host)
+                    .unwrap_or_else(|| s.name.clone());
+                Supplier::parse(&name).map(|sup| (s.name.as_str(), sup))
             })
             .collect();
         let mut tags: HashMap<(&str, Digest), &str> = HashMap::new();
@@ -384,6 +507,8 @@ impl<'a> Ctx<'a> {
         }
         Ctx {
             vendors,
+            distros,
+            fallback_suppliers,
             tags,
             cosign,
         }
@@ -424,7 +549,39 @@ impl<'a> Model<'a> {
     }
 }
 
+/// The supplier of `a` (module docs, §Suppliers): `meta.supplier`, else for an image its
+/// registry, else its source's fallback.
+fn supplier_of(ctx: &Ctx<'_>, a: &Artifact, registry: Option<&str>) -> Option<Supplier> {
+    a.meta
+        .supplier
+        .as_deref()
+        .and_then(Supplier::parse)
+        .or_else(|| registry.and_then(Supplier::parse))
+        .or_else(|| {
+            a.upstream
+                .as_deref()
+                .and_then(|u| ctx.fallback_suppliers.get(u).cloned())
+        })
+}
+
 fn entry<'a>(ctx: &Ctx<'a>, a: &'a Artifact) -> Entry<'a> {
+    let mut e = entry_of_kind(ctx, a);
+    e.license = a
+        .meta
+        .license
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned);
+    let registry = e
+        .repository
+        .as_deref()
+        .map(|r| r.split('/').next().unwrap_or(r).to_owned());
+    e.supplier = supplier_of(ctx, a, registry.as_deref());
+    e
+}
+
+fn entry_of_kind<'a>(ctx: &Ctx<'a>, a: &'a Artifact) -> Entry<'a> {
     let purl = purl::purl_with(ctx, a);
     match a.kind {
         ArtifactKind::Deb => {
@@ -443,6 +600,8 @@ fn entry<'a>(ctx: &Ctx<'a>, a: &'a Artifact) -> Entry<'a> {
                 arch: a.meta.architecture.clone(),
                 tag: None,
                 repository: None,
+                supplier: None,
+                license: None,
                 role: Role::Library,
                 depends: BTreeSet::new(),
                 subject: None,
@@ -477,6 +636,8 @@ fn entry<'a>(ctx: &Ctx<'a>, a: &'a Artifact) -> Entry<'a> {
                 arch: None,
                 tag: None,
                 repository: None,
+                supplier: None,
+                license: None,
                 role: if a.kind == ArtifactKind::Sdist {
                     Role::Source
                 } else {
@@ -514,6 +675,8 @@ fn entry<'a>(ctx: &Ctx<'a>, a: &'a Artifact) -> Entry<'a> {
                     .and_then(|s| ctx.tags.get(&(s, a.digest)))
                     .map(|t| (*t).to_owned()),
                 repository: split.map(|(registry, repo)| format!("{registry}/{repo}")),
+                supplier: None,
+                license: None,
                 role,
                 depends: BTreeSet::new(),
                 subject: None,
@@ -723,13 +886,26 @@ pub(crate) fn valid_url(url: Option<&str>) -> Option<&str> {
 }
 
 /// Rebuilds a [`Component`] from what an SBOM states.
-pub(crate) fn component_from(
-    bom_ref: String,
-    name: String,
-    version: Option<String>,
-    purl_str: Option<String>,
-    sha256: Digest,
-) -> Result<Component, SbomError> {
+pub(crate) struct Stated {
+    pub bom_ref: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub purl: Option<String>,
+    pub sha256: Digest,
+    pub supplier: Option<Supplier>,
+    pub license: Option<String>,
+}
+
+pub(crate) fn component_from(st: Stated) -> Result<Component, SbomError> {
+    let Stated {
+        bom_ref,
+        name,
+        version,
+        purl: purl_str,
+        sha256,
+        supplier,
+        license,
+    } = st;
     let parsed = purl_str.as_deref().and_then(purl::parse);
     let ecosystem = match parsed.as_ref().map(|p| p.ty.as_str()) {
         Some("deb") => Ecosystem::Deb,
@@ -769,6 +945,18 @@ pub(crate) fn component_from(
         purl: purl_str,
         sha256,
         bom_ref,
+        supplier,
+        license,
+    })
+}
+
+/// The author of the SBOM documents (CycloneDX `metadata.authors`, SPDX creator and the
+/// snapshot package's supplier): the holder of the snapshot signing key, named by its key
+/// id, the one identity a manifest records.
+pub(crate) fn author(m: &Manifest) -> Supplier {
+    Supplier::parse(&format!("snapshot signer {}", m.signer)).unwrap_or(Supplier {
+        name: "snapshot signer".to_owned(),
+        email: None,
     })
 }
 

@@ -28,12 +28,16 @@ const SUITE_SUFFIXES: [&str; 4] = ["-updates", "-security", "-backports", "-prop
 /// ([`super::is_component`]) or lacks what its type requires.
 ///
 /// Canonical form per purl-spec (ECMA-427 §Character encoding, qualifiers sorted by key):
-/// - `deb` (purl-spec §deb): `pkg:deb/<vendor>/<name>@<version>?arch=<arch>&distro=<codename>`.
+/// - `deb` (purl-spec §deb): `pkg:deb/<vendor>/<name>@<version>?arch=<arch>&distro=<distro>&upstream=<source>`.
 ///   The vendor is the source's `origin` lower-cased with spaces as `-` (else the
-///   source name); `distro` is `meta.suite` without a `-updates`, `-security`,
-///   `-backports` or `-proposed` suffix, left out for flat repositories (no suite).
-///   `pkg:deb/debian/attr@1:2.4.47-2%2Bb1?arch=amd64&distro=bookworm`. Needs a name
-///   (`meta.name`), a version (`meta.version`) and a source.
+///   source name); `distro` is the source's recorded `distro` (`ubuntu-24.04`,
+///   `debian-12`: the form vulnerability scanners match), else `meta.suite` without a
+///   `-updates`, `-security`, `-backports` or `-proposed` suffix, left out for flat
+///   repositories (no suite); `upstream` names the source package (Debian Policy §5.6.1)
+///   when it differs from the binary package, as `<source>@<source version>` when the
+///   versions differ too (the form Syft and Grype use).
+///   `pkg:deb/debian/libssl3@3.0.15-1?arch=amd64&distro=debian-12&upstream=openssl`.
+///   Needs a name (`meta.name`), a version (`meta.version`) and a source.
 /// - `pypi` (purl-spec §pypi): `pkg:pypi/<PEP 503 normalized name>@<version>`,
 ///   e.g. `pkg:pypi/requests@2.32.3`.
 /// - `oci` (purl-spec §oci): `pkg:oci/<last path segment>@sha256:<hex>?arch=<arch>&repository_url=<registry>%2F<path>&tag=<tag>`.
@@ -58,12 +62,28 @@ pub(crate) fn purl_with(ctx: &Ctx<'_>, a: &Artifact) -> Option<String> {
             if let Some(arch) = &a.meta.architecture {
                 q.insert("arch", arch.clone());
             }
-            if let Some(suite) = &a.meta.suite {
+            let recorded = a.upstream.as_deref().and_then(|u| ctx.distros.get(u));
+            if let Some(d) = recorded {
+                q.insert("distro", (*d).to_owned());
+            } else if let Some(suite) = &a.meta.suite {
                 let distro = SUITE_SUFFIXES
                     .iter()
                     .find_map(|s| suite.strip_suffix(s))
                     .unwrap_or(suite);
                 q.insert("distro", distro.to_owned());
+            }
+            if let Some((src, src_version)) = a.meta.deb_source() {
+                let src = src.to_lowercase();
+                let other_version = src_version.filter(|v| Some(*v) != a.meta.version.as_deref());
+                match other_version {
+                    Some(v) => {
+                        q.insert("upstream", format!("{src}@{v}"));
+                    }
+                    None if src != name => {
+                        q.insert("upstream", src);
+                    }
+                    None => {}
+                }
             }
             Some(build("deb", Some(vendor), &name, version, &q))
         }

@@ -8,8 +8,8 @@ use sha2::{Digest as _, Sha256};
 use super::cyclonedx::{sha256_of, split_generator};
 use super::license::is_spdx_expression;
 use super::{
-    Component, Model, ReferrerKind, Role, SbomError, check_size, component_from, document_uuid,
-    timestamp, to_pretty, valid_url,
+    Component, Model, ReferrerKind, Role, SbomError, Stated, check_size, component_from,
+    document_uuid, timestamp, to_pretty, valid_url,
 };
 use crate::snapshot::Manifest;
 
@@ -52,10 +52,14 @@ struct Package {
     name: String,
     #[serde(rename = "versionInfo", skip_serializing_if = "Option::is_none")]
     version_info: Option<String>,
-    #[serde(rename = "packageFileName")]
-    package_file_name: String,
+    #[serde(rename = "packageFileName", skip_serializing_if = "Option::is_none")]
+    package_file_name: Option<String>,
+    #[serde(rename = "supplier")]
+    supplier: String,
     #[serde(rename = "downloadLocation")]
     download_location: String,
+    #[serde(rename = "sourceInfo", skip_serializing_if = "Option::is_none")]
+    source_info: Option<String>,
     #[serde(rename = "filesAnalyzed")]
     files_analyzed: bool,
     checksums: Vec<Checksum>,
@@ -118,6 +122,62 @@ fn hex16(label: &str, s: &str) -> String {
     hex::encode(&d[..16])
 }
 
+/// The SPDX identifier of the snapshot's own package, the root of the document.
+const SNAPSHOT_ID: &str = "SPDXRef-snapshot";
+
+/// SPDX 2.3 §7.5 `PackageSupplier`: `Organization: <name> (<email>)`, `NOASSERTION`
+/// without a supplier. The name has no parentheses ([`super::Supplier::parse`]).
+fn supplier_field(s: Option<&super::Supplier>) -> String {
+    match s {
+        Some(s) => match &s.email {
+            Some(e) => format!("Organization: {} ({e})", s.name),
+            None => format!("Organization: {}", s.name),
+        },
+        None => NOASSERTION.to_owned(),
+    }
+}
+
+/// Reads [`supplier_field`] back.
+fn parse_supplier_field(v: &str) -> Option<super::Supplier> {
+    let rest = v
+        .strip_prefix("Organization:")
+        .or_else(|| v.strip_prefix("Person:"))?
+        .trim();
+    let (name, email) = match rest.strip_suffix(')').and_then(|r| r.rsplit_once('(')) {
+        Some((n, e)) => (n.trim(), Some(e.trim().to_owned())),
+        None => (rest, None),
+    };
+    (!name.is_empty()).then(|| super::Supplier {
+        name: name.to_owned(),
+        email,
+    })
+}
+
+/// A download location SPDX tools accept: a URL whose host is a name. `spdx-tools`
+/// (pyspdxtools) refuses IP-address hosts, so those URLs go to `sourceInfo` instead.
+fn download_location(url: Option<&str>) -> (String, Option<String>) {
+    let Some(u) = valid_url(url) else {
+        return (NOASSERTION.to_owned(), None);
+    };
+    let ip_host = url::Url::parse(u).ok().is_some_and(|p| {
+        matches!(
+            p.host(),
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) | None
+        )
+    });
+    if ip_host {
+        (NOASSERTION.to_owned(), Some(format!("downloaded from {u}")))
+    } else {
+        (u.to_owned(), None)
+    }
+}
+
+/// The `LicenseRef-` identifiers an expression uses.
+fn license_refs(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|w| w.starts_with("LicenseRef-"))
+}
+
 /// The SPDX identifier of the package for a logical path: `SPDXRef-` and 32 hex digits
 /// of SHA-256 over the path.
 fn spdx_id(path: &str) -> String {
@@ -154,9 +214,21 @@ pub fn spdx(m: &Manifest) -> Vec<u8> {
     let mut packages = Vec::with_capacity(entries.len());
     for (e, id) in entries.iter().zip(&ids) {
         let a = e.a;
-        let license_declared = match a.meta.license.as_deref().map(str::trim) {
-            Some(l) if !l.is_empty() && is_spdx_expression(l) => l.to_owned(),
-            Some(l) if !l.is_empty() => {
+        let license_declared = match e.license.as_deref() {
+            Some(l) if is_spdx_expression(l) => {
+                for r in license_refs(l) {
+                    extracted.entry(r.to_owned()).or_insert_with(|| Extracted {
+                        license_id: r.to_owned(),
+                        extracted_text: format!(
+                            "The license the package's own metadata names {:?}; its text is in the package.",
+                            r.trim_start_matches("LicenseRef-")
+                        ),
+                        name: r.trim_start_matches("LicenseRef-").to_owned(),
+                    });
+                }
+                l.to_owned()
+            }
+            Some(l) => {
                 let lid = format!("LicenseRef-mirror-{}", hex16("license", l));
                 extracted.entry(lid.clone()).or_insert_with(|| Extracted {
                     license_id: lid.clone(),
@@ -167,14 +239,15 @@ pub fn spdx(m: &Manifest) -> Vec<u8> {
             }
             _ => NOASSERTION.to_owned(),
         };
+        let (download_location, source_info) = download_location(a.meta.upstream_url.as_deref());
         packages.push(Package {
             spdxid: id.clone(),
             name: e.name.clone(),
             version_info: (!e.version.is_empty()).then(|| e.version.clone()),
-            package_file_name: a.path.clone(),
-            download_location: valid_url(a.meta.upstream_url.as_deref())
-                .unwrap_or(NOASSERTION)
-                .to_owned(),
+            package_file_name: Some(a.path.clone()),
+            supplier: supplier_field(e.supplier.as_ref()),
+            download_location,
+            source_info,
             files_analyzed: false,
             checksums: vec![Checksum {
                 algorithm: "SHA256",
@@ -207,10 +280,35 @@ pub fn spdx(m: &Manifest) -> Vec<u8> {
         related_spdx_element: to.to_owned(),
         comment,
     };
-    let mut relationships: Vec<Relationship> = ids
-        .iter()
-        .map(|id| rel(DOCUMENT_ID, "DESCRIBES", id, None))
-        .collect();
+    // The snapshot is the root: the document describes it, it contains every package.
+    let (tool, version) = split_generator(&m.generator);
+    let author = super::author(m);
+    packages.insert(
+        0,
+        Package {
+            spdxid: SNAPSHOT_ID.to_owned(),
+            name: m.name(),
+            version_info: Some(m.sequence.to_string()),
+            package_file_name: None,
+            supplier: supplier_field(Some(&author)),
+            download_location: NOASSERTION.to_owned(),
+            source_info: Some(format!(
+                "mirror snapshot {} signed by snapshot key {}",
+                m.name(),
+                m.signer
+            )),
+            files_analyzed: false,
+            checksums: Vec::new(),
+            license_concluded: NOASSERTION,
+            license_declared: NOASSERTION.to_owned(),
+            copyright_text: NOASSERTION,
+            external_refs: Vec::new(),
+            primary_package_purpose: "ARCHIVE",
+        },
+    );
+    let mut relationships: Vec<Relationship> =
+        vec![rel(DOCUMENT_ID, "DESCRIBES", SNAPSHOT_ID, None)];
+    relationships.extend(ids.iter().map(|id| rel(SNAPSHOT_ID, "CONTAINS", id, None)));
     for (e, id) in entries.iter().zip(&ids) {
         for &j in &e.depends {
             if let Some(to) = ids.get(j) {
@@ -231,7 +329,6 @@ pub fn spdx(m: &Manifest) -> Vec<u8> {
         }
     }
 
-    let (tool, version) = split_generator(&m.generator);
     let creator = match version {
         Some(v) => format!("Tool: {tool}-{v}"),
         None => format!("Tool: {tool}"),
@@ -244,7 +341,7 @@ pub fn spdx(m: &Manifest) -> Vec<u8> {
         document_namespace: format!("urn:uuid:{uuid}"),
         creation_info: CreationInfo {
             created: timestamp(&m.created),
-            creators: vec![creator],
+            creators: vec![supplier_field(Some(&author)), creator],
             comment: format!(
                 "Snapshot {} signed by {}; each package is one artifact, packageFileName is its logical path.",
                 m.name(),
@@ -268,6 +365,15 @@ struct DocIn {
     spdx_version: String,
     #[serde(default)]
     packages: Vec<PackageIn>,
+    #[serde(rename = "hasExtractedLicensingInfos", default)]
+    extracted: Vec<ExtractedIn>,
+}
+
+#[derive(Deserialize)]
+struct ExtractedIn {
+    #[serde(rename = "licenseId")]
+    license_id: String,
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -279,6 +385,9 @@ struct PackageIn {
     version_info: Option<String>,
     #[serde(rename = "packageFileName")]
     package_file_name: Option<String>,
+    supplier: Option<String>,
+    #[serde(rename = "licenseDeclared")]
+    license_declared: Option<String>,
     #[serde(default)]
     checksums: Vec<ChecksumIn>,
     #[serde(rename = "externalRefs", default)]
@@ -319,8 +428,16 @@ pub fn parse_spdx(bytes: &[u8]) -> Result<Vec<Component>, SbomError> {
             doc.spdx_version
         )));
     }
+    // License text the writer replaced by `LicenseRef-mirror-<hex>` comes back by name.
+    let texts: BTreeMap<String, String> = doc
+        .extracted
+        .into_iter()
+        .filter(|x| x.license_id.starts_with("LicenseRef-mirror-"))
+        .filter_map(|x| x.name.map(|n| (x.license_id, n)))
+        .collect();
     doc.packages
         .into_iter()
+        .filter(|p| p.spdxid != SNAPSHOT_ID)
         .map(|p| {
             let bom_ref = p
                 .package_file_name
@@ -340,7 +457,19 @@ pub fn parse_spdx(bytes: &[u8]) -> Result<Vec<Component>, SbomError> {
                 .into_iter()
                 .find(|r| r.reference_type == "purl")
                 .map(|r| r.reference_locator);
-            component_from(bom_ref, p.name, p.version_info, purl, sha)
+            let license = p
+                .license_declared
+                .filter(|l| l != NOASSERTION && l != "NONE")
+                .map(|l| texts.get(&l).cloned().unwrap_or(l));
+            component_from(Stated {
+                bom_ref,
+                name: p.name,
+                version: p.version_info,
+                purl,
+                sha256: sha,
+                supplier: p.supplier.as_deref().and_then(parse_supplier_field),
+                license,
+            })
         })
         .collect()
 }

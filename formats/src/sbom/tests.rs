@@ -545,7 +545,18 @@ fn dependencies_follow_the_documented_rules() {
     let m = sample();
     let v = json(&cyclonedx(&m));
     let deps = v["dependencies"].as_array().unwrap();
-    assert_eq!(deps.len(), 15, "one entry per component");
+    assert_eq!(
+        deps.len(),
+        16,
+        "one entry per component and the snapshot root"
+    );
+    let root = &deps[0];
+    assert_eq!(root["ref"], "urn:mirror:snapshot:cube-stable/3");
+    assert_eq!(
+        root["dependsOn"].as_array().unwrap().len(),
+        15,
+        "the root holds every component"
+    );
     let of = |p: String| -> Vec<String> {
         deps.iter().find(|e| e["ref"] == p.as_str()).unwrap()["dependsOn"]
             .as_array()
@@ -665,7 +676,9 @@ fn referrers_are_linked_to_their_subject() {
     assert!(has(&sbom_id, "DESCRIBES", &index_id));
     assert!(has(&sig_id, "OTHER", &index_id));
     assert!(!has(&sig_id, "DESCRIBES", &index_id));
-    assert!(has("SPDXRef-DOCUMENT", "DESCRIBES", &index_id));
+    assert!(has("SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-snapshot"));
+    assert!(has("SPDXRef-snapshot", "CONTAINS", &index_id));
+    assert!(!has("SPDXRef-DOCUMENT", "DESCRIBES", &index_id));
     let child_id = id_of(&path_of(&m, &format!("manifests/{}", d("child-amd64"))));
     assert!(has(&index_id, "DEPENDS_ON", &child_id));
 }
@@ -677,7 +690,11 @@ fn spdx_shape() {
     assert_eq!(s["spdxVersion"], "SPDX-2.3");
     assert_eq!(s["dataLicense"], "CC0-1.0");
     assert_eq!(s["creationInfo"]["created"], "2026-11-21T15:10:59Z");
-    assert_eq!(s["creationInfo"]["creators"][0], "Tool: mirror-sync-0.1.0");
+    assert_eq!(
+        s["creationInfo"]["creators"][0],
+        "Organization: snapshot signer ed25519:0011223344556677"
+    );
+    assert_eq!(s["creationInfo"]["creators"][1], "Tool: mirror-sync-0.1.0");
     assert!(
         s["documentNamespace"]
             .as_str()
@@ -685,7 +702,10 @@ fn spdx_shape() {
             .starts_with("urn:uuid:")
     );
     let pkgs = s["packages"].as_array().unwrap();
-    assert_eq!(pkgs.len(), 15);
+    assert_eq!(pkgs.len(), 16, "15 components and the snapshot");
+    assert_eq!(pkgs[0]["SPDXID"], "SPDXRef-snapshot");
+    assert_eq!(pkgs[0]["name"], "cube-stable/3");
+    assert_eq!(pkgs[0].get("packageFileName"), None);
     let pkg = |p: &str| pkgs.iter().find(|x| x["packageFileName"] == p).unwrap();
     let jq = pkg(&path_of(&m, "jq_"));
     assert!(
@@ -727,13 +747,14 @@ fn spdx_shape() {
     assert_eq!(extracted.len(), 1);
     assert_eq!(extracted[0]["licenseId"], lid);
     assert_eq!(extracted[0]["extractedText"], "BSD License");
-    let describes = s["relationships"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["spdxElementId"] == "SPDXRef-DOCUMENT")
-        .count();
-    assert_eq!(describes, 15);
+    let rels = s["relationships"].as_array().unwrap();
+    let from = |id: &str, ty: &str| {
+        rels.iter()
+            .filter(|r| r["spdxElementId"] == id && r["relationshipType"] == ty)
+            .count()
+    };
+    assert_eq!(from("SPDXRef-DOCUMENT", "DESCRIBES"), 1, "the snapshot");
+    assert_eq!(from("SPDXRef-snapshot", "CONTAINS"), 15, "every component");
 }
 
 // ----- parsing and checking -----
@@ -1074,4 +1095,151 @@ fn diff_oci_tag_moves_and_version_sets() {
     let table = dd.render_table();
     assert!(table.contains("sha256:"), "{table}");
     assert!(!table.contains(&new_idx.hex()), "digests are shortened");
+}
+
+/// Issue 17: every component has a supplier (its own, else its source's), Debian purls
+/// carry `distro=<id>-<version_id>` and `upstream=`, licenses with `LicenseRef-`s are
+/// defined in SPDX, and both documents read all of it back.
+#[test]
+fn suppliers_licenses_distro_and_upstream_qualifiers() {
+    let mut m = sample();
+    if let Some(s) = m.sources.iter_mut().find(|s| s.name == "debian") {
+        s.distro = Some("debian-12".into());
+    }
+    let jq = m
+        .artifacts
+        .iter_mut()
+        .find(|a| a.meta.name.as_deref() == Some("jq"))
+        .unwrap();
+    jq.meta.supplier = Some("ChangZhuo Chen (陳昌倬) <czchen@example.org>".into());
+    jq.meta.source = Some("jq (1.6-2)".into());
+    jq.meta.license = Some("MIT AND LicenseRef-public-domain".into());
+    let req = m
+        .artifacts
+        .iter_mut()
+        .find(|a| a.meta.name.as_deref() == Some("requests"))
+        .unwrap();
+    req.meta.supplier = Some("\"Kenneth Reitz\" <me@example.org>, Other <o@example.org>".into());
+
+    let comps = components(&m);
+    let by = |name: &str| comps.iter().find(|c| c.name == name).unwrap();
+    let jq = by("jq");
+    assert_eq!(
+        jq.purl.as_deref(),
+        Some("pkg:deb/debian/jq@1.6-2.1?arch=amd64&distro=debian-12&upstream=jq%401.6-2")
+    );
+    assert_eq!(
+        jq.supplier,
+        Some(Supplier {
+            name: "ChangZhuo Chen 陳昌倬".into(),
+            email: Some("czchen@example.org".into())
+        })
+    );
+    assert_eq!(
+        by("requests")
+            .supplier
+            .as_ref()
+            .map(Supplier::display)
+            .as_deref(),
+        Some("Kenneth Reitz <me@example.org>")
+    );
+    assert_eq!(
+        by("idna").supplier.as_ref().map(|s| s.name.as_str()),
+        Some("pypi.example.org"),
+        "no metadata supplier: the index host"
+    );
+    assert_eq!(
+        by("libc6").supplier.as_ref().map(|s| s.name.as_str()),
+        Some("Debian"),
+        "no Maintainer recorded: the Release Origin"
+    );
+    for c in &comps {
+        assert!(c.supplier.is_some(), "{} has a supplier", c.bom_ref);
+        if c.ecosystem == Ecosystem::Oci {
+            assert_eq!(c.supplier.as_ref().unwrap().name, "127.0.0.1:5000");
+        }
+    }
+
+    // Both formats carry them and read them back.
+    assert_eq!(parse_cyclonedx(&cyclonedx(&m)).unwrap(), comps);
+    assert_eq!(parse_spdx(&spdx(&m)).unwrap(), comps);
+    let cdx = json(&cyclonedx(&m));
+    let c = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "jq")
+        .unwrap();
+    assert_eq!(c["supplier"]["name"], "ChangZhuo Chen 陳昌倬");
+    assert_eq!(c["supplier"]["contact"][0]["email"], "czchen@example.org");
+    assert_eq!(
+        c["licenses"][0]["expression"],
+        "MIT AND LicenseRef-public-domain"
+    );
+    assert_eq!(
+        cdx["metadata"]["authors"][0]["name"],
+        "snapshot signer ed25519:0011223344556677"
+    );
+    let s = json(&spdx(&m));
+    let p = s["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "jq")
+        .unwrap();
+    assert_eq!(
+        p["supplier"],
+        "Organization: ChangZhuo Chen 陳昌倬 (czchen@example.org)"
+    );
+    assert_eq!(p["licenseDeclared"], "MIT AND LicenseRef-public-domain");
+    let defined: Vec<&str> = s["hasExtractedLicensingInfos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["licenseId"].as_str().unwrap())
+        .collect();
+    assert!(defined.contains(&"LicenseRef-public-domain"), "{defined:?}");
+    // An IP-address download URL is not a downloadLocation (spdx-tools refuses it).
+    let img = s["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["primaryPackagePurpose"] == "CONTAINER")
+        .unwrap();
+    assert_eq!(img["downloadLocation"], "NOASSERTION");
+}
+
+#[test]
+fn supplier_parsing_keeps_names_and_addresses_apart() {
+    let p = |s: &str| Supplier::parse(s);
+    assert_eq!(
+        p("Ubuntu Developers <ubuntu-devel@lists.example.org>"),
+        Some(Supplier {
+            name: "Ubuntu Developers".into(),
+            email: Some("ubuntu-devel@lists.example.org".into())
+        })
+    );
+    assert_eq!(
+        p("a@example.org"),
+        Some(Supplier {
+            name: "a@example.org".into(),
+            email: Some("a@example.org".into())
+        })
+    );
+    assert_eq!(
+        p("NVIDIA"),
+        Some(Supplier {
+            name: "NVIDIA".into(),
+            email: None
+        })
+    );
+    assert_eq!(
+        p("Evil (x) <not an address>"),
+        Some(Supplier {
+            name: "Evil x".into(),
+            email: None
+        })
+    );
+    assert_eq!(p("  <>  "), None);
+    assert_eq!(p(""), None);
 }

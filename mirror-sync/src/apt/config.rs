@@ -43,6 +43,38 @@ pub struct AptUpstream {
     /// NVIDIA presets fill NVIDIA's published keys; an empty list turns the check off.
     #[serde(default)]
     pub keyring_fingerprints: Vec<String>,
+    /// The distribution release the packages are built for, `<id>-<version_id>` as
+    /// os-release(5) spells them (`ubuntu-24.04`, `debian-12`): the `distro` qualifier of
+    /// the packages' purls and the key to OSV ecosystems. Default: from the upstream
+    /// `Release`'s `Origin` and `Version` fields (`Ubuntu` `24.04` → `ubuntu-24.04`;
+    /// Debian's `12.8` → `debian-12`); a third-party repository whose `Release` has no
+    /// `Version` (NVIDIA's) should set it to the release its packages target.
+    #[serde(default)]
+    pub target_distro: Option<String>,
+}
+
+/// The `<id>-<version_id>` of a distribution from a `Release` file's `Origin` and
+/// `Version` fields: `Ubuntu` + `24.04` → `ubuntu-24.04`; `Debian` + `12.8` → `debian-12`
+/// (Debian's os-release `VERSION_ID` is the major number). `None` without both, or when
+/// either holds characters other than letters, digits, `.`, `-`, `+`, `~` and spaces.
+pub fn distro_of(origin: Option<&str>, version: Option<&str>) -> Option<String> {
+    let origin = origin?.trim();
+    let version = version?.trim();
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '~' | ' '))
+    };
+    if !ok(origin) || !ok(version) {
+        return None;
+    }
+    let id = origin.to_ascii_lowercase().replace(' ', "-");
+    let version = if id == "debian" {
+        version.split('.').next().unwrap_or(version)
+    } else {
+        version
+    };
+    Some(format!("{id}-{version}"))
 }
 
 fn default_arches() -> Vec<String> {
@@ -57,6 +89,23 @@ fn default_arches() -> Vec<String> {
 /// Errors: the first rule broken, naming the table (`[[apt]] <name>: …`).
 pub fn validate(a: &AptUpstream, keyring: &Path) -> anyhow::Result<()> {
     crate::fetch::check_url(&a.url).with_context(|| format!("[[apt]] {}", a.name))?;
+    if let Some(d) = &a.target_distro {
+        let valid = d.split_once('-').is_some_and(|(id, v)| {
+            !id.is_empty()
+                && !v.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        });
+        if !valid {
+            bail!(
+                "[[apt]] {}: target_distro {d:?} is not <id>-<version_id> as in os-release(5), e.g. \"ubuntu-24.04\" or \"debian-12\"",
+                a.name
+            );
+        }
+    }
     if a.flat {
         if !a.suites.is_empty() || !a.components.is_empty() {
             bail!(
@@ -138,4 +187,30 @@ pub fn check_keyring_fingerprints(up: &AptUpstream, keyring: &Path) -> anyhow::R
         },
         expected.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distro_of;
+
+    #[test]
+    fn distro_from_release_origin_and_version() {
+        assert_eq!(
+            distro_of(Some("Ubuntu"), Some("24.04")).as_deref(),
+            Some("ubuntu-24.04")
+        );
+        assert_eq!(
+            distro_of(Some("Debian"), Some("12.8")).as_deref(),
+            Some("debian-12"),
+            "Debian's VERSION_ID is the major number"
+        );
+        assert_eq!(
+            distro_of(Some("Linux Mint"), Some("22")).as_deref(),
+            Some("linux-mint-22")
+        );
+        assert_eq!(distro_of(Some("NVIDIA"), None), None);
+        assert_eq!(distro_of(None, Some("24.04")), None);
+        assert_eq!(distro_of(Some("Ubuntu"), Some("24.04/../x")), None);
+        assert_eq!(distro_of(Some(""), Some("1")), None);
+    }
 }

@@ -12,6 +12,7 @@
 //!    `InRelease` and `Release.gpg` of each upstream, signed with the repository key.
 
 pub mod config;
+pub mod deb_archive;
 pub mod render;
 pub mod resolve;
 pub mod sync;

@@ -28,6 +28,7 @@ mod progress;
 mod pypi_resolve;
 mod resync;
 mod sbom;
+mod sbom_validators;
 mod sneakernet;
 mod sync_logs;
 mod tls;

@@ -44,6 +44,43 @@ pub struct AptReport {
     pub sha1_bound_signers: Vec<String>,
 }
 
+/// Reads the license of downloaded debs from their copyright files
+/// ([`crate::apt::deb_archive`], [`formats::apt::copyright`]), at most one per CPU at a
+/// time (each holds a decompressor), reusing what the previous sync read for a digest.
+struct LicenseReader<'a> {
+    cas: std::sync::Arc<store::Cas>,
+    known: &'a HashMap<Digest, String>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl<'a> LicenseReader<'a> {
+    fn new(cas: std::sync::Arc<store::Cas>, known: &'a HashMap<Digest, String>) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        LicenseReader {
+            cas,
+            known,
+            permits: tokio::sync::Semaphore::new(cpus),
+        }
+    }
+
+    /// The SPDX license expression of the deb `digest` (package `package`), `None` when
+    /// its copyright file names no license this can read.
+    async fn license(&self, digest: Digest, package: &str) -> anyhow::Result<Option<String>> {
+        if let Some(l) = self.known.get(&digest) {
+            return Ok(Some(l.clone()));
+        }
+        let _permit = self.permits.acquire().await?;
+        let cas = self.cas.clone();
+        let package = package.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let reader = cas.reader(&digest)?;
+            let text = crate::apt::deb_archive::copyright_text(reader, &package)?;
+            Ok(text.and_then(|t| formats::apt::copyright::license_expression(&t)))
+        })
+        .await?
+    }
+}
+
 /// How a selected `.deb` is expected in the store: its sha256 (from the index, or for
 /// a SHA512-only entry from `known_sha512` of the previous sync), size and sha512
 /// (lowercase hex, for an entry without SHA256).
@@ -139,6 +176,10 @@ pub async fn download(
             component: o.component.clone(),
             upstream_url: Some(redact(&url)),
             depends,
+            supplier: stanza.get("Maintainer").map(|m| m.trim().to_owned()),
+            source: stanza
+                .get("Source")
+                .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")),
             ..Meta::default()
         };
         jobs.push((
@@ -149,9 +190,28 @@ pub async fn download(
             format!("{}_{}", e.name(), e.version()),
         ));
     }
+    // Licenses read from the debs at the last sync, by digest: not read again.
+    let known_licenses: HashMap<Digest, String> = previous
+        .map(|p| {
+            p.artifacts
+                .iter()
+                .filter(|a| a.kind == ArtifactKind::Deb)
+                .filter_map(|a| a.meta.license.clone().map(|l| (a.digest, l)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let licenses = LicenseReader::new(f.cas().clone(), &known_licenses);
+    let licenses = &licenses;
     let results: Vec<anyhow::Result<Artifact>> = futures_util::stream::iter(jobs)
-        .map(|(url, expected, path, meta, label)| async move {
+        .map(|(url, expected, path, mut meta, label)| async move {
             let (digest, size) = f.fetch_to_store(&url, &expected, &label).await?;
+            match licenses.license(digest, meta.name.as_deref().unwrap_or_default()).await {
+                Ok(l) => meta.license = l,
+                Err(e) => f.progress().println(&format!(
+                    "warning: [[apt]] {}: {label}: no license read from the package ({e:#}); the SBOM says NOASSERTION",
+                    up.name
+                )),
+            }
             Ok(Artifact {
                 kind: ArtifactKind::Deb,
                 upstream: Some(up.name.clone()),
@@ -233,8 +293,11 @@ pub async fn download(
             repo_signer: None,
             registry: None,
             origin: fu.suites_info.iter().find_map(|s| s.origin.clone()),
-            // Filled from the configuration and the Release fields (sbom quality work).
-            distro: None,
+            distro: up.target_distro.clone().or_else(|| {
+                fu.suites_info.iter().find_map(|s| {
+                    crate::apt::config::distro_of(s.origin.as_deref(), s.version.as_deref())
+                })
+            }),
             upstream_keyring: fu
                 .keyring_path
                 .file_name()

@@ -86,6 +86,8 @@ pub(super) async fn selection_key(
 ) -> Result<Digest, Vec<(String, anyhow::Error)>> {
     let mut h = Hasher::new();
     h.update(concat!("mirror-sync ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+    // What a state records per deb; a new field makes the next sync fill it in.
+    h.update(b"deb meta: supplier, source, license from copyright\n");
     let mut failed = Vec::new();
     for up in &cfg.apt {
         h.update(format!("{up:?}\n").as_bytes());

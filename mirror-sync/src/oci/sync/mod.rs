@@ -603,6 +603,13 @@ pub async fn sync(
         }
     }
     drop(downloads);
+    // The SBOM's supplier of each image: its vendor annotation or label.
+    for a in artifacts
+        .values_mut()
+        .filter(|a| a.kind == ArtifactKind::OciManifest && a.meta.subject.is_none())
+    {
+        a.meta.supplier = vendor::vendor_of(f.cas(), a);
+    }
 
     let mut tags = BTreeSet::new();
     for a in artifacts.values() {
@@ -640,6 +647,8 @@ pub async fn sync(
     }
     Ok((state, report))
 }
+
+mod vendor;
 
 #[cfg(test)]
 mod tests;

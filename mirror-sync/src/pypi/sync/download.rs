@@ -155,6 +155,7 @@ pub(super) async fn keep_file(
             upload_time: fe.upload_time.clone(),
             upstream_url: Some(redact(&fe.url)),
             license: parsed_meta.as_ref().and_then(license_of),
+            supplier: parsed_meta.as_ref().and_then(|m| m.supplier()),
             depends: parsed_meta.map(|m| m.requires_dist).unwrap_or_default(),
             ..Meta::default()
         },
