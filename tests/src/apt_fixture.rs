@@ -97,6 +97,10 @@ pub struct DebSpec {
     pub license: String,
     /// `dpkg-deb -Z` compression of the data member (`xz`, `zstd`, `gzip`, `none`).
     pub compression: String,
+    /// When set, `/usr/share/doc/<package>` is a symbolic link to this other package's
+    /// documentation directory (Debian Policy §12.5) and the package has no README or
+    /// copyright of its own.
+    pub doc_link: Option<String>,
 }
 
 impl DebSpec {
@@ -109,7 +113,14 @@ impl DebSpec {
             fields: Vec::new(),
             license: "GPL-2+".to_string(),
             compression: "xz".to_string(),
+            doc_link: None,
         }
+    }
+
+    /// Makes the documentation directory a link to `other`'s (builder style).
+    pub fn doc_link(mut self, other: &str) -> Self {
+        self.doc_link = Some(other.to_string());
+        self
     }
 
     /// Sets the copyright file's DEP-5 license short name (builder style).
@@ -225,31 +236,36 @@ pub fn build_deb(spec: &DebSpec, out_dir: &Path) -> anyhow::Result<PathBuf> {
     let debian = root.join("DEBIAN");
     let doc = root.join("usr/share/doc").join(&spec.package);
     fs::create_dir_all(&debian)?;
-    fs::create_dir_all(&doc)?;
-    for d in [
+    fs::create_dir_all(root.join("usr/share/doc"))?;
+    let mut dirs = vec![
         root.clone(),
         debian.clone(),
         root.join("usr"),
         root.join("usr/share"),
         root.join("usr/share/doc"),
-        doc.clone(),
-    ] {
+    ];
+    let mut files = vec![debian.join("control")];
+    fs::write(debian.join("control"), spec.control())?;
+    match &spec.doc_link {
+        Some(other) => std::os::unix::fs::symlink(other, &doc)?,
+        None => {
+            fs::create_dir_all(&doc)?;
+            dirs.push(doc.clone());
+            fs::write(
+                doc.join("README"),
+                format!(
+                    "TEST-ONLY fixture: {} {} ({}).\n",
+                    spec.package, spec.version, spec.architecture
+                ),
+            )?;
+            fs::write(doc.join("copyright"), spec.copyright())?;
+            files.extend([doc.join("README"), doc.join("copyright")]);
+        }
+    }
+    for d in dirs {
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755))?;
     }
-    fs::write(debian.join("control"), spec.control())?;
-    fs::write(
-        doc.join("README"),
-        format!(
-            "TEST-ONLY fixture: {} {} ({}).\n",
-            spec.package, spec.version, spec.architecture
-        ),
-    )?;
-    fs::write(doc.join("copyright"), spec.copyright())?;
-    for f in [
-        debian.join("control"),
-        doc.join("README"),
-        doc.join("copyright"),
-    ] {
+    for f in files {
         fs::set_permissions(&f, fs::Permissions::from_mode(0o644))?;
     }
     fs::create_dir_all(out_dir)?;

@@ -353,6 +353,35 @@ fn live_cube_day_one() {
         manifest.artifacts.len(),
         wheels.len()
     );
+    // SBOM quality on real packages (issue 17): suppliers, licenses, scanner purls.
+    let comps = formats::sbom::components(&manifest);
+    let count =
+        |f: &dyn Fn(&formats::sbom::Component) -> bool| comps.iter().filter(|c| f(c)).count();
+    let deb = |c: &formats::sbom::Component| c.ecosystem == formats::sbom::Ecosystem::Deb;
+    let licenses: std::collections::BTreeSet<&str> =
+        comps.iter().filter_map(|c| c.license.as_deref()).collect();
+    eprintln!(
+        "live figure: sbom: {} components, {} with a supplier; {} debs, {} with a license, {} with a LicenseRef; {} distinct licenses; {} deb purls with distro=<id>-<version>, {} with upstream=",
+        comps.len(),
+        count(&|c| c.supplier.is_some()),
+        count(&deb),
+        count(&|c| deb(c) && c.license.is_some()),
+        count(&|c| deb(c)
+            && c.license
+                .as_deref()
+                .is_some_and(|l| l.contains("LicenseRef-"))),
+        licenses.len(),
+        count(&|c| c
+            .purl
+            .as_deref()
+            .is_some_and(|p| p.contains("distro=debian-") || p.contains("distro=ubuntu-"))),
+        count(&|c| c.purl.as_deref().is_some_and(|p| p.contains("upstream="))),
+    );
+    assert_eq!(
+        count(&|c| c.supplier.is_some()),
+        comps.len(),
+        "every component has a supplier"
+    );
 
     // An import whose trust bundle lacks the upstream keyrings refuses within a second.
     let server = |args: &[&str]| measured("mirror-server", args);

@@ -134,10 +134,10 @@ const COMMON_LICENSES: &[(&str, &str, &str)] = &[
 /// docs), or `None` when the file names no license this can read.
 pub fn license_expression(copyright: &str) -> Option<String> {
     let text = truncate(copyright, MAX_COPYRIGHT_BYTES);
-    if is_dep5(text) {
-        if let Some(e) = dep5_expression(text) {
-            return Some(e);
-        }
+    if is_dep5(text)
+        && let Some(e) = dep5_expression(text)
+    {
+        return Some(e);
     }
     common_licenses_expression(text)
 }

@@ -25,15 +25,27 @@ const MAX_KEPT: usize = 16;
 /// Longest `ar` member name accepted, in bytes.
 const MAX_MEMBER_NAME: usize = 64;
 
-/// The text of `usr/share/doc/<package>/copyright` in the deb read from `deb`, following
-/// a symbolic link of the documentation directory or of the file within the archive;
-/// `Ok(None)` when the archive has no such file (or it points outside the archive).
-/// Invalid UTF-8 is replaced (U+FFFD); text beyond 1 MiB is cut.
+/// What a package's copyright file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Copyright {
+    /// Its text (invalid UTF-8 replaced by U+FFFD, cut at 1 MiB).
+    Text(String),
+    /// The documentation directory (or the file) links to that of another binary package,
+    /// `usr/share/doc/<package>`, which this archive does not hold: Debian Policy §12.5
+    /// allows that when the package depends on the other one, whose copyright applies.
+    LinkedTo(String),
+    /// No copyright file.
+    Absent,
+}
+
+/// The copyright of `package` in the deb read from `deb`: the text of
+/// `usr/share/doc/<package>/copyright`, following a symbolic link of the documentation
+/// directory or of the file within the archive, or the other package it links to.
 ///
 /// # Errors
 /// Not an `ar` archive, no `data.tar*` member, an unknown data compression, or a
 /// corrupt compressed stream or tar; the message names the member.
-pub fn copyright_text(deb: impl Read, package: &str) -> anyhow::Result<Option<String>> {
+pub fn copyright(deb: impl Read, package: &str) -> anyhow::Result<Copyright> {
     let mut ar = ar::Archive::new(deb);
     while let Some(entry) = ar.next_entry() {
         let entry = entry.context("not a deb: the ar archive is malformed")?;
@@ -82,7 +94,7 @@ fn normalize(p: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-fn scan_data_tar(reader: impl Read, package: &str) -> anyhow::Result<Option<String>> {
+fn scan_data_tar(reader: impl Read, package: &str) -> anyhow::Result<Copyright> {
     let doc = PathBuf::from("usr/share/doc");
     let own_dir = doc.join(package);
     let own_file = own_dir.join("copyright");
@@ -120,7 +132,7 @@ fn scan_data_tar(reader: impl Read, package: &str) -> anyhow::Result<Option<Stri
             let text = read_capped(&mut entry, MAX_COPYRIGHT_BYTES)
                 .with_context(|| format!("reading {}", path.display()))?;
             if path == own_file {
-                return Ok(Some(text));
+                return Ok(Copyright::Text(text));
             }
             kept.insert(path, text);
         }
@@ -133,10 +145,21 @@ fn scan_data_tar(reader: impl Read, package: &str) -> anyhow::Result<Option<Stri
     for c in candidates.into_iter().flatten() {
         let target = links.get(&c).cloned().unwrap_or(c);
         if let Some(text) = kept.remove(&target) {
-            return Ok(Some(text));
+            return Ok(Copyright::Text(text));
+        }
+        // `usr/share/doc/<other>/copyright` of a package not in this archive.
+        if target.parent().and_then(Path::parent) == Some(&doc)
+            && target.file_name().is_some_and(|n| n == "copyright")
+            && let Some(other) = target
+                .parent()
+                .and_then(Path::file_name)
+                .and_then(|n| n.to_str())
+            && other != package
+        {
+            return Ok(Copyright::LinkedTo(other.to_owned()));
         }
     }
-    Ok(None)
+    Ok(Copyright::Absent)
 }
 
 fn read_capped(r: &mut impl Read, max: usize) -> io::Result<String> {
@@ -228,12 +251,12 @@ mod tests {
             ("data.tar.gz", gz(&t)),
             ("data.tar", t.clone()),
         ] {
-            let text = copyright_text(deb(name, &data).as_slice(), "cube").unwrap();
-            assert_eq!(text.as_deref(), Some("License: MIT\n"), "{name}");
+            let text = copyright(deb(name, &data).as_slice(), "cube").unwrap();
+            assert_eq!(text, Copyright::Text("License: MIT\n".into()), "{name}");
         }
         assert_eq!(
-            copyright_text(deb("data.tar", &t).as_slice(), "absent").unwrap(),
-            None
+            copyright(deb("data.tar", &t).as_slice(), "absent").unwrap(),
+            Copyright::Absent
         );
     }
 
@@ -254,28 +277,23 @@ mod tests {
             ),
         ]);
         let d = deb("data.tar", &t);
+        let text = Copyright::Text("C".into());
+        assert_eq!(copyright(d.as_slice(), "libcube1").unwrap(), text);
+        assert_eq!(copyright(d.as_slice(), "cube-dev").unwrap(), text);
         assert_eq!(
-            copyright_text(d.as_slice(), "libcube1").unwrap().as_deref(),
-            Some("C")
-        );
-        assert_eq!(
-            copyright_text(d.as_slice(), "cube-dev").unwrap().as_deref(),
-            Some("C")
-        );
-        assert_eq!(
-            copyright_text(d.as_slice(), "cube-ext").unwrap(),
-            None,
-            "target not in the archive"
+            copyright(d.as_slice(), "cube-ext").unwrap(),
+            Copyright::LinkedTo("elsewhere".into()),
+            "another package's documentation directory"
         );
     }
 
     #[test]
     fn refuses_what_is_not_a_deb_with_a_named_reason() {
-        let e = copyright_text(&b"not an archive"[..], "x").unwrap_err();
+        let e = copyright(&b"not an archive"[..], "x").unwrap_err();
         assert!(format!("{e:#}").contains("not a deb"), "{e:#}");
-        let e = copyright_text(deb("data.tar.bz3", b"x").as_slice(), "x").unwrap_err();
+        let e = copyright(deb("data.tar.bz3", b"x").as_slice(), "x").unwrap_err();
         assert!(format!("{e:#}").contains("not supported"), "{e:#}");
-        let e = copyright_text(deb("data.tar.xz", b"garbage").as_slice(), "x").unwrap_err();
+        let e = copyright(deb("data.tar.xz", b"garbage").as_slice(), "x").unwrap_err();
         assert!(format!("{e:#}").contains("data.tar.xz"), "{e:#}");
         let mut only = Vec::new();
         ar::Builder::new(&mut only)
@@ -284,7 +302,7 @@ mod tests {
                 &b"2.0\n"[..],
             )
             .unwrap();
-        let e = copyright_text(only.as_slice(), "x").unwrap_err();
+        let e = copyright(only.as_slice(), "x").unwrap_err();
         assert!(format!("{e:#}").contains("no data.tar"), "{e:#}");
     }
 
@@ -292,7 +310,7 @@ mod tests {
     fn a_huge_copyright_file_is_cut_at_the_limit() {
         let big = "x".repeat(MAX_COPYRIGHT_BYTES + 10);
         let t = tar_with(&[("usr/share/doc/cube/copyright", Some(&big), None)]);
-        let text = copyright_text(deb("data.tar", &t).as_slice(), "cube")
+        let text = copyright(deb("data.tar", &t).as_slice(), "cube")
             .unwrap()
             .unwrap();
         assert_eq!(text.len(), MAX_COPYRIGHT_BYTES);

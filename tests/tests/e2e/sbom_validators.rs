@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use mirror_e2e::apt_fixture::DebSpec;
 use mirror_e2e::oci_fixture::{Registry, seed_registry};
 use mirror_e2e::product::{read_manifest, s, sync_cli};
 use mirror_e2e::world::world;
@@ -62,6 +63,15 @@ fn sboms_of_every_artifact_kind_pass_ntia_spdx_tools_and_cyclonedx_strict() {
     }
     let Some(venv) = venv() else { return };
     let Some(w) = world() else { return };
+    // A package whose documentation directory links to another package's (Policy §12.5).
+    w.apt
+        .add_standard_deb(
+            &DebSpec::new("cube-linked", "1.0-1", "amd64")
+                .field("Depends", "cube-base")
+                .doc_link("cube-base"),
+        )
+        .unwrap();
+    w.apt.refresh_standard().unwrap();
     let reg = Registry::start().expect("registry");
     seed_registry(&reg, w.tmp.path()).expect("seed registry");
     let cfg = std::fs::read_to_string(&w.config).unwrap();
@@ -73,7 +83,7 @@ fn sboms_of_every_artifact_kind_pass_ntia_spdx_tools_and_cyclonedx_strict() {
         )
         .replacen(
             r#"packages = ["cube-tool", "cube-alt", "cube-plus"]"#,
-            r#"packages = ["cube-tool", "cube-alt", "cube-plus", "unrelated"]"#,
+            r#"packages = ["cube-tool", "cube-alt", "cube-plus", "unrelated", "cube-linked"]"#,
             1,
         );
     let cfg = format!(
@@ -81,7 +91,7 @@ fn sboms_of_every_artifact_kind_pass_ntia_spdx_tools_and_cyclonedx_strict() {
         host = reg.host,
         url = reg.url
     );
-    assert!(cfg.contains("target_distro = \"debian-12\"") && cfg.contains("\"unrelated\"]"));
+    assert!(cfg.contains("target_distro = \"debian-12\"") && cfg.contains("\"cube-linked\"]"));
     std::fs::write(&w.config, cfg).unwrap();
     sync_cli(&["sync", "--config", s(&w.config), "--quiet"]).expect("sync");
     let drive = w.path("drive");
@@ -145,6 +155,11 @@ fn sboms_of_every_artifact_kind_pass_ntia_spdx_tools_and_cyclonedx_strict() {
         by("cube-plus").license.as_deref(),
         Some("(BSD-3-Clause OR Apache-2.0) AND GPL-2.0-or-later"),
         "gzip"
+    );
+    assert_eq!(
+        by("cube-linked").license.as_deref(),
+        Some("GPL-2.0-or-later"),
+        "cube-base's, through the linked documentation directory"
     );
     assert_eq!(
         by("cube-tool")

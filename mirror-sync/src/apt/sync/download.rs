@@ -63,21 +63,49 @@ impl<'a> LicenseReader<'a> {
         }
     }
 
-    /// The SPDX license expression of the deb `digest` (package `package`), `None` when
-    /// its copyright file names no license this can read.
-    async fn license(&self, digest: Digest, package: &str) -> anyhow::Result<Option<String>> {
+    /// The SPDX license expression of the deb `digest` (package `package`): `Ok(Ok(x))`,
+    /// `x` `None` when its copyright file names no license this can read; `Ok(Err(other))`
+    /// when its documentation links to the package `other`'s, whose license applies.
+    async fn license(
+        &self,
+        digest: Digest,
+        package: &str,
+    ) -> anyhow::Result<Result<Option<String>, String>> {
+        use crate::apt::deb_archive::{Copyright, copyright};
         if let Some(l) = self.known.get(&digest) {
-            return Ok(Some(l.clone()));
+            return Ok(Ok(Some(l.clone())));
         }
         let _permit = self.permits.acquire().await?;
         let cas = self.cas.clone();
         let package = package.to_owned();
         tokio::task::spawn_blocking(move || {
             let reader = cas.reader(&digest)?;
-            let text = crate::apt::deb_archive::copyright_text(reader, &package)?;
-            Ok(text.and_then(|t| formats::apt::copyright::license_expression(&t)))
+            Ok(match copyright(reader, &package)? {
+                Copyright::Text(t) => Ok(formats::apt::copyright::license_expression(&t)),
+                Copyright::LinkedTo(other) => Err(other),
+                Copyright::Absent => Ok(None),
+            })
         })
         .await?
+    }
+}
+
+/// Gives each deb whose documentation links to another package's the license of that
+/// package among `artifacts` (Debian Policy §12.5), for the `linked` (logical path,
+/// package) pairs; one whose package is not among them keeps no license.
+fn fill_linked_licenses(artifacts: &mut [Artifact], linked: &[(String, String)]) {
+    let by_name: HashMap<String, String> = artifacts
+        .iter()
+        .filter_map(|a| Some((a.meta.name.clone()?, a.meta.license.clone()?)))
+        .collect();
+    let linked: HashMap<&str, &str> = linked
+        .iter()
+        .map(|(p, o)| (p.as_str(), o.as_str()))
+        .collect();
+    for a in artifacts.iter_mut() {
+        if let Some(l) = linked.get(a.path.as_str()).and_then(|o| by_name.get(*o)) {
+            a.meta.license = Some(l.clone());
+        }
     }
 }
 
@@ -202,17 +230,19 @@ pub async fn download(
         .unwrap_or_default();
     let licenses = LicenseReader::new(f.cas().clone(), &known_licenses);
     let licenses = &licenses;
-    let results: Vec<anyhow::Result<Artifact>> = futures_util::stream::iter(jobs)
+    let results: Vec<anyhow::Result<(Artifact, Option<String>)>> = futures_util::stream::iter(jobs)
         .map(|(url, expected, path, mut meta, label)| async move {
             let (digest, size) = f.fetch_to_store(&url, &expected, &label).await?;
+            let mut linked = None;
             match licenses.license(digest, meta.name.as_deref().unwrap_or_default()).await {
-                Ok(l) => meta.license = l,
+                Ok(Ok(l)) => meta.license = l,
+                Ok(Err(other)) => linked = Some(other),
                 Err(e) => f.progress().println(&format!(
                     "warning: [[apt]] {}: {label}: no license read from the package ({e:#}); the SBOM says NOASSERTION",
                     up.name
                 )),
             }
-            Ok(Artifact {
+            Ok((Artifact {
                 kind: ArtifactKind::Deb,
                 upstream: Some(up.name.clone()),
                 path,
@@ -220,19 +250,26 @@ pub async fn download(
                 size,
                 media_type: Some(DEB_MEDIA_TYPE.into()),
                 meta,
-            })
+            }, linked))
         })
         .buffer_unordered(64)
         .collect()
         .await;
     let mut artifacts = Vec::with_capacity(results.len() + fu.provenance.len());
+    let mut linked = Vec::new();
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(a) => artifacts.push(a),
+            Ok((a, l)) => {
+                if let Some(other) = l {
+                    linked.push((a.path.clone(), other));
+                }
+                artifacts.push(a)
+            }
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
+    fill_linked_licenses(&mut artifacts, &linked);
     if !errors.is_empty() {
         let n = errors.len();
         errors.truncate(5);

@@ -43,3 +43,59 @@ fn clean(v: &str) -> Option<String> {
     (!v.is_empty() && !v.chars().any(char::is_control))
         .then(|| v.chars().take(MAX_VENDOR_CHARS).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formats::snapshot::{ArtifactKind, Meta};
+
+    fn manifest_artifact(cas: &store::Cas, bytes: &[u8]) -> Artifact {
+        let digest = cas.put_bytes(bytes).unwrap();
+        Artifact {
+            kind: ArtifactKind::OciManifest,
+            upstream: Some("r".into()),
+            path: format!("v2/r/manifests/{digest}"),
+            digest,
+            size: bytes.len() as u64,
+            media_type: Some(formats::oci::OCI_MANIFEST.into()),
+            meta: Meta::default(),
+        }
+    }
+
+    fn image(cas: &store::Cas, config: &[u8], annotations: &str) -> Artifact {
+        let c = cas.put_bytes(config).unwrap();
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{c}","size":{}}},"layers":[]{annotations}}}"#,
+            config.len()
+        );
+        manifest_artifact(cas, m.as_bytes())
+    }
+
+    #[test]
+    fn vendor_from_the_annotation_else_the_config_label() {
+        let t = tempfile::tempdir().unwrap();
+        let cas = store::Cas::open(t.path()).unwrap();
+        let labelled =
+            br#"{"architecture":"amd64","os":"linux","config":{"Labels":{"org.opencontainers.image.vendor":"NVIDIA Corporation"}}}"#;
+        let a = image(&cas, labelled, "");
+        assert_eq!(vendor_of(&cas, &a).as_deref(), Some("NVIDIA Corporation"));
+        let a = image(
+            &cas,
+            labelled,
+            r#","annotations":{"org.opencontainers.image.vendor":"Canonical"}"#,
+        );
+        assert_eq!(
+            vendor_of(&cas, &a).as_deref(),
+            Some("Canonical"),
+            "the manifest's annotation wins"
+        );
+        let plain = br#"{"architecture":"amd64","os":"linux","config":{}}"#;
+        assert_eq!(vendor_of(&cas, &image(&cas, plain, "")), None);
+        let hostile =
+            br#"{"config":{"Labels":{"org.opencontainers.image.vendor":"evil\u0007bell"}}}"#;
+        assert_eq!(vendor_of(&cas, &image(&cas, hostile, "")), None);
+        let mut missing = image(&cas, plain, "");
+        missing.digest = formats::digest::Digest::of(b"not stored");
+        assert_eq!(vendor_of(&cas, &missing), None, "never fails the sync");
+    }
+}
