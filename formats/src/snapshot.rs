@@ -315,7 +315,12 @@ impl Meta {
     /// `name (version)`), defaulting to the binary package's own name and version
     /// (Debian Policy §5.6.1). `None` when neither the source nor the name is known.
     pub fn deb_source(&self) -> Option<(&str, Option<&str>)> {
-        match self.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match self
+            .source
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(s) => match s.split_once('(') {
                 Some((name, rest)) => {
                     let version = rest.trim_end().trim_end_matches(')').trim();
@@ -328,10 +333,7 @@ impl Meta {
                 }
                 None => Some((s, self.version.as_deref())),
             },
-            None => self
-                .name
-                .as_deref()
-                .map(|n| (n, self.version.as_deref())),
+            None => self.name.as_deref().map(|n| (n, self.version.as_deref())),
         }
     }
 }

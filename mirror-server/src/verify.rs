@@ -195,6 +195,9 @@ pub struct VerifyReport {
     pub store: PathBuf,
     /// Held snapshots checked.
     pub snapshots: u64,
+    /// Their names (not in `--json`: the audit record of [`record_outcome`] lists them).
+    #[serde(skip)]
+    pub snapshot_names: Vec<String>,
     /// Blob files hashed.
     pub blobs_checked: u64,
     /// Bytes hashed.
@@ -236,14 +239,15 @@ impl VerifyReport {
 /// Event name of the audit record [`record_outcome`] appends.
 pub const AUDIT_EVENT: &str = "verify";
 
-/// Most snapshot names a `verify` audit record lists in `failed`.
+/// Most snapshot names a `verify` audit record lists in `failed`, and in `checked`.
 pub const MAX_FAILED_LISTED: usize = 100;
 
 /// Appends the outcome of a verify run to the store's audit log
 /// ([`crate::audit::append`]): a [`AUDIT_EVENT`] record with `ok` (bool), `started`
 /// (RFC 3339 UTC: when the run began, so a snapshot imported later was not covered),
-/// `snapshots` (held snapshots checked), `blobs_checked`, `bytes_hashed`, `problems`
-/// (their number), `failed` (the first [`MAX_FAILED_LISTED`] snapshots a problem names,
+/// `snapshots` (held snapshots checked), `checked` (their names, when there are at most
+/// [`MAX_FAILED_LISTED`]), `blobs_checked`, `bytes_hashed`, `problems` (their number),
+/// `failed` (the first [`MAX_FAILED_LISTED`] snapshots a problem names,
 /// [`VerifyReport::failed_snapshots`]) and `failed_total`.
 ///
 /// Errors: [`crate::audit::AuditError`] when the log cannot be written (the caller
@@ -263,13 +267,21 @@ pub fn record_outcome(
             .into(),
     );
     fields.insert("snapshots".into(), report.snapshots.into());
+    if report.snapshot_names.len() <= MAX_FAILED_LISTED {
+        fields.insert("checked".into(), serde_json::json!(report.snapshot_names));
+    }
     fields.insert("blobs_checked".into(), report.blobs_checked.into());
     fields.insert("bytes_hashed".into(), report.bytes_hashed.into());
     fields.insert("problems".into(), (report.problems.len() as u64).into());
     fields.insert("failed_total".into(), (failed.len() as u64).into());
     fields.insert(
         "failed".into(),
-        serde_json::json!(failed.into_iter().take(MAX_FAILED_LISTED).collect::<Vec<_>>()),
+        serde_json::json!(
+            failed
+                .into_iter()
+                .take(MAX_FAILED_LISTED)
+                .collect::<Vec<_>>()
+        ),
     );
     crate::audit::append(&report.store, AUDIT_EVENT, fields)
 }
@@ -399,6 +411,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
         ok: false,
         store: store.clone(),
         snapshots: state.snapshots.len() as u64,
+        snapshot_names: state.snapshots.iter().map(|r| r.name.clone()).collect(),
         blobs_checked: 0,
         bytes_hashed: 0,
         problems: Vec::new(),

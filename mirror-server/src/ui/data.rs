@@ -167,7 +167,11 @@ impl Cache {
     /// and cached).
     ///
     /// Errors: the manifest blob is missing, damaged or does not parse.
-    pub fn snapshot(&self, store: &Path, rec: &SnapshotRecord) -> Result<Arc<SnapshotData>, String> {
+    pub fn snapshot(
+        &self,
+        store: &Path,
+        rec: &SnapshotRecord,
+    ) -> Result<Arc<SnapshotData>, String> {
         {
             let mut c = lock(&self.data);
             if let Some(i) = c.iter().position(|d| d.manifest == rec.manifest)

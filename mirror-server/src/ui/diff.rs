@@ -163,7 +163,9 @@ pub fn build(
         let Some(rec) = data::record(&state.store, name)? else {
             return Ok(Err(error_page(
                 StatusCode::NOT_FOUND,
-                format!("Snapshot {name} is not held by this server; choose one of the held snapshots."),
+                format!(
+                    "Snapshot {name} is not held by this server; choose one of the held snapshots."
+                ),
             )));
         };
         sides.push(state.ui.cache.snapshot(&state.store, &rec)?);

@@ -90,7 +90,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(UI_PREFIX, get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(overview::page))
         .route("/ui/style.css", get(style))
-        .route("/ui/snapshots/{channel}/{seq}/packages", get(packages::page))
+        .route(
+            "/ui/snapshots/{channel}/{seq}/packages",
+            get(packages::page),
+        )
         .route("/ui/diff", get(diff::page))
         .route("/ui/audit", get(audit::page))
         .route("/ui/clients", get(clients::page))
@@ -285,7 +288,10 @@ mod tests {
 
     #[test]
     fn error_page_escapes() {
-        let r = error_page(StatusCode::NOT_FOUND, "no <script>alert(1)</script> \"here\"");
+        let r = error_page(
+            StatusCode::NOT_FOUND,
+            "no <script>alert(1)</script> \"here\"",
+        );
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         let page = ErrorPage {
             title: "404".into(),
@@ -294,6 +300,6 @@ mod tests {
         .render()
         .unwrap();
         assert!(!page.contains("<script>"), "{page}");
-        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("&#60;script&#62;&#34;&#39;&#38;"), "{page}");
     }
 }

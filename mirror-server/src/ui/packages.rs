@@ -141,9 +141,7 @@ impl Filter {
             Some(p) => match p.parse::<usize>() {
                 Ok(n) if n >= 1 => n,
                 _ => {
-                    return Err(format!(
-                        "Page {p:?} is not a page number (1, 2, …)."
-                    ));
+                    return Err(format!("Page {p:?} is not a page number (1, 2, …)."));
                 }
             },
         };
@@ -175,16 +173,26 @@ impl Filter {
 /// snapshot the store does not hold or a page past the last.
 ///
 /// Errors: the index or the manifest cannot be read.
-pub fn build(state: &AppState, name: &str, f: &Filter) -> Result<Result<Packages, Response>, String> {
+pub fn build(
+    state: &AppState,
+    name: &str,
+    f: &Filter,
+) -> Result<Result<Packages, Response>, String> {
     let Some(rec) = data::record(&state.store, name)? else {
         return Ok(Err(error_page(
             StatusCode::NOT_FOUND,
-            format!("Snapshot {name} is not held by this server; the snapshots page lists the held ones."),
+            format!(
+                "Snapshot {name} is not held by this server; the snapshots page lists the held ones."
+            ),
         )));
     };
     let d = state.ui.cache.snapshot(&state.store, &rec)?;
     let q_lower = f.q.to_lowercase();
-    let matched: Vec<&PackageRow> = d.packages.iter().filter(|p| f.matches(&q_lower, p)).collect();
+    let matched: Vec<&PackageRow> = d
+        .packages
+        .iter()
+        .filter(|p| f.matches(&q_lower, p))
+        .collect();
     let pages = matched.len().div_ceil(PAGE_ROWS).max(1);
     if f.page > pages {
         return Ok(Err(error_page(
@@ -208,10 +216,7 @@ pub fn build(state: &AppState, name: &str, f: &Filter) -> Result<Result<Packages
         snapshot: name.to_owned(),
         q: f.q.clone(),
         ecosystem: f.ecosystem.clone(),
-        options: ECOSYSTEMS
-            .iter()
-            .map(|e| (*e, f.ecosystem == *e))
-            .collect(),
+        options: ECOSYSTEMS.iter().map(|e| (*e, f.ecosystem == *e)).collect(),
         total: d.packages.len(),
         matched: matched.len(),
         first: if rows.is_empty() { 0 } else { start + 1 },

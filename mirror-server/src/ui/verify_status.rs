@@ -22,6 +22,8 @@ pub struct LastVerify {
     pub failed: Vec<String>,
     /// How many snapshots a problem named in all.
     pub failed_total: u64,
+    /// The snapshots the run checked (`checked`), when the record lists them.
+    pub checked: Option<Vec<String>>,
 }
 
 /// One snapshot's verify state, for the overview.
@@ -63,17 +65,17 @@ fn parse_time(v: Option<&Value>) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(v?.as_str()?).ok()
 }
 
+fn names(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
 fn from_record(r: &Map<String, Value>) -> LastVerify {
-    let failed: Vec<String> = r
-        .get("failed")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let failed = names(r.get("failed")).unwrap_or_default();
     LastVerify {
         time: r
             .get("time")
@@ -88,6 +90,7 @@ fn from_record(r: &Map<String, Value>) -> LastVerify {
             .and_then(Value::as_u64)
             .unwrap_or(failed.len() as u64),
         failed,
+        checked: names(r.get("checked")),
     }
 }
 
@@ -102,20 +105,26 @@ pub fn last_verify(lines: &[LogLine]) -> Option<LastVerify> {
 }
 
 /// The verify state of snapshot `name`, imported at `imported_at` (RFC 3339), given the
-/// last run `last`. The index records import times to the second, so a run that began
+/// last run `last`. A record that lists the snapshots it `checked` decides by name;
+/// otherwise by time: the index records import times to the second, so a run that began
 /// less than a second after the recorded time counts as not covering the snapshot.
 pub fn snapshot_state(last: Option<&LastVerify>, name: &str, imported_at: &str) -> SnapshotVerify {
     let Some(last) = last else {
         return SnapshotVerify::Never;
     };
-    let imported = DateTime::parse_from_rfc3339(imported_at).ok();
-    match (last.started, imported) {
-        (Some(started), Some(imported))
-            if imported + chrono::Duration::seconds(1) > started => {
+    match &last.checked {
+        Some(checked) if !checked.iter().any(|c| c == name) => {
             return SnapshotVerify::NotSinceImport;
         }
-        (None, _) | (_, None) => return SnapshotVerify::NotSinceImport,
-        _ => {}
+        Some(_) => {}
+        None => {
+            let imported = DateTime::parse_from_rfc3339(imported_at).ok();
+            match (last.started, imported) {
+                (Some(started), Some(imported))
+                    if imported + chrono::Duration::seconds(1) <= started => {}
+                _ => return SnapshotVerify::NotSinceImport,
+            }
+        }
     }
     let unlisted_failures = last.failed_total > last.failed.len() as u64;
     if last.failed.iter().any(|f| f == name) || (!last.ok && unlisted_failures) {
@@ -150,7 +159,10 @@ mod tests {
                 2,
                 serde_json::json!({"event":"verify","time":"2026-11-23T10:00:00.000Z","started":"2026-11-23T09:59:00.000Z","ok":false,"problems":1,"failed":["stable/2"],"failed_total":1}),
             ),
-            line(3, serde_json::json!({"event":"import","time":"2026-11-24T10:00:00.000Z"})),
+            line(
+                3,
+                serde_json::json!({"event":"import","time":"2026-11-24T10:00:00.000Z"}),
+            ),
         ];
         let last = last_verify(&lines).unwrap();
         assert!(!last.ok);
@@ -169,6 +181,23 @@ mod tests {
             SnapshotVerify::NotSinceImport
         );
         assert_eq!(snapshot_state(None, "stable/1", at), SnapshotVerify::Never);
+        // A record listing what it checked decides by name, whatever the times say.
+        let listed = LastVerify {
+            checked: Some(vec!["stable/1".into()]),
+            ok: true,
+            failed: vec![],
+            failed_total: 0,
+            ..last.clone()
+        };
+        let late = "2030-01-01T00:00:00Z";
+        assert_eq!(
+            snapshot_state(Some(&listed), "stable/1", late),
+            SnapshotVerify::Passed
+        );
+        assert_eq!(
+            snapshot_state(Some(&listed), "stable/2", at),
+            SnapshotVerify::NotSinceImport
+        );
         assert_eq!(last_verify(&lines[2..]), None);
     }
 }

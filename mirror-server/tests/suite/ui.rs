@@ -37,13 +37,23 @@ pub fn drive(fx: &Fixture, name: &str, seq: u64, hello: &str, extra: bool) -> Pa
         seq,
         &refs,
         |m: &mut Manifest| {
+            // Debs name no upstream: an APT upstream would need its signed indexes on
+            // the drive (provenance is checked at import); the wheel names `pypi`.
             for a in &mut m.artifacts {
-                a.upstream = Some("cuda".into());
+                a.upstream = None;
                 if a.path.ends_with(".deb") {
-                    let pkg = if a.path.contains("hello") { "hello" } else { "newpkg" };
+                    let pkg = if a.path.contains("hello") {
+                        "hello"
+                    } else {
+                        "newpkg"
+                    };
                     a.meta = Meta {
                         name: Some(pkg.into()),
-                        version: Some(if pkg == "hello" { hello.into() } else { "0.1".into() }),
+                        version: Some(if pkg == "hello" {
+                            hello.into()
+                        } else {
+                            "0.1".into()
+                        }),
                         architecture: Some("amd64".into()),
                         license: Some("GPL-3.0-or-later".into()),
                         supplier: Some("Ada Maintainer <ada@example.org>".into()),
@@ -59,8 +69,6 @@ pub fn drive(fx: &Fixture, name: &str, seq: u64, hello: &str, extra: bool) -> Pa
                         license: Some("Apache-2.0".into()),
                         ..Meta::default()
                     };
-                } else {
-                    a.upstream = None;
                 }
             }
         },
@@ -150,14 +158,14 @@ fn pages_show_the_store() {
         assert_console_headers(&h, "packages");
         assert!(body.contains(r#"<td class="pkg-name">hello</td>"#), "{body}");
         assert!(!body.contains(r#"<td class="pkg-name">requests</td>"#), "{body}");
-        assert!(body.contains("1 of 4 packages match"), "{body}");
+        assert!(body.contains("1 of 3 packages match"), "{body}");
         assert!(body.contains("GPL-3.0-or-later"), "{body}");
-        assert!(body.contains("Ada Maintainer &lt;ada@example.org&gt;"), "{body}");
+        assert!(body.contains("Ada Maintainer &#60;ada@example.org&#62;"), "{body}");
         assert!(body.contains("http://archive.example/cuda/apt/cuda/hello_1.1_amd64.deb"), "{body}");
-        assert!(body.contains("pkg:deb/"), "{body}");
         let (_, _, body) = get(&client, &format!("{url}?ecosystem=pypi")).await;
         assert!(body.contains(r#"<td class="pkg-name">requests</td>"#), "{body}");
         assert!(!body.contains(r#"<td class="pkg-name">hello</td>"#), "{body}");
+        assert!(body.contains("pkg:pypi/requests@2.32.3"), "{body}");
         // The wheel has no supplier: a dash, not an empty cell.
         assert!(body.contains("<td class=\"pkg-supplier\">\u{2014}</td>"), "{body}");
 
@@ -212,14 +220,42 @@ fn bad_requests_get_clear_pages() {
         let base = format!("http://{}", handle.addr);
         let client = reqwest::Client::new();
         for (path, status, says) in [
-            ("/ui/snapshots/test/99/packages", 404, "Snapshot test/99 is not held"),
-            ("/ui/snapshots/BAD/1/packages", 400, "is not a snapshot name"),
-            ("/ui/snapshots/test/01/packages", 400, "is not a snapshot name"),
-            ("/ui/snapshots/test/2/packages?page=abc", 400, "is not a page number"),
-            ("/ui/snapshots/test/2/packages?page=9", 404, "past the last page"),
-            ("/ui/snapshots/test/2/packages?ecosystem=npm", 400, "Unknown ecosystem"),
+            (
+                "/ui/snapshots/test/99/packages",
+                404,
+                "Snapshot test/99 is not held",
+            ),
+            (
+                "/ui/snapshots/BAD/1/packages",
+                400,
+                "is not a snapshot name",
+            ),
+            (
+                "/ui/snapshots/test/01/packages",
+                400,
+                "is not a snapshot name",
+            ),
+            (
+                "/ui/snapshots/test/2/packages?page=abc",
+                400,
+                "is not a page number",
+            ),
+            (
+                "/ui/snapshots/test/2/packages?page=9",
+                404,
+                "past the last page",
+            ),
+            (
+                "/ui/snapshots/test/2/packages?ecosystem=npm",
+                400,
+                "Unknown ecosystem",
+            ),
             ("/ui/diff?a=nope&b=test/1", 400, "is not a snapshot name"),
-            ("/ui/diff?a=test/9&b=test/1", 404, "Snapshot test/9 is not held"),
+            (
+                "/ui/diff?a=test/9&b=test/1",
+                404,
+                "Snapshot test/9 is not held",
+            ),
             ("/ui/nothing/here", 404, "There is no console page"),
         ] {
             let (s, h, body) = get(&client, &format!("{base}{path}")).await;
@@ -238,7 +274,11 @@ fn bad_requests_get_clear_pages() {
             assert_console_headers(r.headers(), "POST");
         }
         // HEAD works.
-        let r = client.head(format!("{base}/ui/audit")).send().await.unwrap();
+        let r = client
+            .head(format!("{base}/ui/audit"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         handle.shutdown().await;
     });
@@ -256,7 +296,6 @@ fn hostile_drive_strings_are_escaped() {
         &[("apt/cuda/evil_1.0_amd64.deb", b"evil".as_slice())],
         |m| {
             let a = &mut m.artifacts[0];
-            a.upstream = Some("<i>cuda</i>".into());
             a.meta = Meta {
                 name: Some(evil_name.into()),
                 version: Some(evil_version.into()),
@@ -277,28 +316,36 @@ fn hostile_drive_strings_are_escaped() {
         let base = format!("http://{}", handle.addr);
         let client = reqwest::Client::new();
         // The search text is reflected into the form: escaped too.
-        let url = format!(
-            "{base}/ui/snapshots/test/1/packages?q=%3Cscript%3E%22x"
-        );
+        let url = format!("{base}/ui/snapshots/test/1/packages?q=%3Cscript%3E%22x");
         let (s, _, body) = get(&client, &url).await;
         assert_eq!(s, StatusCode::OK, "{body}");
         assert!(!body.contains("<script"), "{body}");
-        assert!(body.contains(r#"value="&#60;script&#62;&#34;x""#) || body.contains("value=\"&lt;script&gt;&quot;x\""), "{body}");
+        assert!(
+            body.contains(r#"value="&#60;script&#62;&#34;x""#)
+                || body.contains("value=\"&lt;script&gt;&quot;x\""),
+            "{body}"
+        );
         let (_, _, body) = get(&client, &format!("{base}/ui/snapshots/test/1/packages")).await;
         for raw in [
             "<script",
             "<img",
             "onerror=alert(2)>",
             "' onmouseover='",
-            "<i>cuda</i>",
             "\"Eve\"",
             "<eve@",
             "href=\"javascript:",
         ] {
             assert!(!body.contains(raw), "{raw:?} unescaped in:\n{body}");
         }
-        assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;") || body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{body}");
-        assert!(body.contains("alert(3)"), "the license is shown, escaped: {body}");
+        assert!(
+            body.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+                || body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{body}"
+        );
+        assert!(
+            body.contains("alert(3)"),
+            "the license is shown, escaped: {body}"
+        );
         handle.shutdown().await;
     });
 }

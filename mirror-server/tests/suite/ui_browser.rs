@@ -20,30 +20,81 @@ const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
 /// The packages of the showcase snapshots: (ecosystem, name, version in test/1, version
 /// in test/2 (`None`: removed), license, supplier).
 const PACKAGES: &[(&str, &str, &str, Option<&str>, &str, Option<&str>)] = &[
-    ("deb", "curl", "7.88.1-10", Some("7.88.1-10+deb12u8"), "curl", Some("Debian Curl Maintainers <team+curl@tracker.example>")),
-    ("deb", "libssl3", "3.0.11-1", Some("3.0.15-1"), "Apache-2.0", Some("Debian OpenSSL Team <pkg-openssl-devel@lists.example>")),
-    ("deb", "openssl", "3.0.11-1", Some("3.0.15-1"), "Apache-2.0", Some("Debian OpenSSL Team <pkg-openssl-devel@lists.example>")),
-    ("deb", "zlib1g", "1.2.13.dfsg-1", Some("1.2.13.dfsg-1"), "Zlib", Some("Mark Brown <broonie@debian.example>")),
-    ("deb", "hello", "2.10-3", Some("2.10-3"), "GPL-3.0-or-later", Some("Santiago Vila <sanvila@debian.example>")),
+    (
+        "deb",
+        "curl",
+        "7.88.1-10",
+        Some("7.88.1-10+deb12u8"),
+        "curl",
+        Some("Debian Curl Maintainers <team+curl@tracker.example>"),
+    ),
+    (
+        "deb",
+        "libssl3",
+        "3.0.11-1",
+        Some("3.0.15-1"),
+        "Apache-2.0",
+        Some("Debian OpenSSL Team <pkg-openssl-devel@lists.example>"),
+    ),
+    (
+        "deb",
+        "openssl",
+        "3.0.11-1",
+        Some("3.0.15-1"),
+        "Apache-2.0",
+        Some("Debian OpenSSL Team <pkg-openssl-devel@lists.example>"),
+    ),
+    (
+        "deb",
+        "zlib1g",
+        "1.2.13.dfsg-1",
+        Some("1.2.13.dfsg-1"),
+        "Zlib",
+        Some("Mark Brown <broonie@debian.example>"),
+    ),
+    (
+        "deb",
+        "hello",
+        "2.10-3",
+        Some("2.10-3"),
+        "GPL-3.0-or-later",
+        Some("Santiago Vila <sanvila@debian.example>"),
+    ),
     ("deb", "telnet", "0.17+2.4-2", None, "BSD-4-Clause", None),
-    ("whl", "requests", "2.31.0", Some("2.32.3"), "Apache-2.0", Some("Kenneth Reitz")),
+    (
+        "whl",
+        "requests",
+        "2.31.0",
+        Some("2.32.3"),
+        "Apache-2.0",
+        Some("Kenneth Reitz"),
+    ),
     ("whl", "urllib3", "2.0.7", Some("2.2.3"), "MIT", None),
     ("whl", "idna", "3.6", Some("3.10"), "BSD-3-Clause", None),
-    ("whl", "certifi", "2024.2.2", Some("2024.8.30"), "MPL-2.0", Some("Kenneth Reitz")),
+    (
+        "whl",
+        "certifi",
+        "2024.2.2",
+        Some("2024.8.30"),
+        "MPL-2.0",
+        Some("Kenneth Reitz"),
+    ),
 ];
 
 /// Writes drive `name` with snapshot `test/<seq>`: the [`PACKAGES`] at their version in
 /// that snapshot (`seq` 1 or 2), plus `jinja2 3.1.4` in test/2.
 fn showcase_drive(fx: &Fixture, name: &str, seq: u64) -> PathBuf {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut metas: Vec<(String, Meta, &str)> = Vec::new();
+    let mut metas: Vec<(String, Meta, Option<&str>)> = Vec::new();
     let mut add = |eco: &str, pkg: &str, ver: &str, license: &str, supplier: Option<&str>| {
+        // Debs name no upstream source (an APT one would need its signed indexes on the
+        // drive); the wheels name the fixture's `pypi`.
         let (path, upstream) = if eco == "deb" {
-            (format!("apt/debian/pool/main/{pkg}_{ver}_amd64.deb"), "debian")
+            (format!("apt/debian/pool/main/{pkg}_{ver}_amd64.deb"), None)
         } else {
             (
                 format!("simple/{pkg}/{pkg}-{ver}-py3-none-any.whl"),
-                "pypi",
+                Some("pypi"),
             )
         };
         files.push((path.clone(), format!("{pkg} {ver}").into_bytes()));
@@ -55,7 +106,10 @@ fn showcase_drive(fx: &Fixture, name: &str, seq: u64) -> PathBuf {
                 architecture: (eco == "deb").then(|| "amd64".into()),
                 license: Some(license.into()),
                 supplier: supplier.map(str::to_owned),
-                upstream_url: Some(format!("https://upstream.example/{upstream}/{path}")),
+                upstream_url: Some(format!(
+                    "https://{}.example/{path}",
+                    upstream.unwrap_or("debian")
+                )),
                 filename: (eco == "whl").then(|| format!("{pkg}-{ver}-py3-none-any.whl")),
                 ..Meta::default()
             },
@@ -84,7 +138,7 @@ fn showcase_drive(fx: &Fixture, name: &str, seq: u64) -> PathBuf {
             for a in &mut m.artifacts {
                 if let Some((_, meta, upstream)) = metas.iter().find(|(p, _, _)| *p == a.path) {
                     a.meta = meta.clone();
-                    a.upstream = Some((*upstream).into());
+                    a.upstream = upstream.map(str::to_owned);
                 }
             }
         },
@@ -120,7 +174,14 @@ struct Serve {
 impl Serve {
     fn start(store: &Path) -> Serve {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1", "--store"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--store",
+            ])
             .arg(store)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -202,11 +263,21 @@ fn chromium_renders_the_console() {
     let fx = showcase();
     let serve = Serve::start(&fx.store);
     let profile = fx.dir.path().join("chromium-profile");
-    let dom = |path: &str| browse(&bin, &profile, &["--dump-dom"], &format!("{}{path}", serve.base));
+    let dom = |path: &str| {
+        browse(
+            &bin,
+            &profile,
+            &["--dump-dom"],
+            &format!("{}{path}", serve.base),
+        )
+    };
 
     // The live snapshot, and verify's outcome.
     let d = dom("/ui/");
-    assert!(d.contains(r#"<strong class="live-name">test/2</strong>"#), "{d}");
+    assert!(
+        d.contains(r#"<strong class="live-name">test/2</strong>"#),
+        "{d}"
+    );
     assert!(d.contains("passed at "), "{d}");
     assert!(d.contains("test/1"), "{d}");
 
@@ -226,7 +297,10 @@ fn chromium_renders_the_console() {
     assert!(d.contains("3.0.15-1"), "{d}");
     assert!(d.contains(r#"<td class="pkg-name">jinja2</td>"#), "{d}");
     assert!(d.contains(r#"<td class="pkg-name">telnet</td>"#), "{d}");
-    assert!(d.contains("No vulnerability data in these snapshots."), "{d}");
+    assert!(
+        d.contains("No vulnerability data in these snapshots."),
+        "{d}"
+    );
 
     // The audit log with its chain intact.
     let d = dom("/ui/audit");
