@@ -227,7 +227,7 @@ fn snapshot_param(pairs: &[(String, String)], key: &str) -> Result<Option<String
 pub async fn page(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let pairs = match query_pairs(query.as_deref()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return error_page(StatusCode::BAD_REQUEST, m),
     };
     let (a, b) = match (snapshot_param(&pairs, "a"), snapshot_param(&pairs, "b")) {
         (Ok(a), Ok(b)) => (a, b),

@@ -210,16 +210,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// The query string's `key=value` pairs (`application/x-www-form-urlencoded`, as a GET
 /// form sends them), at most [`MAX_QUERY_BYTES`] of query.
 ///
-/// Errors: an `400` page when the query is longer.
-pub(crate) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, Response> {
+/// Errors: the message of the `400` page when the query is longer.
+pub(crate) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, String> {
     let q = query.unwrap_or("");
     if q.len() > MAX_QUERY_BYTES {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "The query string is {} bytes; the console accepts at most {MAX_QUERY_BYTES}.",
-                q.len()
-            ),
+        return Err(format!(
+            "The query string is {} bytes; the console accepts at most {MAX_QUERY_BYTES}.",
+            q.len()
         ));
     }
     Ok(url::form_urlencoded::parse(q.as_bytes())

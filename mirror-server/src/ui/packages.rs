@@ -253,7 +253,7 @@ pub async fn page(
     }
     let pairs = match query_pairs(query.as_deref()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return error_page(StatusCode::BAD_REQUEST, m),
     };
     let filter = match Filter::parse(&pairs) {
         Ok(f) => f,

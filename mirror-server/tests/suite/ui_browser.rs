@@ -19,7 +19,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_mirror-server");
 
 /// The packages of the showcase snapshots: (ecosystem, name, version in test/1, version
 /// in test/2 (`None`: removed), license, supplier).
-const PACKAGES: &[(&str, &str, &str, Option<&str>, &str, Option<&str>)] = &[
+type Showcase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Option<&'static str>,
+);
+const PACKAGES: &[Showcase] = &[
     (
         "deb",
         "curl",
