@@ -180,7 +180,7 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(store: &Path) -> Serve {
+    fn start(store: &Path, extra: &[&str]) -> Serve {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -191,6 +191,7 @@ impl Serve {
                 "--store",
             ])
             .arg(store)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -269,7 +270,7 @@ fn chromium_renders_the_console() {
         return;
     };
     let fx = showcase();
-    let serve = Serve::start(&fx.store);
+    let serve = Serve::start(&fx.store, &[]);
     let profile = fx.dir.path().join("chromium-profile");
     let dom = |path: &str| {
         browse(
@@ -326,7 +327,7 @@ fn chromium_renders_the_console() {
 fn screenshots() {
     let bin = chromium().expect("screenshots need chromium");
     let fx = showcase();
-    let serve = Serve::start(&fx.store);
+    let serve = Serve::start(&fx.store, &[]);
     let profile = fx.dir.path().join("chromium-profile");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/images");
     std::fs::create_dir_all(&dir).unwrap();
@@ -353,4 +354,34 @@ fn screenshots() {
         assert!(size > 1000 && size < 200 * 1024, "{file}: {size} bytes");
         eprintln!("wrote {} ({size} bytes)", out.display());
     }
+}
+
+/// The status line of a plain `GET path` to `base` (`http://host:port`).
+fn status_line(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let authority = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn serve_no_ui_flag_turns_the_console_off() {
+    let fx = showcase();
+    let on = Serve::start(&fx.store, &[]);
+    assert_eq!(status_line(&on.base, "/ui/"), "HTTP/1.1 200 OK");
+    drop(on);
+    let off = Serve::start(&fx.store, &["--no-ui"]);
+    assert_eq!(status_line(&off.base, "/ui/"), "HTTP/1.1 404 Not Found");
+    assert_eq!(status_line(&off.base, "/keys/repo.gpg"), "HTTP/1.1 200 OK");
 }
