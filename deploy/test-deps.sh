@@ -7,7 +7,9 @@
 # what tests/tests/e2e/deb_package.rs needs to build, check and install the Debian packages:
 # cargo-deb (pinned), lintian, binutils (strip, readelf), systemd (systemd-analyze; no
 # service is started), adduser;
-# and promtool (Debian package prometheus), which checks the /metrics exposition.
+# promtool (Debian package prometheus), which checks the /metrics exposition;
+# and chromium, the headless browser that renders the web console
+# (mirror-server/tests/suite/ui_browser.rs).
 # Idempotent; runs as root (or through sudo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -18,7 +20,8 @@ as_root apt-get install -y --no-install-recommends \
   docker-registry skopeo umoci podman dosfstools mtools \
   nginx-light aptly wrk iproute2 \
   lintian binutils systemd adduser prometheus \
-  python3-apt python3-venv
+  python3-apt python3-venv \
+  chromium
 # cargo-deb builds the Debian packages (deploy/deb/build.sh); the version is pinned there too.
 CARGO_DEB_VERSION=3.8.0
 if [ "$(cargo deb --version 2>/dev/null | awk '{print $NF}')" != "$CARGO_DEB_VERSION" ]; then

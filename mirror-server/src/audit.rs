@@ -15,7 +15,7 @@
 //! - `actor`: the real uid of the process (from `/proc/self/status`, else the owner of a
 //!   file it just created) and the user name `/etc/passwd` gives for it, when known;
 //! - `event`: `import`, `import-refused`, `rollback`, `gc`, `pin`, `unpin`,
-//!   `trusted-keys-changed`, …;
+//!   `trusted-keys-changed`, `verify` ([`crate::verify::record_outcome`]), …;
 //! - `snapshot`: the snapshot concerned, when there is one;
 //! - `prev`: `sha256:` and the lowercase hex SHA-256 of the previous line's bytes (without
 //!   its newline). The first line of the file has the SHA-256 of the empty string,

@@ -14,7 +14,9 @@
 //! - [`progress`]: byte progress of `import` and `verify` (bars on a terminal, plain
 //!   periodic lines otherwise).
 //! - [`gc`]: garbage collection of old snapshots and unreferenced blobs.
-//! - [`verify`]: re-hash every blob and check every held snapshot.
+//! - [`verify`]: re-hash every blob and check every held snapshot (the outcome goes to
+//!   the audit log).
+//! - [`ui`]: the read-only web console `serve` offers under `/ui/`.
 //! - [`audit`]: the store's hash-chained audit log.
 //! - [`receipt`]: signed site receipts (what this site holds) for catch-up drives.
 //! - [`client_config`]: the apt, pip, uv, containerd, Docker and podman configuration
@@ -33,6 +35,7 @@ pub use import::{preflight, provenance};
 pub mod receipt;
 pub mod sbom;
 pub mod serve;
+pub mod ui;
 pub mod verify;
 
 /// The live routing table, now [`serve::routes`] (this path stays for the importer, the

@@ -13,6 +13,10 @@
 //! Information, not errors: orphan blobs (present, referenced by no held snapshot; `gc`
 //! removes them) and stale staging entries.
 //!
+//! Each run's outcome is appended to the store's audit log as a `verify` record
+//! ([`record_outcome`], called by the `verify` verb): the console's overview shows
+//! whether the last run passed, and for which snapshots.
+//!
 //! Blobs are hashed in parallel on all cores, largest first, each streamed in 1 MiB
 //! reads ([`store::Cas::hash_blob`]); a progress bar (bytes) can be drawn on stderr. The
 //! store is not locked (a verify of a large store must not stop imports); a blob or
@@ -191,6 +195,9 @@ pub struct VerifyReport {
     pub store: PathBuf,
     /// Held snapshots checked.
     pub snapshots: u64,
+    /// Their names (not in `--json`: the audit record of [`record_outcome`] lists them).
+    #[serde(skip)]
+    pub snapshot_names: Vec<String>,
     /// Blob files hashed.
     pub blobs_checked: u64,
     /// Bytes hashed.
@@ -205,6 +212,78 @@ pub struct VerifyReport {
     pub stale_staging: Vec<PathBuf>,
     /// Wall-clock time, in seconds.
     pub elapsed_secs: f64,
+}
+
+impl VerifyReport {
+    /// The held snapshots some problem names (a user of a bad blob, or a bad manifest),
+    /// sorted, without duplicates.
+    pub fn failed_snapshots(&self) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for p in &self.problems {
+            match p {
+                Problem::Damaged { users, .. }
+                | Problem::WrongSize { users, .. }
+                | Problem::Unreadable { users, .. }
+                | Problem::Missing { users, .. } => {
+                    names.extend(users.iter().map(|u| u.snapshot.clone()));
+                }
+                Problem::BadManifest { snapshot, .. } => {
+                    names.insert(snapshot.clone());
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+/// Event name of the audit record [`record_outcome`] appends.
+pub const AUDIT_EVENT: &str = "verify";
+
+/// Most snapshot names a `verify` audit record lists in `failed`, and in `checked`.
+pub const MAX_FAILED_LISTED: usize = 100;
+
+/// Appends the outcome of a verify run to the store's audit log
+/// ([`crate::audit::append`]): a [`AUDIT_EVENT`] record with `ok` (bool), `started`
+/// (RFC 3339 UTC: when the run began, so a snapshot imported later was not covered),
+/// `snapshots` (held snapshots checked), `checked` (their names, when there are at most
+/// [`MAX_FAILED_LISTED`]), `blobs_checked`, `bytes_hashed`, `problems` (their number),
+/// `failed` (the first [`MAX_FAILED_LISTED`] snapshots a problem names,
+/// [`VerifyReport::failed_snapshots`]) and `failed_total`.
+///
+/// Errors: [`crate::audit::AuditError`] when the log cannot be written (the caller
+/// decides whether that fails the run; the `verify` verb warns).
+pub fn record_outcome(
+    report: &VerifyReport,
+) -> Result<crate::audit::AuditRecord, crate::audit::AuditError> {
+    let failed = report.failed_snapshots();
+    let started = chrono::Utc::now()
+        - chrono::Duration::milliseconds((report.elapsed_secs * 1000.0).ceil() as i64);
+    let mut fields = serde_json::Map::new();
+    fields.insert("ok".into(), report.ok.into());
+    fields.insert(
+        "started".into(),
+        started
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .into(),
+    );
+    fields.insert("snapshots".into(), report.snapshots.into());
+    if report.snapshot_names.len() <= MAX_FAILED_LISTED {
+        fields.insert("checked".into(), serde_json::json!(report.snapshot_names));
+    }
+    fields.insert("blobs_checked".into(), report.blobs_checked.into());
+    fields.insert("bytes_hashed".into(), report.bytes_hashed.into());
+    fields.insert("problems".into(), (report.problems.len() as u64).into());
+    fields.insert("failed_total".into(), (failed.len() as u64).into());
+    fields.insert(
+        "failed".into(),
+        serde_json::json!(
+            failed
+                .into_iter()
+                .take(MAX_FAILED_LISTED)
+                .collect::<Vec<_>>()
+        ),
+    );
+    crate::audit::append(&report.store, AUDIT_EVENT, fields)
 }
 
 type Users = HashMap<Digest, (Option<u64>, Vec<BlobUser>)>;
@@ -332,6 +411,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, LifecycleError> {
         ok: false,
         store: store.clone(),
         snapshots: state.snapshots.len() as u64,
+        snapshot_names: state.snapshots.iter().map(|r| r.name.clone()).collect(),
         blobs_checked: 0,
         bytes_hashed: 0,
         problems: Vec::new(),

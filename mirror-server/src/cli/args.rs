@@ -496,6 +496,10 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_client_ca: Option<PathBuf>,
+    /// Do not serve the read-only web console under /ui/ (by default it is served on the
+    /// same listener, to the same clients as the artifacts).
+    #[arg(long, env = "MIRROR_SERVER_NO_UI")]
+    pub no_ui: bool,
 }
 
 /// Parses a positive number of seconds (`10`, `0.5`) for the serve timeouts.

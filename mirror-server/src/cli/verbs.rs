@@ -191,6 +191,11 @@ pub(super) fn run_verify(a: VerifyArgs) -> anyhow::Result<()> {
         progress: !a.json,
         threads: a.threads,
     })?;
+    // The outcome goes to the audit log (the console shows it); a store this user cannot
+    // write still gets its report.
+    if let Err(e) = crate::verify::record_outcome(&r) {
+        esay!("warning: the outcome was not recorded in the audit log: {e}");
+    }
     if a.json {
         print_json(&r, true)?;
     } else {
@@ -520,6 +525,7 @@ pub(super) fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
             min_rate_period: a.min_rate_period,
             drain_timeout: a.drain_timeout,
             tls,
+            ui: !a.no_ui,
         };
         let handle = crate::serve::start_with(a.store.store, a.listen, opts).await?;
         let scheme = if handle.tls.is_some() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// The route classes counted, in `/metrics` order: the metrics class of each
 /// [`super::router::Resource`] (its discriminant is the index here).
-pub const CLASSES: [&str; 7] = [
+pub const CLASSES: [&str; 8] = [
     "apt",
     "simple",
     "oci",
@@ -16,6 +16,7 @@ pub const CLASSES: [&str; 7] = [
     "files",
     "health",
     "metrics",
+    "ui",
 ];
 
 /// Status codes counted individually: 100–599 (others are counted as 599).

@@ -9,6 +9,7 @@
 //! | `/simple/`, `/simple/<project>/…`  | [`simple`]  |
 //! | `/v2`, `/v2/…` (every method; push methods get `405 UNSUPPORTED`) | [`oci`] |
 //! | `/healthz`, `/metrics`             | [`health`]  |
+//! | `/ui`, `/ui/…`                     | the read-only web console, [`crate::ui`] (unless `serve --no-ui`) |
 //! | `/snapshots/`                      | JSON list of the held snapshots (name, channel, sequence, live, current, pinned, …) |
 //! | `/snapshots/<channel>/<seq>/<path>`| that held snapshot, served exactly as the live one is at `/<path>` (`apt/`, `simple/` with PEP 691 negotiation, files; not the OCI `/v2` API) |
 //! | any other path (`/keys/…`, …)      | logical-path lookup, served by [`files`] |
@@ -187,6 +188,7 @@ pub async fn start_with(
     }
     let mut state = AppState::new(store, initial);
     state.access_log = access;
+    state.ui = crate::ui::UiState::new(opts.ui, tls.is_some());
     set_channels(&state, channels);
     let state = Arc::new(state);
     // 5. The serving threads.

@@ -44,6 +44,9 @@ pub enum Resource {
     Health = 5,
     /// `/metrics`: [`health::metrics`].
     Metrics = 6,
+    /// `/ui`, `/ui/…`: the web console, [`crate::ui`] (a plain logical path when the
+    /// console is off, `serve --no-ui`).
+    Ui = 7,
 }
 
 /// One row of [`ROUTES`]: `prefix` itself matches when `exact`, paths below it
@@ -61,7 +64,7 @@ pub struct Route {
 }
 
 /// The route table; a path no row matches is [`Resource::Files`].
-pub const ROUTES: [Route; 6] = [
+pub const ROUTES: [Route; 7] = [
     Route {
         prefix: "/healthz",
         exact: true,
@@ -98,6 +101,12 @@ pub const ROUTES: [Route; 6] = [
         subtree: true,
         resource: Resource::Snapshots,
     },
+    Route {
+        prefix: crate::ui::UI_PREFIX,
+        exact: true,
+        subtree: true,
+        resource: Resource::Ui,
+    },
 ];
 
 impl Route {
@@ -120,20 +129,25 @@ impl Resource {
     }
 
     /// Its metrics class (`apt`, `simple`, `oci`, `snapshots`, `files`, `health`,
-    /// `metrics`).
+    /// `metrics`, `ui`).
     pub fn class(self) -> &'static str {
         health::CLASSES[self as usize]
     }
 
     /// The axum handler of a resource axum routes itself (with axum's method rules for
     /// `/healthz` and `/metrics`, the registry's for `/v2`); `None` for the content
-    /// resources, served by the fallback.
+    /// resources, served by the fallback, and for the console, whose router
+    /// ([`crate::ui::router`]) [`routes`] merges when it is on.
     fn method_router(self) -> Option<MethodRouter<Arc<AppState>>> {
         match self {
             Resource::Health => Some(get(health::healthz)),
             Resource::Metrics => Some(get(health::metrics)),
             Resource::Oci => Some(any(oci::handle)),
-            Resource::Apt | Resource::Simple | Resource::Snapshots | Resource::Files => None,
+            Resource::Apt
+            | Resource::Simple
+            | Resource::Snapshots
+            | Resource::Files
+            | Resource::Ui => None,
         }
     }
 }
@@ -153,9 +167,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// The routes over `state` without the observing middleware: whoever calls them must
 /// observe each request ([`super::observe::Observation`], with [`route_class`]) as
-/// [`super::conn::serve_stream`] does.
+/// [`super::conn::serve_stream`] does. The console's routes ([`crate::ui::router`]) are
+/// merged in unless it is off ([`crate::ui::UiState::enabled`]).
 pub fn routes(state: Arc<AppState>) -> Router {
     let mut app = Router::new();
+    if state.ui.enabled {
+        app = app.merge(crate::ui::router());
+    }
     for route in ROUTES {
         let Some(handler) = route.resource.method_router() else {
             continue;
@@ -222,7 +240,8 @@ async fn serve_tree(
 }
 
 /// Inside a tree only `/simple…` and `/apt/…` have handlers of their own; `/v2`,
-/// `/healthz`, `/metrics` and `/snapshots` there are plain logical paths.
+/// `/healthz`, `/metrics`, `/snapshots` and `/ui` there are plain logical paths (and so
+/// is `/ui` at the root when the console is off).
 async fn serve_tree_in(
     state: &AppState,
     live: &Live,
@@ -245,7 +264,8 @@ async fn serve_tree_in(
         | Resource::Snapshots
         | Resource::Files
         | Resource::Health
-        | Resource::Metrics => {
+        | Resource::Metrics
+        | Resource::Ui => {
             files::serve_logical(state, live, &logical, req, content_type::guess).await
         }
     }
@@ -274,6 +294,9 @@ mod tests {
         assert_eq!(route_class("/snapshots/"), "snapshots");
         assert_eq!(route_class("/snapshots/test/1/apt/x"), "snapshots");
         assert_eq!(route_class("/snapshotsx"), "files");
+        assert_eq!(route_class("/ui"), "ui");
+        assert_eq!(route_class("/ui/audit"), "ui");
+        assert_eq!(route_class("/uix"), "files");
     }
 
     #[test]
@@ -286,6 +309,7 @@ mod tests {
             (Resource::Files, "files"),
             (Resource::Health, "health"),
             (Resource::Metrics, "metrics"),
+            (Resource::Ui, "ui"),
         ] {
             assert_eq!(r.class(), class);
         }

@@ -42,10 +42,13 @@ pub struct AppState {
     pub(super) access_log: Option<access_log::AccessLog>,
     /// Each channel's live snapshot, for `/metrics` (refreshed with the routing table).
     channels: RwLock<Arc<[LiveChannel]>>,
+    /// The web console: on or off, TLS, its cache ([`crate::ui`]).
+    pub ui: crate::ui::UiState,
 }
 
 impl AppState {
-    /// State over `store` serving `live` (no snapshot when `None`).
+    /// State over `store` serving `live` (no snapshot when `None`), with the console on
+    /// (plain HTTP).
     pub fn new(store: PathBuf, live: Option<Live>) -> AppState {
         AppState {
             cas: Cas::at(&store),
@@ -56,6 +59,7 @@ impl AppState {
             small: body::SmallBlobs::default(),
             access_log: None,
             channels: RwLock::new(Arc::from(Vec::new())),
+            ui: crate::ui::UiState::new(true, false),
         }
     }
 
@@ -191,6 +195,9 @@ pub struct ServeOptions {
     pub max_connections: Option<usize>,
     /// Serve HTTPS with these files instead of plain HTTP (default `None`): see [`tls`].
     pub tls: Option<tls::TlsSettings>,
+    /// Serve the read-only web console under `/ui/` (default `true`; `serve --no-ui`
+    /// turns it off): see [`crate::ui`].
+    pub ui: bool,
 }
 
 impl Default for ServeOptions {
@@ -205,6 +212,7 @@ impl Default for ServeOptions {
             min_rate_period: Duration::from_secs(30),
             max_connections: None,
             tls: None,
+            ui: true,
         }
     }
 }

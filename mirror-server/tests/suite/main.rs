@@ -21,3 +21,5 @@ mod receipt;
 mod serve;
 mod start_checks;
 mod switch;
+mod ui;
+mod ui_browser;
