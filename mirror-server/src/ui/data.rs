@@ -39,9 +39,10 @@ pub struct PackageRow {
     pub version: String,
     /// Debian architecture or OCI platform architecture.
     pub arch: Option<String>,
-    /// `meta.license`.
+    /// The SBOM component's declared license ([`Component::license`]).
     pub license: Option<String>,
-    /// `meta.supplier`.
+    /// The SBOM component's supplier, `Name <e-mail>` ([`Component::supplier`]: its own,
+    /// else its registry or source).
     pub supplier: Option<String>,
     /// Package URL (purl-spec).
     pub purl: Option<String>,
@@ -106,8 +107,8 @@ impl SnapshotData {
                     name_lower: c.name.to_lowercase(),
                     version: c.version.clone(),
                     arch: c.arch.clone(),
-                    license: a.and_then(|a| a.meta.license.clone()),
-                    supplier: a.and_then(|a| a.meta.supplier.clone()),
+                    license: c.license.clone(),
+                    supplier: c.supplier.as_ref().map(|s| s.display()),
                     purl: c.purl.clone(),
                     digest: c.sha256,
                     path: c.bom_ref.clone(),

@@ -166,8 +166,8 @@ fn pages_show_the_store() {
         assert!(body.contains(r#"<td class="pkg-name">requests</td>"#), "{body}");
         assert!(!body.contains(r#"<td class="pkg-name">hello</td>"#), "{body}");
         assert!(body.contains("pkg:pypi/requests@2.32.3"), "{body}");
-        // The wheel has no supplier: a dash, not an empty cell.
-        assert!(body.contains("<td class=\"pkg-supplier\">\u{2014}</td>"), "{body}");
+        // The wheel's metadata names no supplier: the SBOM's fallback, its index host.
+        assert!(body.contains("<td class=\"pkg-supplier\">index.example</td>"), "{body}");
 
         // Diff: hello changed, newpkg added, the vulnerability section says it has no data.
         let (s, _, body) = get(&client, &format!("{base}/ui/diff?a=test/1&b=test/2")).await;
