@@ -21,8 +21,9 @@
 //!
 //! A copyright file that is not DEP-5 yields the licenses it references under
 //! `/usr/share/common-licenses/` (Debian Policy §12.5 requires that reference for the
-//! licenses there), `-or-later` when the text says "any later version"; `None` when it
-//! references none. Pure: no I/O.
+//! licenses there), `-or-later` when the text says "any later version"; the unversioned
+//! `GPL`, `LGPL` and `GFDL` give `LicenseRef-GPL` etc. (their version is not in the
+//! path); `None` when it references none. Pure: no I/O.
 
 use std::collections::BTreeSet;
 
@@ -120,6 +121,11 @@ const COMMON_LICENSES: &[(&str, &str, &str)] = &[
     ("CC0-1.0", "CC0-1.0", "CC0-1.0"),
     ("GFDL-1.2", "GFDL-1.2-only", "GFDL-1.2-or-later"),
     ("GFDL-1.3", "GFDL-1.3-only", "GFDL-1.3-or-later"),
+    // Unversioned names (links in base-files to the newest version): the version the
+    // text means cannot be told from the path, so no SPDX id is claimed.
+    ("GPL", "LicenseRef-GPL", "LicenseRef-GPL"),
+    ("LGPL", "LicenseRef-LGPL", "LicenseRef-LGPL"),
+    ("GFDL", "LicenseRef-GFDL", "LicenseRef-GFDL"),
     ("GPL-1", "GPL-1.0-only", "GPL-1.0-or-later"),
     ("GPL-2", "GPL-2.0-only", "GPL-2.0-or-later"),
     ("GPL-3", "GPL-3.0-only", "GPL-3.0-or-later"),
@@ -411,6 +417,12 @@ License: GPL-2+
         assert_eq!(
             license_expression(t).as_deref(),
             Some("Apache-2.0 AND BSD-3-Clause")
+        );
+        let t = "Public License can be found in `/usr/share/common-licenses/GPL'\nand `/usr/share/common-licenses/LGPL'.";
+        assert_eq!(
+            license_expression(t).as_deref(),
+            Some("LicenseRef-GPL AND LicenseRef-LGPL"),
+            "unversioned names claim no version"
         );
         assert_eq!(license_expression("All rights reserved."), None);
         assert_eq!(license_expression(""), None);
