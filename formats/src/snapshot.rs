@@ -72,6 +72,8 @@ pub enum SourceKind {
     Pypi,
     /// An OCI distribution registry.
     Oci,
+    /// OSV vulnerability exports (`[[osv]]`): one zip of OSV JSON records per ecosystem.
+    Osv,
 }
 
 /// One configured upstream, as recorded in the manifest.
@@ -195,6 +197,11 @@ pub enum ArtifactKind {
     /// JSON at [`SBOM_CYCLONEDX_PATH`] and SPDX 2.3 JSON at [`SBOM_SPDX_PATH`]
     /// (`formats::sbom`). Its components are the snapshot's other artifacts.
     Sbom,
+    /// Offline vulnerability data: an OSV export of one ecosystem exactly as the
+    /// `[[osv]]` upstream published it (a zip of OSV schema 1.6 JSON records) at
+    /// `osv/<upstream>/<ecosystem>/all.zip`, with `meta.name` the OSV ecosystem
+    /// (`Debian:12`, `Ubuntu:24.04:LTS`, `PyPI`); see `formats::osv`.
+    Osv,
 }
 
 impl ArtifactKind {
@@ -315,7 +322,12 @@ impl Meta {
     /// `name (version)`), defaulting to the binary package's own name and version
     /// (Debian Policy §5.6.1). `None` when neither the source nor the name is known.
     pub fn deb_source(&self) -> Option<(&str, Option<&str>)> {
-        match self.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match self
+            .source
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(s) => match s.split_once('(') {
                 Some((name, rest)) => {
                     let version = rest.trim_end().trim_end_matches(')').trim();
@@ -328,10 +340,7 @@ impl Meta {
                 }
                 None => Some((s, self.version.as_deref())),
             },
-            None => self
-                .name
-                .as_deref()
-                .map(|n| (n, self.version.as_deref())),
+            None => self.name.as_deref().map(|n| (n, self.version.as_deref())),
         }
     }
 }
