@@ -17,6 +17,8 @@
 //! - [`verify`]: re-hash every blob and check every held snapshot.
 //! - [`audit`]: the store's hash-chained audit log.
 //! - [`receipt`]: signed site receipts (what this site holds) for catch-up drives.
+//! - [`vulns`]: the `vulns` verb (a snapshot's packages against its own OSV data, CycloneDX VEX)
+//!   and the vulnerability part of `sbom diff`.
 //! - [`client_config`]: the apt, pip, uv, containerd, Docker and podman configuration
 //!   `client-config` prints for everything the live snapshot serves.
 //! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|receipt|client-config`).
@@ -34,6 +36,7 @@ pub mod receipt;
 pub mod sbom;
 pub mod serve;
 pub mod verify;
+pub mod vulns;
 
 /// The live routing table, now [`serve::routes`] (this path stays for the importer, the
 /// lifecycle verbs, gc, sbom and verify).
