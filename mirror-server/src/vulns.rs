@@ -1,6 +1,6 @@
 //! `mirror-server vulns`: matches a snapshot's packages against the snapshot's OWN
 //! offline vulnerability data (its `osv` artifacts, signed with it), and the
-//! vulnerability part of `sbom diff`. The matching itself is [`formats::osv::scan`].
+//! vulnerability part of `sbom diff`. The matching itself is [`formats::osv::scan()`].
 //!
 //! A snapshot is named as for `sbom show`: a drive path (a drive root holding one
 //! snapshot, a snapshot directory or its `manifest.json`), `<channel>/<seq>` among the
@@ -24,7 +24,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The scan of this snapshot ([`formats::osv::scan`]).
+    /// The scan of this snapshot ([`formats::osv::scan()`]).
     pub fn scan(&self) -> ScanReport {
         let refs: Vec<(&Artifact, &Database)> =
             self.databases.iter().map(|(a, d)| (a, d)).collect();

@@ -208,7 +208,7 @@ impl Config {
         formats::snapshot::validate_channel(&self.channel).map_err(|e| anyhow::anyhow!(e))?;
         if self.apt.is_empty() && self.pypi.is_empty() && self.oci.is_empty() && self.osv.is_empty()
         {
-            bail!("no upstreams: add at least one [[apt]], [[pypi]] or [[oci]] table");
+            bail!("no upstreams: add at least one [[apt]], [[pypi]], [[oci]] or [[osv]] table");
         }
         if self.sync.concurrency == 0 || self.sync.concurrency > 256 {
             bail!("sync.concurrency must be between 1 and 256");

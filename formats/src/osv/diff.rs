@@ -30,7 +30,7 @@ pub struct VulnChange {
 }
 
 /// Vulnerabilities fixed and introduced from snapshot `old` to snapshot `new`, each side
-/// matched against its OWN OSV data ([`super::scan`]). A (advisory id, ecosystem,
+/// matched against its OWN OSV data ([`super::scan()`]). A (advisory id, ecosystem,
 /// package name) pair found in `old` but not in `new` is "fixed" (the package was
 /// upgraded or removed, or the advisory withdrawn); one found in `new` only is
 /// "introduced" (a new package or version, or a new advisory). JSON: `old`, `new`,

@@ -2,7 +2,7 @@
 //! Vulnerability format" of the OpenSSF): the records ([`record`]), the per-ecosystem
 //! export archives `mirror-sync` carries as `osv` artifacts ([`archive`]), the OSV
 //! ecosystems the mirror knows ([`ecosystem`]), the range evaluation ([`matcher`]), the
-//! scan of a snapshot's packages against its own OSV data ([`scan`]), the difference
+//! scan of a snapshot's packages against its own OSV data ([`mod@scan`]), the difference
 //! between two scans ([`diff`]) and the CycloneDX 1.6 VEX export ([`vex`]).
 //!
 //! Pure: callers hand in the archive bytes and the manifest.
