@@ -10,9 +10,8 @@
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
-use formats::osv::{self, Database, ScanReport, VulnDiff};
+use formats::osv::{self, Database, ScanReport, VulnDiffOutcome};
 use formats::snapshot::{Artifact, ArtifactKind, Manifest};
-use serde::Serialize;
 use store::Store;
 
 /// A snapshot's manifest with its parsed OSV artifacts.
@@ -114,64 +113,11 @@ fn parse_all(
         .collect()
 }
 
-/// The vulnerability part of `sbom diff`: the [`VulnDiff`] when both snapshots carry OSV
-/// data, else a note saying which one lacks it (JSON: `{"available": false, "note": …}`
-/// or `{"available": true, …VulnDiff}`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum VulnDiffOutcome {
-    /// Both sides carry OSV data.
-    Compared {
-        /// Always true.
-        available: bool,
-        /// The difference.
-        #[serde(flatten)]
-        diff: VulnDiff,
-    },
-    /// At least one side carries none.
-    Unavailable {
-        /// Always false.
-        available: bool,
-        /// Which side lacks OSV data.
-        note: String,
-    },
-}
-
-impl VulnDiffOutcome {
-    /// The human form ([`VulnDiff::render`], or the note).
-    pub fn render(&self) -> String {
-        match self {
-            VulnDiffOutcome::Compared { diff, .. } => diff.render(),
-            VulnDiffOutcome::Unavailable { note, .. } => format!("vulnerabilities: {note}\n"),
-        }
-    }
-}
-
 /// Compares the vulnerabilities of snapshots `a` (old) and `b` (new); see
 /// [`VulnDiffOutcome`].
 ///
 /// Errors: as [`load`].
 pub fn diff(a: &str, b: &str, store: Option<&Path>) -> anyhow::Result<VulnDiffOutcome> {
     let (old, new) = (load(Some(a), store)?.scan(), load(Some(b), store)?.scan());
-    Ok(match VulnDiff::between(&old, &new) {
-        Some(diff) => VulnDiffOutcome::Compared {
-            available: true,
-            diff,
-        },
-        None => {
-            let lacking: Vec<&str> = [&old, &new]
-                .iter()
-                .filter(|r| r.databases.is_empty())
-                .map(|r| r.snapshot.as_str())
-                .collect();
-            VulnDiffOutcome::Unavailable {
-                available: false,
-                note: format!(
-                    "not compared: {} carr{} no OSV data (add an [[osv]] upstream on the build host)",
-                    lacking.join(" and "),
-                    if lacking.len() == 1 { "ies" } else { "y" }
-                ),
-            }
-        }
-    })
+    Ok(VulnDiffOutcome::of(&old, &new))
 }

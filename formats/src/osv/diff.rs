@@ -138,6 +138,67 @@ impl VulnDiff {
     }
 }
 
+/// The vulnerability part of `sbom diff`: the [`VulnDiff`] when both snapshots carry OSV
+/// data, else a note saying which one lacks it (JSON: `{"available": false, "note": …}`
+/// or `{"available": true, …VulnDiff}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum VulnDiffOutcome {
+    /// Both sides carry OSV data.
+    Compared {
+        /// Always true.
+        available: bool,
+        /// The difference.
+        #[serde(flatten)]
+        diff: VulnDiff,
+    },
+    /// At least one side carries none.
+    Unavailable {
+        /// Always false.
+        available: bool,
+        /// Which side lacks OSV data.
+        note: String,
+    },
+}
+
+impl VulnDiffOutcome {
+    /// The human form ([`VulnDiff::render`], or the note).
+    pub fn render(&self) -> String {
+        match self {
+            VulnDiffOutcome::Compared { diff, .. } => diff.render(),
+            VulnDiffOutcome::Unavailable { note, .. } => format!("vulnerabilities: {note}\n"),
+        }
+    }
+}
+
+impl VulnDiffOutcome {
+    /// The comparison of scans `old` and `new` ([`VulnDiff::between`]), or the note naming
+    /// the snapshot(s) without OSV data.
+    pub fn of(old: &ScanReport, new: &ScanReport) -> VulnDiffOutcome {
+        match VulnDiff::between(old, new) {
+            Some(diff) => VulnDiffOutcome::Compared {
+                available: true,
+                diff,
+            },
+            None => {
+                let lacking: Vec<&str> = [old, new]
+                    .iter()
+                    .filter(|r| r.databases.is_empty())
+                    .map(|r| r.snapshot.as_str())
+                    .collect();
+                VulnDiffOutcome::Unavailable {
+                    available: false,
+                    note: format!(
+                        "not compared: {} carr{} no OSV data (add an [[osv]] upstream on the build host)",
+                        lacking.join(" and "),
+                        if lacking.len() == 1 { "ies" } else { "y" }
+                    ),
+                }
+            }
+        }
+    }
+}
+
 /// The latest `newest_modified` over `data`, or `unknown`.
 pub(crate) fn newest(data: &[DatabaseSummary]) -> String {
     data.iter()

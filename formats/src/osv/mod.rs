@@ -19,7 +19,7 @@ pub mod vex;
 mod tests;
 
 pub use archive::{Database, MAX_ARCHIVE_BYTES, parse_archive};
-pub use diff::{VulnChange, VulnDiff};
+pub use diff::{VulnChange, VulnDiff, VulnDiffOutcome};
 pub use record::{Affected, Event, Package, Range, RangeType, Severity, Vulnerability};
 pub use scan::{DatabaseSummary, Finding, ScanReport, SourcePackage, scan};
 pub use vex::cyclonedx_vex;

@@ -426,6 +426,19 @@ fn no_data_is_not_no_vulnerabilities() {
     let text = render(&r, "2026-12-03T00:00:00Z");
     assert!(text.contains("vulnerabilities are UNKNOWN"), "{text}");
     assert!(VulnDiff::between(&r, &run_scan(Some("debian-12"), &databases())).is_none());
+    let mut with = run_scan(Some("debian-12"), &databases());
+    with.snapshot = "cube/2".into();
+    let outcome = VulnDiffOutcome::of(&r, &with);
+    let text = outcome.render();
+    assert_eq!(
+        text,
+        "vulnerabilities: not compared: cube/1 carries no OSV data (add an [[osv]] upstream on the build host)\n"
+    );
+    let j = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(j["available"], false);
+    let j = serde_json::to_value(VulnDiffOutcome::of(&with, &with)).unwrap();
+    assert_eq!(j["available"], true);
+    assert!(j["fixed"].as_array().unwrap().is_empty());
 }
 
 #[test]

@@ -229,7 +229,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 struct WithVulns<'a> {
                     #[serde(flatten)]
                     sbom: &'a formats::sbom::SnapshotDiff,
-                    vulnerabilities: &'a crate::vulns::VulnDiffOutcome,
+                    vulnerabilities: &'a formats::osv::VulnDiffOutcome,
                 }
                 print_json(
                     &WithVulns {
