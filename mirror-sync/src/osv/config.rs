@@ -54,6 +54,37 @@ mod tests {
     }
 
     #[test]
+    fn loads_from_the_configuration_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let head =
+            "store = \"s\"\nchannel = \"c\"\n[signing]\nsnapshot_key = \"k\"\nrepo_key = \"r\"\n";
+        let p = dir.path().join("mirror.toml");
+        std::fs::write(
+            &p,
+            format!("{head}[[osv]]\nname = \"osv\"\nurl = \"https://osv.example/\"\necosystems = [\"Debian:12\", \"PyPI\"]\n"),
+        )
+        .unwrap();
+        // An [[osv]] table alone is a valid configuration.
+        let cfg = crate::config::Config::load(&p).unwrap();
+        assert_eq!(cfg.osv[0].ecosystems, ["Debian:12", "PyPI"]);
+        // Its name is unique among all upstreams; unknown keys are refused.
+        std::fs::write(
+            &p,
+            format!("{head}[[oci]]\nname = \"osv\"\nregistry = \"127.0.0.1:5000\"\nimages = [\"team/app:v1\"]\n[[osv]]\nname = \"osv\"\nurl = \"https://osv.example/\"\necosystems = [\"PyPI\"]\n"),
+        )
+        .unwrap();
+        let err = format!("{:#}", crate::config::Config::load(&p).unwrap_err());
+        assert!(err.contains("duplicate upstream name"), "{err}");
+        std::fs::write(
+            &p,
+            format!("{head}[[osv]]\nname = \"osv\"\nurl = \"https://osv.example/\"\necosystems = [\"PyPI\"]\nsigned = true\n"),
+        )
+        .unwrap();
+        let err = format!("{:#}", crate::config::Config::load(&p).unwrap_err());
+        assert!(err.contains("signed"), "{err}");
+    }
+
+    #[test]
     fn checks_urls_and_ecosystems() {
         validate(&up(
             "https://osv.example/",
