@@ -18,6 +18,8 @@
 //! - [`cli_docs`]: man pages and shell completions rendered from a clap command,
 //!   shared by both CLIs.
 //! - [`progress_line`]: the plain progress lines off a terminal (interval, rate, eta).
+//! - [`osv`]: OSV vulnerability records and export archives, range evaluation, snapshot
+//!   scans, vulnerability diffs and CycloneDX VEX.
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 SBOMs of a snapshot: generation, parsing,
 //!   checking against a manifest, package-level diffs.
 
@@ -29,6 +31,7 @@ pub mod digest;
 pub mod display;
 pub mod media;
 pub mod oci;
+pub mod osv;
 pub mod path;
 pub mod progress_line;
 pub mod pypi;

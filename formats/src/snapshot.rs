@@ -72,6 +72,8 @@ pub enum SourceKind {
     Pypi,
     /// An OCI distribution registry.
     Oci,
+    /// OSV vulnerability exports (`[[osv]]`): one zip of OSV JSON records per ecosystem.
+    Osv,
 }
 
 /// One configured upstream, as recorded in the manifest.
@@ -195,6 +197,11 @@ pub enum ArtifactKind {
     /// JSON at [`SBOM_CYCLONEDX_PATH`] and SPDX 2.3 JSON at [`SBOM_SPDX_PATH`]
     /// (`formats::sbom`). Its components are the snapshot's other artifacts.
     Sbom,
+    /// Offline vulnerability data: an OSV export of one ecosystem exactly as the
+    /// `[[osv]]` upstream published it (a zip of OSV schema 1.6 JSON records) at
+    /// `osv/<upstream>/<ecosystem>/all.zip`, with `meta.name` the OSV ecosystem
+    /// (`Debian:12`, `Ubuntu:24.04:LTS`, `PyPI`); see `formats::osv`.
+    Osv,
 }
 
 impl ArtifactKind {

@@ -19,6 +19,8 @@
 //! - [`ui`]: the read-only web console `serve` offers under `/ui/`.
 //! - [`audit`]: the store's hash-chained audit log.
 //! - [`receipt`]: signed site receipts (what this site holds) for catch-up drives.
+//! - [`vulns`]: the `vulns` verb (a snapshot's packages against its own OSV data, CycloneDX VEX)
+//!   and the vulnerability part of `sbom diff`.
 //! - [`client_config`]: the apt, pip, uv, containerd, Docker and podman configuration
 //!   `client-config` prints for everything the live snapshot serves.
 //! - [`cli`]: the command line (`mirror-server import|serve|snapshots|rollback|pin|unpin|gc|verify|audit|receipt|client-config`).
@@ -37,6 +39,7 @@ pub mod sbom;
 pub mod serve;
 pub mod ui;
 pub mod verify;
+pub mod vulns;
 
 /// The live routing table, now [`serve::routes`] (this path stays for the importer, the
 /// lifecycle verbs, gc, sbom and verify).

@@ -44,6 +44,9 @@ pub struct Config {
     /// OCI distribution registries, in order.
     #[serde(default)]
     pub oci: Vec<OciUpstream>,
+    /// OSV vulnerability-data upstreams (`[[osv]]`), in order.
+    #[serde(default)]
+    pub osv: Vec<OsvUpstream>,
     /// Directory of the config file (set by [`Config::load`]).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -124,6 +127,9 @@ pub use crate::pypi::config::PypiUpstream;
 /// (data flows one way: `config` reads the file, `oci` owns the table's shape).
 pub use crate::oci::{DOCKER_HUB_API, OciUpstream};
 
+/// `[[osv]]`: the table and its checks are defined in [`crate::osv::config`].
+pub use crate::osv::OsvUpstream;
+
 /// One rule of `[oci.verify]`: which cosign public keys may sign matching images
 /// (`keys`, relative to the config file) and whether a signature is `required`; see
 /// [`crate::oci::policy`].
@@ -200,8 +206,9 @@ impl Config {
     /// Rules the types cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
         formats::snapshot::validate_channel(&self.channel).map_err(|e| anyhow::anyhow!(e))?;
-        if self.apt.is_empty() && self.pypi.is_empty() && self.oci.is_empty() {
-            bail!("no upstreams: add at least one [[apt]], [[pypi]] or [[oci]] table");
+        if self.apt.is_empty() && self.pypi.is_empty() && self.oci.is_empty() && self.osv.is_empty()
+        {
+            bail!("no upstreams: add at least one [[apt]], [[pypi]], [[oci]] or [[osv]] table");
         }
         if self.sync.concurrency == 0 || self.sync.concurrency > 256 {
             bail!("sync.concurrency must be between 1 and 256");
@@ -229,6 +236,13 @@ impl Config {
                 bail!("duplicate upstream name {:?}", o.name);
             }
             crate::oci::validate_upstream(o).with_context(|| format!("[[oci]] {}", o.name))?;
+        }
+        for o in &self.osv {
+            validate_name(&o.name)?;
+            if !names.insert(o.name.clone()) {
+                bail!("duplicate upstream name {:?}", o.name);
+            }
+            crate::osv::config::validate(o)?;
         }
         Ok(())
     }

@@ -6,6 +6,9 @@
 //! [`sync`], which commits each upstream's state) → `store` (CAS) → [`export`] (cut,
 //! plan, write the drive; a folder whose `mod.rs` reads as its numbered steps).
 //!
+//! `[[osv]]` upstreams ([`osv`]) carry offline vulnerability data (OSV exports) as
+//! artifacts; `mirror-server vulns` matches the snapshot's packages against them.
+//!
 //! Each ecosystem is one folder laid out as its steps, `config → select → sync → render`
 //! ([`apt`], [`pypi`], [`oci`]; docs/adr/0011-sync-ecosystem-layout.md): `<eco>/config.rs`
 //! holds its table and checks, the selection rules, the sync into the store, and
@@ -25,6 +28,7 @@ pub mod export;
 pub mod fetch;
 pub mod init;
 pub mod oci;
+pub mod osv;
 pub mod plan;
 pub mod preset;
 pub mod progress;

@@ -246,6 +246,18 @@ pub fn plan(cfg: &Config, progress: &Progress) -> anyhow::Result<PlanReport> {
             ..UpstreamPlan::default()
         });
     }
+    for o in &cfg.osv {
+        report.upstreams.push(UpstreamPlan {
+            kind: "osv".into(),
+            name: o.name.clone(),
+            planned: false,
+            note: Some(format!(
+                "OSV exports are not planned (their size is known only once fetched); configured: {}",
+                o.ecosystems.join(", ")
+            )),
+            ..UpstreamPlan::default()
+        });
+    }
     for u in report.upstreams.iter().filter(|u| u.planned) {
         report.files += u.files;
         report.bytes += u.bytes;

@@ -9,7 +9,9 @@
 //!    each wanted table's state is committed here.
 //! 4. OCI: each wanted `[[oci]]` upstream ([`crate::oci::sync::sync`]); its state is
 //!    committed here (images the signature policy refused are left out of it).
-//! 5. Sum the fetcher's counters into a [`SyncSummary`]; a failed upstream keeps its
+//! 5. OSV: each wanted `[[osv]]` upstream ([`crate::osv::sync::sync`]): the exports
+//!    fetched, checked as OSV archives and committed here.
+//! 6. Sum the fetcher's counters into a [`SyncSummary`]; a failed upstream keeps its
 //!    previous state, and the run's error ([`SyncReport::into_result`]) names each one.
 //!
 //! A state is written only when it changed in more than its `synced_at` (see
@@ -113,7 +115,8 @@ pub fn sync(
         anyhow::ensure!(
             cfg.apt.iter().any(|x| &x.name == name)
                 || cfg.pypi.iter().any(|x| &x.name == name)
-                || cfg.oci.iter().any(|x| &x.name == name),
+                || cfg.oci.iter().any(|x| &x.name == name)
+                || cfg.osv.iter().any(|x| &x.name == name),
             "--only {name}: no upstream of that name in {}",
             config_path.display()
         );
@@ -282,6 +285,39 @@ pub fn sync(
                 }
             }
         }
+        // OSV: each wanted [[osv]] upstream's exports, checked and stored as they are.
+        for up in cfg.osv.iter().filter(|u| wanted(&u.name)) {
+            match crate::osv::sync::sync(&fetcher, up).await {
+                Ok((st, rep)) => {
+                    tracing::info!(upstream = %rep.name, bytes = rep.bytes, "osv upstream synced");
+                    state.put_upstream_if_changed(&st)?;
+                    let ecos: Vec<String> = rep
+                        .ecosystems
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{} {} records, newest {}",
+                                e.ecosystem,
+                                e.records,
+                                e.newest_modified.as_deref().unwrap_or("none")
+                            )
+                        })
+                        .collect();
+                    lines.push(format!(
+                        "osv  {:<16} {} ({})",
+                        rep.name,
+                        ecos.join("; "),
+                        HumanBytes(rep.bytes)
+                    ));
+                    upstreams.push(serde_json::json!({"kind": "osv", "report": rep}));
+                }
+                Err(e) => {
+                    progress.println(&format!("error: {e:#}"));
+                    errors.insert(up.name.clone(), format!("{e:#}"));
+                    failed.push(up.name.clone());
+                }
+            }
+        }
         anyhow::Ok(())
     })?;
     // Validators of the documents fetched whole this run (nothing when all were 304s).
@@ -321,6 +357,7 @@ pub fn sync(
             .map(|u| &u.name)
             .chain(cfg.pypi.iter().map(|u| &u.name))
             .chain(cfg.oci.iter().map(|u| &u.name))
+            .chain(cfg.osv.iter().map(|u| &u.name))
             .filter(|n| wanted(n))
             .count();
         let others = if failed.len() >= wanted_count {

@@ -44,6 +44,9 @@ pub enum Command {
     /// Show or compare snapshot SBOMs (CycloneDX 1.6, SPDX 2.3).
     #[command(subcommand)]
     Sbom(SbomCommand),
+    /// Match a snapshot's packages against the snapshot's own OSV vulnerability data;
+    /// optionally write a CycloneDX 1.6 VEX document.
+    Vulns(VulnsArgs),
     /// Print the client configuration for everything the live snapshot serves: apt
     /// sources (deb822 and one-line, every suite and component, Signed-By the repository
     /// key), pip.conf and uv.toml, and containerd hosts.toml, docker daemon.json and podman
@@ -112,7 +115,8 @@ pub enum SbomCommand {
         store: HeldStoreArg,
     },
     /// List the packages added, removed and changed (old version -> new version) from
-    /// snapshot A to snapshot B, per ecosystem (deb, pypi, oci).
+    /// snapshot A to snapshot B, per ecosystem (deb, pypi, oci), and the vulnerabilities
+    /// fixed and introduced when both carry OSV data (each matched against its own data).
     Diff {
         /// The older snapshot: drive path or CHANNEL/SEQ.
         a: String,
@@ -124,6 +128,36 @@ pub enum SbomCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `mirror-server vulns`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Debian and Ubuntu packages are matched by their source package and version \
+against the OSV records of their release (the source's distro: debian-12 -> Debian:12, \
+ubuntu-24.04 -> Ubuntu:24.04:LTS); Python files by their PEP 503 name and PEP 440 version \
+against PyPI records. Images are not matched. A snapshot without OSV data says so: that is \
+not \"no vulnerabilities\". The age of the data (newest record's modified time) is printed.\n\n\
+Exit status: 0 when the scan ran (findings or not), 1 on an error, or with \
+--fail-on-findings when there is at least one finding (after the report).\n\n\
+Examples:\n  mirror-server vulns --store /srv/mirror\n  \
+mirror-server vulns cube-stable/12 --store /srv/mirror --json\n  \
+mirror-server vulns /media/drive --vex /tmp/vex.json"
+)]
+pub struct VulnsArgs {
+    /// Drive path or CHANNEL/SEQ held by --store; default the store's live snapshot.
+    pub snapshot: Option<String>,
+    #[command(flatten)]
+    pub store: HeldStoreArg,
+    /// Print one JSON object (the scan report).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a CycloneDX 1.6 VEX document of the findings to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Option<PathBuf>,
+    /// Exit with status 1 when there is at least one finding.
+    #[arg(long)]
+    pub fail_on_findings: bool,
 }
 
 /// `mirror-server client-config`.

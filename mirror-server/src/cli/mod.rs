@@ -1,6 +1,6 @@
 //! Command line: `mirror-server import …`, `serve …`, `snapshots …`, `rollback …`,
 //! `pin …`, `unpin …`, `gc …`, `verify …`, `audit verify|show …`, `receipt …`,
-//! `client-config …` and `completions SHELL` (plus the hidden `generate-manpages DIR`
+//! `sbom show|diff …`, `vulns …`, `client-config …` and `completions SHELL` (plus the hidden `generate-manpages DIR`
 //! that `deploy/deb/build.sh` uses for the package's man pages).
 //!
 //! Exit codes: 0 success, 1 error (printed as `error: <msg>` plus `  caused by: …` lines;
@@ -140,6 +140,7 @@ fn json_output(command: &Command) -> Option<JsonTo> {
         Command::Receipt(a) => return a.json.then_some(JsonTo::Stderr),
         Command::Sbom(SbomCommand::Diff { json, .. }) => *json,
         Command::Sbom(SbomCommand::Show { .. }) => false,
+        Command::Vulns(a) => a.json,
         Command::ClientConfig(a) => a.json,
         Command::Completions(_) | Command::GenerateManpages(_) => false,
     };
@@ -204,6 +205,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Receipt(a) => run_receipt(a),
         Command::ClientConfig(a) => run_client_config(a),
+        Command::Vulns(a) => run_vulns(a),
         Command::Completions(a) => {
             let script = formats::cli_docs::completion(command(), a.shell, "mirror-server");
             std::io::Write::write_all(&mut std::io::stdout(), &script)
@@ -221,10 +223,24 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sbom(SbomCommand::Diff { a, b, store, json }) => {
             let r = crate::sbom::diff(&a, &b, store.store.as_deref())?;
+            let vulns = crate::vulns::diff(&a, &b, store.store.as_deref())?;
             if json {
-                print_json(&r, true)?;
+                #[derive(serde::Serialize)]
+                struct WithVulns<'a> {
+                    #[serde(flatten)]
+                    sbom: &'a formats::sbom::SnapshotDiff,
+                    vulnerabilities: &'a formats::osv::VulnDiffOutcome,
+                }
+                print_json(
+                    &WithVulns {
+                        sbom: &r,
+                        vulnerabilities: &vulns,
+                    },
+                    true,
+                )?;
             } else {
                 print!("{}", formats::display::escape_text(&r.render()));
+                print!("{}", formats::display::escape_text(&vulns.render()));
             }
             Ok(())
         }

@@ -37,6 +37,7 @@ fn man_pages_for_every_visible_subcommand() {
         "mirror-server-serve.1",
         "mirror-server-audit-verify.1",
         "mirror-server-sbom-diff.1",
+        "mirror-server-vulns.1",
         "mirror-server-completions.1",
     ] {
         assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");

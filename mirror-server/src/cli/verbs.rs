@@ -554,3 +554,35 @@ pub(super) fn run_serve(a: ServeArgs) -> anyhow::Result<()> {
     rt.shutdown_timeout(Duration::from_secs(1));
     r
 }
+
+/// `mirror-server vulns`: the scan report (human or `--json`), the `--vex` document, and
+/// with `--fail-on-findings` an error when there is a finding.
+pub(super) fn run_vulns(a: VulnsArgs) -> anyhow::Result<()> {
+    let loaded = crate::vulns::load(a.snapshot.as_deref(), a.store.store.as_deref())?;
+    let report = loaded.scan();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if let Some(path) = &a.vex {
+        let bytes = formats::osv::cyclonedx_vex(&report, &loaded.manifest, &now);
+        std::fs::write(path, bytes)
+            .with_context(|| format!("cannot write the VEX document {}", path.display()))?;
+    }
+    if a.json {
+        print_json(&report, true)?;
+    } else {
+        print!(
+            "{}",
+            formats::display::escape_text(&formats::osv::render(&report, &now))
+        );
+        if let Some(path) = &a.vex {
+            say!("VEX document (CycloneDX 1.6) written to {}", path.display());
+        }
+    }
+    if a.fail_on_findings && !report.findings.is_empty() {
+        anyhow::bail!(
+            "{} vulnerability findings in {} (--fail-on-findings)",
+            report.findings.len(),
+            report.snapshot
+        );
+    }
+    Ok(())
+}

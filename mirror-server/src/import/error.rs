@@ -251,6 +251,17 @@ pub enum ImportError {
         /// What is wrong.
         reason: String,
     },
+    /// An `osv` artifact (offline vulnerability data) is not a readable OSV export, names
+    /// an ecosystem the server does not match, or lies at the wrong path.
+    #[error(
+        "{path}: not acceptable OSV vulnerability data: {reason}; refusing the snapshot (the store is unchanged); re-sync the [[osv]] upstream on the build host and export again"
+    )]
+    Osv {
+        /// The artifact's logical path (`osv/<upstream>/<ecosystem>/all.zip`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Upstream provenance failed (an upstream signature, index or `.deb`).
     #[error("{0}; refusing the snapshot (the store is unchanged)")]
     Provenance(#[source] crate::provenance::ProvenanceError),

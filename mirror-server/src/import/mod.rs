@@ -46,6 +46,9 @@
 //!    on all CPUs beside the rest of the copy ([`provenance::prepare_apt`]);
 //! 6. the SBOMs (`sboms`): both documents present, parsed, and their components
 //!    one-to-one with the snapshot's package and image artifacts;
+//!    6b. the OSV vulnerability data (`osv`): every `osv` artifact comes from an `osv`
+//!    source, lies at `osv/<upstream>/<ecosystem>/all.zip` for a supported ecosystem and
+//!    parses as an OSV export ([`formats::osv::parse_archive`], bounded);
 //! 7. upstream provenance ([`crate::provenance::check_apt`]): every upstream APT
 //!    `InRelease` verifies against the keyring the snapshot names, installed in
 //!    `TRUSTED_KEYS/upstream/`; every `.deb` is listed in the upstream-signed `Packages`
@@ -79,6 +82,7 @@ mod commit;
 mod copy;
 mod durable;
 mod error;
+mod osv;
 mod plan;
 mod policy;
 pub mod preflight;
@@ -228,6 +232,8 @@ fn run(
     })?;
     // 6. The SBOMs.
     sboms::check_sboms(&v.manifest, &staged)?;
+    // 6b. The OSV vulnerability data.
+    osv::check_osv(&v.manifest, &staged)?;
     // 7. Upstream provenance, then the cosign policy.
     let provenance = policy::check(&v, &plan, &staged, prepared)?;
     // 8. Commit.

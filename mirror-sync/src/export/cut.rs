@@ -198,6 +198,7 @@ fn upstream_states(cfg: &Config, state: &State) -> anyhow::Result<Vec<UpstreamSt
         .map(|a| &a.name)
         .chain(cfg.pypi.iter().map(|p| &p.name))
         .chain(cfg.oci.iter().map(|o| &o.name))
+        .chain(cfg.osv.iter().map(|o| &o.name))
     {
         let st = state.upstream(name)?.ok_or_else(|| {
             anyhow!("upstream {name} has never been synced: run `mirror-sync sync --config <this config>` first")

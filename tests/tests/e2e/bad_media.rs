@@ -17,7 +17,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use formats::digest::Digest;
-use formats::snapshot::{Artifact, ArtifactKind, Manifest, SBOM_CYCLONEDX_PATH};
+use formats::snapshot::{
+    Artifact, ArtifactKind, Manifest, Meta, SBOM_CYCLONEDX_PATH, Source, SourceKind,
+};
 use mirror_e2e::apt_fixture::DebSpec;
 use mirror_e2e::product::{import_drive, read_manifest, s, server_cli, sync_cli};
 use mirror_e2e::world::{World, world_in};
@@ -250,6 +252,55 @@ fn flip_byte(path: &Path) {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(path, bytes).unwrap();
+}
+
+/// A signer that went wrong carries "OSV data" that is not an OSV export (issue 17):
+/// refused at step 6b, naming the artifact, before anything changes.
+#[test]
+fn malformed_osv_data() {
+    for (bytes, why) in [
+        (
+            &b"PK\x03\x04 truncated, not a zip"[..],
+            "not a readable zip archive",
+        ),
+        (&osv_zip_with(b"{\"id\": 7}")[..], "not an OSV record"),
+    ] {
+        let Some(c) = Case::standard() else { return };
+        let mut m = c.manifest();
+        m.sources.retain(|s| s.name != "osv");
+        m.artifacts.retain(|a| a.kind != ArtifactKind::Osv);
+        m.sources
+            .push(Source::new("osv", SourceKind::Osv, "https://osv.example/"));
+        let (digest, size) = c.put_blob(bytes);
+        m.artifacts.push(Artifact {
+            kind: ArtifactKind::Osv,
+            upstream: Some("osv".into()),
+            path: "osv/osv/Debian:12/all.zip".into(),
+            digest,
+            size,
+            media_type: Some("application/zip".into()),
+            meta: Meta {
+                name: Some("Debian:12".into()),
+                ..Meta::default()
+            },
+        });
+        c.reseal(m);
+        c.assert_refused(&[
+            "osv/osv/Debian:12/all.zip",
+            "not acceptable OSV vulnerability data",
+            why,
+        ]);
+    }
+}
+
+/// A zip archive holding one member `X-1.json` with `record` as its bytes.
+fn osv_zip_with(record: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("X-1.json", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(record).unwrap();
+    w.finish().unwrap().into_inner()
 }
 
 #[test]

@@ -33,3 +33,4 @@ mod sneakernet;
 mod sync_logs;
 mod tls;
 mod trust_packets;
+mod vulns;
