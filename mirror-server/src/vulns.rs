@@ -84,8 +84,16 @@ pub fn load(target: Option<&str>, store: Option<&Path>) -> anyhow::Result<Loaded
         )
     })?;
     drop(index);
-    let cas = dir.cas();
-    let (manifest, _) = crate::lifecycle::read_manifest(&cas, &rec)?;
+    load_held(store, &rec)
+}
+
+/// Reads the manifest and the OSV data of the snapshot `rec` held by `store` (for the
+/// web console, which has the record already).
+///
+/// Errors: a missing or damaged blob, an OSV artifact that does not parse.
+pub fn load_held(store: &Path, rec: &store::SnapshotRecord) -> anyhow::Result<Loaded> {
+    let cas = Store::at(store).cas();
+    let (manifest, _) = crate::lifecycle::read_manifest(&cas, rec)?;
     let databases = parse_all(&manifest, |a| {
         Ok(cas.read_bytes(&a.digest, osv::MAX_ARCHIVE_BYTES)?)
     })?;

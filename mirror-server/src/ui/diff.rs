@@ -2,7 +2,8 @@
 //! snapshots (old `a`, new `b`): packages added, removed and changed, from the
 //! snapshots' SBOM components ([`formats::sbom::SnapshotDiff::between`], as
 //! `mirror-server sbom diff` computes it), and the vulnerabilities fixed and introduced
-//! ([`VulnDiff`]).
+//! ([`VulnDiff`], each snapshot matched against its own OSV data by [`crate::vulns`];
+//! the two exports are parsed on each request).
 //!
 //! Without `a` and `b` the page diffs the snapshot before the current one with the
 //! current one (when the store holds two). Answers: `200`; `400` for a malformed name;
@@ -18,7 +19,7 @@ use axum::response::Response;
 use formats::sbom::SnapshotDiff;
 use formats::snapshot::SnapshotName;
 
-use super::data::{self, SnapshotData};
+use super::data;
 use super::{blocking, error_page, param, query_pairs, render};
 use crate::lifecycle::{LifecycleError, SnapshotRow};
 use crate::serve::AppState;
@@ -53,13 +54,40 @@ pub struct VulnDiff {
     pub introduced: Vec<VulnFinding>,
 }
 
-/// The vulnerability diff of `old` and `new`, or `None` when the snapshots carry no
-/// vulnerability data. The snapshots carry none yet (the OSV artifact kind and matcher of
-/// issue 17 plug in here), so this is always `None`; the page then says so instead of
-/// showing an empty, reassuring list.
-pub fn vulnerability_diff(old: &SnapshotData, new: &SnapshotData) -> Option<VulnDiff> {
-    let _ = (old, new);
-    None
+/// The vulnerability diff of the held snapshots `old` and `new`, each matched against
+/// its own OSV data ([`crate::vulns`], [`formats::osv::VulnDiffOutcome`]): `Ok(diff)`
+/// when both carry OSV data, else `Err(note)` saying which one lacks it or why it could
+/// not be read, so the page never shows an empty, reassuring list.
+pub fn vulnerability_diff(
+    store: &std::path::Path,
+    old: &store::SnapshotRecord,
+    new: &store::SnapshotRecord,
+) -> Result<VulnDiff, String> {
+    let scan = |r: &store::SnapshotRecord| {
+        crate::vulns::load_held(store, r)
+            .map(|l| l.scan())
+            .map_err(|e| format!("the vulnerability data of {} cannot be read: {e:#}", r.name))
+    };
+    let (a, b) = (scan(old)?, scan(new)?);
+    let finding = |c: &formats::osv::VulnChange| VulnFinding {
+        advisory: if c.aliases.is_empty() {
+            c.id.clone()
+        } else {
+            format!("{} ({})", c.id, c.aliases.join(", "))
+        },
+        ecosystem: c.ecosystem.clone(),
+        package: c.name.clone(),
+        version: c.versions.join(", "),
+        fixed_version: c.fixed.clone(),
+        summary: c.summary.clone().unwrap_or_default(),
+    };
+    match formats::osv::VulnDiffOutcome::of(&a, &b) {
+        formats::osv::VulnDiffOutcome::Compared { diff, .. } => Ok(VulnDiff {
+            fixed: diff.fixed.iter().map(finding).collect(),
+            introduced: diff.introduced.iter().map(finding).collect(),
+        }),
+        formats::osv::VulnDiffOutcome::Unavailable { note, .. } => Err(note),
+    }
 }
 
 /// One package row of the diff.
@@ -101,6 +129,8 @@ pub struct DiffPage {
     pub totals: (usize, usize, usize),
     /// The vulnerability diff, `None` when the snapshots carry no vulnerability data.
     pub vulns: Option<VulnDiff>,
+    /// Why [`Self::vulns`] is `None`.
+    pub vulns_note: String,
 }
 
 fn rows<T>(items: &[T], f: impl Fn(&T) -> DiffRow) -> Vec<DiffRow> {
@@ -154,11 +184,13 @@ pub fn build(
         changed: Vec::new(),
         totals: (0, 0, 0),
         vulns: None,
+        vulns_note: String::new(),
     };
     let (Some(a), Some(b)) = (a, b) else {
         return Ok(Ok(page));
     };
     let mut sides = Vec::with_capacity(2);
+    let mut records = Vec::with_capacity(2);
     for name in [&a, &b] {
         let Some(rec) = data::record(&state.store, name)? else {
             return Ok(Err(error_page(
@@ -169,6 +201,7 @@ pub fn build(
             )));
         };
         sides.push(state.ui.cache.snapshot(&state.store, &rec)?);
+        records.push(rec);
     }
     let (Some(old), Some(new)) = (sides.first(), sides.get(1)) else {
         return Err("internal error: the two snapshots were not loaded".into());
@@ -202,11 +235,16 @@ pub fn build(
         old: c.old.join(", "),
         new: c.new.join(", "),
     });
-    page.vulns = vulnerability_diff(old, new).map(|mut v| {
-        v.fixed.truncate(MAX_ROWS);
-        v.introduced.truncate(MAX_ROWS);
-        v
-    });
+    if let (Some(ra), Some(rb)) = (records.first(), records.get(1)) {
+        match vulnerability_diff(&state.store, ra, rb) {
+            Ok(mut v) => {
+                v.fixed.truncate(MAX_ROWS);
+                v.introduced.truncate(MAX_ROWS);
+                page.vulns = Some(v);
+            }
+            Err(note) => page.vulns_note = note,
+        }
+    }
     Ok(Ok(page))
 }
 

@@ -320,4 +320,28 @@ fn osv_upstream_to_vulns_vex_and_diff() {
             .any(|c| c["name"] == "libcube1"),
         "{d:#}"
     );
+
+    // The web console's diff page shows the same vulnerability diff.
+    let (_rt, _handle, addr) = mirror_e2e::product::serve(&store);
+    let out = Command::new("curl")
+        .args(["-sS", "--fail"])
+        .arg(format!(
+            "http://{addr}/ui/diff?a=cube-test%2F1&b=cube-test%2F2"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = String::from_utf8_lossy(&out.stdout);
+    let vulns = page
+        .split("id=\"vulnerabilities\"")
+        .nth(1)
+        .expect("the vulnerability section");
+    assert!(vulns.contains("<h3>Fixed (1)</h3>"), "{vulns}");
+    assert!(vulns.contains("DSA-9001-1"), "{vulns}");
+    assert!(vulns.contains("<h3>Introduced (0)</h3>"), "{vulns}");
+    assert!(!vulns.contains("No vulnerability data"), "{vulns}");
 }
