@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use super::record::Severity;
 use super::scan::{Finding, ScanReport};
@@ -48,29 +47,6 @@ pub fn ratings(severity: &[Severity]) -> Vec<Value> {
             _ => None,
         })
         .collect()
-}
-
-/// An RFC 4122-formatted UUID (version-5 and variant bits set) from SHA-256 over `parts`.
-fn uuid(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update(b"\n");
-    }
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
 }
 
 /// The CycloneDX 1.6 JSON VEX document of `report` (made from `manifest`, whose
@@ -157,7 +133,7 @@ pub fn cyclonedx_vex(report: &ScanReport, manifest: &Manifest, timestamp: &str) 
     let doc = json!({
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
-        "serialNumber": format!("urn:uuid:{}", uuid(&parts)),
+        "serialNumber": format!("urn:uuid:{}", crate::sbom::uuid_from("mirror-vex-v1", &parts)),
         "version": 1,
         "metadata": {
             "timestamp": timestamp,
