@@ -5,7 +5,7 @@
 //! The data member is streamed through its decompressor (xz, zstd, gzip or none, the
 //! compressions dpkg-deb writes and Debian and Ubuntu use) and a tar reader; memory stays
 //! flat whatever the package size, and only copyright files are kept (at most
-//! [`MAX_KEPT`] of [`formats::apt::copyright::MAX_COPYRIGHT_BYTES`] each).
+//! 16 of [`formats::apt::copyright::MAX_COPYRIGHT_BYTES`] each).
 //!
 //! The documentation directory is often a symbolic link to that of another binary
 //! package of the same source (`usr/share/doc/libfoo1 -> libfoo-common`), and the
