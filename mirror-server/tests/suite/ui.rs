@@ -175,7 +175,10 @@ fn pages_show_the_store() {
         assert!(body.contains("1 added, 0 removed, 1 changed"), "{body}");
         assert!(body.contains(r#"<td class="pkg-name">hello</td><td>amd64</td><td class="removed wrap">1.0</td><td class="added wrap">1.1</td>"#), "{body}");
         assert!(body.contains(r#"<td class="pkg-name">newpkg</td>"#), "{body}");
-        assert!(body.contains("No vulnerability data in these snapshots."), "{body}");
+        assert!(
+            body.contains("No vulnerability data in these snapshots: not compared: test/1 and test/2 carry no OSV data"),
+            "{body}"
+        );
         // Without parameters: the snapshot before the current one against it.
         let (_, _, default) = get(&client, &format!("{base}/ui/diff")).await;
         assert!(default.contains("1 added, 0 removed, 1 changed"), "{default}");
