@@ -205,6 +205,15 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
+    /// The kind's name as the manifest writes it (kebab-case: `deb`, `core-metadata`,
+    /// `oci-manifest`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// True for the package artifacts a user installs (deb, wheel, sdist).
     pub fn is_package(self) -> bool {
         matches!(self, Self::Deb | Self::Wheel | Self::Sdist)

@@ -31,23 +31,8 @@ pub fn load(target: &str, store: Option<&Path>, format: &str) -> anyhow::Result<
     let Some(store) = store else {
         bail!("{target}: no such drive path; to name a held snapshot (CHANNEL/SEQ) pass --store");
     };
-    let dir = Store::at(store);
-    let index = dir
-        .index_read_only()?
-        .ok_or_else(|| anyhow!("{}: no snapshot imported yet", store.display()))?;
-    let rec = index.snapshot(target)?.ok_or_else(|| {
-        let held: Vec<String> = index
-            .snapshots()
-            .map(|v| v.into_iter().map(|r| r.name).collect())
-            .unwrap_or_default();
-        anyhow!(
-            "{target}: not a drive path and not a snapshot held by {} (held: {})",
-            store.display(),
-            held.join(", ")
-        )
-    })?;
-    drop(index);
-    let cas = dir.cas();
+    let rec = held_record(store, Some(target))?;
+    let cas = Store::at(store).cas();
     let (manifest, _) = crate::lifecycle::read_manifest(&cas, &rec)?;
     let a = manifest
         .artifacts
@@ -58,6 +43,34 @@ pub fn load(target: &str, store: Option<&Path>, format: &str) -> anyhow::Result<
         .read_bytes(&a.digest, sbom::MAX_SBOM_BYTES)
         .with_context(|| format!("{doc_path} of {target}"))?;
     Ok((rec.name, bytes))
+}
+
+/// The record of snapshot `name` held by `store`, or of its live snapshot when `name` is
+/// `None` (for the verbs that take a drive path or `CHANNEL/SEQ`).
+///
+/// Errors: the store has no index (`no snapshot imported yet`), no live snapshot, or
+/// `name` is not held (the message lists the held ones).
+pub fn held_record(store: &Path, name: Option<&str>) -> anyhow::Result<store::SnapshotRecord> {
+    let index = Store::at(store)
+        .index_read_only()?
+        .ok_or_else(|| anyhow!("{}: no snapshot imported yet", store.display()))?;
+    let name = match name {
+        Some(t) => t.to_owned(),
+        None => index
+            .current()?
+            .ok_or_else(|| anyhow!("{}: no live snapshot", store.display()))?,
+    };
+    index.snapshot(&name)?.ok_or_else(|| {
+        let held: Vec<String> = index
+            .snapshots()
+            .map(|v| v.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        anyhow!(
+            "{name}: not a drive path and not a snapshot held by {} (held: {})",
+            store.display(),
+            held.join(", ")
+        )
+    })
 }
 
 /// The components of `target`'s CycloneDX SBOM, with the snapshot's name.

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use formats::osv::{self, Database, ScanReport, VulnDiffOutcome};
 use formats::snapshot::{Artifact, ArtifactKind, Manifest};
 use store::Store;
@@ -62,28 +62,7 @@ pub fn load(target: Option<&str>, store: Option<&Path>) -> anyhow::Result<Loaded
             None => bail!("no snapshot named: pass --store for the live snapshot, or a drive path"),
         }
     };
-    let dir = Store::at(store);
-    let index = dir
-        .index_read_only()?
-        .ok_or_else(|| anyhow!("{}: no snapshot imported yet", store.display()))?;
-    let name = match target {
-        Some(t) => t.to_owned(),
-        None => index
-            .current()?
-            .ok_or_else(|| anyhow!("{}: no live snapshot", store.display()))?,
-    };
-    let rec = index.snapshot(&name)?.ok_or_else(|| {
-        let held: Vec<String> = index
-            .snapshots()
-            .map(|v| v.into_iter().map(|r| r.name).collect())
-            .unwrap_or_default();
-        anyhow!(
-            "{name}: not a drive path and not a snapshot held by {} (held: {})",
-            store.display(),
-            held.join(", ")
-        )
-    })?;
-    drop(index);
+    let rec = crate::sbom::held_record(store, target)?;
     load_held(store, &rec)
 }
 

@@ -9,7 +9,7 @@ use super::{
     document_uuid, timestamp, to_pretty, valid_url,
 };
 use crate::digest::Digest;
-use crate::snapshot::{ArtifactKind, Manifest};
+use crate::snapshot::Manifest;
 
 #[derive(Serialize)]
 struct Bom {
@@ -265,7 +265,7 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
         }
         let mut properties = vec![
             prop("mirror:path", &a.path),
-            prop("mirror:kind", kind_name(a.kind)),
+            prop("mirror:kind", a.kind.name()),
         ];
         if let Some(u) = &a.upstream {
             properties.push(prop("mirror:upstream", u));
@@ -381,14 +381,6 @@ pub fn cyclonedx(m: &Manifest) -> Vec<u8> {
         dependencies,
     };
     to_pretty(&bom)
-}
-
-/// The manifest's kebab-case name of an artifact kind.
-pub(crate) fn kind_name(k: ArtifactKind) -> String {
-    serde_json::to_value(k)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------

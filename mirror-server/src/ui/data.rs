@@ -69,24 +69,13 @@ pub struct SnapshotData {
     pub components: Vec<Component>,
 }
 
-/// The kebab-case name of `kind`, as the manifest writes it.
-pub fn kind_name(kind: ArtifactKind) -> String {
-    match serde_json::to_value(kind) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{kind:?}"),
-    }
-}
-
 /// Artifacts per kind of `m`.
 pub fn kind_counts(m: &Manifest) -> KindCounts {
     let mut by_kind: HashMap<ArtifactKind, u64> = HashMap::new();
     for a in &m.artifacts {
         *by_kind.entry(a.kind).or_default() += 1;
     }
-    let named: BTreeMap<String, u64> = by_kind
-        .into_iter()
-        .map(|(k, n)| (kind_name(k), n))
-        .collect();
+    let named: BTreeMap<String, u64> = by_kind.into_iter().map(|(k, n)| (k.name(), n)).collect();
     named.into_iter().collect()
 }
 
